@@ -1,0 +1,267 @@
+//! Errors that point at the exact place in a configuration file.
+//!
+//! Every configuration error a user can see names the file, the 1-based line and
+//! column, the key path and, where we know one, how to fix it.
+
+use std::fmt;
+use std::io::Read;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// Largest configuration file we read. Real files are a few KiB; the cap keeps a
+/// hostile or mistaken path (a log file, `/dev/zero`) from exhausting memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The text of one configuration file together with where it came from.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl SourceFile {
+    /// Reads `path`, refusing files over [`MAX_CONFIG_BYTES`] and text that is not UTF-8.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let io_error = |source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_error)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        Self::from_bytes(path, bytes)
+    }
+
+    /// Wraps bytes already in memory (tests, stdin), checking they are UTF-8.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, ConfigError> {
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(Self {
+                path: path.to_path_buf(),
+                text,
+            }),
+            Err(err) => {
+                let valid_up_to = err.utf8_error().valid_up_to();
+                let bytes = err.into_bytes();
+                // The valid prefix is UTF-8 by definition, so locating inside it is exact.
+                let prefix = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
+                let (line, column) = line_column(&prefix, valid_up_to);
+                Err(ConfigError::Invalid(Box::new(Diagnostic {
+                    location: Location {
+                        file: path.to_path_buf(),
+                        line,
+                        column,
+                    },
+                    key: None,
+                    message: "the file is not valid UTF-8".to_owned(),
+                    help: Some("save the file as UTF-8".to_owned()),
+                })))
+            }
+        }
+    }
+
+    /// The file's path as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The location of a byte offset in this file.
+    pub fn locate(&self, offset: usize) -> Location {
+        let (line, column) = line_column(&self.text, offset);
+        Location {
+            file: self.path.clone(),
+            line,
+            column,
+        }
+    }
+
+    /// Builds an error located at `span` (or at the start of the file when unknown).
+    pub fn error(
+        &self,
+        span: Option<Range<usize>>,
+        key: Option<String>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> ConfigError {
+        let location = self.locate(span.map_or(0, |s| s.start));
+        ConfigError::Invalid(Box::new(Diagnostic {
+            location,
+            key,
+            message: message.into(),
+            help,
+        }))
+    }
+}
+
+/// The dotted key a TOML line defines, for syntax errors where the parser cannot
+/// name one: the last `[table]` header before `offset` plus the `key =` on the
+/// offending line (or the header itself when the error is on a header line).
+pub(crate) fn toml_key_at(text: &str, offset: usize) -> Option<String> {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let header = |line: &str| {
+        let line = line.trim();
+        let inner = line.strip_prefix("[[").or_else(|| line.strip_prefix('['))?;
+        let end = inner.find(']')?;
+        Some(inner[..end].trim().to_owned())
+    };
+    let line = &text[line_start..line_end];
+    if let Some(table) = header(line) {
+        return Some(table);
+    }
+    let key = line
+        .split_once('=')
+        .map(|(key, _)| key.trim())
+        .filter(|key| !key.is_empty() && !key.starts_with('#'))?;
+    let table = text[..line_start].lines().rev().find_map(header);
+    Some(match table {
+        Some(table) if !table.is_empty() => format!("{table}.{key}"),
+        _ => key.to_owned(),
+    })
+}
+
+/// 1-based line and column (in characters) of a byte offset; offsets past the end
+/// or inside a character are clamped to the nearest preceding character boundary.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// A position in a file: 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// One located problem in a configuration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where the problem is.
+    pub location: Location,
+    /// Dotted key path (`sandbox.mode`), when the problem belongs to a key.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.location)?;
+        if let Some(key) = &self.key {
+            write!(f, "key `{key}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be opened or read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is larger than [`MAX_CONFIG_BYTES`].
+    #[error("{}: file is larger than {limit} bytes; refusing to read it", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The file was read but its content is wrong.
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+impl ConfigError {
+    /// The located diagnostic, for errors about the content of a file.
+    pub fn diagnostic(&self) -> Option<&Diagnostic> {
+        match self {
+            Self::Invalid(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let text = "a = 1\nbé = 2\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 6), (2, 1));
+        // 'é' is two bytes; the column after it is 3.
+        assert_eq!(line_column(text, 9), (2, 3));
+        // An offset inside a character is clamped back to its start.
+        assert_eq!(line_column(text, 8), (2, 2));
+        assert_eq!(line_column(text, 10_000), (3, 1));
+    }
+
+    #[test]
+    fn toml_key_is_read_from_the_offending_line() {
+        let text = "top = 1\n[sandbox]\nmode = \"x\nother = 2\n[[arr]]\n";
+        assert_eq!(toml_key_at(text, 3).as_deref(), Some("top"));
+        assert_eq!(toml_key_at(text, 12).as_deref(), Some("sandbox"));
+        assert_eq!(toml_key_at(text, 25).as_deref(), Some("sandbox.mode"));
+        assert_eq!(toml_key_at(text, text.len() - 2).as_deref(), Some("arr"));
+        assert_eq!(toml_key_at("# only = comment", 3), None);
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let err = SourceFile::from_bytes(Path::new("c.toml"), b"a = 1\nb = \"\xff\"\n".to_vec())
+            .unwrap_err();
+        let d = err.diagnostic().unwrap();
+        assert_eq!((d.location.line, d.location.column), (2, 6));
+        assert!(err.to_string().contains("not valid UTF-8"));
+    }
+}

@@ -1,0 +1,39 @@
+//! The typed model every other codex-policy crate speaks.
+//!
+//! A [`SandboxPolicy`] says what a child process may do: read everything and write
+//! nothing, write only inside some roots, or anything at all; with or without
+//! network. [`SandboxPolicy::writable_roots`] turns a policy and a working directory
+//! into the exact, canonical directories an OS sandbox must allow, and the
+//! subpaths (`.git`, `.codex`, `.agents`) it must keep read-only. Configuration
+//! files are parsed here too, into types whose errors point at file, line, column
+//! and key ([`ConfigError`]); JSON Schemas are generated from the same types.
+//!
+//! ```
+//! use codex_policy_model::SandboxPolicy;
+//!
+//! let policy: SandboxPolicy =
+//!     serde_json::from_str(r#"{"mode":"workspace-write","network_access":false}"#)?;
+//! assert!(policy.allows_any_write() && !policy.has_network_access());
+//!
+//! let cwd = std::env::current_dir()?;
+//! let roots = policy.writable_roots(&cwd, None)?;
+//! assert!(roots.allows_write_to(&cwd.canonicalize()?.join("src/main.rs")));
+//! assert!(!roots.allows_write_to(std::path::Path::new("/etc/passwd")));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod codex_config;
+mod diagnostic;
+mod sandbox_policy;
+mod writable_roots;
+
+pub use codex_config::{
+    ApprovalPolicy, CodexConfig, CodexProfileTable, ConfiguredSandbox, ReadOnlyTable, SandboxTable,
+    WorkspaceWriteTable,
+};
+pub use diagnostic::{ConfigError, Diagnostic, Location, MAX_CONFIG_BYTES, SourceFile};
+pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
+pub use writable_roots::{
+    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, GIT_DIR_NAME, SkipReason, SkippedRoot,
+    WritableRoot, WritableRootsError,
+};

@@ -1,0 +1,224 @@
+//! The policy an OS sandbox enforces on a child process.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What a sandboxed child may do with the file system and the network.
+///
+/// The serialized form is Codex's: an object tagged by `mode`, so
+/// `{"mode":"read-only","network_access":false}` and
+/// `{"mode":"danger-full-access"}` deserialize unchanged, in JSON and in TOML.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    tag = "mode",
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    from = "StrictSandboxPolicy"
+)]
+#[non_exhaustive]
+pub enum SandboxPolicy {
+    /// Read the whole file system, write nothing.
+    ReadOnly {
+        /// Whether outbound network is allowed.
+        #[serde(default)]
+        network_access: bool,
+    },
+    /// Read the whole file system, write only inside the writable roots.
+    ///
+    /// The roots are the configured ones plus the working directory, `/tmp` and
+    /// `$TMPDIR` (see [`SandboxPolicy::writable_roots`]).
+    WorkspaceWrite {
+        /// Extra directories the child may write, besides cwd and the temp dirs.
+        #[serde(default)]
+        writable_roots: Vec<PathBuf>,
+        /// Whether outbound network is allowed.
+        #[serde(default)]
+        network_access: bool,
+        /// Leave `$TMPDIR` out of the writable roots.
+        #[serde(default)]
+        exclude_tmpdir_env_var: bool,
+        /// Leave `/tmp` out of the writable roots.
+        #[serde(default)]
+        exclude_slash_tmp: bool,
+    },
+    /// No restriction at all: the child runs as the caller would.
+    DangerFullAccess,
+}
+
+impl SandboxPolicy {
+    /// A read-only policy without network.
+    pub const fn read_only() -> Self {
+        Self::ReadOnly {
+            network_access: false,
+        }
+    }
+
+    /// A workspace-write policy with no extra roots and the temp dirs included.
+    pub const fn workspace_write(network_access: bool) -> Self {
+        Self::WorkspaceWrite {
+            writable_roots: Vec::new(),
+            network_access,
+            exclude_tmpdir_env_var: false,
+            exclude_slash_tmp: false,
+        }
+    }
+
+    /// The mode tag of this policy.
+    pub const fn mode(&self) -> SandboxMode {
+        match self {
+            Self::ReadOnly { .. } => SandboxMode::ReadOnly,
+            Self::WorkspaceWrite { .. } => SandboxMode::WorkspaceWrite,
+            Self::DangerFullAccess => SandboxMode::DangerFullAccess,
+        }
+    }
+
+    /// Whether the child may open network connections.
+    pub const fn has_network_access(&self) -> bool {
+        match self {
+            Self::ReadOnly { network_access } | Self::WorkspaceWrite { network_access, .. } => {
+                *network_access
+            }
+            Self::DangerFullAccess => true,
+        }
+    }
+
+    /// Whether the child may write anywhere on the file system.
+    pub const fn has_full_disk_write_access(&self) -> bool {
+        matches!(self, Self::DangerFullAccess)
+    }
+
+    /// Whether the child may write anything at all.
+    pub const fn allows_any_write(&self) -> bool {
+        !matches!(self, Self::ReadOnly { .. })
+    }
+}
+
+/// The deserialization mirror of [`SandboxPolicy`]. Serde ignores extra keys on a
+/// unit variant even with `deny_unknown_fields`, so `danger-full-access` is an
+/// empty struct variant here: `{"mode":"danger-full-access","network_access":false}`
+/// must be refused, not read as full access.
+#[derive(Deserialize, JsonSchema)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+enum StrictSandboxPolicy {
+    /// Read the whole file system, write nothing.
+    ReadOnly {
+        /// Whether outbound network is allowed.
+        #[serde(default)]
+        network_access: bool,
+    },
+    /// Read the whole file system, write only in cwd, /tmp, $TMPDIR and `writable_roots`.
+    WorkspaceWrite {
+        /// Extra directories the child may write.
+        #[serde(default)]
+        writable_roots: Vec<PathBuf>,
+        /// Whether outbound network is allowed.
+        #[serde(default)]
+        network_access: bool,
+        /// Leave `$TMPDIR` out of the writable roots.
+        #[serde(default)]
+        exclude_tmpdir_env_var: bool,
+        /// Leave `/tmp` out of the writable roots.
+        #[serde(default)]
+        exclude_slash_tmp: bool,
+    },
+    /// No restriction at all (network included).
+    DangerFullAccess {},
+}
+
+impl From<StrictSandboxPolicy> for SandboxPolicy {
+    fn from(strict: StrictSandboxPolicy) -> Self {
+        match strict {
+            StrictSandboxPolicy::ReadOnly { network_access } => Self::ReadOnly { network_access },
+            StrictSandboxPolicy::WorkspaceWrite {
+                writable_roots,
+                network_access,
+                exclude_tmpdir_env_var,
+                exclude_slash_tmp,
+            } => Self::WorkspaceWrite {
+                writable_roots,
+                network_access,
+                exclude_tmpdir_env_var,
+                exclude_slash_tmp,
+            },
+            StrictSandboxPolicy::DangerFullAccess {} => Self::DangerFullAccess,
+        }
+    }
+}
+
+/// The three sandbox modes, as spelled in `config.toml` (`sandbox_mode`, `[sandbox] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SandboxMode {
+    /// See [`SandboxPolicy::ReadOnly`].
+    ReadOnly,
+    /// See [`SandboxPolicy::WorkspaceWrite`].
+    WorkspaceWrite,
+    /// See [`SandboxPolicy::DangerFullAccess`].
+    DangerFullAccess,
+}
+
+impl SandboxMode {
+    /// Every mode, in order of increasing permission.
+    pub const ALL: [Self; 3] = [Self::ReadOnly, Self::WorkspaceWrite, Self::DangerFullAccess];
+
+    /// The kebab-case name used in configuration files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "read-only",
+            Self::WorkspaceWrite => "workspace-write",
+            Self::DangerFullAccess => "danger-full-access",
+        }
+    }
+}
+
+impl std::fmt::Display for SandboxMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for a name that is not one of [`SandboxMode::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown sandbox mode {0:?}; expected one of: read-only, workspace-write, danger-full-access"
+)]
+pub struct UnknownSandboxMode(pub String);
+
+impl std::str::FromStr for SandboxMode {
+    type Err = UnknownSandboxMode;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == name)
+            .ok_or_else(|| UnknownSandboxMode(name.to_owned()))
+    }
+}
+
+/// Hand-written so that a wrong type (`sandbox_mode = 3`) reads "expected one of
+/// read-only, ..." rather than the TOML parser's generic "wanted string or table".
+impl<'de> Deserialize<'de> for SandboxMode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ModeVisitor;
+        impl serde::de::Visitor<'_> for ModeVisitor {
+            type Value = SandboxMode;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one of \"read-only\", \"workspace-write\", \"danger-full-access\"")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<SandboxMode, E> {
+                name.parse().map_err(|_| {
+                    E::unknown_variant(
+                        name,
+                        &["read-only", "workspace-write", "danger-full-access"],
+                    )
+                })
+            }
+        }
+        deserializer.deserialize_str(ModeVisitor)
+    }
+}

@@ -1,0 +1,273 @@
+//! Which directories a `workspace-write` child may write, and what stays read-only inside them.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::SandboxPolicy;
+
+/// Names under every writable root that stay read-only, whether or not they exist yet:
+/// they hold agent configuration, and letting the agent create them would let it
+/// raise its own permissions on the next run.
+pub const ALWAYS_PROTECTED_NAMES: [&str; 2] = [".codex", ".agents"];
+
+/// The repository metadata under a writable root; read-only when present, together
+/// with the real git directory a `.git` *file* (worktree, submodule) points to.
+pub const GIT_DIR_NAME: &str = ".git";
+
+/// A `.git` file is one line; anything longer is not a git pointer.
+const MAX_GIT_POINTER_BYTES: u64 = 4096;
+
+/// One directory the child may write, minus the subpaths that stay read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct WritableRoot {
+    /// Canonical path (symlinks resolved) of the writable directory.
+    pub root: PathBuf,
+    /// Paths inside `root` the child must not modify, replace, rename or create.
+    pub read_only_subpaths: Vec<PathBuf>,
+}
+
+impl WritableRoot {
+    /// Whether writing `path` (already canonical) is allowed by this root.
+    pub fn allows_write_to(&self, path: &Path) -> bool {
+        path.starts_with(&self.root)
+            && !self
+                .read_only_subpaths
+                .iter()
+                .any(|protected| path.starts_with(protected))
+    }
+}
+
+/// Why a requested root is not among the effective ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Nothing exists at the path, so there is nothing to grant.
+    DoesNotExist,
+    /// The path exists but is not a directory.
+    NotADirectory,
+    /// `$TMPDIR` was set to a relative path, which names no fixed directory.
+    NotAbsolute,
+}
+
+/// A requested root that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct SkippedRoot {
+    /// The path as requested.
+    pub path: PathBuf,
+    /// Why it was left out.
+    pub reason: SkipReason,
+}
+
+/// The writable roots of a policy for one working directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct EffectiveWritableRoots {
+    /// Canonical, de-duplicated roots; none is inside another.
+    pub roots: Vec<WritableRoot>,
+    /// Requested roots that were left out.
+    pub skipped: Vec<SkippedRoot>,
+}
+
+impl EffectiveWritableRoots {
+    /// Whether writing `path` (already canonical) is allowed by any root.
+    pub fn allows_write_to(&self, path: &Path) -> bool {
+        self.roots.iter().any(|root| root.allows_write_to(path))
+    }
+}
+
+/// Why the writable roots could not be computed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WritableRootsError {
+    /// The working directory does not exist or cannot be resolved.
+    #[error("working directory {}: {source}", path.display())]
+    Cwd {
+        /// The working directory as given.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The working directory is not a directory.
+    #[error("working directory {} is not a directory", path.display())]
+    CwdNotADirectory {
+        /// The working directory as given.
+        path: PathBuf,
+    },
+}
+
+impl SandboxPolicy {
+    /// The effective writable roots for a child started in `cwd`, with `tmpdir`
+    /// being the child's `$TMPDIR` (pass `std::env::var_os("TMPDIR")`).
+    ///
+    /// For `workspace-write`: configured roots (relative ones resolved against
+    /// `cwd`) + `cwd` + `/tmp` + `$TMPDIR`, unless excluded. Every root is
+    /// canonicalized; duplicates and roots nested in another root are folded into
+    /// the outer one, which inherits their read-only subpaths. Roots that do not
+    /// exist are reported in `skipped`. `read-only` and `danger-full-access` have
+    /// no writable roots (check [`SandboxPolicy::has_full_disk_write_access`]).
+    pub fn writable_roots(
+        &self,
+        cwd: &Path,
+        tmpdir: Option<&std::ffi::OsStr>,
+    ) -> Result<EffectiveWritableRoots, WritableRootsError> {
+        let Self::WorkspaceWrite {
+            writable_roots,
+            exclude_tmpdir_env_var,
+            exclude_slash_tmp,
+            ..
+        } = self
+        else {
+            return Ok(EffectiveWritableRoots::default());
+        };
+
+        let cwd = canonical_cwd(cwd)?;
+        let mut skipped = Vec::new();
+        let mut candidates = vec![cwd.clone()];
+        let mut requested: Vec<PathBuf> = writable_roots.iter().map(|r| cwd.join(r)).collect();
+        if !exclude_slash_tmp {
+            requested.push(PathBuf::from("/tmp"));
+        }
+        if let Some(tmpdir) = tmpdir.filter(|t| !t.is_empty() && !exclude_tmpdir_env_var) {
+            let tmpdir = PathBuf::from(tmpdir);
+            if tmpdir.is_absolute() {
+                requested.push(tmpdir);
+            } else {
+                skipped.push(SkippedRoot {
+                    path: tmpdir,
+                    reason: SkipReason::NotAbsolute,
+                });
+            }
+        }
+        for path in requested {
+            match fs::canonicalize(&path) {
+                Ok(real) if real.is_dir() => candidates.push(real),
+                Ok(_) => skipped.push(SkippedRoot {
+                    path,
+                    reason: SkipReason::NotADirectory,
+                }),
+                Err(_) => skipped.push(SkippedRoot {
+                    path,
+                    reason: SkipReason::DoesNotExist,
+                }),
+            }
+        }
+
+        Ok(EffectiveWritableRoots {
+            roots: fold_roots(candidates),
+            skipped,
+        })
+    }
+}
+
+fn canonical_cwd(cwd: &Path) -> Result<PathBuf, WritableRootsError> {
+    let real = fs::canonicalize(cwd).map_err(|source| WritableRootsError::Cwd {
+        path: cwd.to_path_buf(),
+        source,
+    })?;
+    if !real.is_dir() {
+        return Err(WritableRootsError::CwdNotADirectory {
+            path: cwd.to_path_buf(),
+        });
+    }
+    Ok(real)
+}
+
+/// Drops duplicates and nested roots; every protected subpath of every candidate is
+/// kept on the outer root that contains it, so folding never makes `.git` writable.
+fn fold_roots(mut candidates: Vec<PathBuf>) -> Vec<WritableRoot> {
+    // Path ordering is component-wise, so a root's descendants sort right after it.
+    candidates.sort();
+    candidates.dedup();
+    let mut roots: Vec<WritableRoot> = Vec::new();
+    for candidate in &candidates {
+        let nested = roots
+            .last()
+            .is_some_and(|outer| candidate.starts_with(&outer.root));
+        if !nested {
+            roots.push(WritableRoot {
+                root: candidate.clone(),
+                read_only_subpaths: Vec::new(),
+            });
+        }
+    }
+    for protected in candidates.iter().flat_map(|c| protected_subpaths(c)) {
+        // A protected path outside every root is read-only already.
+        if let Some(root) = roots.iter_mut().find(|r| protected.starts_with(&r.root)) {
+            root.read_only_subpaths.push(protected);
+        }
+    }
+    for root in &mut roots {
+        root.read_only_subpaths.sort();
+        root.read_only_subpaths.dedup();
+    }
+    roots
+}
+
+/// The paths under `root` that must stay read-only, plus what they point to.
+fn protected_subpaths(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let git = root.join(GIT_DIR_NAME);
+    if let Ok(meta) = fs::symlink_metadata(&git) {
+        if meta.is_file()
+            && let Some(git_dir) = git_dir_from_pointer(&git)
+        {
+            out.extend(common_dir(&git_dir));
+            out.push(git_dir);
+        }
+        push_with_target(&mut out, git, &meta);
+    }
+    for name in ALWAYS_PROTECTED_NAMES {
+        let path = root.join(name);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) => push_with_target(&mut out, path, &meta),
+            Err(_) => out.push(path),
+        }
+    }
+    out
+}
+
+/// Protects `path` and, when it is a symlink, the directory it resolves to.
+fn push_with_target(out: &mut Vec<PathBuf>, path: PathBuf, meta: &fs::Metadata) {
+    if meta.file_type().is_symlink()
+        && let Ok(target) = fs::canonicalize(&path)
+    {
+        out.push(target);
+    }
+    out.push(path);
+}
+
+/// Reads a `.git` file (`gitdir: <path>`) and returns the canonical git directory.
+fn git_dir_from_pointer(dot_git_file: &Path) -> Option<PathBuf> {
+    let content = read_small(dot_git_file)?;
+    let target = content.lines().next()?.strip_prefix("gitdir:")?.trim();
+    if target.is_empty() {
+        return None;
+    }
+    let base = dot_git_file.parent()?;
+    fs::canonicalize(base.join(target)).ok()
+}
+
+/// A linked worktree's git dir names the shared one (hooks, config) in `commondir`.
+fn common_dir(git_dir: &Path) -> Option<PathBuf> {
+    let content = read_small(&git_dir.join("commondir"))?;
+    let target = content.lines().next()?.trim();
+    if target.is_empty() {
+        return None;
+    }
+    fs::canonicalize(git_dir.join(target)).ok()
+}
+
+fn read_small(path: &Path) -> Option<String> {
+    let mut text = String::new();
+    fs::File::open(path)
+        .ok()?
+        .take(MAX_GIT_POINTER_BYTES)
+        .read_to_string(&mut text)
+        .ok()?;
+    Some(text)
+}

@@ -1,0 +1,35 @@
+//! Security profiles: five named answers to "what may the agent's commands do?".
+//!
+//! | profile | file writes | network |
+//! |---|---|---|
+//! | `offline` (default) | none | no |
+//! | `net-read-only` | none | yes |
+//! | `workspace` | workspace + temp dirs | no |
+//! | `workspace-net` | workspace + temp dirs | yes |
+//! | `trusted` | anywhere | yes |
+//!
+//! Each profile maps to a [`SandboxPolicy`](codex_policy_model::SandboxPolicy).
+//! [`ProfileResolver`] picks the profile that applies from the command line, the
+//! environment and `config.toml`, and records which source chose it.
+//!
+//! ```
+//! use codex_profiles::SecurityProfile;
+//!
+//! let profile: SecurityProfile = "workspace-net".parse()?;
+//! assert!(profile.allows_network() && profile.allows_write());
+//! assert!(!profile.allows_full_write());
+//! assert_eq!(
+//!     serde_json::to_string(&profile.to_sandbox_policy())?,
+//!     r#"{"mode":"workspace-write","writable_roots":[],"network_access":true,"exclude_tmpdir_env_var":false,"exclude_slash_tmp":false}"#
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod profile;
+mod resolve;
+
+pub use profile::{Capabilities, FileWrites, SecurityProfile, UnknownProfile};
+pub use resolve::{
+    CODEX_HOME_ENV, CONFIG_FILE_NAME, OverriddenChoice, PROFILE_ENV, ProfileError, ProfileResolver,
+    ProfileSource, ResolvedProfile,
+};

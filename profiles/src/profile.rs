@@ -1,0 +1,167 @@
+//! The five security profiles and what each one allows.
+
+use std::fmt;
+use std::str::FromStr;
+
+use codex_policy_model::{SandboxMode, SandboxPolicy};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A named bundle of permissions for an agent's child processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SecurityProfile {
+    /// Read-only file system, no network. The default.
+    #[default]
+    Offline,
+    /// Read-only file system, network allowed.
+    NetReadOnly,
+    /// Writes in the workspace and temp dirs only, no network.
+    Workspace,
+    /// Writes in the workspace and temp dirs only, network allowed.
+    WorkspaceNet,
+    /// No restriction at all. Opt in explicitly, for trusted work only.
+    Trusted,
+}
+
+impl SecurityProfile {
+    /// Every profile, from most to least restrictive.
+    pub const ALL: [Self; 5] = [
+        Self::Offline,
+        Self::NetReadOnly,
+        Self::Workspace,
+        Self::WorkspaceNet,
+        Self::Trusted,
+    ];
+
+    /// The kebab-case name (`workspace-net`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::NetReadOnly => "net-read-only",
+            Self::Workspace => "workspace",
+            Self::WorkspaceNet => "workspace-net",
+            Self::Trusted => "trusted",
+        }
+    }
+
+    /// Whether child processes may use the network.
+    pub const fn allows_network(self) -> bool {
+        matches!(self, Self::NetReadOnly | Self::WorkspaceNet | Self::Trusted)
+    }
+
+    /// Whether child processes may write anything (workspace or more).
+    pub const fn allows_write(self) -> bool {
+        matches!(self, Self::Workspace | Self::WorkspaceNet | Self::Trusted)
+    }
+
+    /// Whether child processes may write anywhere on the file system.
+    pub const fn allows_full_write(self) -> bool {
+        matches!(self, Self::Trusted)
+    }
+
+    /// The sandbox policy this profile stands for, with default workspace settings.
+    pub const fn to_sandbox_policy(self) -> SandboxPolicy {
+        match self {
+            Self::Offline => SandboxPolicy::read_only(),
+            Self::NetReadOnly => SandboxPolicy::ReadOnly {
+                network_access: true,
+            },
+            Self::Workspace => SandboxPolicy::workspace_write(false),
+            Self::WorkspaceNet => SandboxPolicy::workspace_write(true),
+            Self::Trusted => SandboxPolicy::DangerFullAccess,
+        }
+    }
+
+    /// The profile a sandbox mode and network switch stand for, or `None` for a
+    /// combination no profile has (`danger-full-access` without network).
+    pub fn from_mode(mode: SandboxMode, network_access: bool) -> Option<Self> {
+        match (mode, network_access) {
+            (SandboxMode::ReadOnly, false) => Some(Self::Offline),
+            (SandboxMode::ReadOnly, true) => Some(Self::NetReadOnly),
+            (SandboxMode::WorkspaceWrite, false) => Some(Self::Workspace),
+            (SandboxMode::WorkspaceWrite, true) => Some(Self::WorkspaceNet),
+            (SandboxMode::DangerFullAccess, true) => Some(Self::Trusted),
+            _ => None,
+        }
+    }
+
+    /// What the profile allows, for display and JSON output.
+    pub const fn capabilities(self) -> Capabilities {
+        Capabilities {
+            network: self.allows_network(),
+            write: self.allows_write(),
+            full_write: self.allows_full_write(),
+            file_writes: if self.allows_full_write() {
+                FileWrites::Anywhere
+            } else if self.allows_write() {
+                FileWrites::WorkspaceAndTemp
+            } else {
+                FileWrites::None
+            },
+        }
+    }
+}
+
+/// The capabilities of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+pub struct Capabilities {
+    /// Network allowed ([`SecurityProfile::allows_network`]).
+    pub network: bool,
+    /// Some writes allowed ([`SecurityProfile::allows_write`]).
+    pub write: bool,
+    /// Writes allowed everywhere ([`SecurityProfile::allows_full_write`]).
+    pub full_write: bool,
+    /// Where writes are allowed, in words.
+    pub file_writes: FileWrites,
+}
+
+/// Where a profile lets child processes write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FileWrites {
+    /// Nowhere.
+    None,
+    /// In the working directory, configured roots, `/tmp` and `$TMPDIR`.
+    WorkspaceAndTemp,
+    /// Anywhere the user could.
+    Anywhere,
+}
+
+impl fmt::Display for FileWrites {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::WorkspaceAndTemp => "workspace and temp dirs only",
+            Self::Anywhere => "anywhere",
+        })
+    }
+}
+
+impl fmt::Display for SecurityProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not one of the five profiles.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown security profile {0:?}; valid profiles: offline, net-read-only, workspace, \
+     workspace-net, trusted"
+)]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for SecurityProfile {
+    type Err = UnknownProfile;
+
+    /// Parses the exact kebab-case name; anything else is refused, never guessed.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|profile| profile.as_str() == name)
+            .ok_or_else(|| UnknownProfile(name.to_owned()))
+    }
+}

@@ -1,0 +1,147 @@
+//! Project tasks, run as `cargo xtask <task>`.
+//!
+//! - `ci`: exactly what `.ci/run` checks: formatting, clippy with warnings denied,
+//!   and the README's test command, closing with one total line
+//!   (`tests: N passed, N failed, N skipped`) summed over every test binary.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+/// The README's test command. `.ci/run` and `cargo xtask ci` both run it.
+const TEST_COMMAND: &[&str] = &["test", "--workspace"];
+
+/// The checks before the tests, cheapest first.
+const CHECKS: &[&[&str]] = &[
+    &["fmt", "--all", "--", "--check"],
+    &[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ],
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["ci"] => match ci() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("xtask: {message}");
+                ExitCode::FAILURE
+            }
+        },
+        _ => {
+            eprintln!("usage: cargo xtask ci");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn ci() -> Result<(), String> {
+    for step in CHECKS {
+        eprintln!("xtask: cargo {}", step.join(" "));
+        let status = cargo()
+            .args(*step)
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("`cargo {}` failed ({status})", step.join(" ")));
+        }
+    }
+    run_tests()
+}
+
+/// Runs the test command, passing its output through while adding up the
+/// `test result:` lines of every test binary.
+fn run_tests() -> Result<(), String> {
+    eprintln!("xtask: cargo {}", TEST_COMMAND.join(" "));
+    let mut child = cargo()
+        .args(TEST_COMMAND)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        let mut out = std::io::stdout().lock();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("reading test output: {e}"))?;
+            totals.add(&line);
+            writeln!(out, "{line}").map_err(|e| format!("writing test output: {e}"))?;
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for cargo: {e}"))?;
+    println!(
+        "tests: {} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.ignored
+    );
+    if !status.success() {
+        return Err(format!(
+            "`cargo {}` failed ({status})",
+            TEST_COMMAND.join(" ")
+        ));
+    }
+    if totals.passed == 0 {
+        return Err("no test ran".to_owned());
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds one libtest summary: `test result: ok. 8 passed; 0 failed; 1 ignored; …`.
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(label), Some(count)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let Ok(count) = count.parse::<u64>() else {
+                continue;
+            };
+            match label {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Totals;
+
+    #[test]
+    fn adds_libtest_summaries() {
+        let mut totals = Totals::default();
+        totals.add("test result: ok. 8 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.04s");
+        totals
+            .add("test result: FAILED. 2 passed; 3 failed; 0 ignored; 0 measured; 0 filtered out");
+        totals.add("running 8 tests");
+        assert_eq!((totals.passed, totals.failed, totals.ignored), (10, 3, 1));
+    }
+}
