@@ -3,7 +3,9 @@
 //! This crate is the one dependency an embedder needs (`cargo add codex-policy`):
 //! it re-exports the typed model ([`SandboxPolicy`], writable roots, config files)
 //! and the security profiles ([`SecurityProfile`], [`ProfileResolver`]), and ships
-//! the `codex-policy` command-line tool built on them.
+//! the `codex-policy` command-line tool built on them. [`NativeSandbox`] is the
+//! [`Sandbox`] of the platform it was built for (Linux: Landlock, seccomp and
+//! namespaces).
 //!
 //! ```
 //! use codex_policy::{ProfileResolver, SandboxPolicy, SecurityProfile};
@@ -19,14 +21,32 @@
 //!     .environment(|key| std::env::var_os(key))
 //!     .resolve()?;
 //! println!("{} chosen by {}", resolved.profile, resolved.source);
+//!
+//! // Run a command under the policy; the calling process stays unrestricted.
+//! # #[cfg(target_os = "linux")] {
+//! use codex_policy::{NativeSandbox, Sandbox};
+//! let cwd = std::env::current_dir()?;
+//! let mut command = std::process::Command::new("true");
+//! let mut started = NativeSandbox::best_effort().spawn(&policy, &cwd, &mut command)?;
+//! assert!(started.child.wait()?.success());
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub use codex_policy_model as model;
 pub use codex_policy_model::{
-    CodexConfig, ConfigError, Diagnostic, EffectiveWritableRoots, Location, SandboxMode,
-    SandboxPolicy, WritableRoot, WritableRootsError,
+    CodexConfig, ConfigError, Diagnostic, EffectiveWritableRoots, EnforcementReport, Location,
+    Protection, ProtectionStatus, Sandbox, SandboxMode, SandboxPolicy, SandboxedChild,
+    WritableRoot, WritableRootsError,
 };
+#[cfg(target_os = "linux")]
+pub use codex_sandbox_linux::{
+    Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError, SandboxPlan,
+};
+
+/// The sandbox of the operating system this was built for.
+#[cfg(target_os = "linux")]
+pub type NativeSandbox = codex_sandbox_linux::LinuxSandbox;
 pub use codex_profiles as profiles;
 pub use codex_profiles::{
     Capabilities, ProfileError, ProfileResolver, ProfileSource, ResolvedProfile, SecurityProfile,

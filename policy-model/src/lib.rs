@@ -24,6 +24,7 @@
 
 mod codex_config;
 mod diagnostic;
+mod sandbox;
 mod sandbox_policy;
 mod writable_roots;
 
@@ -32,6 +33,9 @@ pub use codex_config::{
     WorkspaceWriteTable,
 };
 pub use diagnostic::{ConfigError, Diagnostic, Location, MAX_CONFIG_BYTES, SourceFile};
+pub use sandbox::{
+    EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxedChild,
+};
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{
     ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, GIT_DIR_NAME, SkipReason, SkippedRoot,

@@ -1,12 +1,53 @@
-//! Enforces a `SandboxPolicy` on a Linux child process with the kernel's own
-//! mechanisms: Landlock for the file system, seccomp for dangerous system calls
-//! and non-Unix sockets, and user, mount, network and PID namespaces for
-//! isolation. No external helper binary is involved.
+//! Enforces a [`SandboxPolicy`](codex_policy_model::SandboxPolicy) on a Linux child
+//! process with the kernel's own mechanisms, natively (no helper binary):
 //!
-//! When the host cannot enforce what the policy asks for, spawning fails closed
-//! and says what is missing; a best-effort mode reports exactly what was left
-//! unenforced.
+//! - **Landlock** confines writes to the writable roots (reads stay open), refuses
+//!   TCP when network is off (ABI ≥ 4), and scopes signals and abstract unix
+//!   sockets to the sandbox (ABI ≥ 6);
+//! - **seccomp** refuses non-`AF_UNIX` sockets when network is off, and ptrace,
+//!   io_uring, bpf, mount, namespace creation, TIOCSTI and the like always;
+//! - **user, mount, PID and network namespaces** keep `.git`, `.codex` and
+//!   `.agents` read-only and unmovable, give an empty network stack, and make
+//!   every process of the sandbox die with it.
 //!
-//! Status: not implemented yet. This crate is reserved in the workspace layout so
-//! that the dependency rules of `ARCHITECTURE.md` hold from the start; it exposes
-//! no API until the backend lands.
+//! Everything is prepared in the parent; the child only makes async-signal-safe
+//! system calls, so the caller is never restricted and may be multi-threaded. When
+//! the host lacks a layer the policy needs, [`LinuxSandbox::new`] refuses to start
+//! the command; [`LinuxSandbox::best_effort`] starts it and its
+//! [`EnforcementReport`](codex_policy_model::EnforcementReport) says what is not
+//! enforced.
+//!
+//! ```no_run
+//! # #[cfg(target_os = "linux")] {
+//! use codex_policy_model::{Sandbox, SandboxPolicy};
+//! use codex_sandbox_linux::LinuxSandbox;
+//!
+//! let policy = SandboxPolicy::workspace_write(false);
+//! let mut command = std::process::Command::new("cargo");
+//! command.arg("test");
+//! let mut started = LinuxSandbox::new().spawn(&policy, "/home/me/project".as_ref(), &mut command)?;
+//! print!("{}", started.report);
+//! let status = started.child.wait()?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(target_os = "linux")]
+mod child;
+#[cfg(target_os = "linux")]
+mod host;
+#[cfg(target_os = "linux")]
+mod landlock_rules;
+#[cfg(target_os = "linux")]
+mod sandbox;
+#[cfg(target_os = "linux")]
+mod seccomp_filter;
+
+#[cfg(target_os = "linux")]
+pub use host::HostCapabilities;
+#[cfg(target_os = "linux")]
+pub use landlock_rules::LandlockError;
+#[cfg(target_os = "linux")]
+pub use sandbox::{Compatibility, LinuxSandbox, LinuxSandboxError, SandboxPlan};
+#[cfg(target_os = "linux")]
+pub use seccomp_filter::SeccompError;

@@ -1,0 +1,193 @@
+//! The `codex-policy` command-line tool. See `docs/cli.md` for the contract.
+
+mod profile;
+mod sandbox;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use codex_policy::{CodexConfig, ProfileResolver, ResolvedProfile, SandboxPolicy, SecurityProfile};
+use serde::Serialize;
+
+/// Exit statuses of the contract.
+mod exit {
+    /// The inputs (environment, config files) are invalid.
+    pub(crate) const INVALID_INPUT: u8 = 1;
+    /// The command line itself is wrong (clap uses the same status).
+    pub(crate) const USAGE: u8 = 2;
+    /// codex-policy could not start the command under the requested restrictions,
+    /// or failed itself.
+    pub(crate) const CANNOT_START: u8 = 125;
+}
+
+/// Decide and enforce what an AI agent's child processes may do.
+#[derive(Debug, Parser)]
+#[command(name = "codex-policy", version, about, max_term_width = 100)]
+struct Cli {
+    /// Security profile: offline, net-read-only, workspace, workspace-net or trusted.
+    /// Wins over CODEX_SECURITY_PROFILE and config.toml.
+    #[arg(long, global = true, value_name = "PROFILE", value_parser = parse_profile)]
+    profile: Option<SecurityProfile>,
+
+    /// config.toml to read instead of $CODEX_HOME/config.toml (default ~/.codex/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Print the resolved profile, its capabilities and the source that chose it.
+    #[arg(long)]
+    show_profile: bool,
+
+    /// Machine-readable JSON output.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command under the resolved profile's sandbox.
+    Run(RunArgs),
+    /// Show what this host can enforce, for every profile.
+    Doctor,
+    /// Codex-compatible debugging: `run` plus a report of the rules applied.
+    Debug {
+        /// Which sandbox (only `landlock` exists on Linux).
+        backend: DebugBackend,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Print the JSON Schema of a configuration type, generated from the code.
+    Schema {
+        /// Which schema.
+        name: SchemaName,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Directory to run in (and the main writable root); default: the current one.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+    /// Extra writable directory (workspace profiles only); may be repeated.
+    #[arg(long = "writable-root", value_name = "DIR")]
+    writable_roots: Vec<PathBuf>,
+    /// Run even if this host cannot enforce everything, and say what is not enforced.
+    #[arg(long)]
+    best_effort: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DebugBackend {
+    /// The Linux backend: Landlock, seccomp and namespaces.
+    Landlock,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaName {
+    /// A sandbox policy (`{"mode": "workspace-write", ...}`).
+    SandboxPolicy,
+    /// The sandbox keys of config.toml.
+    Config,
+}
+
+fn parse_profile(name: &str) -> Result<SecurityProfile, String> {
+    name.parse()
+        .map_err(|e: codex_policy::profiles::UnknownProfile| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(&cli) {
+        Ok(status) => ExitCode::from(status),
+        Err(failure) => {
+            eprintln!("codex-policy: error: {}", failure.message);
+            ExitCode::from(failure.status)
+        }
+    }
+}
+
+/// An error message and the exit status it maps to.
+struct Failure {
+    status: u8,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: u8, err: impl std::fmt::Display) -> Self {
+        Self {
+            status,
+            message: err.to_string(),
+        }
+    }
+
+    fn internal(err: impl std::fmt::Display) -> Self {
+        Self::new(exit::CANNOT_START, format!("internal error: {err}"))
+    }
+}
+
+/// Runs the requested command; `Ok` carries the exit status.
+fn dispatch(cli: &Cli) -> Result<u8, Failure> {
+    if !cli.show_profile && cli.command.is_none() {
+        return Err(Failure::new(
+            exit::USAGE,
+            "nothing to do: give --show-profile or a command (see --help)",
+        ));
+    }
+    // Commands that start a process report bad configuration as 125 (the contract).
+    let config_status = match cli.command {
+        Some(Command::Run(_) | Command::Debug { .. }) => exit::CANNOT_START,
+        _ => exit::INVALID_INPUT,
+    };
+    let resolve = || resolve_profile(cli).map_err(|e| Failure::new(config_status, e));
+    if cli.show_profile {
+        print_out(&profile::render(&resolve()?, cli.json)?)?;
+    }
+    match &cli.command {
+        None => Ok(0),
+        Some(Command::Schema { name }) => {
+            print_out(&schema_json(*name)?)?;
+            Ok(0)
+        }
+        Some(Command::Doctor) => sandbox::doctor(cli.json),
+        Some(Command::Run(args)) => sandbox::run(&resolve()?, args, false),
+        Some(Command::Debug {
+            backend: DebugBackend::Landlock,
+            run,
+        }) => sandbox::run(&resolve()?, run, true),
+    }
+}
+
+fn resolve_profile(cli: &Cli) -> Result<ResolvedProfile, codex_policy::ProfileError> {
+    ProfileResolver::new()
+        .command_line(cli.profile)
+        .environment(|key| std::env::var_os(key))
+        .config_file(cli.config.clone())
+        .resolve()
+}
+
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Failure::internal(format!("cannot write to standard output: {e}")))
+}
+
+fn to_json(value: &impl Serialize) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(Failure::internal)
+}
+
+fn schema_json(name: SchemaName) -> Result<String, Failure> {
+    let schema = match name {
+        SchemaName::SandboxPolicy => schemars::schema_for!(SandboxPolicy),
+        SchemaName::Config => schemars::schema_for!(CodexConfig),
+    };
+    to_json(&schema)
+}

@@ -1,0 +1,44 @@
+//! `--show-profile`.
+
+use codex_policy::{Capabilities, ResolvedProfile};
+use serde::Serialize;
+
+use crate::{Failure, to_json};
+
+#[derive(Serialize)]
+struct ProfileReport<'a> {
+    #[serde(flatten)]
+    resolved: &'a ResolvedProfile,
+    capabilities: Capabilities,
+}
+
+/// The resolved profile as human text or JSON.
+pub(crate) fn render(resolved: &ResolvedProfile, json: bool) -> Result<String, Failure> {
+    let caps = resolved.profile.capabilities();
+    if json {
+        return to_json(&ProfileReport {
+            resolved,
+            capabilities: caps,
+        });
+    }
+    let mut lines = vec![
+        format!("profile:        {}", resolved.profile),
+        format!("chosen by:      {}", resolved.source),
+        format!("file writes:    {}", caps.file_writes),
+        format!(
+            "network:        {}",
+            if caps.network { "allowed" } else { "denied" }
+        ),
+        format!(
+            "sandbox policy: {}",
+            serde_json::to_string(&resolved.sandbox_policy).map_err(Failure::internal)?
+        ),
+    ];
+    for lost in &resolved.overridden {
+        lines.push(format!(
+            "overridden:     {} from {}",
+            lost.profile, lost.source
+        ));
+    }
+    Ok(lines.join("\n"))
+}

@@ -1,0 +1,173 @@
+//! The contract every OS sandbox backend implements, and what it reports back.
+
+use std::fmt;
+use std::path::Path;
+use std::process::{Child, Command};
+
+use serde::Serialize;
+
+use crate::SandboxPolicy;
+
+/// An OS mechanism that runs a child process under a [`SandboxPolicy`].
+///
+/// Implementations restrict only the child: the calling process keeps every
+/// right it had. One implementation exists per operating system, chosen by `cfg`
+/// in the `codex-policy` facade.
+pub trait Sandbox {
+    /// Why a child could not be started under the policy.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Starts `command` in `cwd` under `policy` and says what was enforced.
+    ///
+    /// Fails without starting anything when a protection the policy needs cannot
+    /// be enforced on this host, unless the sandbox was built in best-effort mode.
+    fn spawn(
+        &self,
+        policy: &SandboxPolicy,
+        cwd: &Path,
+        command: &mut Command,
+    ) -> Result<SandboxedChild, Self::Error>;
+}
+
+/// A child started by a [`Sandbox`].
+#[derive(Debug)]
+pub struct SandboxedChild {
+    /// The process to wait on. Killing it ends every process of the sandbox.
+    pub child: Child,
+    /// What was enforced, and what was not.
+    pub report: EnforcementReport,
+}
+
+/// One protection a sandbox may provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Protection {
+    /// Writes only inside the writable roots (create, delete, rename, link, truncate).
+    FileWrites,
+    /// `.git`, `.codex`, `.agents` read-only inside writable roots, and not movable.
+    ReadOnlySubpaths,
+    /// No TCP, UDP, raw or netlink socket can be opened.
+    NetworkSockets,
+    /// The child's network stack is an empty namespace.
+    NetworkNamespace,
+    /// TCP bind and connect refused by Landlock.
+    LandlockTcp,
+    /// Signals cannot reach processes outside the sandbox.
+    SignalIsolation,
+    /// Abstract unix sockets outside the sandbox cannot be reached.
+    AbstractUnixIsolation,
+    /// ptrace, process_vm_*, io_uring, bpf, perf_event_open, kexec, keyctl, mount
+    /// family, namespace creation, TIOCSTI/TIOCLINUX and personality changes refused.
+    SyscallFilter,
+    /// The child cannot gain privileges through set-uid binaries or file caps.
+    NoNewPrivileges,
+    /// Every process of the sandbox dies with it, and with its parent.
+    ProcessContainment,
+}
+
+impl Protection {
+    /// A short human description.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::FileWrites => "file writes confined to the writable roots",
+            Self::ReadOnlySubpaths => ".git, .codex and .agents read-only inside writable roots",
+            Self::NetworkSockets => "no network sockets (only AF_UNIX)",
+            Self::NetworkNamespace => "empty network namespace",
+            Self::LandlockTcp => "TCP bind/connect refused by Landlock",
+            Self::SignalIsolation => "no signals to processes outside the sandbox",
+            Self::AbstractUnixIsolation => "no abstract unix sockets outside the sandbox",
+            Self::SyscallFilter => "dangerous system calls refused",
+            Self::NoNewPrivileges => "no new privileges (set-uid, file capabilities)",
+            Self::ProcessContainment => "all sandbox processes die with it and with its parent",
+        }
+    }
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Whether one protection is in force.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ProtectionStatus {
+    /// In force, by the named mechanism.
+    Enforced {
+        /// The mechanism (`Landlock ABI 7`, `seccomp`, `user+mount namespace`).
+        by: String,
+    },
+    /// Not in force, and why.
+    NotEnforced {
+        /// What is missing on this host.
+        reason: String,
+    },
+    /// The policy does not ask for it.
+    NotNeeded,
+}
+
+/// One line of an [`EnforcementReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProtectionReport {
+    /// The protection.
+    pub protection: Protection,
+    /// Whether the policy depends on it; a required protection that is not
+    /// enforced makes a strict sandbox refuse to start.
+    pub required: bool,
+    /// Whether it is in force.
+    #[serde(flatten)]
+    pub status: ProtectionStatus,
+}
+
+/// What a sandbox enforced for one child, like the landlock crate's
+/// `RestrictionStatus` but across every layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EnforcementReport {
+    /// One entry per protection.
+    pub protections: Vec<ProtectionReport>,
+    /// The concrete rules applied (Landlock paths, mounts, seccomp), for `debug`.
+    pub rules: Vec<String>,
+}
+
+impl EnforcementReport {
+    /// Required protections that are not in force.
+    pub fn missing(&self) -> impl Iterator<Item = &ProtectionReport> {
+        self.protections
+            .iter()
+            .filter(|p| p.required && matches!(p.status, ProtectionStatus::NotEnforced { .. }))
+    }
+
+    /// Whether every required protection is in force.
+    pub fn is_complete(&self) -> bool {
+        self.missing().next().is_none()
+    }
+
+    /// The status of one protection.
+    pub fn status(&self, protection: Protection) -> Option<&ProtectionStatus> {
+        self.protections
+            .iter()
+            .find(|p| p.protection == protection)
+            .map(|p| &p.status)
+    }
+}
+
+impl fmt::Display for EnforcementReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for entry in &self.protections {
+            let (mark, detail) = match &entry.status {
+                ProtectionStatus::Enforced { by } => ("enforced", by.as_str()),
+                ProtectionStatus::NotEnforced { reason } => ("NOT ENFORCED", reason.as_str()),
+                ProtectionStatus::NotNeeded => ("not needed", ""),
+            };
+            write!(f, "  {mark:<12} {}", entry.protection)?;
+            if !detail.is_empty() {
+                write!(f, " ({detail})")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}

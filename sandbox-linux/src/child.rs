@@ -1,0 +1,372 @@
+//! What runs in the child between `fork` and `exec`.
+//!
+//! Everything here was allocated by the parent; the child only makes system calls
+//! that are async-signal-safe (prctl, unshare, open/write/close, mount, fork,
+//! waitpid, poll, landlock_restrict_self, seccomp, _exit), because after `fork`
+//! in a multi-threaded caller any allocation could deadlock.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use seccompiler::BpfProgram;
+
+/// The steps of the child's setup, reported to the parent when one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub(crate) enum Stage {
+    DeathSignal = 1,
+    ParentGone,
+    Unshare,
+    Setgroups,
+    UidMap,
+    GidMap,
+    PrivateMounts,
+    BindMount,
+    ReadOnlyRemount,
+    Chdir,
+    Fork,
+    NoNewPrivileges,
+    Landlock,
+    Seccomp,
+}
+
+impl Stage {
+    const ALL: [Self; 14] = [
+        Self::DeathSignal,
+        Self::ParentGone,
+        Self::Unshare,
+        Self::Setgroups,
+        Self::UidMap,
+        Self::GidMap,
+        Self::PrivateMounts,
+        Self::BindMount,
+        Self::ReadOnlyRemount,
+        Self::Chdir,
+        Self::Fork,
+        Self::NoNewPrivileges,
+        Self::Landlock,
+        Self::Seccomp,
+    ];
+
+    pub(crate) fn from_code(code: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| *s as u32 == code)
+    }
+
+    /// What the step does, for error messages.
+    pub(crate) const fn describe(self) -> &'static str {
+        match self {
+            Self::DeathSignal => "prctl(PR_SET_PDEATHSIG)",
+            Self::ParentGone => "parent exited before the sandbox started",
+            Self::Unshare => {
+                "unshare(user, mount, pid[, net] namespaces): unprivileged user namespaces \
+                 are unavailable on this host (common in containers); use --best-effort to run \
+                 with Landlock and seccomp only"
+            }
+            Self::Setgroups => "writing /proc/self/setgroups",
+            Self::UidMap => "writing /proc/self/uid_map",
+            Self::GidMap => "writing /proc/self/gid_map",
+            Self::PrivateMounts => "making mounts private",
+            Self::BindMount => "bind-mounting a protected path",
+            Self::ReadOnlyRemount => "remounting a protected path read-only",
+            Self::Chdir => "entering the working directory inside the mount namespace",
+            Self::Fork => "forking the sandbox's first process",
+            Self::NoNewPrivileges => "prctl(PR_SET_NO_NEW_PRIVS)",
+            Self::Landlock => "landlock_restrict_self",
+            Self::Seccomp => "installing the seccomp filter",
+        }
+    }
+}
+
+/// One bind mount in the sandbox's private mount namespace.
+#[derive(Debug)]
+pub(crate) struct BindMount {
+    pub(crate) path: CString,
+    /// Remount read-only with these extra flags (the original mount's locked
+    /// nosuid/nodev/noexec/atime flags, which a user namespace may not drop).
+    pub(crate) read_only: Option<libc::c_ulong>,
+}
+
+/// Namespace work done in the child.
+#[derive(Debug)]
+pub(crate) struct NamespaceSetup {
+    pub(crate) flags: libc::c_int,
+    pub(crate) uid_map: Vec<u8>,
+    pub(crate) gid_map: Vec<u8>,
+    pub(crate) mounts: Vec<BindMount>,
+    /// The working directory, entered again after mounting: a directory entered
+    /// before (std does it before `pre_exec`) still refers to the original mount
+    /// and would see beneath the read-only binds.
+    pub(crate) cwd: CString,
+}
+
+/// Everything the child needs, prepared by the parent.
+#[derive(Debug)]
+pub(crate) struct ChildSetup {
+    pub(crate) parent_pid: libc::pid_t,
+    pub(crate) namespaces: Option<NamespaceSetup>,
+    pub(crate) landlock: Option<OwnedFd>,
+    pub(crate) seccomp: Vec<BpfProgram>,
+    /// Write end of a CLOEXEC pipe: a failing step writes (stage, errno) here.
+    pub(crate) error_pipe: OwnedFd,
+}
+
+type StepResult = Result<(), (Stage, i32)>;
+
+fn errno() -> i32 {
+    // SAFETY: reading the thread's errno is always valid.
+    unsafe { *libc::__errno_location() }
+}
+
+fn check(ret: libc::c_long, stage: Stage) -> StepResult {
+    if ret < 0 {
+        Err((stage, errno()))
+    } else {
+        Ok(())
+    }
+}
+
+impl ChildSetup {
+    /// Runs in the forked child. Returns an error (after reporting it on the error
+    /// pipe) if any step fails; `std` then reports it as a spawn failure.
+    ///
+    /// # Safety
+    /// Must be called only between `fork` and `exec`, in the child.
+    pub(crate) unsafe fn apply(&self) -> io::Result<()> {
+        // SAFETY: forwarded from the caller's contract.
+        match unsafe { self.steps() } {
+            Ok(()) => Ok(()),
+            Err((stage, code)) => {
+                let mut record = [0u8; 8];
+                record[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+                record[4..].copy_from_slice(&code.to_ne_bytes());
+                // SAFETY: writing a stack buffer to a descriptor we own.
+                unsafe {
+                    libc::write(
+                        self.error_pipe.as_raw_fd(),
+                        record.as_ptr().cast(),
+                        record.len(),
+                    );
+                }
+                Err(io::Error::from_raw_os_error(code))
+            }
+        }
+    }
+
+    unsafe fn steps(&self) -> StepResult {
+        // SAFETY (whole function): only async-signal-safe system calls on memory
+        // the parent prepared and that outlives the child's use of it.
+        unsafe {
+            check(
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
+                Stage::DeathSignal,
+            )?;
+            if libc::getppid() != self.parent_pid {
+                return Err((Stage::ParentGone, libc::ESRCH));
+            }
+            if let Some(ns) = &self.namespaces {
+                enter_namespaces(ns)?;
+            }
+            check(
+                libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into(),
+                Stage::NoNewPrivileges,
+            )?;
+            if let Some(ruleset) = &self.landlock {
+                check(
+                    libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0u32),
+                    Stage::Landlock,
+                )?;
+            }
+            for program in &self.seccomp {
+                let fprog = libc::sock_fprog {
+                    len: program.len() as u16,
+                    filter: program.as_ptr().cast_mut().cast(),
+                };
+                check(
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        libc::SECCOMP_SET_MODE_FILTER,
+                        0u32,
+                        &fprog as *const libc::sock_fprog,
+                    ),
+                    Stage::Seccomp,
+                )?;
+            }
+            if self.namespaces.is_some() {
+                become_init()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Enters new user, mount, PID (and network) namespaces, applies the bind mounts,
+/// then forks: this process stays outside as the reaper, the new child is PID 1
+/// of the sandbox and returns to become the command.
+unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
+    // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
+    unsafe {
+        check(libc::unshare(ns.flags).into(), Stage::Unshare)?;
+        write_file(c"/proc/self/setgroups", b"deny", Stage::Setgroups)?;
+        write_file(c"/proc/self/uid_map", &ns.uid_map, Stage::UidMap)?;
+        write_file(c"/proc/self/gid_map", &ns.gid_map, Stage::GidMap)?;
+        check(
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+            .into(),
+            Stage::PrivateMounts,
+        )?;
+        for mount in &ns.mounts {
+            let path = mount.path.as_ptr();
+            check(
+                libc::mount(
+                    path,
+                    path,
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                )
+                .into(),
+                Stage::BindMount,
+            )?;
+            if let Some(locked) = mount.read_only {
+                let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
+                check(
+                    libc::mount(
+                        std::ptr::null(),
+                        path,
+                        std::ptr::null(),
+                        flags,
+                        std::ptr::null(),
+                    )
+                    .into(),
+                    Stage::ReadOnlyRemount,
+                )?;
+            }
+        }
+
+        check(libc::chdir(ns.cwd.as_ptr()).into(), Stage::Chdir)?;
+
+        // The lifeline lets the new PID 1 notice if the reaper died before PID 1
+        // armed its own death signal.
+        let mut lifeline = [0 as libc::c_int; 2];
+        check(
+            libc::pipe2(lifeline.as_mut_ptr(), libc::O_CLOEXEC).into(),
+            Stage::Fork,
+        )?;
+        let pid = libc::fork();
+        if pid < 0 {
+            return Err((Stage::Fork, errno()));
+        }
+        if pid > 0 {
+            libc::close(lifeline[0]);
+            reap(pid, lifeline[1]);
+        }
+        libc::close(lifeline[1]);
+        check(
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
+            Stage::DeathSignal,
+        )?;
+        let mut poll = libc::pollfd {
+            fd: lifeline[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut poll, 1, 0) != 0 {
+            // The reaper is gone (its end of the pipe closed): do not run orphaned.
+            return Err((Stage::ParentGone, libc::ESRCH));
+        }
+        libc::close(lifeline[0]);
+    }
+    Ok(())
+}
+
+/// PID 1 of the sandbox forks the command as PID 2 and stays behind as its init:
+/// the kernel shields PID 1 from signals it has no handler for, so a command
+/// running as PID 1 could not, for example, `kill -TERM $$` itself. Init reaps
+/// orphans and leaves with the command's status (128+N for a signal), and its
+/// exit makes the kernel kill whatever is left in the namespace.
+unsafe fn become_init() -> StepResult {
+    // SAFETY (whole function): async-signal-safe calls only.
+    unsafe {
+        let command = libc::fork();
+        if command < 0 {
+            return Err((Stage::Fork, errno()));
+        }
+        if command == 0 {
+            return Ok(());
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        loop {
+            let mut status = 0;
+            let pid = libc::waitpid(-1, &mut status, 0);
+            if pid == command {
+                if libc::WIFSIGNALED(status) {
+                    libc::_exit(128 + libc::WTERMSIG(status));
+                }
+                libc::_exit(libc::WEXITSTATUS(status));
+            }
+            if pid < 0 && errno() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+    }
+}
+
+/// The reaper: waits for PID 1 of the sandbox and leaves with its status. When it
+/// dies (or its own parent does, via the death signal), PID 1 gets SIGKILL and the
+/// kernel kills every process of the namespace.
+unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
+    // SAFETY (whole function): async-signal-safe calls only.
+    unsafe {
+        // Close every inherited descriptor but stdio and the lifeline, so the
+        // parent's exec-status and error pipes see EOF when PID 1 execs.
+        if lifeline > 3 {
+            libc::syscall(libc::SYS_close_range, 3u32, (lifeline - 1) as u32, 0u32);
+        }
+        libc::syscall(libc::SYS_close_range, (lifeline + 1) as u32, u32::MAX, 0u32);
+        let mut status = 0;
+        loop {
+            if libc::waitpid(child, &mut status, 0) == child {
+                break;
+            }
+            if errno() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+        if libc::WIFSIGNALED(status) {
+            // Die of the same signal so the caller sees what killed the command.
+            let signal = libc::WTERMSIG(status);
+            libc::signal(signal, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, signal);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), signal);
+            libc::_exit(128 + signal);
+        }
+        libc::_exit(libc::WEXITSTATUS(status));
+    }
+}
+
+unsafe fn write_file(path: &std::ffi::CStr, data: &[u8], stage: Stage) -> StepResult {
+    // SAFETY: async-signal-safe open/write/close on a NUL-terminated path.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err((stage, errno()));
+        }
+        let written = libc::write(fd, data.as_ptr().cast(), data.len());
+        let err = errno();
+        libc::close(fd);
+        if written != data.len() as isize {
+            return Err((stage, if written < 0 { err } else { libc::EIO }));
+        }
+    }
+    Ok(())
+}
