@@ -3,8 +3,15 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub(crate) mod escape;
+
 use std::path::Path;
 use std::process::{Command, Output};
+
+/// The binary under test.
+pub(crate) fn codex_policy_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_codex-policy")
+}
 
 pub(crate) struct Run {
     pub(crate) status: i32,
@@ -22,7 +29,7 @@ impl Run {
 /// Runs the binary with `args` and only the variables in `env`; `HOME` defaults to
 /// `home` so that `~/.codex/config.toml` lives in a test directory.
 pub(crate) fn codex_policy(home: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex-policy"));
+    let mut cmd = Command::new(codex_policy_bin());
     cmd.env_clear().env("HOME", home).args(args);
     for (key, value) in env {
         cmd.env(key, value);

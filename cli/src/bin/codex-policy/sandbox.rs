@@ -51,7 +51,7 @@ pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Re
     if !report.is_complete() {
         eprintln!("codex-policy: warning: --best-effort: running WITHOUT these protections:");
         for missing in report.missing() {
-            eprintln!("  {missing:?}", missing = missing.protection.describe());
+            eprintln!("  - {}", missing.protection);
             if let codex_policy::ProtectionStatus::NotEnforced { reason } = &missing.status {
                 eprintln!("    because: {reason}");
             }

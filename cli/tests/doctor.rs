@@ -1,0 +1,85 @@
+//! `doctor` reports the host and, per profile, whether it is fully enforceable;
+//! `debug landlock` runs the command and lists the rules applied.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::codex_policy;
+use common::escape::{Fixture, skip, skip_reason};
+
+#[test]
+fn doctor_json_lists_host_and_every_profile() {
+    let home = tempfile::tempdir().unwrap();
+    let run = codex_policy(home.path(), &[], &["doctor", "--json"]);
+    let report = run.json();
+    assert!(report["host"]["kernel"].is_string());
+    assert!(report["host"]["seccomp"].is_boolean());
+    let profiles: Vec<&str> = report["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        profiles,
+        [
+            "offline",
+            "net-read-only",
+            "workspace",
+            "workspace-net",
+            "trusted"
+        ]
+    );
+    let all_ok = report["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["fully_enforceable"] == true);
+    assert_eq!(run.status, if all_ok { 0 } else { 1 }, "{}", run.stdout);
+    // Trusted asks for nothing, so it is enforceable anywhere.
+    assert_eq!(report["profiles"][4]["fully_enforceable"], true);
+}
+
+#[test]
+fn doctor_human_output_names_each_layer() {
+    let home = tempfile::tempdir().unwrap();
+    let run = codex_policy(home.path(), &[], &["doctor"]);
+    for needle in [
+        "kernel:",
+        "landlock:",
+        "seccomp:",
+        "user namespaces:",
+        "profile workspace:",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "{needle} not in {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn debug_landlock_lists_the_rules_applied() {
+    if let Some(reason) = skip_reason() {
+        return skip("debug_landlock_lists_the_rules_applied", &reason);
+    }
+    let fixture = Fixture::new();
+    let output = fixture
+        .invoke("workspace", &["debug", "landlock"], &[], &["true"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    let ws = fixture.workspace.display().to_string();
+    for needle in [
+        format!("rule: landlock write: {ws}"),
+        format!("rule: mount: read-only bind {ws}/.git"),
+        format!("rule: mount: pinned (cannot be moved) {ws}"),
+        "rule: seccomp EPERM: socket() of any family but AF_UNIX".to_owned(),
+        "enforced     file writes confined to the writable roots".to_owned(),
+    ] {
+        assert!(err.contains(&needle), "{needle:?} not in:\n{err}");
+    }
+}

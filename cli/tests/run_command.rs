@@ -1,0 +1,124 @@
+//! `run` passes stdio through and follows the exit-status contract: the
+//! command's own status, 128+N for signal N, 125 when codex-policy cannot start
+//! it, 126 not executable, 127 not found.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::escape::{Fixture, skip, skip_reason};
+
+#[test]
+fn exit_statuses_follow_the_contract() {
+    if let Some(reason) = skip_reason() {
+        return skip("exit_statuses_follow_the_contract", &reason);
+    }
+    let fixture = Fixture::new();
+    let not_executable = fixture.workspace.join("not-executable");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let not_executable = not_executable.to_str().unwrap();
+    for profile in ["offline", "workspace", "trusted"] {
+        let cases: [(&[&str], i32); 6] = [
+            (&["true"], 0),
+            (&["sh", "-c", "exit 7"], 7),
+            (&["sh", "-c", "kill -TERM $$"], 143),
+            (&["sh", "-c", "kill -KILL $$"], 137),
+            (&["/nonexistent/program"], 127),
+            (&[not_executable], 126),
+        ];
+        for (argv, expected) in cases {
+            let output = fixture.command(profile, &[], argv).output().unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(expected),
+                "{profile} {argv:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn stdin_stdout_and_stderr_pass_through() {
+    if let Some(reason) = skip_reason() {
+        return skip("stdin_stdout_and_stderr_pass_through", &reason);
+    }
+    let fixture = Fixture::new();
+    let mut child = fixture
+        .command("workspace", &[], &["sh", "-c", "cat; echo to-stderr >&2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through the sandbox\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(output.stdout, b"through the sandbox\n");
+    assert_eq!(output.stderr, b"to-stderr\n");
+}
+
+#[test]
+fn bad_run_input_is_refused_before_anything_starts() {
+    let fixture = Fixture::new();
+    let cases: [(&[&str], &[&str], i32, &str); 4] = [
+        (
+            &["--cwd", "/nonexistent/dir"],
+            &["true"],
+            125,
+            "/nonexistent/dir",
+        ),
+        (&["--writable-root", "/srv"], &["true"], 2, "read-only"),
+        (&[], &[], 2, "CMD"),
+        (&["--no-such-flag"], &["true"], 2, "--no-such-flag"),
+    ];
+    for (extra, argv, status, needle) in cases {
+        let profile = if extra.contains(&"--writable-root") {
+            "offline"
+        } else {
+            "workspace"
+        };
+        let output = fixture.command(profile, extra, argv).output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(status), "{extra:?}: {err}");
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+}
+
+#[test]
+fn extra_writable_roots_are_writable_and_nothing_else() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "extra_writable_roots_are_writable_and_nothing_else",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    let extra = fixture.home.join("cache");
+    std::fs::create_dir(&extra).unwrap();
+    let output = fixture
+        .command(
+            "workspace",
+            &["--writable-root", extra.to_str().unwrap()],
+            &[
+                "sh",
+                "-c",
+                "echo ok > \"$HOME/cache/x\"; echo no > \"$HOME/victim\"",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(extra.join("x").exists(), "{output:?}");
+    assert_eq!(
+        fixture.read(&fixture.home.join("victim")).as_deref(),
+        Some("original\n")
+    );
+}
