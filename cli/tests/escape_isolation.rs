@@ -92,6 +92,25 @@ fn attempts(abstract_name: &str) -> Vec<(&'static str, String)> {
             perl_syscall("do { $c = \"x\"; ioctl(STDIN, 0x5412, $c) }"),
         ),
         (
+            "an x32 system call (bypasses x86_64 rules)",
+            // x32 getpid; ENOSYS where the kernel lacks x32 still means the call
+            // reached the kernel, which the sandbox must prevent.
+            if cfg!(target_arch = "x86_64") {
+                perl_syscall(&format!("syscall({})", 0x4000_0000 + libc::SYS_getpid))
+            } else {
+                "true".into()
+            },
+        ),
+        (
+            "clone3 (flags hidden from seccomp)",
+            // A null argument: EFAULT/EINVAL when the call is allowed, ENOSYS
+            // when the sandbox turns it away so libc falls back to clone.
+            format!(
+                "perl -e 'syscall({}, 0, 0); exit($!+0 == 38 ? 1 : 0)'",
+                libc::SYS_clone3
+            ),
+        ),
+        (
             "run without no_new_privs",
             "grep -q 'NoNewPrivs:[[:space:]]*0' /proc/self/status".into(),
         ),

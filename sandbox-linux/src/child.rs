@@ -59,7 +59,7 @@ impl Stage {
             Self::DeathSignal => "prctl(PR_SET_PDEATHSIG)",
             Self::ParentGone => "parent exited before the sandbox started",
             Self::Unshare => {
-                "unshare(user, mount, pid[, net] namespaces): unprivileged user namespaces \
+                "unshare(user, mount, pid namespaces): unprivileged user namespaces \
                  are unavailable on this host (common in containers); use --best-effort to run \
                  with Landlock and seccomp only"
             }
@@ -106,9 +106,10 @@ pub(crate) struct ChildSetup {
     pub(crate) parent_pid: libc::pid_t,
     pub(crate) namespaces: Option<NamespaceSetup>,
     pub(crate) landlock: Option<OwnedFd>,
-    pub(crate) seccomp: Vec<BpfProgram>,
-    /// Write end of a CLOEXEC pipe: a failing step writes (stage, errno) here.
-    pub(crate) error_pipe: OwnedFd,
+    pub(crate) seccomp: Option<BpfProgram>,
+    /// Write end of a CLOEXEC pipe: a failing step writes (stage, errno) here,
+    /// for the parent of a spawned child to read.
+    pub(crate) error_pipe: Option<OwnedFd>,
 }
 
 type StepResult = Result<(), (Stage, i32)>;
@@ -140,20 +141,25 @@ impl ChildSetup {
                 let mut record = [0u8; 8];
                 record[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
                 record[4..].copy_from_slice(&code.to_ne_bytes());
-                // SAFETY: writing a stack buffer to a descriptor we own.
-                unsafe {
-                    libc::write(
-                        self.error_pipe.as_raw_fd(),
-                        record.as_ptr().cast(),
-                        record.len(),
-                    );
+                if let Some(pipe) = &self.error_pipe {
+                    // SAFETY: writing a stack buffer to a descriptor we own.
+                    unsafe {
+                        libc::write(pipe.as_raw_fd(), record.as_ptr().cast(), record.len());
+                    }
                 }
                 Err(io::Error::from_raw_os_error(code))
             }
         }
     }
 
-    unsafe fn steps(&self) -> StepResult {
+    /// The setup steps. Never returns on the reaper's side of the namespace
+    /// fork, nor on init's: only the process that becomes the command returns.
+    ///
+    /// # Safety
+    /// The calling process must be single-threaded (a forked child, or a program
+    /// that started no thread), as `unshare(CLONE_NEWUSER)` and `fork` require,
+    /// and in a forked child only async-signal-safe calls may follow.
+    pub(crate) unsafe fn steps(&self) -> StepResult {
         // SAFETY (whole function): only async-signal-safe system calls on memory
         // the parent prepared and that outlives the child's use of it.
         unsafe {
@@ -177,7 +183,7 @@ impl ChildSetup {
                     Stage::Landlock,
                 )?;
             }
-            for program in &self.seccomp {
+            if let Some(program) = &self.seccomp {
                 let fprog = libc::sock_fprog {
                     len: program.len() as u16,
                     filter: program.as_ptr().cast_mut().cast(),

@@ -66,16 +66,16 @@ const NAMESPACE_FLAGS: &[libc::c_int] = &[
 
 const TIOCLINUX: u64 = 0x541C;
 
-/// The compiled programs, in the order they are installed.
+/// The compiled program.
 #[derive(Debug)]
-pub(crate) struct SeccompPrograms {
-    pub(crate) programs: Vec<BpfProgram>,
+pub(crate) struct SeccompProgram {
+    pub(crate) program: BpfProgram,
     /// One line per rule, for `debug` reports.
     pub(crate) description: Vec<String>,
 }
 
 /// Compiles the filters for a child; `deny_network` adds the socket rule.
-pub(crate) fn build(deny_network: bool) -> Result<SeccompPrograms, SeccompError> {
+pub(crate) fn build(deny_network: bool) -> Result<SeccompProgram, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         DENIED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
     let mut description = vec![format!(
@@ -131,54 +131,40 @@ pub(crate) fn build(deny_network: bool) -> Result<SeccompPrograms, SeccompError>
         description.push("seccomp EPERM: socket() of any family but AF_UNIX".into());
     }
 
-    let deny: BpfProgram = SeccompFilter::new(
+    let rules_program: BpfProgram = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(libc::EPERM as u32),
         ARCH,
     )?
     .try_into()?;
-
-    // clone3 passes its flags in memory, where seccomp cannot look; ENOSYS makes
-    // libc fall back to clone, whose flags the rule above checks.
-    let clone3: BpfProgram = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
-        SeccompAction::Allow,
-        SeccompAction::Errno(libc::ENOSYS as u32),
-        ARCH,
-    )?
-    .try_into()?;
     description.push("seccomp ENOSYS: clone3 (flags unreadable by seccomp)".into());
-
-    let mut programs = vec![deny, clone3];
     #[cfg(target_arch = "x86_64")]
-    {
-        programs.push(x32_guard());
-        description.push("seccomp EPERM: every x32 system call (nr >= 0x40000000)".into());
-    }
-    Ok(SeccompPrograms {
-        programs,
+    description.push("seccomp EPERM: every x32 system call (nr >= 0x40000000)".into());
+
+    // One program: the prefix, then seccompiler's rules. A single filter is
+    // attached with one system call and evaluated once per system call.
+    let mut program = prefix();
+    program.extend(rules_program);
+    Ok(SeccompProgram {
+        program,
         description,
     })
 }
 
-fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
-    SeccompRule::new(conditions)
-}
-
-fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SeccompError> {
-    // Every argument checked here is an int in the kernel ABI: compare 32 bits so
-    // garbage in the upper half of the register cannot dodge the rule.
-    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
-}
-
-/// The x32 ABI shares x86_64's audit arch but numbers its calls from 0x40000000,
-/// so rules keyed on x86_64 numbers would not see them. Written by hand: six
-/// instructions that seccompiler has no rule shape for.
-#[cfg(target_arch = "x86_64")]
-fn x32_guard() -> BpfProgram {
+/// Checks seccompiler has no rule shape for, written by hand (a few BPF
+/// instructions): clone3 gets ENOSYS — its flags are in memory, where seccomp
+/// cannot look, and ENOSYS makes libc fall back to clone, whose flags the rules
+/// check — and, on x86_64, every x32 system call is refused: x32 shares the
+/// x86_64 audit arch but numbers its calls from 0x40000000, so rules keyed on
+/// x86_64 numbers would not see them. Other architectures fall through to
+/// seccompiler's program, which kills on an arch mismatch.
+fn prefix() -> BpfProgram {
     use seccompiler::sock_filter;
-    const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xC000_003E;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xC000_00B7;
     const X32_SYSCALL_BIT: u32 = 0x4000_0000;
     let stmt = |code: u32, k: u32| sock_filter {
         code: code as u16,
@@ -193,23 +179,33 @@ fn x32_guard() -> BpfProgram {
         k,
     };
     let ld_abs = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let jeq = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+    let jge = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
     let ret = libc::BPF_RET | libc::BPF_K;
+    let x32_bit = if cfg!(target_arch = "x86_64") {
+        X32_SYSCALL_BIT
+    } else {
+        u32::MAX
+    };
     vec![
-        stmt(ld_abs, 4), // seccomp_data.arch
-        jump(
-            libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
-            AUDIT_ARCH_X86_64,
-            0,
-            3,
-        ),
-        stmt(ld_abs, 0), // seccomp_data.nr
-        jump(
-            libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
-            X32_SYSCALL_BIT,
-            0,
-            1,
-        ),
-        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
-        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        /* 0 */ stmt(ld_abs, 4), // seccomp_data.arch
+        /* 1 */ jump(jeq, AUDIT_ARCH, 0, 6), // another arch: on to the rules (8)
+        /* 2 */ stmt(ld_abs, 0), // seccomp_data.nr
+        /* 3 */ jump(jge, x32_bit, 3, 0),
+        /* 4 */ jump(jeq, libc::SYS_clone3 as u32, 1, 0),
+        /* 5 */
+        stmt(libc::BPF_JMP | libc::BPF_JA, 2), // over the returns to the rules (8)
+        /* 6 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        /* 7 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
     ]
+}
+
+fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
+    SeccompRule::new(conditions)
+}
+
+fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SeccompError> {
+    // Every argument checked here is an int in the kernel ABI: compare 32 bits so
+    // garbage in the upper half of the register cannot dodge the rule.
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
 }

@@ -3,6 +3,10 @@
 //! - `ci`: exactly what `.ci/run` checks: formatting, clippy with warnings denied,
 //!   and the README's test command, closing with one total line
 //!   (`tests: N passed, N failed, N skipped`) summed over every test binary.
+//! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
+//!   written into `docs/benchmarks.md`.
+
+mod bench;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -31,16 +35,21 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["ci"] => match ci() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("xtask: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        ["ci"] => report(ci()),
+        ["bench"] => report(bench::bench()),
         _ => {
-            eprintln!("usage: cargo xtask ci");
+            eprintln!("usage: cargo xtask ci | bench");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
         }
     }
 }

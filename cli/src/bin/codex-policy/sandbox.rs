@@ -1,9 +1,10 @@
 //! `run`, `debug landlock` and `doctor`.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[cfg(target_os = "linux")]
+use codex_policy::ProtectionStatus;
 use codex_policy::{ResolvedProfile, SandboxPolicy, SecurityProfile};
 
 use crate::{Failure, RunArgs, exit, print_out, to_json};
@@ -11,7 +12,7 @@ use crate::{Failure, RunArgs, exit, print_out, to_json};
 /// Runs the command under the profile's policy; returns its exit status.
 #[cfg(target_os = "linux")]
 pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Result<u8, Failure> {
-    use codex_policy::{LinuxSandbox, Sandbox};
+    use codex_policy::LinuxSandbox;
 
     let cwd = match &args.cwd {
         Some(dir) => dir.clone(),
@@ -34,38 +35,30 @@ pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Re
         .ok_or_else(|| Failure::new(exit::USAGE, "no command given after --"))?;
     let mut command = Command::new(program);
     command.args(rest);
-    let mut started = sandbox
-        .spawn(&policy, &cwd, &mut command)
-        .map_err(|e| Failure::new(e.exit_status(), e))?;
-    let report = &started.report;
-    if debug {
-        eprintln!(
-            "codex-policy: profile {} ({})",
-            resolved.profile, resolved.source
-        );
-        eprint!("{report}");
-        for rule in &report.rules {
-            eprintln!("  rule: {rule}");
-        }
-    }
-    if !report.is_complete() {
-        eprintln!("codex-policy: warning: --best-effort: running WITHOUT these protections:");
-        for missing in report.missing() {
-            eprintln!("  - {}", missing.protection);
-            if let codex_policy::ProtectionStatus::NotEnforced { reason } = &missing.status {
-                eprintln!("    because: {reason}");
+    // codex-policy is single-threaded here, so it can set the sandbox up in
+    // place and stay as its reaper: one process fewer than a spawn.
+    let err = sandbox.exec(&policy, &cwd, &mut command, |report| {
+        if debug {
+            eprintln!(
+                "codex-policy: profile {} ({})",
+                resolved.profile, resolved.source
+            );
+            eprint!("{report}");
+            for rule in &report.rules {
+                eprintln!("  rule: {rule}");
             }
         }
-    }
-    let status = started
-        .child
-        .wait()
-        .map_err(|e| Failure::internal(format!("waiting for the command: {e}")))?;
-    Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => u8::try_from(code).unwrap_or(u8::MAX),
-        (None, Some(signal)) => u8::try_from(128 + signal).unwrap_or(u8::MAX),
-        (None, None) => exit::CANNOT_START,
-    })
+        if !report.is_complete() {
+            eprintln!("codex-policy: warning: --best-effort: running WITHOUT these protections:");
+            for missing in report.missing() {
+                eprintln!("  - {}", missing.protection);
+                if let ProtectionStatus::NotEnforced { reason } = &missing.status {
+                    eprintln!("    because: {reason}");
+                }
+            }
+        }
+    });
+    Err(Failure::new(err.exit_status(), err))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -1,0 +1,296 @@
+//! `cargo xtask bench`: whole-command start-up of the sandbox against bare `true`
+//! and bubblewrap configured equivalently, in one hyperfine run, plus peak RSS.
+//! Writes the results into `docs/benchmarks.md`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const START: &str = "<!-- bench:sandbox:start -->";
+const END: &str = "<!-- bench:sandbox:end -->";
+
+/// One benchmarked command.
+struct Case {
+    name: &'static str,
+    argv: Vec<String>,
+}
+
+pub(crate) fn bench() -> Result<(), String> {
+    ensure_tools()?;
+    run(Command::new(cargo()).args(["build", "--release", "--quiet", "-p", "codex-policy"]))?;
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    let bin = root.join("target/release/codex-policy");
+    let work = root.join("target/bench");
+    let workspace = work.join("workspace");
+    let codex_home = work.join("codex-home");
+    for dir in [workspace.join(".git"), codex_home.clone()] {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let ws = workspace.display().to_string();
+    let policy = |profile: &str| -> Vec<String> {
+        [
+            bin.to_str().unwrap_or_default(),
+            "--profile",
+            profile,
+            "run",
+            "--cwd",
+            &ws,
+            "--",
+            "true",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let bwrap = |extra: &[&str]| -> Vec<String> {
+        let mut argv = vec!["bwrap", "--ro-bind", "/", "/"];
+        argv.extend_from_slice(extra);
+        argv.extend_from_slice(&[
+            "--unshare-user",
+            "--unshare-net",
+            "--unshare-pid",
+            "--new-session",
+            "--die-with-parent",
+            "--chdir",
+            &ws,
+            "--",
+            "true",
+        ]);
+        argv.into_iter().map(String::from).collect()
+    };
+    let git = format!("{ws}/.git");
+    let cases = [
+        Case {
+            name: "true (bare)",
+            argv: vec!["true".into()],
+        },
+        Case {
+            name: "codex-policy --profile trusted run -- true (no sandbox: the exec floor)",
+            argv: policy("trusted"),
+        },
+        Case {
+            name: "codex-policy --profile workspace run -- true",
+            argv: policy("workspace"),
+        },
+        Case {
+            name: "codex-policy --profile offline run -- true",
+            argv: policy("offline"),
+        },
+        Case {
+            name: "bwrap, workspace-equivalent",
+            argv: bwrap(&[
+                "--bind",
+                &ws,
+                &ws,
+                "--bind",
+                "/tmp",
+                "/tmp",
+                "--ro-bind",
+                &git,
+                &git,
+            ]),
+        },
+        Case {
+            name: "bwrap, offline-equivalent",
+            argv: bwrap(&[]),
+        },
+    ];
+
+    let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "500".into());
+    let json = work.join("sandbox-startup.json");
+    let mut hyperfine = Command::new("hyperfine");
+    hyperfine
+        .env("CODEX_HOME", &codex_home)
+        .args(["-N", "--warmup", "50", "--runs", &runs, "--export-json"])
+        .arg(&json);
+    for case in &cases {
+        hyperfine.args(["-n", case.name, &case.argv.join(" ")]);
+    }
+    run(&mut hyperfine)?;
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?,
+    )
+    .map_err(|e| format!("hyperfine JSON: {e}"))?;
+    let means: Vec<(f64, f64, f64)> = results["results"]
+        .as_array()
+        .ok_or("hyperfine JSON has no results")?
+        .iter()
+        .map(|r| {
+            let ms = |key: &str| r[key].as_f64().unwrap_or(f64::NAN) * 1000.0;
+            (ms("mean"), ms("stddev"), ms("median"))
+        })
+        .collect();
+    if means.len() != cases.len() {
+        return Err("hyperfine returned a different number of results".into());
+    }
+
+    let rss: Vec<Option<i64>> = cases
+        .iter()
+        .map(|case| peak_rss_kib(&case.argv, &codex_home))
+        .collect();
+    let report = render(&cases, &means, &rss, &runs);
+    write_section(&root.join("docs/benchmarks.md"), &report)?;
+    println!("{report}");
+    Ok(())
+}
+
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed: {status}"))
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// hyperfine and bubblewrap are benchmark tools only: installed here, never
+/// needed by the product or its tests.
+fn ensure_tools() -> Result<(), String> {
+    let missing: Vec<&str> = [("hyperfine", "hyperfine"), ("bwrap", "bubblewrap")]
+        .into_iter()
+        .filter(|(tool, _)| !have(tool))
+        .map(|(_, package)| package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q"])
+            .args(&missing)
+            .status()
+    };
+    if !install().is_ok_and(|s| s.success()) {
+        run(Command::new("apt-get").args(["update", "-q"]))?;
+        if !install().is_ok_and(|s| s.success()) {
+            return Err(format!(
+                "could not install {} (apt-get, as root)",
+                missing.join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Largest peak RSS over 50 runs of `argv`, from `wait4` (the process and the
+/// descendants it waited for).
+fn peak_rss_kib(argv: &[String], codex_home: &Path) -> Option<i64> {
+    let mut peak = 0;
+    for _ in 0..50 {
+        let child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("CODEX_HOME", codex_home)
+            .spawn()
+            .ok()?;
+        let mut status = 0;
+        // SAFETY: rusage is plain old data, filled by wait4.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waiting on our own child with valid pointers.
+        let pid = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+        if pid < 0 {
+            return None;
+        }
+        peak = peak.max(usage.ru_maxrss);
+    }
+    Some(peak)
+}
+
+fn host_line() -> String {
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("Linux {}, {cpu}, {cores} cores", kernel.trim())
+}
+
+fn render(cases: &[Case], means: &[(f64, f64, f64)], rss: &[Option<i64>], runs: &str) -> String {
+    let bare = means[0].0;
+    let (ws, off, bw_ws, bw_off) = (means[2].0, means[3].0, means[4].0, means[5].0);
+    let mut out = String::new();
+    let _ = writeln!(out, "{START}");
+    let _ = writeln!(out, "## Sandbox start-up (`codex-policy run -- true`)\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` (hyperfine -N, 50 warm-up runs, {runs} runs each, one \
+         session) on {}.\n",
+        host_line()
+    );
+    let _ = writeln!(
+        out,
+        "| command | mean ± σ (ms) | median (ms) | × bare `true` | peak RSS (KiB) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for ((case, (mean, sd, median)), rss) in cases.iter().zip(means).zip(rss) {
+        let _ = writeln!(
+            out,
+            "| {} | {mean:.2} ± {sd:.2} | {median:.2} | {:.2} | {} |",
+            case.name,
+            mean / bare,
+            rss.map_or("n/a".into(), |r| r.to_string())
+        );
+    }
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let _ = writeln!(out, "\n| goal | measured | |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| workspace ≤ 2.5× bare `true` | {:.2}× | {} |",
+        ws / bare,
+        verdict(ws / bare <= 2.5)
+    );
+    let _ = writeln!(
+        out,
+        "| workspace ≤ 0.33× bubblewrap | {:.2}× | {} |",
+        ws / bw_ws,
+        verdict(ws / bw_ws <= 0.33)
+    );
+    let _ = writeln!(
+        out,
+        "| offline ≤ 0.5× bubblewrap | {:.2}× | {} |",
+        off / bw_off,
+        verdict(off / bw_off <= 0.5)
+    );
+    let _ = writeln!(
+        out,
+        "\nThe floor row runs codex-policy with no sandbox at all: two `exec`s (codex-policy, \
+         then `true`). It is {:.2}× bare `true`, so on this host no wrapper that is itself \
+         a program can meet the 2.5× goal; see \"Reading the numbers\" below.",
+        means[1].0 / bare
+    );
+    let _ = write!(out, "{END}");
+    out
+}
+
+/// Replaces the section between the markers, or appends it.
+fn write_section(path: &PathBuf, section: &str) -> Result<(), String> {
+    let current = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    let updated = match (current.find(START), current.find(END)) {
+        (Some(start), Some(end)) if end > start => {
+            format!(
+                "{}{section}{}",
+                &current[..start],
+                &current[end + END.len()..]
+            )
+        }
+        _ => format!("{}\n{section}\n", current.trim_end()),
+    };
+    std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
+}
