@@ -216,43 +216,19 @@ unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
         write_file(c"/proc/self/setgroups", b"deny", Stage::Setgroups)?;
         write_file(c"/proc/self/uid_map", &ns.uid_map, Stage::UidMap)?;
         write_file(c"/proc/self/gid_map", &ns.gid_map, Stage::GidMap)?;
-        check(
-            libc::mount(
-                std::ptr::null(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-            .into(),
+        let none = std::ptr::null();
+        mount(
+            none,
+            c"/".as_ptr(),
+            libc::MS_REC | libc::MS_PRIVATE,
             Stage::PrivateMounts,
         )?;
-        for mount in &ns.mounts {
-            let path = mount.path.as_ptr();
-            check(
-                libc::mount(
-                    path,
-                    path,
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                )
-                .into(),
-                Stage::BindMount,
-            )?;
-            if let Some(locked) = mount.read_only {
+        for bind in &ns.mounts {
+            let path = bind.path.as_ptr();
+            mount(path, path, libc::MS_BIND | libc::MS_REC, Stage::BindMount)?;
+            if let Some(locked) = bind.read_only {
                 let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
-                check(
-                    libc::mount(
-                        std::ptr::null(),
-                        path,
-                        std::ptr::null(),
-                        flags,
-                        std::ptr::null(),
-                    )
-                    .into(),
-                    Stage::ReadOnlyRemount,
-                )?;
+                mount(none, path, flags, Stage::ReadOnlyRemount)?;
             }
         }
 
@@ -358,6 +334,18 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
         }
         libc::_exit(libc::WEXITSTATUS(status));
     }
+}
+
+/// `mount(2)` with no filesystem type or data, as binds and remounts need.
+unsafe fn mount(
+    source: *const libc::c_char,
+    target: *const libc::c_char,
+    flags: libc::c_ulong,
+    stage: Stage,
+) -> StepResult {
+    // SAFETY: NUL-terminated paths (or null) prepared by the parent.
+    let ret = unsafe { libc::mount(source, target, std::ptr::null(), flags, std::ptr::null()) };
+    check(ret.into(), stage)
 }
 
 unsafe fn write_file(path: &std::ffi::CStr, data: &[u8], stage: Stage) -> StepResult {

@@ -248,26 +248,16 @@ fn render(cases: &[Case], means: &[(f64, f64, f64)], rss: &[Option<i64>], runs: 
             rss.map_or("n/a".into(), |r| r.to_string())
         );
     }
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
     let _ = writeln!(out, "\n| goal | measured | |\n|---|---|---|");
-    let _ = writeln!(
-        out,
-        "| workspace ≤ 2.5× bare `true` | {:.2}× | {} |",
-        ws / bare,
-        verdict(ws / bare <= 2.5)
-    );
-    let _ = writeln!(
-        out,
-        "| workspace ≤ 0.33× bubblewrap | {:.2}× | {} |",
-        ws / bw_ws,
-        verdict(ws / bw_ws <= 0.33)
-    );
-    let _ = writeln!(
-        out,
-        "| offline ≤ 0.5× bubblewrap | {:.2}× | {} |",
-        off / bw_off,
-        verdict(off / bw_off <= 0.5)
-    );
+    let goals = [
+        ("workspace ≤ 2.5× bare `true`", ws / bare, 2.5),
+        ("workspace ≤ 0.33× bubblewrap", ws / bw_ws, 0.33),
+        ("offline ≤ 0.5× bubblewrap", off / bw_off, 0.5),
+    ];
+    for (goal, ratio, limit) in goals {
+        let verdict = if ratio <= limit { "met" } else { "NOT met" };
+        let _ = writeln!(out, "| {goal} | {ratio:.2}× | {verdict} |");
+    }
     let _ = writeln!(
         out,
         "\nThe floor row runs codex-policy with no sandbox at all: two `exec`s (codex-policy, \

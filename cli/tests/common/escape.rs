@@ -42,11 +42,23 @@ pub(crate) struct Fixture {
     pub(crate) codex_home: PathBuf,
 }
 
+/// A directory for fixtures outside `/tmp`, which the workspace profiles may
+/// write: the target directory unless the checkout itself lives under `/tmp`,
+/// else `/var/tmp`.
+pub(crate) fn fixture_base() -> Option<PathBuf> {
+    let tmp = std::fs::canonicalize("/tmp").unwrap_or_else(|_| "/tmp".into());
+    [env!("CARGO_TARGET_TMPDIR"), "/var/tmp"]
+        .into_iter()
+        .filter_map(|dir| std::fs::canonicalize(dir).ok())
+        .find(|dir| !dir.starts_with(&tmp))
+}
+
 impl Fixture {
     pub(crate) fn new() -> Self {
+        let base = fixture_base().expect("skip_reason() checks for a fixture base");
         let dir = tempfile::Builder::new()
-            .prefix("escape-")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .prefix("codex-policy-escape-")
+            .tempdir_in(base)
             .expect("fixture dir");
         let base = std::fs::canonicalize(dir.path()).expect("canonical fixture");
         let workspace = base.join("workspace");
@@ -204,6 +216,13 @@ impl Table {
 /// Whether the host offers what the suite needs; otherwise the reason to skip,
 /// printed so a skip is never silent.
 pub(crate) fn skip_reason() -> Option<String> {
+    if fixture_base().is_none() {
+        return Some(
+            "no directory outside /tmp for fixtures (the target dir is under /tmp and \
+             /var/tmp is missing)"
+                .into(),
+        );
+    }
     let doctor = Command::new(codex_policy_bin())
         .args(["doctor", "--json"])
         .output()
