@@ -129,3 +129,38 @@ fn extra_writable_roots_are_writable_and_nothing_else() {
         Some("original\n")
     );
 }
+
+#[test]
+fn ctrl_c_reaches_the_command_not_just_the_sandbox() {
+    if let Some(reason) = skip_reason() {
+        return skip("ctrl_c_reaches_the_command_not_just_the_sandbox", &reason);
+    }
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    let fixture = Fixture::new();
+    for profile in ["offline", "workspace"] {
+        // A command that handles SIGINT itself, as an interactive program would.
+        let mut command = fixture.command(
+            profile,
+            &[],
+            &[
+                "sh",
+                "-c",
+                "trap 'exit 3' INT; echo ready; while :; do sleep 0.05; done",
+            ],
+        );
+        // Its own process group stands in for the terminal's foreground group.
+        command.process_group(0).stdout(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let mut ready = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut ready)
+            .unwrap();
+        assert_eq!(ready, "ready\n");
+        // What the terminal does on Ctrl-C: SIGINT to the whole group.
+        // SAFETY: signalling a process group we created.
+        unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(3), "{profile}: {status:?}");
+    }
+}

@@ -301,8 +301,8 @@ unsafe fn become_init() -> StepResult {
 }
 
 /// The reaper: waits for PID 1 of the sandbox and leaves with its status. When it
-/// dies (or its own parent does, via the death signal), PID 1 gets SIGKILL and the
-/// kernel kills every process of the namespace.
+/// dies (SIGKILL, SIGTERM, or its own parent's death via the death signal), PID 1
+/// gets SIGKILL and the kernel kills every process of the namespace.
 unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
@@ -312,6 +312,11 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
             libc::syscall(libc::SYS_close_range, 3u32, (lifeline - 1) as u32, 0u32);
         }
         libc::syscall(libc::SYS_close_range, (lifeline + 1) as u32, u32::MAX, 0u32);
+        // Ctrl-C and Ctrl-\ go to the whole foreground group: the command decides
+        // what they mean. If the reaper died of them it would tear the sandbox down
+        // before a command that handles SIGINT could (as system(3) does).
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
         let mut status = 0;
         loop {
             if libc::waitpid(child, &mut status, 0) == child {
