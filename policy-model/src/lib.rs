@@ -24,6 +24,7 @@
 
 mod codex_config;
 mod diagnostic;
+mod domain;
 mod sandbox;
 mod sandbox_policy;
 mod writable_roots;
@@ -33,6 +34,9 @@ pub use codex_config::{
     WorkspaceWriteTable,
 };
 pub use diagnostic::{ConfigError, Diagnostic, Location, MAX_CONFIG_BYTES, SourceFile};
+pub use domain::{
+    DomainError, DomainMatcher, DomainName, DomainPattern, DomainVerdict, Host, decide,
+};
 pub use sandbox::{
     EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxedChild,
 };
