@@ -163,7 +163,7 @@ fn usage_errors_exit_2() {
         (&["--profile"], "--profile <PROFILE>"),
         (&[], "nothing to do"),
         (&["--no-such-flag"], "--no-such-flag"),
-        (&["schema", "codexrc"], "possible values"),
+        (&["schema", "bogus"], "possible values"),
         (&["schema"], "<NAME>"),
     ];
     for (args, needle) in cases {

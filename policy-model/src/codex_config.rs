@@ -33,6 +33,9 @@ pub struct CodexConfig {
     /// Codex's named profiles (`[profiles.<name>]`).
     #[serde(default)]
     pub profiles: BTreeMap<String, CodexProfileTable>,
+    /// Permission profiles (`[permissions.<name>.network]` domain and socket rules).
+    #[serde(default)]
+    pub permissions: BTreeMap<String, crate::PermissionsProfile>,
 }
 
 /// `[sandbox]`: the mode and its network switch in one place.
@@ -131,14 +134,7 @@ impl CodexConfig {
 
     /// Parses the text of `source`; errors carry file, line, column and key.
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
-        let deserializer = toml::Deserializer::parse(source.text()).map_err(|err| {
-            let key = err
-                .span()
-                .and_then(|span| crate::diagnostic::toml_key_at(source.text(), span.start));
-            toml_error(source, &err, key)
-        })?;
-        let config: Self = serde_path_to_error::deserialize(deserializer)
-            .map_err(|err| toml_error(source, err.inner(), key_path(err.path())))?;
+        let config: Self = parse_toml(source)?;
         config.check_unsupported(source)?;
         Ok(config)
     }
@@ -333,28 +329,27 @@ fn conflict<T: std::fmt::Debug>(
     )
 }
 
-/// Dotted key path of a deserialization error, without `toml::Spanned`'s internal
-/// wrapper segment.
-fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Map { key } if key.starts_with("$__") => {}
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Unknown => {}
-        }
-    }
-    (!out.is_empty()).then_some(out)
+/// Parses TOML into `T`; every error carries file, line, column and key.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    source: &SourceFile,
+) -> Result<T, ConfigError> {
+    let deserializer = toml::Deserializer::parse(source.text()).map_err(|err| {
+        let key = err
+            .span()
+            .and_then(|span| crate::diagnostic::toml_key_at(source.text(), span.start));
+        toml_error(source, &err, key).syntax()
+    })?;
+    serde_path_to_error::deserialize(deserializer)
+        .map_err(|err| toml_error(source, err.inner(), crate::diagnostic::key_path(err.path())))
 }
 
-fn toml_error(source: &SourceFile, err: &toml::de::Error, key: Option<String>) -> ConfigError {
+pub(crate) fn toml_error(
+    source: &SourceFile,
+    err: &toml::de::Error,
+    key: Option<String>,
+) -> ConfigError {
     let span: Option<Range<usize>> = err.span();
-    source.error(span, key, err.message().trim_end().to_owned(), None)
+    let message = err.message().trim_end();
+    let help = crate::diagnostic::did_you_mean(message);
+    source.error(span, key, message.to_owned(), help)
 }

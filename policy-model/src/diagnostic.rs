@@ -54,6 +54,7 @@ impl SourceFile {
                 let prefix = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
                 let (line, column) = line_column(&prefix, valid_up_to);
                 Err(ConfigError::Invalid(Box::new(Diagnostic {
+                    kind: DiagnosticKind::Unreadable,
                     location: Location {
                         file: path.to_path_buf(),
                         line,
@@ -96,10 +97,19 @@ impl SourceFile {
         help: Option<String>,
     ) -> ConfigError {
         let location = self.locate(span.map_or(0, |s| s.start));
+        let message = message.into();
+        let kind = if message.starts_with("unknown field") {
+            DiagnosticKind::UnknownKey
+        } else if message.starts_with("duplicate") {
+            DiagnosticKind::DuplicateKey
+        } else {
+            DiagnosticKind::InvalidValue
+        };
         ConfigError::Invalid(Box::new(Diagnostic {
+            kind,
             location,
             key,
-            message: message.into(),
+            message,
             help,
         }))
     }
@@ -136,6 +146,59 @@ pub(crate) fn toml_key_at(text: &str, offset: usize) -> Option<String> {
     })
 }
 
+/// Dotted key path of a deserialization error (`sandbox.mode`, `a.b[2]`),
+/// without `toml::Spanned`'s internal wrapper segment.
+pub(crate) fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Map { key } if key.starts_with("$__") => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
+/// variant"), the closest expected name as a hint, when one is close enough.
+pub(crate) fn did_you_mean(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (given, expected) = rest.split_once('`')?;
+    let best = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|candidate| (edit_distance(given, candidate), candidate))
+        .min()?;
+    (best.0 <= given.chars().count().max(3) / 3 + 1).then(|| format!("did you mean `{}`?", best.1))
+}
+
+/// Levenshtein distance; names here are short, so the quadratic table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// 1-based line and column (in characters) of a byte offset; offsets past the end
 /// or inside a character are clamped to the nearest preceding character boundary.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -167,9 +230,27 @@ impl fmt::Display for Location {
     }
 }
 
+/// What kind of problem a [`Diagnostic`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DiagnosticKind {
+    /// The bytes are not text we can read (not UTF-8).
+    Unreadable,
+    /// Not well-formed JSON or TOML.
+    Syntax,
+    /// A key the format does not have.
+    UnknownKey,
+    /// A key written twice.
+    DuplicateKey,
+    /// A value of the wrong type, out of range, or not allowed.
+    InvalidValue,
+}
+
 /// One located problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// What kind of problem.
+    pub kind: DiagnosticKind,
     /// Where the problem is.
     pub location: Location,
     /// Dotted key path (`sandbox.mode`), when the problem belongs to a key.
@@ -221,6 +302,24 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// Marks a content error as a syntax error (the parser could not read it).
+    pub(crate) fn syntax(mut self) -> Self {
+        if let Self::Invalid(d) = &mut self
+            && d.kind == DiagnosticKind::InvalidValue
+        {
+            d.kind = DiagnosticKind::Syntax;
+        }
+        self
+    }
+
+    /// The kind of problem; files that could not be read are `Unreadable`.
+    pub fn kind(&self) -> DiagnosticKind {
+        match self {
+            Self::Invalid(d) => d.kind,
+            _ => DiagnosticKind::Unreadable,
+        }
+    }
+
     /// The located diagnostic, for errors about the content of a file.
     pub fn diagnostic(&self) -> Option<&Diagnostic> {
         match self {
@@ -254,6 +353,18 @@ mod tests {
         assert_eq!(toml_key_at(text, 25).as_deref(), Some("sandbox.mode"));
         assert_eq!(toml_key_at(text, text.len() - 2).as_deref(), Some("arr"));
         assert_eq!(toml_key_at("# only = comment", 3), None);
+    }
+
+    #[test]
+    fn did_you_mean_picks_a_close_name_only() {
+        let msg = "unknown field `netwrok_access`, expected one of `mode`, `network_access`";
+        assert_eq!(
+            did_you_mean(msg).as_deref(),
+            Some("did you mean `network_access`?")
+        );
+        let far = "unknown field `zzz`, expected `mode` or `network_access`";
+        assert_eq!(did_you_mean(far), None);
+        assert_eq!(did_you_mean("invalid type: integer"), None);
     }
 
     #[test]

@@ -25,17 +25,36 @@
 mod codex_config;
 mod diagnostic;
 mod domain;
+mod json_source;
+mod network_rules;
+mod patterns;
+mod runtime_files;
 mod sandbox;
 mod sandbox_policy;
+pub mod secrets;
+pub mod validate;
 mod writable_roots;
 
 pub use codex_config::{
     ApprovalPolicy, CodexConfig, CodexProfileTable, ConfiguredSandbox, ReadOnlyTable, SandboxTable,
     WorkspaceWriteTable,
 };
-pub use diagnostic::{ConfigError, Diagnostic, Location, MAX_CONFIG_BYTES, SourceFile};
+pub use diagnostic::{
+    ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile,
+};
 pub use domain::{
     DomainError, DomainMatcher, DomainName, DomainPattern, DomainVerdict, Host, decide,
+};
+pub use json_source::{JsonLocator, dotted};
+pub use network_rules::{
+    DomainEntry, DomainRule, ManagedNetworkTable, NetworkRules, PermissionsProfile,
+    ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
+};
+pub use patterns::RuntimePattern;
+pub use runtime_files::{
+    CodexRc, Credentials, Egress, EgressMode, EnvironmentContext, EnvironmentName, HarnessPolicy,
+    IpRule, Limits, Located, NetworkAccess, NetworkGate, Observability, OutboundPolicy,
+    PolicyVersion, SampleRate, SecretRef, Telemetry,
 };
 pub use sandbox::{
     EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxedChild,

@@ -1,5 +1,6 @@
 //! The `codex-policy` command-line tool. See `docs/cli.md` for the contract.
 
+mod config_files;
 mod profile;
 mod sandbox;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use codex_policy::model::{CodexRc, HarnessPolicy, Requirements, RuntimePattern};
 use codex_policy::{CodexConfig, ProfileResolver, ResolvedProfile, SandboxPolicy, SecurityProfile};
 use serde::Serialize;
 
@@ -61,11 +63,42 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Check .codexrc.json, harness.policy.json, config.toml and requirements.toml.
+    Validate {
+        /// .codexrc.json (default: $CODEX_RUNTIME_CONFIG, else ./.codexrc.json).
+        #[arg(long, value_name = "FILE")]
+        runtime: Option<PathBuf>,
+        /// harness.policy.json (default: $CODEX_POLICY_FILE, else ./harness.policy.json).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Managed requirements.toml (default: /etc/codex/requirements.toml if present).
+        #[arg(long, value_name = "FILE")]
+        requirements: Option<PathBuf>,
+        /// Fail on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Write one of seed 000's environment patterns (.codexrc.json + harness.policy.json).
+    Init {
+        /// development, sandbox, production or air-gapped.
+        #[arg(long, value_parser = parse_pattern)]
+        pattern: RuntimePattern,
+        /// Where to write (default: the current directory).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the JSON Schema of a configuration type, generated from the code.
     Schema {
         /// Which schema.
         name: SchemaName,
     },
+}
+
+fn parse_pattern(name: &str) -> Result<RuntimePattern, String> {
+    name.parse()
 }
 
 #[derive(Debug, Args)]
@@ -92,10 +125,16 @@ enum DebugBackend {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SchemaName {
+    /// .codexrc.json.
+    Codexrc,
+    /// harness.policy.json.
+    HarnessPolicy,
+    /// The keys of config.toml that codex-policy reads.
+    Config,
+    /// Managed requirements.toml.
+    Requirements,
     /// A sandbox policy (`{"mode": "workspace-write", ...}`).
     SandboxPolicy,
-    /// The sandbox keys of config.toml.
-    Config,
 }
 
 fn parse_profile(name: &str) -> Result<SecurityProfile, String> {
@@ -157,6 +196,25 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Some(Command::Doctor) => sandbox::doctor(cli.json),
+        Some(Command::Validate {
+            runtime,
+            policy,
+            requirements,
+            strict,
+        }) => {
+            let inputs = config_files::discover(
+                runtime.as_deref(),
+                policy.as_deref(),
+                cli.config.as_deref(),
+                requirements.as_deref(),
+            );
+            config_files::run_validate(&inputs, cli.json, *strict)
+        }
+        Some(Command::Init {
+            pattern,
+            dir,
+            force,
+        }) => config_files::run_init(*pattern, dir, *force),
         Some(Command::Run(args)) => sandbox::run(&resolve()?, args, false),
         Some(Command::Debug {
             backend: DebugBackend::Landlock,
@@ -186,8 +244,11 @@ fn to_json(value: &impl Serialize) -> Result<String, Failure> {
 
 fn schema_json(name: SchemaName) -> Result<String, Failure> {
     let schema = match name {
-        SchemaName::SandboxPolicy => schemars::schema_for!(SandboxPolicy),
+        SchemaName::Codexrc => schemars::schema_for!(CodexRc),
+        SchemaName::HarnessPolicy => schemars::schema_for!(HarnessPolicy),
         SchemaName::Config => schemars::schema_for!(CodexConfig),
+        SchemaName::Requirements => schemars::schema_for!(Requirements),
+        SchemaName::SandboxPolicy => schemars::schema_for!(SandboxPolicy),
     };
     to_json(&schema)
 }

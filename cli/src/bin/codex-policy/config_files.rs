@@ -1,0 +1,172 @@
+//! `validate` and `init`: the runtime-control files.
+
+use std::path::{Path, PathBuf};
+
+use codex_policy::model::RuntimePattern;
+use codex_policy::model::validate::{Severity, Validation, ValidationInputs, validate};
+use serde::Serialize;
+
+use crate::{Failure, exit, print_out, to_json};
+
+/// Where managed requirements live on Codex installations.
+const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
+
+/// The files to read: explicit flags, else the environment, else the
+/// conventional locations when a file is there.
+pub(crate) fn discover(
+    runtime: Option<&Path>,
+    policy: Option<&Path>,
+    config: Option<&Path>,
+    requirements: Option<&Path>,
+) -> ValidationInputs {
+    let existing = |path: PathBuf| path.exists().then_some(path);
+    let from_env = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    ValidationInputs {
+        runtime: runtime
+            .map(Path::to_path_buf)
+            .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
+            .or_else(|| existing(PathBuf::from(".codexrc.json"))),
+        policy: policy
+            .map(Path::to_path_buf)
+            .or_else(|| from_env("CODEX_POLICY_FILE"))
+            .or_else(|| existing(PathBuf::from("harness.policy.json"))),
+        config: config.map(Path::to_path_buf).or_else(|| {
+            let home =
+                from_env("CODEX_HOME").or_else(|| from_env("HOME").map(|h| h.join(".codex")))?;
+            existing(home.join("config.toml"))
+        }),
+        requirements: requirements
+            .map(Path::to_path_buf)
+            .or_else(|| existing(PathBuf::from(MANAGED_REQUIREMENTS))),
+    }
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    files: Vec<&'a Path>,
+    errors: usize,
+    warnings: usize,
+    findings: &'a [codex_policy::model::validate::Finding],
+}
+
+/// Runs `validate`; exit 0 when clean, 1 on errors (or warnings with `strict`).
+pub(crate) fn run_validate(
+    inputs: &ValidationInputs,
+    json: bool,
+    strict: bool,
+) -> Result<u8, Failure> {
+    let validation = validate(inputs);
+    print_out(&render(inputs, &validation, json)?)?;
+    Ok(if validation.fails(strict) {
+        exit::INVALID_INPUT
+    } else {
+        0
+    })
+}
+
+fn render(inputs: &ValidationInputs, v: &Validation, json: bool) -> Result<String, Failure> {
+    let files: Vec<&Path> = [
+        &inputs.runtime,
+        &inputs.policy,
+        &inputs.config,
+        &inputs.requirements,
+    ]
+    .into_iter()
+    .flatten()
+    .map(PathBuf::as_path)
+    .collect();
+    let errors = v
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = v.findings.len() - errors;
+    if json {
+        return to_json(&Report {
+            files,
+            errors,
+            warnings,
+            findings: &v.findings,
+        });
+    }
+    let mut lines: Vec<String> = v.findings.iter().map(ToString::to_string).collect();
+    lines.push(format!(
+        "{} checked: {errors} error(s), {warnings} warning(s)",
+        if files.is_empty() {
+            "nothing".to_owned()
+        } else {
+            files
+                .iter()
+                .map(|f| f.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    ));
+    Ok(lines.join("\n"))
+}
+
+/// Pretty JSON in the types' own key order, with a final newline.
+fn pretty(value: &impl Serialize) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(Failure::internal)
+}
+
+/// Directory (inside the target dir) where `init` writes the schemas the files
+/// reference through `$schema`.
+const SCHEMA_DIR: &str = ".codex-policy";
+
+/// Writes a pattern's file pair (and their schemas); never overwrites without
+/// `force`, and writes nothing if any target exists.
+pub(crate) fn run_init(pattern: RuntimePattern, dir: &Path, force: bool) -> Result<u8, Failure> {
+    let (rc, policy) = pattern.files(&format!("./{SCHEMA_DIR}"));
+    let files = [
+        (dir.join(".codexrc.json"), pretty(&rc)?),
+        (dir.join("harness.policy.json"), pretty(&policy)?),
+        (
+            dir.join(SCHEMA_DIR).join("codexrc.schema.json"),
+            pretty(&schemars::schema_for!(codex_policy::model::CodexRc))?,
+        ),
+        (
+            dir.join(SCHEMA_DIR).join("harness-policy.schema.json"),
+            pretty(&schemars::schema_for!(codex_policy::model::HarnessPolicy))?,
+        ),
+    ];
+    if !force {
+        let present: Vec<String> = files
+            .iter()
+            .filter(|(path, _)| path.exists())
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        if !present.is_empty() {
+            return Err(Failure::new(
+                exit::INVALID_INPUT,
+                format!(
+                    "{} already exist(s); nothing was written (use --force to replace)",
+                    present.join(", ")
+                ),
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir.join(SCHEMA_DIR))
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", dir.display())))?;
+    for (path, text) in &files {
+        // Write beside, then rename: a reader never sees half a file.
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", path.display())))?;
+    }
+    print_out(&format!(
+        "wrote the {} pattern: {}, {} (schemas in {})",
+        pattern.as_str(),
+        files[0].0.display(),
+        files[1].0.display(),
+        dir.join(SCHEMA_DIR).display()
+    ))?;
+    Ok(0)
+}

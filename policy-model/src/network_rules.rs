@@ -1,0 +1,351 @@
+//! Typed network rule maps (seed 003): `domains` (`"host" = "allow" | "deny"`)
+//! and `unix_sockets` (`"/path" = "allow" | "none"`), in managed
+//! `requirements.toml` `[experimental_network]` and in `config.toml`
+//! `[permissions.<profile>.network]`.
+//!
+//! The legacy lists (`allowed_domains`, `denied_domains`, `allow_unix_sockets`)
+//! are accepted and normalized only in managed requirements, never mixed with
+//! the typed maps in one block, and refused in permission profiles with a
+//! message saying what to write instead.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::{ConfigError, DomainPattern, SourceFile};
+
+/// A domain's entry in a `domains` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum DomainRule {
+    /// Connections to the domain are allowed.
+    Allow,
+    /// Connections to the domain are refused (deny always wins).
+    Deny,
+}
+
+/// A unix socket's entry in an `unix_sockets` map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SocketRule {
+    /// The socket may be connected to.
+    Allow,
+    /// Explicitly not allowed.
+    None,
+}
+
+/// `[experimental_network]` as written, before normalization.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedNetworkTable {
+    /// Domain rules: `"api.example.com" = "allow"`.
+    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
+    pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
+    /// Unix socket rules: `"/var/run/x.sock" = "allow"`.
+    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
+    pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
+    /// Legacy allow list (normalized into `domains`).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub allowed_domains: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Legacy deny list (normalized into `domains`).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub denied_domains: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Legacy socket list (normalized into `unix_sockets`).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub allow_unix_sockets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Only managed allow entries count; user additions are ignored and other
+    /// domains are hard-denied.
+    #[serde(default)]
+    pub managed_allowed_domains_only: bool,
+    /// Escape hatch: any absolute unix socket path may be connected to.
+    #[serde(default)]
+    pub dangerously_allow_all_unix_sockets: bool,
+}
+
+/// Managed `requirements.toml`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    /// The managed network baseline.
+    pub experimental_network: Option<ManagedNetworkTable>,
+}
+
+/// `[permissions.<profile>.network]` in `config.toml`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileNetworkTable {
+    /// Domain rules.
+    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
+    pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
+    /// Unix socket rules.
+    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
+    pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
+    /// Escape hatch: any absolute unix socket path may be connected to.
+    #[serde(default)]
+    pub dangerously_allow_all_unix_sockets: bool,
+    /// Refused here: see [`ProfileNetworkTable::normalize`].
+    #[schemars(skip)]
+    pub allowed_domains: Option<Spanned<toml::Value>>,
+    /// Refused here.
+    #[schemars(skip)]
+    pub denied_domains: Option<Spanned<toml::Value>>,
+    /// Refused here.
+    #[schemars(skip)]
+    pub allow_unix_sockets: Option<Spanned<toml::Value>>,
+}
+
+/// `[permissions.<profile>]`: only `network` is read here.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct PermissionsProfile {
+    /// Network rules of the profile.
+    pub network: Option<ProfileNetworkTable>,
+}
+
+/// One normalized domain rule and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainEntry {
+    /// The normalized pattern.
+    pub pattern: DomainPattern,
+    /// Allow or deny.
+    pub rule: DomainRule,
+    /// `file:line:column` of the entry.
+    pub at: String,
+}
+
+/// One normalized unix-socket rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketEntry {
+    /// Absolute socket path.
+    pub path: PathBuf,
+    /// Allow or none.
+    pub rule: SocketRule,
+}
+
+/// A network block after normalization: one canonical shape whatever was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetworkRules {
+    /// Domain rules.
+    pub domains: Vec<DomainEntry>,
+    /// Unix socket rules.
+    pub unix_sockets: Vec<SocketEntry>,
+    /// See [`ManagedNetworkTable::managed_allowed_domains_only`].
+    pub managed_allowed_domains_only: bool,
+    /// See [`ManagedNetworkTable::dangerously_allow_all_unix_sockets`].
+    pub dangerously_allow_all_unix_sockets: bool,
+}
+
+impl Requirements {
+    /// Reads and parses a managed `requirements.toml`.
+    pub fn load(path: &Path) -> Result<(SourceFile, Self), ConfigError> {
+        let source = SourceFile::read(path)?;
+        let value = Self::parse(&source)?;
+        Ok((source, value))
+    }
+
+    /// Parses text already read.
+    pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
+        crate::codex_config::parse_toml(source)
+    }
+
+    /// The normalized managed network baseline (empty when absent).
+    pub fn network_rules(&self, source: &SourceFile) -> Result<NetworkRules, ConfigError> {
+        let Some(table) = &self.experimental_network else {
+            return Ok(NetworkRules::default());
+        };
+        let prefix = "experimental_network";
+        let mixed = |canonical: &str, legacy: &str, span: std::ops::Range<usize>| {
+            source.error(
+                Some(span),
+                Some(format!("{prefix}.{legacy}")),
+                format!("`{legacy}` cannot be combined with `{canonical}` in one block"),
+                Some(format!("move every entry into `[{prefix}.{canonical}]`")),
+            )
+        };
+        let mut rules = NetworkRules {
+            managed_allowed_domains_only: table.managed_allowed_domains_only,
+            dangerously_allow_all_unix_sockets: table.dangerously_allow_all_unix_sockets,
+            ..NetworkRules::default()
+        };
+        if let Some(domains) = &table.domains {
+            for (legacy, name) in [
+                (&table.allowed_domains, "allowed_domains"),
+                (&table.denied_domains, "denied_domains"),
+            ] {
+                if let Some(list) = legacy {
+                    return Err(mixed("domains", name, list.span()));
+                }
+            }
+            rules.domains = domain_entries(source, prefix, domains)?;
+        } else {
+            for (list, rule, key) in [
+                (&table.allowed_domains, DomainRule::Allow, "allowed_domains"),
+                (&table.denied_domains, DomainRule::Deny, "denied_domains"),
+            ] {
+                for item in list.iter().flat_map(|l| l.get_ref()) {
+                    rules.domains.push(domain_entry(
+                        source,
+                        &format!("{prefix}.{key}"),
+                        item,
+                        rule,
+                    )?);
+                }
+            }
+        }
+        if let Some(sockets) = &table.unix_sockets {
+            if let Some(list) = &table.allow_unix_sockets {
+                return Err(mixed("unix_sockets", "allow_unix_sockets", list.span()));
+            }
+            rules.unix_sockets = socket_entries(source, prefix, sockets)?;
+        } else {
+            for item in table.allow_unix_sockets.iter().flat_map(|l| l.get_ref()) {
+                rules.unix_sockets.push(socket_entry(
+                    source,
+                    &format!("{prefix}.allow_unix_sockets"),
+                    item.get_ref(),
+                    item.span(),
+                    SocketRule::Allow,
+                )?);
+            }
+        }
+        Ok(rules)
+    }
+}
+
+impl ProfileNetworkTable {
+    /// The normalized rules of `[permissions.<profile>.network]`.
+    pub fn normalize(
+        &self,
+        source: &SourceFile,
+        profile: &str,
+    ) -> Result<NetworkRules, ConfigError> {
+        let prefix = format!("permissions.{profile}.network");
+        for (value, key, instead) in [
+            (
+                &self.allowed_domains,
+                "allowed_domains",
+                "[permissions.<profile>.network.domains] with \"host\" = \"allow\"",
+            ),
+            (
+                &self.denied_domains,
+                "denied_domains",
+                "[permissions.<profile>.network.domains] with \"host\" = \"deny\"",
+            ),
+            (
+                &self.allow_unix_sockets,
+                "allow_unix_sockets",
+                "[permissions.<profile>.network.unix_sockets] with \"/path\" = \"allow\"",
+            ),
+        ] {
+            if let Some(value) = value {
+                return Err(source.error(
+                    Some(value.span()),
+                    Some(format!("{prefix}.{key}")),
+                    format!("the legacy list `{key}` is not accepted in permission profiles"),
+                    Some(format!(
+                        "write {} instead",
+                        instead.replace("<profile>", profile)
+                    )),
+                ));
+            }
+        }
+        Ok(NetworkRules {
+            domains: match &self.domains {
+                Some(map) => domain_entries(source, &prefix, map)?,
+                None => Vec::new(),
+            },
+            unix_sockets: match &self.unix_sockets {
+                Some(map) => socket_entries(source, &prefix, map)?,
+                None => Vec::new(),
+            },
+            managed_allowed_domains_only: false,
+            dangerously_allow_all_unix_sockets: self.dangerously_allow_all_unix_sockets,
+        })
+    }
+}
+
+fn domain_entries(
+    source: &SourceFile,
+    prefix: &str,
+    map: &Spanned<BTreeMap<String, Spanned<DomainRule>>>,
+) -> Result<Vec<DomainEntry>, ConfigError> {
+    map.get_ref()
+        .iter()
+        .map(|(pattern, rule)| {
+            let located = Spanned::new(rule.span(), pattern.clone());
+            domain_entry(
+                source,
+                &format!("{prefix}.domains"),
+                &located,
+                *rule.get_ref(),
+            )
+        })
+        .collect()
+}
+
+fn domain_entry(
+    source: &SourceFile,
+    key: &str,
+    text: &Spanned<String>,
+    rule: DomainRule,
+) -> Result<DomainEntry, ConfigError> {
+    let pattern: DomainPattern = text.get_ref().parse().map_err(|e: crate::DomainError| {
+        source.error(Some(text.span()), Some(key.to_owned()), e.to_string(), None)
+    })?;
+    if rule == DomainRule::Deny && pattern.is_global_wildcard() {
+        return Err(source.error(
+            Some(text.span()),
+            Some(key.to_owned()),
+            "`*` cannot be denied: a global wildcard is only meaningful in an allow list \
+             (the denylist-only posture)",
+            Some("to refuse all network, turn network off instead".to_owned()),
+        ));
+    }
+    Ok(DomainEntry {
+        pattern,
+        rule,
+        at: source.locate(text.span().start).to_string(),
+    })
+}
+
+fn socket_entries(
+    source: &SourceFile,
+    prefix: &str,
+    map: &Spanned<BTreeMap<String, Spanned<SocketRule>>>,
+) -> Result<Vec<SocketEntry>, ConfigError> {
+    map.get_ref()
+        .iter()
+        .map(|(path, rule)| {
+            socket_entry(
+                source,
+                &format!("{prefix}.unix_sockets"),
+                path,
+                rule.span(),
+                *rule.get_ref(),
+            )
+        })
+        .collect()
+}
+
+fn socket_entry(
+    source: &SourceFile,
+    key: &str,
+    path: &str,
+    span: std::ops::Range<usize>,
+    rule: SocketRule,
+) -> Result<SocketEntry, ConfigError> {
+    let path = PathBuf::from(path);
+    if !path.is_absolute() {
+        return Err(source.error(
+            Some(span),
+            Some(key.to_owned()),
+            format!("unix socket path {path:?} is relative"),
+            Some("write the absolute path of the socket".to_owned()),
+        ));
+    }
+    Ok(SocketEntry { path, rule })
+}

@@ -1,0 +1,518 @@
+//! `.codexrc.json` (runtime environment) and `harness.policy.json` (enforcement
+//! policy), every key of seed 000 with its documented default. Unknown keys are
+//! errors (with a "did you mean" hint); `$schema` is allowed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::num::{NonZeroU16, NonZeroU32};
+use std::path::Path;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::json_source::parse_json;
+use crate::{ConfigError, DomainPattern, JsonLocator, SourceFile};
+
+/// `.codexrc.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodexRc {
+    /// The JSON Schema this file follows (ignored).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Where this runtime is and what it may reach.
+    pub environment_context: EnvironmentContext,
+    /// Cloud credentials: names and secret references, never secret values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<Credentials>,
+    /// Free-form settings per environment name (`api_url`, …).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environments: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Resource limits for the session's HTTP traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+}
+
+/// `environment_context`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentContext {
+    /// The environment; `production` turns on the strictest checks.
+    pub name: EnvironmentName,
+    /// Network reach (default `restricted`).
+    #[serde(default)]
+    pub network_access: NetworkAccess,
+    /// What outbound traffic is allowed when network access is `enabled`.
+    #[serde(default)]
+    pub outbound_policy: OutboundPolicy,
+    /// Tracing and header redaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub telemetry: Option<Telemetry>,
+}
+
+/// The environments of seed 000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EnvironmentName {
+    /// Local development.
+    Dev,
+    /// Integration testing, staging.
+    Sandbox,
+    /// Production workloads: allowlist only, no wildcards, fail-loud.
+    Production,
+    /// Localhost only.
+    AirGapped,
+}
+
+impl EnvironmentName {
+    /// The name as written in files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Dev => "dev",
+            Self::Sandbox => "sandbox",
+            Self::Production => "production",
+            Self::AirGapped => "air-gapped",
+        }
+    }
+}
+
+impl fmt::Display for EnvironmentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `environment_context.network_access`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NetworkAccess {
+    /// Outbound network, subject to `outbound_policy`.
+    Enabled,
+    /// Loopback and explicitly allowed internal addresses (`ip_allow`) only.
+    #[default]
+    Restricted,
+    /// No network at all.
+    Disabled,
+}
+
+impl NetworkAccess {
+    /// The value as written in files and in `CODEX_NETWORK_ACCESS`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Restricted => "restricted",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+impl FromStr for NetworkAccess {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "enabled" => Ok(Self::Enabled),
+            "restricted" => Ok(Self::Restricted),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(format!(
+                "{other:?} is not a network access level; expected enabled, restricted or disabled"
+            )),
+        }
+    }
+}
+
+/// How an egress list is read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EgressMode {
+    /// Only the listed hosts (the default, and the only mode for production).
+    #[default]
+    Allowlist,
+    /// Everything except the listed hosts.
+    Denylist,
+    /// Everything (development only).
+    Open,
+}
+
+/// `environment_context.outbound_policy`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundPolicy {
+    /// How `dns_allow` is read (default `allowlist`).
+    #[serde(default)]
+    pub mode: EgressMode,
+    /// Host patterns.
+    #[serde(default)]
+    pub dns_allow: Vec<DomainPattern>,
+    /// Internal addresses or networks reachable when network access is `restricted`.
+    #[serde(default)]
+    pub ip_allow: Vec<IpRule>,
+    /// Destination ports (1–65535); empty means any.
+    #[serde(default)]
+    pub port_allow: Vec<NonZeroU16>,
+}
+
+/// `environment_context.telemetry`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Telemetry {
+    /// Record traces of network activity.
+    #[serde(default)]
+    pub trace: bool,
+    /// Header names whose values are redacted in logs.
+    #[serde(default)]
+    pub redact_headers: Vec<String>,
+}
+
+/// `credentials`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// AWS profile name, exported as `AWS_PROFILE` by `launch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_profile: Option<String>,
+    /// AWS region, exported as `AWS_REGION` by `launch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+    /// Secret names mapped to references (ARNs and similar), fetched at run time.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRef>,
+}
+
+/// `limits`: positive integers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Most HTTP requests in one session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_max_requests: Option<NonZeroU32>,
+    /// Most HTTP requests at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_concurrency: Option<NonZeroU32>,
+    /// Longest request, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<NonZeroU32>,
+}
+
+/// `harness.policy.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessPolicy {
+    /// The JSON Schema this file follows (ignored).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Format version; only `"1.0"` exists.
+    #[serde(default = "default_version")]
+    pub version: PolicyVersion,
+    /// The sandbox-level network gate.
+    #[serde(default)]
+    pub network: NetworkGate,
+    /// What network activity is logged.
+    #[serde(default)]
+    pub observability: Observability,
+    /// `true` (default): block violations; `false`: monitor mode, log and allow.
+    #[serde(default = "default_true")]
+    pub deny_on_violation: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_version() -> PolicyVersion {
+    PolicyVersion::V1_0
+}
+
+/// `version` of `harness.policy.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub enum PolicyVersion {
+    /// Seed 000's format.
+    #[serde(rename = "1.0")]
+    V1_0,
+}
+
+/// `network`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkGate {
+    /// Hard gate: `false` (default) blocks every network system call.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Egress rules when enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Egress>,
+}
+
+/// `network.egress`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// How `domains` is read (default `allowlist`).
+    #[serde(default)]
+    pub mode: EgressMode,
+    /// Host patterns.
+    #[serde(default)]
+    pub domains: Vec<DomainPattern>,
+    /// Destination ports (1–65535); empty means any.
+    #[serde(default)]
+    pub ports: Vec<NonZeroU16>,
+}
+
+/// `observability`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Observability {
+    /// Log HTTP bodies of network events.
+    #[serde(default)]
+    pub http_log_bodies: bool,
+    /// Log HTTP headers of network events.
+    #[serde(default)]
+    pub http_log_headers: bool,
+    /// Share of allowed events recorded, 0 to 1 (denials are always recorded).
+    #[serde(default)]
+    pub sample_rate: SampleRate,
+}
+
+/// A probability in `0.0..=1.0` (default 1).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, JsonSchema)]
+#[schemars(transparent)]
+pub struct SampleRate(#[schemars(range(min = 0.0, max = 1.0))] f64);
+
+impl SampleRate {
+    /// A rate in `0.0..=1.0`, or `None`.
+    pub fn new(rate: f64) -> Option<Self> {
+        (0.0..=1.0).contains(&rate).then_some(Self(rate))
+    }
+
+    /// The rate.
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for SampleRate {
+    fn default() -> Self {
+        Self(1.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SampleRate {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let rate = f64::deserialize(deserializer)?;
+        if (0.0..=1.0).contains(&rate) {
+            Ok(Self(rate))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "sample_rate {rate} is outside 0..=1"
+            )))
+        }
+    }
+}
+
+/// An IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpRule {
+    /// The network address.
+    pub address: IpAddr,
+    /// Prefix length; a plain address is a full-length prefix.
+    pub prefix: u8,
+}
+
+impl IpRule {
+    /// Whether `ip` is inside this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl FromStr for IpRule {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text, None),
+        };
+        let address: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: prefix length must be 0..={max}"))?,
+        };
+        Ok(Self { address, prefix })
+    }
+}
+
+impl fmt::Display for IpRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let full = if self.address.is_ipv4() { 32 } else { 128 };
+        if self.prefix == full {
+            write!(f, "{}", self.address)
+        } else {
+            write!(f, "{}/{}", self.address, self.prefix)
+        }
+    }
+}
+
+/// A reference to a secret held elsewhere: an AWS ARN, a GCP secret path, an
+/// Azure Key Vault URL, `vault:`, `op://`, `ssm:`, `env:` — never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef(String);
+
+impl SecretRef {
+    /// The reference text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for SecretRef {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let is_reference = text.starts_with("arn:")
+            || (text.starts_with("projects/") && text.contains("/secrets/"))
+            || (text.starts_with("https://") && text.contains(".vault.azure.net/secrets/"))
+            || ["vault:", "op://", "ssm:", "env:", "secretsmanager:"]
+                .iter()
+                .any(|scheme| text.starts_with(scheme));
+        if is_reference && text.len() <= 2048 && !text.chars().any(char::is_whitespace) {
+            Ok(Self(text.to_owned()))
+        } else {
+            // Never echo the value: it may be the secret itself.
+            Err(
+                "not a secret reference (expected an ARN, projects/…/secrets/…, a Key Vault \
+                 URL, vault:, op://, ssm: or env:); secret values never belong in config"
+                    .to_owned(),
+            )
+        }
+    }
+}
+
+macro_rules! string_serde {
+    ($ty:ty, $name:literal, $description:literal) => {
+        impl Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&DisplayVia(self))
+            }
+        }
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<str>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+        impl JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({ "type": "string", "description": $description })
+            }
+        }
+    };
+}
+
+/// Adapts the types above to `collect_str`.
+struct DisplayVia<'a, T>(&'a T);
+
+impl fmt::Display for DisplayVia<'_, IpRule> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for DisplayVia<'_, SecretRef> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.0)
+    }
+}
+
+string_serde!(
+    IpRule,
+    "IpRule",
+    "An IP address or CIDR network, e.g. 10.0.0.0/8."
+);
+string_serde!(
+    SecretRef,
+    "SecretRef",
+    "A secret reference (arn:…, projects/…/secrets/…, Key Vault URL, vault:, op://, ssm:, env:)."
+);
+
+/// A parsed runtime file and where its keys are.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    /// The file's text and path.
+    pub source: SourceFile,
+    /// The parsed value.
+    pub value: T,
+    /// Where each key is.
+    pub locator: JsonLocator,
+}
+
+impl<T> Located<T> {
+    /// The location of a JSON pointer in the file.
+    pub fn locate(&self, pointer: &str) -> crate::Location {
+        self.source.locate(self.locator.offset(pointer))
+    }
+}
+
+impl CodexRc {
+    /// Reads and parses `.codexrc.json`.
+    pub fn load(path: &Path) -> Result<Located<Self>, ConfigError> {
+        Self::parse(SourceFile::read(path)?)
+    }
+
+    /// Parses text already read.
+    pub fn parse(source: SourceFile) -> Result<Located<Self>, ConfigError> {
+        let (value, locator) = parse_json(&source)?;
+        Ok(Located {
+            source,
+            value,
+            locator,
+        })
+    }
+}
+
+impl HarnessPolicy {
+    /// Reads and parses `harness.policy.json`.
+    pub fn load(path: &Path) -> Result<Located<Self>, ConfigError> {
+        Self::parse(SourceFile::read(path)?)
+    }
+
+    /// Parses text already read.
+    pub fn parse(source: SourceFile) -> Result<Located<Self>, ConfigError> {
+        let (value, locator) = parse_json(&source)?;
+        Ok(Located {
+            source,
+            value,
+            locator,
+        })
+    }
+}

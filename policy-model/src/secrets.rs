@@ -1,0 +1,203 @@
+//! Recognizes literal secrets — API keys, tokens, private keys — so that
+//! configuration validation can refuse them and the audit log can redact them.
+//! Detection never needs to print the value: it names the kind and the length.
+//!
+//! Hand-written prefix and shape checks rather than a regex engine: a dozen
+//! fixed shapes, checked in one pass over each string.
+
+/// The kind of secret a string looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretKind {
+    /// `sk-…` / `sk_live_…` style API keys.
+    ApiKey,
+    /// `ghp_…`, `github_pat_…` and the other GitHub token prefixes.
+    GitHubToken,
+    /// `xoxb-…` and other Slack tokens.
+    SlackToken,
+    /// `glpat-…`.
+    GitLabToken,
+    /// `AKIA…`/`ASIA…` access key ids.
+    AwsAccessKeyId,
+    /// A 40-character AWS secret access key (under a key naming a secret).
+    AwsSecretKey,
+    /// `AIza…` Google API keys.
+    GoogleApiKey,
+    /// A PEM private key block.
+    PrivateKey,
+    /// A JSON Web Token.
+    Jwt,
+    /// Any non-reference value under a key named like a password or token.
+    NamedSecret,
+}
+
+impl SecretKind {
+    /// A human name for messages.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::ApiKey => "an API key",
+            Self::GitHubToken => "a GitHub token",
+            Self::SlackToken => "a Slack token",
+            Self::GitLabToken => "a GitLab token",
+            Self::AwsAccessKeyId => "an AWS access key id",
+            Self::AwsSecretKey => "an AWS secret access key",
+            Self::GoogleApiKey => "a Google API key",
+            Self::PrivateKey => "a private key",
+            Self::Jwt => "a JSON Web Token",
+            Self::NamedSecret => "a password or token",
+        }
+    }
+}
+
+fn token_chars(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Finds a known secret shape anywhere in `text` (as a whole word).
+pub fn find_secret(text: &str) -> Option<SecretKind> {
+    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY") {
+        return Some(SecretKind::PrivateKey);
+    }
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .find_map(word_secret)
+}
+
+fn word_secret(word: &str) -> Option<SecretKind> {
+    let prefixed = |prefixes: &[&str], min_rest: usize| {
+        prefixes.iter().any(|p| {
+            word.strip_prefix(p)
+                .is_some_and(|rest| rest.len() >= min_rest && token_chars(rest))
+        })
+    };
+    if prefixed(
+        &[
+            "sk-", "sk_live_", "sk_test_", "rk_live_", "sk-proj-", "sk-ant-",
+        ],
+        20,
+    ) {
+        Some(SecretKind::ApiKey)
+    } else if prefixed(&["ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_"], 20) {
+        Some(SecretKind::GitHubToken)
+    } else if prefixed(&["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"], 10) {
+        Some(SecretKind::SlackToken)
+    } else if prefixed(&["glpat-"], 20) {
+        Some(SecretKind::GitLabToken)
+    } else if word.len() == 20
+        && (word.starts_with("AKIA") || word.starts_with("ASIA"))
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
+        Some(SecretKind::AwsAccessKeyId)
+    } else if word.len() == 39 && word.starts_with("AIza") && token_chars(word) {
+        Some(SecretKind::GoogleApiKey)
+    } else if is_jwt(word) {
+        Some(SecretKind::Jwt)
+    } else {
+        None
+    }
+}
+
+fn is_jwt(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('.').collect();
+    parts.len() == 3
+        && parts[0].starts_with("eyJ")
+        && parts[1].starts_with("eyJ")
+        && parts.iter().all(|p| p.len() >= 8 && token_chars(p))
+}
+
+/// Whether a key names something secret (`password`, `api_key`, `token`, …).
+pub fn key_names_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "private_key",
+        "access_key",
+        "credential",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
+}
+
+/// Whether a value is a reference to a secret rather than one (`arn:…`,
+/// `${VAR}`, `env:…`, …); such values are fine under secret-named keys.
+pub fn is_reference(value: &str) -> bool {
+    value.parse::<crate::SecretRef>().is_ok()
+        || (value.starts_with("${") && value.ends_with('}'))
+        || value.is_empty()
+}
+
+/// The secret `value` (under `key`) looks like, if any.
+pub fn classify(key: &str, value: &str) -> Option<SecretKind> {
+    if is_reference(value) {
+        return None;
+    }
+    if let Some(kind) = find_secret(value) {
+        return Some(kind);
+    }
+    if key_names_secret(key) {
+        let is_aws_secret = value.len() == 40
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+');
+        return Some(if is_aws_secret {
+            SecretKind::AwsSecretKey
+        } else {
+            SecretKind::NamedSecret
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_shapes_are_found_and_references_are_not() {
+        let cases = [
+            (
+                "api_key",
+                "sk-1234567890abcdefghijklmn",
+                Some(SecretKind::ApiKey),
+            ),
+            (
+                "x",
+                "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 here",
+                Some(SecretKind::GitHubToken),
+            ),
+            (
+                "x",
+                "AKIAIOSFODNN7EXAMPLE",
+                Some(SecretKind::AwsAccessKeyId),
+            ),
+            (
+                "aws_secret_access_key",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                Some(SecretKind::AwsSecretKey),
+            ),
+            (
+                "db_password",
+                "actual-password-here",
+                Some(SecretKind::NamedSecret),
+            ),
+            (
+                "DB_PASSWORD_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456:secret:db-pwd",
+                None,
+            ),
+            ("token", "${GITHUB_TOKEN}", None),
+            ("name", "production", None),
+            ("x", "xoxb-1234567890-abcdef", Some(SecretKind::SlackToken)),
+        ];
+        for (key, value, expected) in cases {
+            assert_eq!(classify(key, value), expected, "{key}={value}");
+        }
+    }
+}
