@@ -164,8 +164,20 @@ pub(crate) fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
             Segment::Unknown => {}
         }
     }
+    // Hostile nesting makes paths of hundreds of segments; the start locates it.
+    if out.len() > MAX_KEY_PATH {
+        let mut cut = MAX_KEY_PATH;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
     (!out.is_empty()).then_some(out)
 }
+
+/// Longest key path shown in a diagnostic.
+const MAX_KEY_PATH: usize = 120;
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
 /// variant"), the closest expected name as a hint, when one is close enough.
