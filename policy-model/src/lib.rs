@@ -25,9 +25,11 @@
 mod codex_config;
 mod diagnostic;
 mod domain;
+pub mod effective;
 mod json_source;
 mod network_rules;
 mod patterns;
+mod runtime_context;
 mod runtime_files;
 mod sandbox;
 mod sandbox_policy;
@@ -51,6 +53,7 @@ pub use network_rules::{
     ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
 };
 pub use patterns::RuntimePattern;
+pub use runtime_context::{ContextSource, NetworkAccessError, RuntimeContext, RuntimeContextError};
 pub use runtime_files::{
     CodexRc, Credentials, Egress, EgressMode, EnvironmentContext, EnvironmentName, HarnessPolicy,
     IpRule, Limits, Located, NetworkAccess, NetworkGate, Observability, OutboundPolicy,

@@ -1,6 +1,7 @@
 //! The `codex-policy` command-line tool. See `docs/cli.md` for the contract.
 
 mod config_files;
+mod effective;
 mod profile;
 mod sandbox;
 
@@ -52,8 +53,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run a command under the resolved profile's sandbox.
+    /// Run a command under the effective policy's sandbox.
     Run(RunArgs),
+    /// Seed 000's launcher: validate the runtime files (errors: 125, nothing
+    /// started), export CODEX_* and AWS_* for the command, then `run` it.
+    Launch(RunArgs),
+    /// Show the effective policy and the source that decided each field.
+    Explain(PolicyInputs),
     /// Show what this host can enforce, for every profile.
     Doctor,
     /// Codex-compatible debugging: `run` plus a report of the rules applied.
@@ -101,14 +107,30 @@ fn parse_pattern(name: &str) -> Result<RuntimePattern, String> {
     name.parse()
 }
 
+/// What the effective policy is composed from, besides profile and config.toml.
 #[derive(Debug, Args)]
-struct RunArgs {
+struct PolicyInputs {
     /// Directory to run in (and the main writable root); default: the current one.
     #[arg(long, value_name = "DIR")]
     cwd: Option<PathBuf>,
     /// Extra writable directory (workspace profiles only); may be repeated.
     #[arg(long = "writable-root", value_name = "DIR")]
     writable_roots: Vec<PathBuf>,
+    /// .codexrc.json (default: $CODEX_RUNTIME_CONFIG, else ./.codexrc.json if present).
+    #[arg(long, value_name = "FILE")]
+    runtime: Option<PathBuf>,
+    /// harness.policy.json (default: $CODEX_POLICY_FILE, else ./harness.policy.json if present).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Managed requirements.toml (default: /etc/codex/requirements.toml if present).
+    #[arg(long, value_name = "FILE")]
+    requirements: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    inputs: PolicyInputs,
     /// Run even if this host cannot enforce everything, and say what is not enforced.
     #[arg(long)]
     best_effort: bool,
@@ -182,7 +204,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
     }
     // Commands that start a process report bad configuration as 125 (the contract).
     let config_status = match cli.command {
-        Some(Command::Run(_) | Command::Debug { .. }) => exit::CANNOT_START,
+        Some(Command::Run(_) | Command::Launch(_) | Command::Debug { .. }) => exit::CANNOT_START,
         _ => exit::INVALID_INPUT,
     };
     let resolve = || resolve_profile(cli).map_err(|e| Failure::new(config_status, e));
@@ -215,11 +237,17 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             dir,
             force,
         }) => config_files::run_init(*pattern, dir, *force),
-        Some(Command::Run(args)) => sandbox::run(&resolve()?, args, false),
+        Some(Command::Run(args)) => sandbox::run(cli, &resolve()?, args, sandbox::Mode::Run),
+        Some(Command::Launch(args)) => sandbox::run(cli, &resolve()?, args, sandbox::Mode::Launch),
         Some(Command::Debug {
             backend: DebugBackend::Landlock,
             run,
-        }) => sandbox::run(&resolve()?, run, true),
+        }) => sandbox::run(cli, &resolve()?, run, sandbox::Mode::Debug),
+        Some(Command::Explain(inputs)) => {
+            let composed = effective::compose(cli, &resolve()?, inputs, exit::INVALID_INPUT)?;
+            print_out(&effective::render(&composed, cli.json)?)?;
+            Ok(0)
+        }
     }
 }
 

@@ -1,29 +1,41 @@
 //! `run`, `debug landlock` and `doctor`.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 #[cfg(target_os = "linux")]
 use codex_policy::ProtectionStatus;
-use codex_policy::{ResolvedProfile, SandboxPolicy, SecurityProfile};
+use codex_policy::{ResolvedProfile, SecurityProfile};
 
-use crate::{Failure, RunArgs, exit, print_out, to_json};
+use crate::{Cli, Failure, RunArgs, exit, print_out, to_json};
 
-/// Runs the command under the profile's policy; returns its exit status.
+/// Which command is running the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `run`.
+    Run,
+    /// `launch`: `run` plus the launcher's environment.
+    Launch,
+    /// `debug landlock`: `run` plus the report of rules.
+    Debug,
+}
+
+/// Runs the command under the effective policy; returns only on failure, since
+/// codex-policy becomes the sandbox's reaper (or the command itself).
 #[cfg(target_os = "linux")]
-pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Result<u8, Failure> {
+pub(crate) fn run(
+    cli: &Cli,
+    resolved: &ResolvedProfile,
+    args: &RunArgs,
+    mode: Mode,
+) -> Result<u8, Failure> {
     use codex_policy::LinuxSandbox;
 
-    let cwd = match &args.cwd {
+    let composed = crate::effective::compose(cli, resolved, &args.inputs, exit::CANNOT_START)?;
+    let cwd = match &args.inputs.cwd {
         Some(dir) => dir.clone(),
         None => std::env::current_dir()
             .map_err(|e| Failure::new(exit::CANNOT_START, format!("current directory: {e}")))?,
     };
-    let policy = with_extra_roots(
-        &resolved.sandbox_policy,
-        &args.writable_roots,
-        resolved.profile,
-    )?;
     let sandbox = if args.best_effort {
         LinuxSandbox::best_effort()
     } else {
@@ -35,10 +47,17 @@ pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Re
         .ok_or_else(|| Failure::new(exit::USAGE, "no command given after --"))?;
     let mut command = Command::new(program);
     command.args(rest);
+    if mode == Mode::Launch {
+        launcher_environment(&composed, &mut command);
+    }
+    for note in &composed.effective.notes {
+        eprintln!("codex-policy: note: {note}");
+    }
     // codex-policy is single-threaded here, so it can set the sandbox up in
     // place and stay as its reaper: one process fewer than a spawn.
-    let err = sandbox.exec(&policy, &cwd, &mut command, |report| {
-        if debug {
+    let policy = &composed.effective.sandbox_policy.value;
+    let err = sandbox.exec(policy, &cwd, &mut command, |report| {
+        if mode == Mode::Debug {
             eprintln!(
                 "codex-policy: profile {} ({})",
                 resolved.profile, resolved.source
@@ -61,45 +80,36 @@ pub(crate) fn run(resolved: &ResolvedProfile, args: &RunArgs, debug: bool) -> Re
     Err(Failure::new(err.exit_status(), err))
 }
 
+/// The environment seed 000's launcher gives the command.
+fn launcher_environment(composed: &crate::effective::Composed, command: &mut Command) {
+    let absolute =
+        |path: &std::path::Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(rc) = &composed.files.codexrc {
+        let ctx = &rc.value.environment_context;
+        command
+            .env("CODEX_RUNTIME_CONFIG", absolute(rc.source.path()))
+            .env("CODEX_CONTEXT_NAME", ctx.name.as_str())
+            .env("CODEX_NETWORK_ACCESS", ctx.network_access.as_str());
+        if let Some(credentials) = &rc.value.credentials {
+            if let Some(profile) = &credentials.aws_profile {
+                command.env("AWS_PROFILE", profile);
+            }
+            if let Some(region) = &credentials.aws_region {
+                command.env("AWS_REGION", region);
+            }
+        }
+    }
+    if let Some(policy) = &composed.files.harness {
+        command.env("CODEX_POLICY_FILE", absolute(policy.source.path()));
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn run(_: &ResolvedProfile, _: &RunArgs, _: bool) -> Result<u8, Failure> {
+pub(crate) fn run(_: &Cli, _: &ResolvedProfile, _: &RunArgs, _: Mode) -> Result<u8, Failure> {
     Err(Failure::new(
         exit::CANNOT_START,
         "no sandbox backend for this operating system yet",
     ))
-}
-
-/// `--writable-root` adds roots to a workspace policy; on a read-only one it would
-/// grant writes the profile forbids, so it is refused.
-fn with_extra_roots(
-    policy: &SandboxPolicy,
-    extra: &[PathBuf],
-    profile: SecurityProfile,
-) -> Result<SandboxPolicy, Failure> {
-    if extra.is_empty() {
-        return Ok(policy.clone());
-    }
-    match policy {
-        SandboxPolicy::WorkspaceWrite {
-            writable_roots,
-            network_access,
-            exclude_tmpdir_env_var,
-            exclude_slash_tmp,
-        } => Ok(SandboxPolicy::WorkspaceWrite {
-            writable_roots: writable_roots.iter().chain(extra).cloned().collect(),
-            network_access: *network_access,
-            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
-            exclude_slash_tmp: *exclude_slash_tmp,
-        }),
-        SandboxPolicy::DangerFullAccess => Ok(policy.clone()),
-        _ => Err(Failure::new(
-            exit::USAGE,
-            format!(
-                "--writable-root needs a profile that writes (workspace, workspace-net); \
-                 profile {profile} is read-only"
-            ),
-        )),
-    }
 }
 
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.

@@ -1,0 +1,431 @@
+//! The effective policy: the security profile's sandbox policy composed with
+//! `.codexrc.json`, `harness.policy.json`, managed `requirements.toml` and
+//! `config.toml` permission rules. Most restrictive wins, denies win over
+//! allows, and every field records the source that decided it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::validate::Validation;
+use crate::{
+    DomainMatcher, DomainPattern, DomainRule, EgressMode, EnvironmentName, Host, NetworkAccess,
+    SandboxPolicy,
+};
+
+/// A value and the source that decided it (`harness.policy.json:4:5
+/// network.enabled`, `profile workspace (command line)`, `default`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decided<T> {
+    /// The value.
+    pub value: T,
+    /// Who decided it.
+    pub decided_by: String,
+}
+
+impl<T> Decided<T> {
+    fn new(value: T, decided_by: impl Into<String>) -> Self {
+        Self {
+            value,
+            decided_by: decided_by.into(),
+        }
+    }
+}
+
+/// How much network a policy allows, from least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkLevel {
+    /// No network.
+    Off,
+    /// Loopback and explicitly allowed internal addresses only.
+    LoopbackOnly,
+    /// Only allowed domains.
+    Allowlist,
+    /// Everything but denied domains.
+    Denylist,
+    /// Everything.
+    Open,
+}
+
+impl fmt::Display for NetworkLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Off => "off",
+            Self::LoopbackOnly => "loopback only",
+            Self::Allowlist => "allowlisted domains only",
+            Self::Denylist => "all but denied domains",
+            Self::Open => "open",
+        })
+    }
+}
+
+/// The decision on one domain pattern named by any source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainDecision {
+    /// The normalized pattern.
+    pub pattern: String,
+    /// `allow`, `deny`, or `not-allowed` (named, but dropped by a stricter source).
+    pub decision: &'static str,
+    /// The file (and location) that decided.
+    pub decided_by: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// The composed policy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EffectivePolicy {
+    /// The sandbox policy as it will be enforced (network adjusted below).
+    pub sandbox_policy: Decided<SandboxPolicy>,
+    /// The network level the configuration asks for.
+    pub network: Decided<NetworkLevel>,
+    /// Whether the sandbox lets the command use the network at all.
+    pub network_enforced_open: bool,
+    /// Decisions on every domain pattern any source named.
+    pub domains: Vec<DomainDecision>,
+    /// Block violations (`true`) or monitor (`false`).
+    pub deny_on_violation: Decided<bool>,
+    /// The environment, when `.codexrc.json` names one.
+    pub environment: Option<Decided<EnvironmentName>>,
+    /// Managed-only allowlist in force.
+    pub managed_allowed_domains_only: Decided<bool>,
+    /// What the enforcement cannot do yet and how it compensates (always
+    /// stricter, never looser).
+    pub notes: Vec<String>,
+}
+
+/// Composes `profile_policy` (chosen by `profile_source`; `profile_name` picks
+/// the `[permissions.<name>]` table of config.toml) with validated files.
+pub fn compose(
+    profile_policy: &SandboxPolicy,
+    profile_source: &str,
+    profile_name: &str,
+    files: &Validation,
+) -> EffectivePolicy {
+    let mut levels: Vec<(NetworkLevel, String)> = Vec::new();
+    levels.push((
+        if profile_policy.has_network_access() {
+            NetworkLevel::Open
+        } else {
+            NetworkLevel::Off
+        },
+        profile_source.to_owned(),
+    ));
+    if let Some(h) = &files.harness {
+        let gate = &h.value.network;
+        let level = match (&gate.enabled, &gate.egress) {
+            (false, _) => NetworkLevel::Off,
+            (true, None) => NetworkLevel::Open,
+            (true, Some(e)) => level_of(e.mode),
+        };
+        let pointer = if gate.enabled && gate.egress.is_some() {
+            "/network/egress/mode"
+        } else {
+            "/network/enabled"
+        };
+        levels.push((level, where_(h, pointer)));
+    }
+    if let Some(rc) = &files.codexrc {
+        let ctx = &rc.value.environment_context;
+        let level = match ctx.network_access {
+            NetworkAccess::Disabled => NetworkLevel::Off,
+            NetworkAccess::Restricted => NetworkLevel::LoopbackOnly,
+            _ => level_of(ctx.outbound_policy.mode),
+        };
+        let pointer = if ctx.network_access == NetworkAccess::Enabled {
+            "/environment_context/outbound_policy/mode"
+        } else {
+            "/environment_context/network_access"
+        };
+        levels.push((level, where_(rc, pointer)));
+    }
+    // Most restrictive wins; on a tie the first (the more authoritative) source.
+    let (level, decided_by) = levels
+        .iter()
+        .min_by_key(|(level, _)| *level)
+        .cloned()
+        .unwrap_or((NetworkLevel::Off, "default".into()));
+
+    let domains = domain_decisions(profile_name, files);
+    let managed_only = files
+        .requirements
+        .as_ref()
+        .filter(|(_, rules)| rules.managed_allowed_domains_only)
+        .map_or_else(
+            || Decided::new(false, "default"),
+            |(source, _)| {
+                Decided::new(
+                    true,
+                    format!(
+                        "{} experimental_network.managed_allowed_domains_only",
+                        source.path().display()
+                    ),
+                )
+            },
+        );
+    let deny_on_violation = files.harness.as_ref().map_or_else(
+        || Decided::new(true, "default (fail closed)"),
+        |h| {
+            let decided_by = if h.locator.contains("/deny_on_violation") {
+                where_(h, "/deny_on_violation")
+            } else {
+                format!("{} (default)", h.source.path().display())
+            };
+            Decided::new(h.value.deny_on_violation, decided_by)
+        },
+    );
+
+    let mut notes = Vec::new();
+    // The sandbox opens the host network only for `open`; the levels between
+    // need the egress proxy, which is not part of this release. Closing the
+    // network is stricter than any of them, never looser.
+    let network_enforced_open = level == NetworkLevel::Open;
+    if matches!(
+        level,
+        NetworkLevel::LoopbackOnly | NetworkLevel::Allowlist | NetworkLevel::Denylist
+    ) {
+        notes.push(format!(
+            "network is {level} by configuration; domain and address filtering needs the egress \
+             proxy, which this release does not have, so the sandbox keeps the network OFF"
+        ));
+    }
+    if !deny_on_violation.value {
+        notes.push(
+            "monitor mode (deny_on_violation: false): file-system restrictions stay enforced"
+                .into(),
+        );
+    }
+    let sandbox_policy = with_network(profile_policy, network_enforced_open);
+    EffectivePolicy {
+        sandbox_policy: Decided::new(sandbox_policy, profile_source),
+        network: Decided::new(level, decided_by),
+        network_enforced_open,
+        domains,
+        deny_on_violation,
+        environment: files.codexrc.as_ref().map(|rc| {
+            Decided::new(
+                rc.value.environment_context.name,
+                where_(rc, "/environment_context/name"),
+            )
+        }),
+        managed_allowed_domains_only: managed_only,
+        notes,
+    }
+}
+
+fn level_of(mode: EgressMode) -> NetworkLevel {
+    match mode {
+        EgressMode::Denylist => NetworkLevel::Denylist,
+        EgressMode::Open => NetworkLevel::Open,
+        _ => NetworkLevel::Allowlist,
+    }
+}
+
+fn where_<T>(file: &crate::Located<T>, pointer: &str) -> String {
+    format!("{} {}", file.locate(pointer), crate::dotted(pointer))
+}
+
+fn with_network(policy: &SandboxPolicy, open: bool) -> SandboxPolicy {
+    match policy {
+        SandboxPolicy::ReadOnly { .. } => SandboxPolicy::ReadOnly {
+            network_access: open,
+        },
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots,
+            exclude_tmpdir_env_var,
+            exclude_slash_tmp,
+            ..
+        } => SandboxPolicy::WorkspaceWrite {
+            writable_roots: writable_roots.clone(),
+            network_access: open,
+            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
+            exclude_slash_tmp: *exclude_slash_tmp,
+        },
+        // Full access has no network switch; a closed network must be honoured
+        // by the strictest policy that has one.
+        SandboxPolicy::DangerFullAccess if !open => SandboxPolicy::workspace_write(false),
+        other => other.clone(),
+    }
+}
+
+/// One entry a source contributes: pattern, allow/deny, where.
+struct Named {
+    pattern: DomainPattern,
+    rule: DomainRule,
+    at: String,
+    managed: bool,
+    runtime_file: Option<usize>,
+}
+
+fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecision> {
+    let mut named: Vec<Named> = Vec::new();
+    let mut runtime_lists: Vec<(Vec<DomainPattern>, String)> = Vec::new();
+    if let Some(rc) = &files.codexrc {
+        let policy = &rc.value.environment_context.outbound_policy;
+        let rule = if policy.mode == EgressMode::Denylist {
+            DomainRule::Deny
+        } else {
+            DomainRule::Allow
+        };
+        for (i, p) in policy.dns_allow.iter().enumerate() {
+            let at = where_(
+                rc,
+                &format!("/environment_context/outbound_policy/dns_allow/{i}"),
+            );
+            named.push(Named {
+                pattern: p.clone(),
+                rule,
+                at,
+                managed: false,
+                runtime_file: (rule == DomainRule::Allow).then_some(runtime_lists.len()),
+            });
+        }
+        if rule == DomainRule::Allow {
+            runtime_lists.push((
+                policy.dns_allow.clone(),
+                rc.source.path().display().to_string(),
+            ));
+        }
+    }
+    if let Some(h) = &files.harness
+        && let Some(egress) = &h.value.network.egress
+    {
+        let rule = if egress.mode == EgressMode::Denylist {
+            DomainRule::Deny
+        } else {
+            DomainRule::Allow
+        };
+        for (i, p) in egress.domains.iter().enumerate() {
+            let at = where_(h, &format!("/network/egress/domains/{i}"));
+            named.push(Named {
+                pattern: p.clone(),
+                rule,
+                at,
+                managed: false,
+                runtime_file: (rule == DomainRule::Allow).then_some(runtime_lists.len()),
+            });
+        }
+        if rule == DomainRule::Allow {
+            runtime_lists.push((
+                egress.domains.clone(),
+                h.source.path().display().to_string(),
+            ));
+        }
+    }
+    if let Some((_, rules)) = &files.requirements {
+        for e in &rules.domains {
+            named.push(Named {
+                pattern: e.pattern.clone(),
+                rule: e.rule,
+                at: e.at.clone(),
+                managed: true,
+                runtime_file: None,
+            });
+        }
+    }
+    if let Some(config) = &files.config
+        && let Some((_, rules)) = config
+            .permissions
+            .iter()
+            .find(|(name, _)| name == profile_name)
+    {
+        for e in &rules.domains {
+            named.push(Named {
+                pattern: e.pattern.clone(),
+                rule: e.rule,
+                at: e.at.clone(),
+                managed: false,
+                runtime_file: None,
+            });
+        }
+    }
+
+    let managed_only = files
+        .requirements
+        .as_ref()
+        .is_some_and(|(_, r)| r.managed_allowed_domains_only);
+    let denies: Vec<&Named> = named
+        .iter()
+        .filter(|n| n.rule == DomainRule::Deny)
+        .collect();
+    let matchers: Vec<DomainMatcher> = runtime_lists
+        .iter()
+        .map(|(list, _)| DomainMatcher::new(list))
+        .collect();
+
+    let mut out: Vec<DomainDecision> = Vec::new();
+    for n in &named {
+        let (decision, decided_by, reason) = if n.rule == DomainRule::Deny {
+            ("deny", n.at.clone(), "denied (deny always wins)".to_owned())
+        } else if let Some(deny) = denies.iter().find(|d| covers(&d.pattern, &n.pattern)) {
+            (
+                "deny",
+                deny.at.clone(),
+                format!("allowed at {} but denied here; deny wins", n.at),
+            )
+        } else if managed_only && !n.managed {
+            (
+                "not-allowed",
+                n.at.clone(),
+                "managed_allowed_domains_only: only managed allow entries count".to_owned(),
+            )
+        } else if let Some(missing) = n.runtime_file.and_then(|own| {
+            matchers
+                .iter()
+                .zip(&runtime_lists)
+                .enumerate()
+                .find(|(i, (m, (list, _)))| {
+                    *i != own && !list.contains(&n.pattern) && !matches_exact(m, &n.pattern)
+                })
+        }) {
+            let (_, (_, (_, file))) = missing;
+            (
+                "not-allowed",
+                n.at.clone(),
+                format!("not allowed by {file}: both runtime files must allow a domain"),
+            )
+        } else {
+            (
+                "allow",
+                n.at.clone(),
+                if n.managed {
+                    "managed baseline".into()
+                } else {
+                    "allowed".into()
+                },
+            )
+        };
+        let pattern = n.pattern.to_string();
+        if !out
+            .iter()
+            .any(|d| d.pattern == pattern && d.decided_by == decided_by)
+        {
+            out.push(DomainDecision {
+                pattern,
+                decision,
+                decided_by,
+                reason,
+            });
+        }
+    }
+    out
+}
+
+/// Whether deny pattern `deny` covers everything `allowed` names.
+fn covers(deny: &DomainPattern, allowed: &DomainPattern) -> bool {
+    if deny == allowed || deny.is_global_wildcard() {
+        return true;
+    }
+    let matcher = DomainMatcher::new([deny]);
+    matches_exact(&matcher, allowed)
+}
+
+/// For an exact name or IP, whether `matcher` matches it.
+fn matches_exact(matcher: &DomainMatcher, pattern: &DomainPattern) -> bool {
+    match pattern {
+        DomainPattern::Exact(name) => matcher.matches(&Host::Name(name.clone())),
+        DomainPattern::Ip(ip) => matcher.matches(&Host::Ip(*ip)),
+        _ => false,
+    }
+}

@@ -1,0 +1,136 @@
+//! Runtime context for harness code (seed 000, "Runtime Context Propagation"):
+//! which environment this process runs in and whether it may use the network,
+//! without going through the CLI.
+//!
+//! ```
+//! use codex_policy_model::RuntimeContext;
+//!
+//! // As `codex-policy launch` leaves it for the child:
+//! let env = |key: &str| match key {
+//!     "CODEX_CONTEXT_NAME" => Some("sandbox".into()),
+//!     "CODEX_NETWORK_ACCESS" => Some("restricted".into()),
+//!     _ => None,
+//! };
+//! let context = RuntimeContext::load_with(env, std::path::Path::new("/nonexistent"))?;
+//! let err = context.validate_network_access().unwrap_err();
+//! assert!(err.to_string().contains("network_access=restricted"));
+//! # Ok::<(), codex_policy_model::RuntimeContextError>(())
+//! ```
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::{CodexRc, ConfigError, NetworkAccess, OutboundPolicy};
+
+/// Where the context came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ContextSource {
+    /// A `.codexrc.json` file.
+    File(PathBuf),
+    /// `CODEX_CONTEXT_NAME` / `CODEX_NETWORK_ACCESS` (or their defaults).
+    Environment,
+}
+
+/// The runtime environment a handler runs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuntimeContext {
+    /// Environment name (`dev`, `sandbox`, `production`, `air-gapped`, or what
+    /// `CODEX_CONTEXT_NAME` says).
+    pub name: String,
+    /// Network reach.
+    pub network_access: NetworkAccess,
+    /// Outbound rules, when read from a file.
+    pub outbound_policy: Option<OutboundPolicy>,
+    /// `environments.<name>` of the file, when present.
+    pub environment_config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where this came from.
+    pub source: ContextSource,
+}
+
+/// Why the context could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeContextError {
+    /// The runtime file is broken (never silently replaced by defaults).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `CODEX_NETWORK_ACCESS` holds something else than enabled/restricted/disabled.
+    #[error("environment variable CODEX_NETWORK_ACCESS: {0}")]
+    NetworkVariable(String),
+}
+
+/// The network is not enabled for this runtime.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Network disabled by runtime harness (network_access={access}, from {source_name}). Set \
+     environment_context.network_access to \"enabled\" in .codexrc.json (and network.enabled \
+     to true in harness.policy.json), then start the command with `codex-policy launch`."
+)]
+pub struct NetworkAccessError {
+    /// The access level in force.
+    pub access: &'static str,
+    /// Where it came from.
+    pub source_name: String,
+}
+
+impl RuntimeContext {
+    /// Loads the context of this process: `CODEX_RUNTIME_CONFIG`, else
+    /// `./.codexrc.json`, else the environment variables.
+    pub fn load() -> Result<Self, RuntimeContextError> {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Self::load_with(|key| std::env::var_os(key), &cwd)
+    }
+
+    /// Like [`RuntimeContext::load`] with an explicit environment and directory.
+    pub fn load_with(
+        env: impl Fn(&str) -> Option<OsString>,
+        cwd: &Path,
+    ) -> Result<Self, RuntimeContextError> {
+        let explicit = env("CODEX_RUNTIME_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let path = explicit.or_else(|| Some(cwd.join(".codexrc.json")).filter(|p| p.exists()));
+        if let Some(path) = path {
+            // An explicit path that does not exist is an error, not a fallback.
+            let rc = CodexRc::load(&path)?.value;
+            let ctx = rc.environment_context;
+            let name = ctx.name.as_str().to_owned();
+            return Ok(Self {
+                environment_config: rc.environments.get(&name).cloned(),
+                name,
+                network_access: ctx.network_access,
+                outbound_policy: Some(ctx.outbound_policy),
+                source: ContextSource::File(path),
+            });
+        }
+        let text = |key: &str| env(key).map(|v| v.to_string_lossy().into_owned());
+        let network_access = match text("CODEX_NETWORK_ACCESS") {
+            Some(value) => value
+                .parse()
+                .map_err(RuntimeContextError::NetworkVariable)?,
+            None => NetworkAccess::default(),
+        };
+        Ok(Self {
+            name: text("CODEX_CONTEXT_NAME").unwrap_or_else(|| "dev".into()),
+            network_access,
+            outbound_policy: None,
+            environment_config: None,
+            source: ContextSource::Environment,
+        })
+    }
+
+    /// `Ok` when the network is enabled; otherwise an error saying what to change.
+    pub fn validate_network_access(&self) -> Result<(), NetworkAccessError> {
+        if self.network_access == NetworkAccess::Enabled {
+            return Ok(());
+        }
+        Err(NetworkAccessError {
+            access: self.network_access.as_str(),
+            source_name: match &self.source {
+                ContextSource::File(path) => path.display().to_string(),
+                ContextSource::Environment => "CODEX_NETWORK_ACCESS".into(),
+            },
+        })
+    }
+}
