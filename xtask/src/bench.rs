@@ -19,7 +19,13 @@ struct Case {
 
 pub(crate) fn bench() -> Result<(), String> {
     ensure_tools()?;
-    run(Command::new(cargo()).args(["build", "--release", "--quiet", "-p", "codex-policy"]))?;
+    run(Command::new(crate::cargo_path()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "codex-policy",
+    ]))?;
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
     let bin = root.join("target/release/codex-policy");
     let work = root.join("target/bench");
@@ -133,10 +139,6 @@ pub(crate) fn bench() -> Result<(), String> {
     write_section(&root.join("docs/benchmarks.md"), &report)?;
     println!("{report}");
     Ok(())
-}
-
-fn cargo() -> std::ffi::OsString {
-    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

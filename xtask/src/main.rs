@@ -1,12 +1,15 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
 //! - `ci`: exactly what `.ci/run` checks: formatting, clippy with warnings denied,
-//!   and the README's test command, closing with one total line
+//!   committed JSON Schemas up to date, and the README's test command, closing with one total line
 //!   (`tests: N passed, N failed, N skipped`) summed over every test binary.
 //! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
-//!   written into `docs/benchmarks.md`.
+//!   `validate` against bare `true`, and the criterion benchmarks, written into
+//!   `docs/benchmarks.md`.
+//! - `schema [--check]`: regenerate (or check) `docs/schemas/*.schema.json`.
 
 mod bench;
+mod schema;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -37,8 +40,10 @@ fn main() -> ExitCode {
     {
         ["ci"] => report(ci()),
         ["bench"] => report(bench::bench()),
+        ["schema"] => report(schema::schema(false)),
+        ["schema", "--check"] => report(schema::schema(true)),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench");
+            eprintln!("usage: cargo xtask ci | bench | schema [--check]");
             ExitCode::from(2)
         }
     }
@@ -54,8 +59,12 @@ fn report(result: Result<(), String>) -> ExitCode {
     }
 }
 
+fn cargo_path() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    Command::new(cargo_path())
 }
 
 fn ci() -> Result<(), String> {
@@ -69,6 +78,8 @@ fn ci() -> Result<(), String> {
             return Err(format!("`cargo {}` failed ({status})", step.join(" ")));
         }
     }
+    eprintln!("xtask: cargo xtask schema --check");
+    schema::schema(true)?;
     run_tests()
 }
 
