@@ -370,6 +370,12 @@ fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecisio
                 n.at.clone(),
                 "managed_allowed_domains_only: only managed allow entries count".to_owned(),
             )
+        } else if is_loopback(&n.pattern) {
+            (
+                "allow",
+                n.at.clone(),
+                "local address (loopback is not external egress)".to_owned(),
+            )
         } else if let Some(missing) = n.runtime_file.and_then(|own| {
             matchers
                 .iter()
@@ -410,6 +416,16 @@ fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecisio
         }
     }
     out
+}
+
+/// `localhost` and loopback addresses: local reach, which `validate` also leaves
+/// out of the two files' egress comparison.
+pub(crate) fn is_loopback(pattern: &DomainPattern) -> bool {
+    match pattern {
+        DomainPattern::Ip(ip) => ip.is_loopback(),
+        DomainPattern::Exact(name) => name.as_str() == "localhost",
+        _ => false,
+    }
 }
 
 /// Whether deny pattern `deny` covers everything `allowed` names.

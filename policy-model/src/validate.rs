@@ -484,11 +484,7 @@ fn check_harness(
 fn egress_names(patterns: &[DomainPattern]) -> BTreeSet<String> {
     patterns
         .iter()
-        .filter(|p| match p {
-            DomainPattern::Ip(ip) => !ip.is_loopback(),
-            DomainPattern::Exact(name) => name.as_str() != "localhost",
-            _ => true,
-        })
+        .filter(|p| !crate::effective::is_loopback(p))
         .map(ToString::to_string)
         .collect()
 }

@@ -8,9 +8,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const START: &str = "<!-- bench:sandbox:start -->";
-const END: &str = "<!-- bench:sandbox:end -->";
-
 /// One benchmarked command.
 struct Case {
     name: &'static str,
@@ -136,9 +133,168 @@ pub(crate) fn bench() -> Result<(), String> {
         .map(|case| peak_rss_kib(&case.argv, &codex_home))
         .collect();
     let report = render(&cases, &means, &rss, &runs);
-    write_section(&root.join("docs/benchmarks.md"), &report)?;
+    let doc = root.join("docs/benchmarks.md");
+    write_section(&doc, "sandbox", &report)?;
+    println!("{report}");
+
+    let report = validate_section(&bin, &root, &runs)?;
+    write_section(&doc, "validate", &report)?;
+    println!("{report}");
+
+    let report = domain_section(&root)?;
+    write_section(&doc, "domains", &report)?;
     println!("{report}");
     Ok(())
+}
+
+/// Mean and standard deviation in ms of each command of one hyperfine run.
+fn hyperfine(
+    commands: &[(&str, String)],
+    runs: &str,
+    json: &Path,
+    env: &[(&str, &Path)],
+) -> Result<Vec<(f64, f64)>, String> {
+    let mut command = Command::new("hyperfine");
+    command
+        .args(["-N", "--warmup", "50", "--runs", runs, "--export-json"])
+        .arg(json);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    for (name, line) in commands {
+        command.args(["-n", name, line]);
+    }
+    run(&mut command)?;
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?,
+    )
+    .map_err(|e| format!("hyperfine JSON: {e}"))?;
+    Ok(results["results"]
+        .as_array()
+        .ok_or("hyperfine JSON has no results")?
+        .iter()
+        .map(|r| {
+            let ms = |key: &str| r[key].as_f64().unwrap_or(f64::NAN) * 1000.0;
+            (ms("mean"), ms("stddev"))
+        })
+        .collect())
+}
+
+/// `validate` of a realistic production pair plus managed requirements.
+fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
+    let case = root.join("policy-model/tests/corpus/valid-production-with-requirements");
+    let arg = |name: &str| case.join(name).display().to_string();
+    let validate = format!(
+        "{} validate --runtime {} --policy {} --requirements {}",
+        bin.display(),
+        arg(".codexrc.json"),
+        arg("harness.policy.json"),
+        arg("requirements.toml")
+    );
+    let json = root.join("target/bench/validate.json");
+    let results = hyperfine(
+        &[
+            ("true (bare)", "true".into()),
+            (
+                "codex-policy validate (production pair + requirements)",
+                validate,
+            ),
+        ],
+        runs,
+        &json,
+        &[],
+    )?;
+    let (bare, validate) = (results[0], results[1]);
+    let above = validate.0 - bare.0;
+    let mut out = String::new();
+    let _ = writeln!(out, "## `codex-policy validate`\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` (hyperfine -N, {runs} runs, one session) on {}: the production pair and managed requirements of `policy-model/tests/corpus/valid-production-with-requirements`.\n",
+        host_line()
+    );
+    let _ = writeln!(out, "| command | mean ± σ (ms) |\n|---|---|");
+    let _ = writeln!(out, "| true (bare) | {:.2} ± {:.2} |", bare.0, bare.1);
+    let _ = writeln!(
+        out,
+        "| codex-policy validate | {:.2} ± {:.2} |",
+        validate.0, validate.1
+    );
+    let _ = writeln!(
+        out,
+        "\nGoal: under 2 ms above bare `true`. Measured: {above:.2} ms above — {}.",
+        if above < 2.0 { "met" } else { "NOT met" }
+    );
+    Ok(out.trim_end().to_owned())
+}
+
+/// The criterion domain-matching benchmark, read from criterion's estimates.
+fn domain_section(root: &Path) -> Result<String, String> {
+    run(Command::new(crate::cargo_path()).args([
+        "bench",
+        "--quiet",
+        "-p",
+        "codex-policy-model",
+        "--bench",
+        "domain_matching",
+        "--",
+        "--warm-up-time",
+        "2",
+        "--measurement-time",
+        "5",
+    ]))?;
+    let estimate = |id: &str| -> Result<f64, String> {
+        let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        value["median"]["point_estimate"]
+            .as_f64()
+            .ok_or_else(|| format!("{}: no median", path.display()))
+    };
+    // Each iteration handles 1,000 names.
+    let per_second = |ns: f64| 1_000.0 / (ns / 1e9);
+    let lookup = estimate("domain_matching/lookup_normalized_10k_patterns")?;
+    let normalize = estimate("domain_matching/normalize_only")?;
+    let both = estimate("domain_matching/normalize_and_lookup")?;
+    let build = estimate("domain_matcher_build_10k_patterns")?;
+    let mut out = String::new();
+    let _ = writeln!(out, "## Domain matching (criterion)\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` (`cargo bench -p codex-policy-model --bench domain_matching`, medians) on {}. 10,000 patterns (exact, `*.x`, `**.x` in equal parts); 1,000 names per iteration, three quarters of them hits.\n",
+        host_line()
+    );
+    let _ = writeln!(out, "| operation | per name | names/s |\n|---|---|---|");
+    for (name, ns) in [
+        ("lookup, already normalized", lookup),
+        ("normalize only (UTS 46, IP detection)", normalize),
+        ("normalize + lookup", both),
+    ] {
+        let _ = writeln!(
+            out,
+            "| {name} | {:.0} ns | {:.1} M |",
+            ns / 1_000.0,
+            per_second(ns) / 1e6
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nBuilding the matcher from 10,000 patterns: {:.2} ms.",
+        build / 1e6
+    );
+    let _ = writeln!(
+        out,
+        "Goal: ≥ 10 M lookups/s for normalized names. Measured: {:.1} M/s — {}.",
+        per_second(lookup) / 1e6,
+        if per_second(lookup) >= 10e6 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    Ok(out.trim_end().to_owned())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
@@ -228,7 +384,6 @@ fn render(cases: &[Case], means: &[(f64, f64, f64)], rss: &[Option<i64>], runs: 
     let bare = means[0].0;
     let (ws, off, bw_ws, bw_off) = (means[2].0, means[3].0, means[4].0, means[5].0);
     let mut out = String::new();
-    let _ = writeln!(out, "{START}");
     let _ = writeln!(out, "## Sandbox start-up (`codex-policy run -- true`)\n");
     let _ = writeln!(
         out,
@@ -276,23 +431,24 @@ fn render(cases: &[Case], means: &[(f64, f64, f64)], rss: &[Option<i64>], runs: 
             ""
         }
     );
-    let _ = writeln!(out, "See \"Reading the numbers\" below.");
-    let _ = write!(out, "{END}");
+    let _ = write!(out, "See \"Reading the numbers\" below.");
     out
 }
 
-/// Replaces the section between the markers, or appends it.
-fn write_section(path: &PathBuf, section: &str) -> Result<(), String> {
+/// Replaces the section between `<!-- bench:NAME:start -->` and `…:end -->`,
+/// or appends it.
+fn write_section(path: &PathBuf, name: &str, body: &str) -> Result<(), String> {
+    let (start, end) = (
+        format!("<!-- bench:{name}:start -->"),
+        format!("<!-- bench:{name}:end -->"),
+    );
+    let section = format!("{start}\n{body}\n{end}");
     let current = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".into());
-    let updated = match (current.find(START), current.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            format!(
-                "{}{section}{}",
-                &current[..start],
-                &current[end + END.len()..]
-            )
+    let updated = match (current.find(&start), current.find(&end)) {
+        (Some(s), Some(e)) if e > s => {
+            format!("{}{section}{}", &current[..s], &current[e + end.len()..])
         }
-        _ => format!("{}\n{section}\n", current.trim_end()),
+        _ => format!("{}\n\n{section}\n", current.trim_end()),
     };
     std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
 }
