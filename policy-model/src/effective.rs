@@ -258,60 +258,63 @@ struct Named {
     runtime_file: Option<usize>,
 }
 
+/// Adds a runtime file's egress list: its entries, and (for an allowlist) the
+/// list itself, which every other runtime file's allowed domain must pass.
+fn add_runtime_list<T>(
+    named: &mut Vec<Named>,
+    runtime_lists: &mut Vec<(Vec<DomainPattern>, String)>,
+    file: &crate::Located<T>,
+    pointer: &str,
+    mode: EgressMode,
+    patterns: &[DomainPattern],
+) {
+    let rule = if mode == EgressMode::Denylist {
+        DomainRule::Deny
+    } else {
+        DomainRule::Allow
+    };
+    let list_index = (rule == DomainRule::Allow).then_some(runtime_lists.len());
+    for (i, pattern) in patterns.iter().enumerate() {
+        named.push(Named {
+            pattern: pattern.clone(),
+            rule,
+            at: where_(file, &format!("{pointer}/{i}")),
+            managed: false,
+            runtime_file: list_index,
+        });
+    }
+    if list_index.is_some() {
+        runtime_lists.push((patterns.to_vec(), file.source.path().display().to_string()));
+    }
+}
+
 fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecision> {
     let mut named: Vec<Named> = Vec::new();
     let mut runtime_lists: Vec<(Vec<DomainPattern>, String)> = Vec::new();
     if let Some(rc) = &files.codexrc {
         let policy = &rc.value.environment_context.outbound_policy;
-        let rule = if policy.mode == EgressMode::Denylist {
-            DomainRule::Deny
-        } else {
-            DomainRule::Allow
-        };
-        for (i, p) in policy.dns_allow.iter().enumerate() {
-            let at = where_(
-                rc,
-                &format!("/environment_context/outbound_policy/dns_allow/{i}"),
-            );
-            named.push(Named {
-                pattern: p.clone(),
-                rule,
-                at,
-                managed: false,
-                runtime_file: (rule == DomainRule::Allow).then_some(runtime_lists.len()),
-            });
-        }
-        if rule == DomainRule::Allow {
-            runtime_lists.push((
-                policy.dns_allow.clone(),
-                rc.source.path().display().to_string(),
-            ));
-        }
+        let pointer = "/environment_context/outbound_policy/dns_allow";
+        add_runtime_list(
+            &mut named,
+            &mut runtime_lists,
+            rc,
+            pointer,
+            policy.mode,
+            &policy.dns_allow,
+        );
     }
     if let Some(h) = &files.harness
         && let Some(egress) = &h.value.network.egress
     {
-        let rule = if egress.mode == EgressMode::Denylist {
-            DomainRule::Deny
-        } else {
-            DomainRule::Allow
-        };
-        for (i, p) in egress.domains.iter().enumerate() {
-            let at = where_(h, &format!("/network/egress/domains/{i}"));
-            named.push(Named {
-                pattern: p.clone(),
-                rule,
-                at,
-                managed: false,
-                runtime_file: (rule == DomainRule::Allow).then_some(runtime_lists.len()),
-            });
-        }
-        if rule == DomainRule::Allow {
-            runtime_lists.push((
-                egress.domains.clone(),
-                h.source.path().display().to_string(),
-            ));
-        }
+        let pointer = "/network/egress/domains";
+        add_runtime_list(
+            &mut named,
+            &mut runtime_lists,
+            h,
+            pointer,
+            egress.mode,
+            &egress.domains,
+        );
     }
     if let Some((_, rules)) = &files.requirements {
         for e in &rules.domains {

@@ -6,19 +6,19 @@ use codex_policy::model::RuntimePattern;
 use codex_policy::model::validate::{Severity, Validation, ValidationInputs, validate};
 use serde::Serialize;
 
-use crate::{Failure, exit, print_out, to_json};
+use crate::{Failure, RuntimeFiles, exit, print_out, to_json};
 
 /// Where managed requirements live on Codex installations.
 const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
 
 /// The files to read: explicit flags, else the environment, else the
 /// conventional locations when a file is there.
-pub(crate) fn discover(
-    runtime: Option<&Path>,
-    policy: Option<&Path>,
-    config: Option<&Path>,
-    requirements: Option<&Path>,
-) -> ValidationInputs {
+pub(crate) fn discover(files: &RuntimeFiles, config: Option<&Path>) -> ValidationInputs {
+    let (runtime, policy, requirements) = (
+        files.runtime.as_deref(),
+        files.policy.as_deref(),
+        files.requirements.as_deref(),
+    );
     let existing = |path: PathBuf| path.exists().then_some(path);
     let from_env = |var: &str| {
         std::env::var_os(var)

@@ -24,12 +24,7 @@ pub(crate) fn compose(
     inputs: &PolicyInputs,
     error_status: u8,
 ) -> Result<Composed, Failure> {
-    let mut discovered = crate::config_files::discover(
-        inputs.runtime.as_deref(),
-        inputs.policy.as_deref(),
-        cli.config.as_deref(),
-        inputs.requirements.as_deref(),
-    );
+    let mut discovered = crate::config_files::discover(&inputs.files, cli.config.as_deref());
     // config.toml was already read by profile resolution; validate it too.
     discovered.config = discovered.config.or_else(|| resolved.config_file.clone());
     let files = if [

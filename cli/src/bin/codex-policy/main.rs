@@ -71,15 +71,8 @@ enum Command {
     },
     /// Check .codexrc.json, harness.policy.json, config.toml and requirements.toml.
     Validate {
-        /// .codexrc.json (default: $CODEX_RUNTIME_CONFIG, else ./.codexrc.json).
-        #[arg(long, value_name = "FILE")]
-        runtime: Option<PathBuf>,
-        /// harness.policy.json (default: $CODEX_POLICY_FILE, else ./harness.policy.json).
-        #[arg(long, value_name = "FILE")]
-        policy: Option<PathBuf>,
-        /// Managed requirements.toml (default: /etc/codex/requirements.toml if present).
-        #[arg(long, value_name = "FILE")]
-        requirements: Option<PathBuf>,
+        #[command(flatten)]
+        files: RuntimeFiles,
         /// Fail on warnings too.
         #[arg(long)]
         strict: bool,
@@ -116,6 +109,13 @@ struct PolicyInputs {
     /// Extra writable directory (workspace profiles only); may be repeated.
     #[arg(long = "writable-root", value_name = "DIR")]
     writable_roots: Vec<PathBuf>,
+    #[command(flatten)]
+    files: RuntimeFiles,
+}
+
+/// The runtime-control files (config.toml is the global `--config`).
+#[derive(Debug, Args)]
+struct RuntimeFiles {
     /// .codexrc.json (default: $CODEX_RUNTIME_CONFIG, else ./.codexrc.json if present).
     #[arg(long, value_name = "FILE")]
     runtime: Option<PathBuf>,
@@ -218,18 +218,8 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Some(Command::Doctor) => sandbox::doctor(cli.json),
-        Some(Command::Validate {
-            runtime,
-            policy,
-            requirements,
-            strict,
-        }) => {
-            let inputs = config_files::discover(
-                runtime.as_deref(),
-                policy.as_deref(),
-                cli.config.as_deref(),
-                requirements.as_deref(),
-            );
+        Some(Command::Validate { files, strict }) => {
+            let inputs = config_files::discover(files, cli.config.as_deref());
             config_files::run_validate(&inputs, cli.json, *strict)
         }
         Some(Command::Init {
