@@ -44,20 +44,26 @@ fn spawn_restricts_the_child_and_not_the_multithreaded_caller() {
         })
         .collect();
 
-    let base = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-    let workspace = base.path().join("ws");
-    let outside = base.path().join("outside.txt");
-    std::fs::create_dir(&workspace).unwrap();
+    // The fixture's "outside" must be outside every writable root, /tmp included:
+    // the first candidate directory for which the model itself confirms that.
     let policy = SandboxPolicy::workspace_write(false);
-    let roots = policy.writable_roots(&workspace, None).unwrap();
-    if roots.allows_write_to(&base.path().canonicalize().unwrap().join("outside.txt")) {
-        // A checkout under /tmp: the fixture's "outside" is inside the /tmp root.
+    let fixture = [env!("CARGO_TARGET_TMPDIR"), "/var/tmp"]
+        .into_iter()
+        .find_map(|dir| {
+            let base = tempfile::tempdir_in(dir).ok()?;
+            let workspace = base.path().join("ws");
+            std::fs::create_dir(&workspace).ok()?;
+            let roots = policy.writable_roots(&workspace, None).ok()?;
+            let outside = base.path().canonicalize().ok()?.join("outside.txt");
+            (!roots.allows_write_to(&outside)).then_some((base, workspace, outside))
+        });
+    let Some((_base, workspace, outside)) = fixture else {
         let _ = writeln!(
             std::io::stderr(),
-            "SKIPPED spawn_restricts_the_child: the target directory is under a writable root"
+            "SKIPPED spawn_restricts_the_child: no directory outside the writable roots"
         );
         return;
-    }
+    };
     let sandbox = LinuxSandbox::new();
     for _ in 0..20 {
         let mut command = Command::new("sh");
