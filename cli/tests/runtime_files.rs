@@ -232,3 +232,26 @@ fn harness_gate_closes_the_network_even_for_a_network_profile() {
     );
     assert!(err.contains("Operation not permitted"), "{err}");
 }
+
+#[test]
+fn project_files_are_found_in_the_cwd_given_to_run() {
+    let project = tempfile::tempdir().unwrap();
+    let (status, _, _) = run_in(project.path(), &["init", "--pattern", "production"]);
+    assert_eq!(status, 0);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (status, out, err) = run_in(
+        elsewhere.path(),
+        &[
+            "explain",
+            "--cwd",
+            project.path().to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(status, 0, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        report["effective"]["environment"]["value"], "production",
+        "{out}"
+    );
+}

@@ -12,8 +12,12 @@ use crate::{Failure, RuntimeFiles, exit, print_out, to_json};
 const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
 
 /// The files to read: explicit flags, else the environment, else the
-/// conventional locations when a file is there.
-pub(crate) fn discover(files: &RuntimeFiles, config: Option<&Path>) -> ValidationInputs {
+/// conventional locations when a file is there (project files in `project_dir`).
+pub(crate) fn discover(
+    files: &RuntimeFiles,
+    config: Option<&Path>,
+    project_dir: &Path,
+) -> ValidationInputs {
     let (runtime, policy, requirements) = (
         files.runtime.as_deref(),
         files.policy.as_deref(),
@@ -29,11 +33,11 @@ pub(crate) fn discover(files: &RuntimeFiles, config: Option<&Path>) -> Validatio
         runtime: runtime
             .map(Path::to_path_buf)
             .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
-            .or_else(|| existing(PathBuf::from(".codexrc.json"))),
+            .or_else(|| existing(project_dir.join(".codexrc.json"))),
         policy: policy
             .map(Path::to_path_buf)
             .or_else(|| from_env("CODEX_POLICY_FILE"))
-            .or_else(|| existing(PathBuf::from("harness.policy.json"))),
+            .or_else(|| existing(project_dir.join("harness.policy.json"))),
         config: config.map(Path::to_path_buf).or_else(|| {
             let home =
                 from_env("CODEX_HOME").or_else(|| from_env("HOME").map(|h| h.join(".codex")))?;

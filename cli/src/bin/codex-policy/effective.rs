@@ -24,7 +24,10 @@ pub(crate) fn compose(
     inputs: &PolicyInputs,
     error_status: u8,
 ) -> Result<Composed, Failure> {
-    let mut discovered = crate::config_files::discover(&inputs.files, cli.config.as_deref());
+    // Project files belong to the directory the command runs in.
+    let project_dir = inputs.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut discovered =
+        crate::config_files::discover(&inputs.files, cli.config.as_deref(), &project_dir);
     // config.toml was already read by profile resolution; validate it too.
     discovered.config = discovered.config.or_else(|| resolved.config_file.clone());
     let files = if [

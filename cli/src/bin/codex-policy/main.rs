@@ -7,7 +7,7 @@ mod sandbox;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -219,7 +219,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         }
         Some(Command::Doctor) => sandbox::doctor(cli.json),
         Some(Command::Validate { files, strict }) => {
-            let inputs = config_files::discover(files, cli.config.as_deref());
+            let inputs = config_files::discover(files, cli.config.as_deref(), Path::new("."));
             config_files::run_validate(&inputs, cli.json, *strict)
         }
         Some(Command::Init {
