@@ -164,3 +164,39 @@ fn ctrl_c_reaches_the_command_not_just_the_sandbox() {
         assert_eq!(status.code(), Some(3), "{profile}: {status:?}");
     }
 }
+
+#[test]
+fn sigterm_to_codex_policy_reaches_the_command_for_a_graceful_stop() {
+    if let Some(reason) = skip_reason() {
+        return skip("sigterm_reaches_the_command", &reason);
+    }
+    use std::io::{BufRead, BufReader, Read};
+    let fixture = Fixture::new();
+    for profile in ["offline", "workspace"] {
+        let mut child = fixture
+            .command(
+                profile,
+                &[],
+                &[
+                    "sh",
+                    "-c",
+                    "trap 'echo graceful; exit 5' TERM; echo ready; while :; do sleep 0.05; done",
+                ],
+            )
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ready = String::new();
+        stdout.read_line(&mut ready).unwrap();
+        assert_eq!(ready, "ready\n");
+        // What a harness does to stop a command: SIGTERM to codex-policy alone.
+        // SAFETY: signalling a child we spawned.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(rest, "graceful\n", "{profile}");
+        assert_eq!(status.code(), Some(5), "{profile}: {status:?}");
+    }
+}

@@ -8,6 +8,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use seccompiler::BpfProgram;
 
@@ -268,6 +269,38 @@ unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
     Ok(())
 }
 
+/// Where forwarded signals go: the sandbox's init (from the reaper) or the
+/// command (from the init). Set after `fork`, in the process that forwards.
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+/// Signals a harness sends to stop a command gracefully.
+const FORWARDED: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let target = FORWARD_TO.load(Ordering::Relaxed);
+    if target > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(target, signal) };
+    }
+}
+
+/// Forwards SIGTERM and SIGHUP to `target` instead of dying of them, so a
+/// command can stop cleanly; SIGKILL still ends the whole sandbox at once.
+unsafe fn forward_stop_signals_to(target: libc::pid_t) {
+    FORWARD_TO.store(target, Ordering::Relaxed);
+    // SAFETY: installing a handler that only calls kill(2); sigaction is
+    // async-signal-safe and the struct is fully initialized.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        for signal in FORWARDED {
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+}
+
 /// PID 1 of the sandbox forks the command as PID 2 and stays behind as its init:
 /// the kernel shields PID 1 from signals it has no handler for, so a command
 /// running as PID 1 could not, for example, `kill -TERM $$` itself. Init reaps
@@ -284,6 +317,8 @@ unsafe fn become_init() -> StepResult {
             return Ok(());
         }
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        // PID 1 receives only signals it handles: relay stop requests to PID 2.
+        forward_stop_signals_to(command);
         loop {
             let mut status = 0;
             let pid = libc::waitpid(-1, &mut status, 0);
@@ -317,6 +352,7 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
         // before a command that handles SIGINT could (as system(3) does).
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        forward_stop_signals_to(child);
         let mut status = 0;
         loop {
             if libc::waitpid(child, &mut status, 0) == child {
