@@ -156,3 +156,50 @@ fn missing_files_and_nothing_to_validate() {
         "CP0006"
     );
 }
+
+#[test]
+fn composition_never_loosens_the_profile() {
+    use codex_policy_model::SandboxPolicy;
+    use codex_policy_model::effective::{NetworkLevel, compose};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let profiles = [
+        SandboxPolicy::read_only(),
+        SandboxPolicy::ReadOnly {
+            network_access: true,
+        },
+        SandboxPolicy::workspace_write(false),
+        SandboxPolicy::workspace_write(true),
+        SandboxPolicy::DangerFullAccess,
+    ];
+    for dir in cases().into_iter().filter(|d| d.starts_with(&root)) {
+        let files = validate(&inputs(&dir));
+        if files.fails(false) {
+            continue;
+        }
+        for profile in &profiles {
+            let effective = compose(profile, "profile", "workspace", &files);
+            let policy = &effective.sandbox_policy.value;
+            // Never more network, never more writes than the profile.
+            assert!(
+                !policy.has_network_access() || profile.has_network_access(),
+                "{dir:?}"
+            );
+            assert!(
+                !policy.allows_any_write() || profile.allows_any_write(),
+                "{dir:?}"
+            );
+            assert!(!policy.has_full_disk_write_access() || profile.has_full_disk_write_access());
+            if !profile.has_network_access() {
+                assert_eq!(effective.network.value, NetworkLevel::Off, "{dir:?}");
+            }
+            // A closed harness gate closes the network whatever the profile.
+            if files
+                .harness
+                .as_ref()
+                .is_some_and(|h| !h.value.network.enabled)
+            {
+                assert!(!policy.has_network_access(), "{dir:?}");
+            }
+        }
+    }
+}
