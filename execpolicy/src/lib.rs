@@ -1,12 +1,42 @@
 //! Decides, before a command runs, whether its command line is allowed, needs
 //! approval or is forbidden.
 //!
-//! Rules are Starlark files in Codex's dialect (`prefix_rule`, `host_executable`,
-//! `network_rule`) plus program definitions (`define_program`) with typed
-//! arguments. Shell wrappers such as `bash -lc '...'` and `env VAR=x` prefixes are
-//! normalized with a real shell parser before matching, and the strictest decision
-//! of every sub-command wins.
+//! Rules are Starlark files in Codex's dialect — `prefix_rule`,
+//! `host_executable`, `network_rule` — plus program definitions
+//! (`define_program`) whose typed arguments classify a command as Safe, Match,
+//! Forbidden or Unverified. Shell wrappers (`bash -lc '...'`) are parsed with a
+//! real shell parser and split; `env VAR=x`, `timeout 5` and similar prefixes
+//! are removed; every sub-command is decided and the strictest decision wins.
+//! Rules files are evaluated in a hardened interpreter: no `load()`, no file or
+//! network access, bounded steps and memory.
 //!
-//! Status: not implemented yet. This crate is reserved in the workspace layout so
-//! that the dependency rules of `ARCHITECTURE.md` hold from the start; it exposes
-//! no API until the engine lands.
+//! ```
+//! use codex_execpolicy::{Decision, PolicyLoader};
+//!
+//! let mut loader = PolicyLoader::new();
+//! loader.load_str("rules.star", r#"
+//! prefix_rule(pattern = ["git", ["status", "log"]], decision = "allow",
+//!             match = ["git status", ["git", "log", "-3"]], not_match = ["git push"])
+//! prefix_rule(pattern = ["curl"], decision = "forbidden", justification = "no network tools")
+//! "#)?;
+//! let policy = loader.finish();
+//! let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+//! let check = |s: &str| policy.check(&argv(s)).decision.map(|v| v.decision());
+//! assert_eq!(check("git status"), Some(Decision::Allow));
+//! assert_eq!(check("bash -lc git&&curl"), Some(Decision::Forbidden));
+//! # Ok::<(), codex_execpolicy::LoadError>(())
+//! ```
+
+mod decision;
+mod loader;
+mod normalize;
+mod policy;
+mod program;
+mod rules;
+
+pub use decision::{Decision, ProgramOutcome};
+pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, PolicyLoader};
+pub use normalize::{Normalized, normalize};
+pub use policy::{Evaluation, Policy, Verdict};
+pub use program::{ArgType, MatchedArg};
+pub use rules::{NetworkRule, RuleMatch};
