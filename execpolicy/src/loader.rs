@@ -364,6 +364,41 @@ fn justification(text: Option<&str>) -> anyhow::Result<Option<String>> {
     }
 }
 
+/// A `network_rule` host as Codex normalizes it: no scheme or path, a `:port`
+/// (or `[v6]:port`) removed, lowercase, no trailing dot, no wildcard.
+fn network_host(raw: &str) -> anyhow::Result<String> {
+    let mut host = raw.trim();
+    if host.contains("://") || host.contains(['/', '?', '#']) {
+        anyhow::bail!(
+            "network_rule host must be a host name or IP address, without scheme or path"
+        );
+    }
+    if let Some(inside) = host.strip_prefix('[') {
+        let Some((address, rest)) = inside.split_once(']') else {
+            anyhow::bail!("network_rule host has an unclosed [IPv6] literal");
+        };
+        let port_ok = rest
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !rest.is_empty() && !port_ok {
+            anyhow::bail!("network_rule host has an unexpected suffix: {raw}");
+        }
+        host = address;
+    } else if host.matches(':').count() == 1
+        && let Some((name, port)) = host.rsplit_once(':')
+        && !name.is_empty()
+        && !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+    {
+        host = name;
+    }
+    let host = host.trim_end_matches('.').trim().to_ascii_lowercase();
+    if host.is_empty() || host.contains('*') || host.chars().any(char::is_whitespace) {
+        anyhow::bail!("network_rule host must be one specific host name or IP address");
+    }
+    Ok(host)
+}
+
 /// `ARG_*` constants name a type and how many positional arguments it takes.
 fn arg_slot(name: &str) -> anyhow::Result<ArgSlot> {
     let (arg_type, arity) = match name {
@@ -509,10 +544,7 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         } else {
             Decision::parse(decision).map_err(anyhow::Error::msg)?
         };
-        let host = host.trim().trim_end_matches('.').to_ascii_lowercase();
-        if host.is_empty() || host.contains(['*', '/', ' ']) {
-            anyhow::bail!("network_rule host must be one specific host name or IP address");
-        }
+        let host = network_host(host)?;
         let protocol = if protocol.starts_with("http") && protocol != "http" {
             "https"
         } else {

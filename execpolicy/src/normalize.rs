@@ -214,6 +214,14 @@ fn check_redirect(redirect: &IoRedirect) -> Result<(), String> {
             use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
             match (kind, target) {
                 (K::DuplicateOutput | K::DuplicateInput, T::Fd(_)) => Ok(()),
+                // `2>&1`, `>&-`: a descriptor number or a close, never a file.
+                (K::DuplicateOutput | K::DuplicateInput, T::Duplicate(word))
+                    if word.value == "-"
+                        || (!word.value.is_empty()
+                            && word.value.bytes().all(|b| b.is_ascii_digit())) =>
+                {
+                    Ok(())
+                }
                 (_, T::Filename(word)) if word.value == "/dev/null" => Ok(()),
                 _ => Err("a redirection to a file".into()),
             }
