@@ -30,6 +30,7 @@
 mod decision;
 mod loader;
 mod normalize;
+mod paths;
 mod policy;
 mod program;
 mod rules;
@@ -37,6 +38,7 @@ mod rules;
 pub use decision::{Decision, ProgramOutcome};
 pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, PolicyLoader};
 pub use normalize::{Normalized, normalize};
+pub use paths::verify_paths;
 pub use policy::{Evaluation, Policy, Verdict};
 pub use program::{ArgType, MatchedArg};
 pub use rules::{NetworkRule, RuleMatch};

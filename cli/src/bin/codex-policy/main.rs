@@ -2,6 +2,7 @@
 
 mod config_files;
 mod effective;
+mod exec_rules;
 mod profile;
 mod sandbox;
 
@@ -24,6 +25,8 @@ mod exit {
     /// codex-policy could not start the command under the requested restrictions,
     /// or failed itself.
     pub(crate) const CANNOT_START: u8 = 125;
+    /// The exec policy refused the command.
+    pub(crate) const REFUSED: u8 = 126;
 }
 
 /// Decide and enforce what an AI agent's child processes may do.
@@ -60,6 +63,16 @@ enum Command {
     Launch(RunArgs),
     /// Show the effective policy and the source that decided each field.
     Explain(PolicyInputs),
+    /// Decide on a command line with the exec policy (the default policy
+    /// without --rules); prints Codex's {"decision", "matchedRules"} with --json.
+    Check {
+        /// A rules file (Starlark); may be repeated. Default: the built-in policy.
+        #[arg(long = "rules", value_name = "FILE")]
+        rules: Vec<PathBuf>,
+        /// The command line to decide on.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
     /// Show what this host can enforce, for every profile.
     Doctor,
     /// Codex-compatible debugging: `run` plus a report of the rules applied.
@@ -134,6 +147,10 @@ struct RunArgs {
     /// Run even if this host cannot enforce everything, and say what is not enforced.
     #[arg(long)]
     best_effort: bool,
+    /// Consult these exec-policy rules first (forbidden: 126; prompt: ask on the
+    /// terminal, 126 without one); may be repeated.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -233,6 +250,9 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             backend: DebugBackend::Landlock,
             run,
         }) => sandbox::run(cli, &resolve()?, run, sandbox::Mode::Debug),
+        Some(Command::Check { rules, command }) => {
+            exec_rules::check(&resolve()?, rules, command, cli.json)
+        }
         Some(Command::Explain(inputs)) => {
             let composed = effective::compose(cli, &resolve()?, inputs, exit::INVALID_INPUT)?;
             print_out(&effective::render(&composed, cli.json)?)?;

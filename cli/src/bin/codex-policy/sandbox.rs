@@ -45,6 +45,13 @@ pub(crate) fn run(
         .command
         .split_first()
         .ok_or_else(|| Failure::new(exit::USAGE, "no command given after --"))?;
+    let argv: Vec<String> = args
+        .command
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let monitor = !composed.effective.deny_on_violation.value;
+    crate::exec_rules::gate(&args.rules, resolved, &cwd, &argv, monitor)?;
     let mut command = Command::new(program);
     command.args(rest);
     if mode == Mode::Launch {
