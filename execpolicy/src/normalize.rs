@@ -29,8 +29,8 @@ const SHELLS: &[&str] = &["bash", "sh", "zsh", "dash"];
 /// Normalizes `argv`.
 pub fn normalize(argv: &[String]) -> Normalized {
     let argv = strip_prefixes(argv);
-    let Some(script) = shell_script(&argv) else {
-        return Normalized::Commands(vec![argv]);
+    let Some(script) = shell_script(argv) else {
+        return Normalized::Commands(vec![argv.to_vec()]);
     };
     match split_script(&script) {
         Ok(commands) => {
@@ -48,7 +48,7 @@ pub fn normalize(argv: &[String]) -> Normalized {
 }
 
 /// The script of `bash -c SCRIPT` / `bash -lc SCRIPT` (no further arguments).
-fn shell_script(argv: &[String]) -> Option<String> {
+pub(crate) fn shell_script(argv: &[String]) -> Option<String> {
     let program = argv.first()?;
     let name = program.rsplit('/').next().unwrap_or(program);
     if !SHELLS.contains(&name) {
@@ -69,12 +69,13 @@ fn is_assignment(token: &str) -> bool {
     })
 }
 
-/// Removes prefixes that run the rest of the line unchanged.
-fn strip_prefixes(argv: &[String]) -> Vec<String> {
+/// Removes prefixes that run the rest of the line unchanged (only leading
+/// tokens go, so the rest is a sub-slice: no allocation on the hot path).
+pub(crate) fn strip_prefixes(argv: &[String]) -> &[String] {
     let mut rest = argv;
     loop {
         let Some(first) = rest.first() else {
-            return Vec::new();
+            return rest;
         };
         let name = first.rsplit('/').next().unwrap_or(first);
         let skip = if is_assignment(first) {
@@ -87,18 +88,18 @@ fn strip_prefixes(argv: &[String]) -> Vec<String> {
                 .get(1 + assignments)
                 .is_some_and(|t| t.starts_with('-'))
             {
-                return rest.to_vec();
+                return rest;
             }
             1 + assignments
         } else if name == "command" {
             if rest.get(1).is_some_and(|t| t.starts_with('-')) {
-                return rest.to_vec();
+                return rest;
             }
             1
         } else if name == "nice" {
             match rest.get(1).map(String::as_str) {
                 Some("-n") if rest.get(2).is_some_and(|n| n.parse::<i32>().is_ok()) => 3,
-                Some(flag) if flag.starts_with('-') => return rest.to_vec(),
+                Some(flag) if flag.starts_with('-') => return rest,
                 _ => 1,
             }
         } else if name == "timeout" {
@@ -116,14 +117,14 @@ fn strip_prefixes(argv: &[String]) -> Vec<String> {
                 !number.is_empty() && number.parse::<f64>().is_ok()
             });
             if !duration_ok {
-                return rest.to_vec();
+                return rest;
             }
             i + 1
         } else {
-            return rest.to_vec();
+            return rest;
         };
         if skip >= rest.len() {
-            return rest.to_vec();
+            return rest;
         }
         rest = &rest[skip..];
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::loader::Map;
-use crate::normalize::{Normalized, normalize};
+use crate::normalize::{Normalized, normalize, shell_script, strip_prefixes};
 use crate::program::ProgramSpec;
 use crate::rules::{NetworkRule, PrefixRule, RuleMatch};
 use crate::{Decision, ProgramOutcome};
@@ -78,66 +78,112 @@ impl Policy {
         self.prefix_rules.values().map(Vec::len).sum()
     }
 
+    /// The program name `argv` invokes and, for a path, the path — `None` when a
+    /// path is not listed for the program (by `host_executable` or, for program
+    /// definitions, `system_path`).
+    fn program_of<'a>(&self, argv: &'a [String]) -> Option<(&'a str, Option<&'a Path>)> {
+        let first = argv.first()?;
+        if !first.contains('/') {
+            return Some((first, None));
+        }
+        let path = Path::new(first);
+        Some((path.file_name()?.to_str()?, Some(path)))
+    }
+
+    fn host_listed(&self, name: &str, path: &Path) -> bool {
+        self.host_executables
+            .get(name)
+            .is_some_and(|paths| paths.iter().any(|p| p == path))
+    }
+
+    /// The prefix rules that apply to `argv` (none for an unlisted path).
+    fn rules_matching<'s>(
+        &'s self,
+        name: &str,
+        path: Option<&Path>,
+        argv: &'s [String],
+    ) -> impl Iterator<Item = &'s PrefixRule> {
+        let listed = path.is_none_or(|p| self.host_listed(name, p));
+        self.prefix_rules
+            .get(name)
+            .filter(|_| listed)
+            .into_iter()
+            .flatten()
+            .filter(move |rule| rule.matches(argv))
+    }
+
+    /// The most verifying program definition for `argv`, with its verdict.
+    fn best_program(
+        &self,
+        name: &str,
+        path: Option<&Path>,
+        argv: &[String],
+    ) -> Option<(&ProgramSpec, crate::program::ProgramVerdict)> {
+        self.programs
+            .get(name)?
+            .iter()
+            .filter(|spec| spec.applies_to(argv))
+            .filter(|spec| match path {
+                None => true,
+                Some(path) => {
+                    spec.system_path.iter().any(|p| Path::new(&**p) == path)
+                        || self.host_listed(name, path)
+                }
+            })
+            .map(|spec| (spec, spec.classify(argv)))
+            .min_by_key(|(_, verdict)| verdict.outcome)
+    }
+
     /// Matches for one plain argv, without shell unwrapping: prefix rules first;
     /// program definitions when no rule matched. An absolute path uses the
     /// program's rules only when a `host_executable` (or `system_path`) lists it.
     pub fn matches_for_argv(&self, argv: &[String]) -> Vec<RuleMatch> {
-        let Some(first) = argv.first() else {
+        let Some((name, path)) = self.program_of(argv) else {
             return Vec::new();
         };
-        let (name, resolved) = if first.contains('/') {
-            let Some(name) = Path::new(first).file_name().and_then(|n| n.to_str()) else {
-                return Vec::new();
-            };
-            (name, Some(Path::new(first)))
-        } else {
-            (first.as_str(), None)
-        };
-        let listed =
-            |paths: &[std::path::PathBuf]| resolved.is_some_and(|r| paths.iter().any(|p| p == r));
-        let rule_path_ok =
-            resolved.is_none() || self.host_executables.get(name).is_some_and(|p| listed(p));
-        let mut matches: Vec<RuleMatch> = Vec::new();
-        if rule_path_ok && let Some(rules) = self.prefix_rules.get(name) {
-            for rule in rules.iter().filter(|r| r.matches(argv)) {
-                matches.push(RuleMatch::PrefixRuleMatch {
-                    matched_prefix: argv[..=rule.rest.len()].to_vec(),
-                    decision: rule.decision,
-                    resolved_program: resolved.map(Path::to_path_buf),
-                    justification: rule.justification.as_deref().map(str::to_owned),
-                    defined_at: rule.defined_at.to_string(),
-                });
-            }
-        }
+        let matches: Vec<RuleMatch> = self
+            .rules_matching(name, path, argv)
+            .map(|rule| RuleMatch::PrefixRuleMatch {
+                matched_prefix: argv[..=rule.rest.len()].to_vec(),
+                decision: rule.decision,
+                resolved_program: path.map(Path::to_path_buf),
+                justification: rule.justification.as_deref().map(str::to_owned),
+                defined_at: rule.defined_at.to_string(),
+            })
+            .collect();
         if !matches.is_empty() {
             return matches;
         }
-        let Some(specs) = self.programs.get(name) else {
-            return matches;
-        };
-        // Of several applicable definitions, the one that verifies the most wins.
-        let best = specs
-            .iter()
-            .filter(|spec| spec.applies_to(argv))
-            .filter(|spec| match resolved {
-                None => true,
-                Some(path) => {
-                    spec.system_path.iter().any(|p| Path::new(&**p) == path)
-                        || self.host_executables.get(name).is_some_and(|p| listed(p))
-                }
-            })
-            .map(|spec| (spec, spec.classify(argv)))
-            .min_by_key(|(_, verdict)| verdict.outcome);
-        if let Some((spec, verdict)) = best {
-            matches.push(RuleMatch::ProgramMatch {
+        self.best_program(name, path, argv)
+            .map(|(spec, verdict)| RuleMatch::ProgramMatch {
                 program: spec.program.to_string(),
                 outcome: verdict.outcome,
                 args: verdict.args,
                 reason: verdict.reason,
                 defined_at: spec.defined_at.to_string(),
-            });
+            })
+            .into_iter()
+            .collect()
+    }
+
+    /// The decision alone, without the explanation [`Policy::check`] builds:
+    /// for hot paths. Identical to `check(argv).decision` (tested); a plain
+    /// command is decided without allocating.
+    pub fn decide(&self, argv: &[String]) -> Option<Verdict> {
+        let argv = strip_prefixes(argv);
+        if shell_script(argv).is_some() {
+            return self.check(argv).decision;
         }
-        matches
+        let (name, path) = self.program_of(argv)?;
+        if let Some(decision) = self
+            .rules_matching(name, path, argv)
+            .map(|r| r.decision)
+            .max()
+        {
+            return Some(Verdict::Rule(decision));
+        }
+        self.best_program(name, path, argv)
+            .map(|(_, verdict)| Verdict::Program(verdict.outcome))
     }
 
     /// Decides on a command line: shell wrappers (`bash -lc '...'`) are parsed and

@@ -221,7 +221,13 @@ fn words(command: &str) -> Vec<String> {
 }
 
 fn decision(policy: &Policy, command: &str) -> String {
-    let evaluation = policy.check(&words(command));
+    let argv = words(command);
+    let evaluation = policy.check(&argv);
+    assert_eq!(
+        policy.decide(&argv),
+        evaluation.decision,
+        "decide and check disagree on {command:?}"
+    );
     match evaluation.decision {
         Some(verdict) => serde_json::to_value(verdict)
             .unwrap()
