@@ -144,7 +144,93 @@ pub(crate) fn bench() -> Result<(), String> {
     let report = domain_section(&root)?;
     write_section(&doc, "domains", &report)?;
     println!("{report}");
+
+    let report = exec_policy_section(&bin, &root, &runs)?;
+    write_section(&doc, "execpolicy", &report)?;
+    println!("{report}");
     Ok(())
+}
+
+/// Median of a criterion benchmark, in nanoseconds.
+fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
+    let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    value["median"]["point_estimate"]
+        .as_f64()
+        .ok_or_else(|| format!("{}: no median", path.display()))
+}
+
+/// The exec policy: criterion on the issue's shape, and `check` end to end.
+fn exec_policy_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
+    run(Command::new(crate::cargo_path()).args([
+        "bench",
+        "--quiet",
+        "-p",
+        "codex-execpolicy",
+        "--bench",
+        "execpolicy",
+        "--",
+        "--warm-up-time",
+        "2",
+        "--measurement-time",
+        "8",
+    ]))?;
+    let load = criterion_median(root, "execpolicy_load_1000_prefix_rules")?;
+    let decide = criterion_median(root, "execpolicy/decide_plain_argv")? / 1_000.0;
+    let explain = criterion_median(root, "execpolicy/check_plain_argv_with_explanation")? / 1_000.0;
+    let wrapped = criterion_median(root, "execpolicy/decide_bash_lc_wrapped")? / 1_000.0;
+    let json = root.join("target/bench/check.json");
+    let check = format!("{} check -- git status", bin.display());
+    let e2e = hyperfine(
+        &[
+            ("true (bare)", "true".into()),
+            ("codex-policy check -- git status", check),
+        ],
+        runs,
+        &json,
+        &[],
+    )?;
+    let mut out = String::new();
+    let _ = writeln!(out, "## Exec policy\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` on {}: criterion medians (`cargo bench -p codex-execpolicy --bench execpolicy`) on the issue's shape — 1,000 prefix rules (200 programs × 5, a two-way alternative in the second token, decisions mixed), 1,000 four-token commands, 20 % naming unknown programs — and hyperfine -N ({runs} runs) for the command.\n",
+        host_line()
+    );
+    let _ = writeln!(
+        out,
+        "| measure | codex-policy | Codex's engine (from the issue) | goal |\n|---|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| load 1,000 rules | {:.2} ms | 15–17 ms | ≤ 8 ms: {} |",
+        load / 1e6,
+        if load / 1e6 <= 8.0 { "met" } else { "NOT met" }
+    );
+    let _ = writeln!(
+        out,
+        "| decide, plain argv (`Policy::decide`) | {decide:.0} ns | ~240 ns | ≤ 120 ns: {} |",
+        if decide <= 120.0 { "met" } else { "NOT met" }
+    );
+    let _ = writeln!(
+        out,
+        "| decide with the full explanation (`Policy::check`) | {explain:.0} ns | | |"
+    );
+    let _ = writeln!(
+        out,
+        "| decide a `bash -lc '…'` wrapped command (shell parse + split) | {:.2} µs | | reported |",
+        wrapped / 1_000.0
+    );
+    let _ = writeln!(out, "\n| command | mean ± σ (ms) |\n|---|---|");
+    let _ = writeln!(out, "| true (bare) | {:.2} ± {:.2} |", e2e[0].0, e2e[0].1);
+    let _ = writeln!(
+        out,
+        "| `codex-policy check -- git status` (default policy) | {:.2} ± {:.2} |",
+        e2e[1].0, e2e[1].1
+    );
+    Ok(out.trim_end().to_owned())
 }
 
 /// Mean and standard deviation in ms of each command of one hyperfine run.
