@@ -1,11 +1,35 @@
 //! Evidence of every decision codex-policy takes, as JSON Lines.
 //!
-//! Each event (`timestamp`, `session_id`, `operation`, `target`, `decision`,
-//! `reason`, `source`) is redacted before it is written (user names in home
-//! paths, credentials in URLs, bearer tokens, cloud keys), reaches the file in a
-//! single append so concurrent writers never interleave, and sampling never drops
-//! a `denied` or `requires_approval` event.
+//! Each [`AuditEvent`] (`timestamp`, `session_id`, `operation`, `target`,
+//! `decision`, `reason`, `source`, and per-operation fields such as the exit
+//! status) is redacted before it is written — user names in home paths,
+//! credentials in URLs, secret parameters, bearer and basic credentials, cloud
+//! and API keys, configured headers — and reaches the file in a single append,
+//! so concurrent writers never interleave. Sampling never drops a `denied` or
+//! `requires_approval` event. [`read_log`] reads it back across rotated files.
 //!
-//! Status: not implemented yet. This crate is reserved in the workspace layout so
-//! that the dependency rules of `ARCHITECTURE.md` hold from the start; it exposes
-//! no API until the audit log lands.
+//! ```
+//! use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("audit.jsonl");
+//! let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+//! let event = AuditEvent::now("s1", Operation::CommandExec,
+//!     "curl https://user:pw@example.com/?token=abc", AuditDecision::Denied, "execpolicy");
+//! sink.record(event)?;
+//! let log = read_log(&path)?;
+//! assert_eq!(log.events[0].target, "curl https://[REDACTED]@example.com/?token=[REDACTED]");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod event;
+mod read;
+mod redact;
+mod sample;
+mod sink;
+
+pub use event::{AuditDecision, AuditEvent, HttpDetails, Operation, new_session_id, timestamp_now};
+pub use read::{BadLine, Filter, LogContents, log_files, read_log};
+pub use redact::{REDACTED, Redactor, USER};
+pub use sample::Sampler;
+pub use sink::{AuditError, AuditSink, FsyncPolicy, SinkOptions};

@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub use codex_audit as audit;
 pub use codex_execpolicy as execpolicy;
 pub use codex_policy_model as model;
 pub use codex_policy_model::{

@@ -36,6 +36,37 @@ pub struct CodexConfig {
     /// Permission profiles (`[permissions.<name>.network]` domain and socket rules).
     #[serde(default)]
     pub permissions: BTreeMap<String, crate::PermissionsProfile>,
+    /// Where and how codex-policy writes its audit log.
+    pub audit: Option<AuditTable>,
+}
+
+/// `[audit]`: the audit log of codex-policy.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditTable {
+    /// The log file (default `$CODEX_HOME/audit/audit.jsonl`).
+    pub path: Option<PathBuf>,
+    /// `never` (default), `each-event`, or `interval`.
+    pub fsync: Option<FsyncSetting>,
+    /// With `fsync = "interval"`: milliseconds between syncs (default 1000).
+    pub fsync_interval_ms: Option<std::num::NonZeroU64>,
+    /// Rotate past this many bytes (default 64 MiB).
+    pub max_bytes: Option<std::num::NonZeroU64>,
+    /// Rotated files kept (default 5).
+    pub keep: Option<std::num::NonZeroUsize>,
+}
+
+/// When audit events are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum FsyncSetting {
+    /// Leave it to the kernel.
+    Never,
+    /// After every event.
+    EachEvent,
+    /// Every `fsync_interval_ms`.
+    Interval,
 }
 
 /// `[sandbox]`: the mode and its network switch in one place.

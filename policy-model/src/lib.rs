@@ -38,8 +38,8 @@ pub mod validate;
 mod writable_roots;
 
 pub use codex_config::{
-    ApprovalPolicy, CodexConfig, CodexProfileTable, ConfiguredSandbox, ReadOnlyTable, SandboxTable,
-    WorkspaceWriteTable,
+    ApprovalPolicy, AuditTable, CodexConfig, CodexProfileTable, ConfiguredSandbox, FsyncSetting,
+    ReadOnlyTable, SandboxTable, WorkspaceWriteTable,
 };
 pub use diagnostic::{
     ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile,

@@ -63,6 +63,50 @@ pub fn find_secret(text: &str) -> Option<SecretKind> {
         .find_map(word_secret)
 }
 
+/// Byte ranges of every known secret shape in `text` (whole words, and PEM
+/// private key blocks), for redaction.
+pub fn secret_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(start) = text[from..].find("-----BEGIN").map(|i| from + i) {
+        let end = text[start..].find("PRIVATE KEY-----").and_then(|first| {
+            let after_header = start + first + "PRIVATE KEY-----".len();
+            text[after_header..]
+                .find("PRIVATE KEY-----")
+                .map(|second| after_header + second + "PRIVATE KEY-----".len())
+        });
+        match end {
+            Some(end) => {
+                spans.push(start..end);
+                from = end;
+            }
+            None => break,
+        }
+    }
+    let mut word_start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        let in_word = c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        match (in_word, word_start) {
+            (true, None) => word_start = Some(i),
+            (false, Some(start)) => {
+                let overlaps = spans
+                    .iter()
+                    .any(|s: &std::ops::Range<usize>| s.start <= start && start < s.end);
+                if !overlaps && word_secret(&text[start..i]).is_some() {
+                    spans.push(start..i);
+                }
+                word_start = None;
+            }
+            _ => {}
+        }
+    }
+    spans.sort_by_key(|s| s.start);
+    spans
+}
+
 fn word_secret(word: &str) -> Option<SecretKind> {
     let prefixed = |prefixes: &[&str], min_rest: usize| {
         prefixes.iter().any(|p| {

@@ -95,6 +95,10 @@ pub(crate) struct NamespaceSetup {
     pub(crate) uid_map: Vec<u8>,
     pub(crate) gid_map: Vec<u8>,
     pub(crate) mounts: Vec<BindMount>,
+    /// The outer side of the namespace fork returns from [`ChildSetup::steps`]
+    /// as [`Role::Reaper`] (to a supervisor that waits and reports) instead of
+    /// reaping and exiting itself.
+    pub(crate) return_reaper: bool,
     /// The working directory, entered again after mounting: a directory entered
     /// before (std does it before `pre_exec`) still refers to the original mount
     /// and would see beneath the read-only binds.
@@ -114,6 +118,19 @@ pub(crate) struct ChildSetup {
 }
 
 type StepResult = Result<(), (Stage, i32)>;
+
+/// Which process [`ChildSetup::steps`] returned in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The process that becomes the command: exec it.
+    Command,
+    /// The supervisor outside the namespaces: wait for `init`; keep `lifeline`
+    /// open until then (its closing tells the sandbox its supervisor is gone).
+    Reaper {
+        init: libc::pid_t,
+        lifeline: libc::c_int,
+    },
+}
 
 fn errno() -> i32 {
     // SAFETY: reading the thread's errno is always valid.
@@ -137,7 +154,9 @@ impl ChildSetup {
     pub(crate) unsafe fn apply(&self) -> io::Result<()> {
         // SAFETY: forwarded from the caller's contract.
         match unsafe { self.steps() } {
-            Ok(()) => Ok(()),
+            Ok(Role::Command) => Ok(()),
+            // Not requested on this path (`return_reaper` is false for spawn).
+            Ok(Role::Reaper { .. }) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
             Err((stage, code)) => {
                 let mut record = [0u8; 8];
                 record[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
@@ -160,7 +179,7 @@ impl ChildSetup {
     /// The calling process must be single-threaded (a forked child, or a program
     /// that started no thread), as `unshare(CLONE_NEWUSER)` and `fork` require,
     /// and in a forked child only async-signal-safe calls may follow.
-    pub(crate) unsafe fn steps(&self) -> StepResult {
+    pub(crate) unsafe fn steps(&self) -> Result<Role, (Stage, i32)> {
         // SAFETY (whole function): only async-signal-safe system calls on memory
         // the parent prepared and that outlives the child's use of it.
         unsafe {
@@ -171,8 +190,10 @@ impl ChildSetup {
             if libc::getppid() != self.parent_pid {
                 return Err((Stage::ParentGone, libc::ESRCH));
             }
-            if let Some(ns) = &self.namespaces {
-                enter_namespaces(ns)?;
+            if let Some(ns) = &self.namespaces
+                && let Some((init, lifeline)) = enter_namespaces(ns)?
+            {
+                return Ok(Role::Reaper { init, lifeline });
             }
             check(
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into(),
@@ -203,14 +224,16 @@ impl ChildSetup {
                 become_init()?;
             }
         }
-        Ok(())
+        Ok(Role::Command)
     }
 }
 
 /// Enters new user, mount, PID (and network) namespaces, applies the bind mounts,
 /// then forks: this process stays outside as the reaper, the new child is PID 1
 /// of the sandbox and returns to become the command.
-unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
+unsafe fn enter_namespaces(
+    ns: &NamespaceSetup,
+) -> Result<Option<(libc::pid_t, libc::c_int)>, (Stage, i32)> {
     // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
     unsafe {
         check(libc::unshare(ns.flags).into(), Stage::Unshare)?;
@@ -248,6 +271,9 @@ unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
         }
         if pid > 0 {
             libc::close(lifeline[0]);
+            if ns.return_reaper {
+                return Ok(Some((pid, lifeline[1])));
+            }
             reap(pid, lifeline[1]);
         }
         libc::close(lifeline[1]);
@@ -266,7 +292,7 @@ unsafe fn enter_namespaces(ns: &NamespaceSetup) -> StepResult {
         }
         libc::close(lifeline[0]);
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where forwarded signals go: the sandbox's init (from the reaper) or the
@@ -286,7 +312,7 @@ extern "C" fn forward_signal(signal: libc::c_int) {
 
 /// Forwards SIGTERM and SIGHUP to `target` instead of dying of them, so a
 /// command can stop cleanly; SIGKILL still ends the whole sandbox at once.
-unsafe fn forward_stop_signals_to(target: libc::pid_t) {
+pub(crate) unsafe fn forward_stop_signals_to(target: libc::pid_t) {
     FORWARD_TO.store(target, Ordering::Relaxed);
     // SAFETY: installing a handler that only calls kill(2); sigaction is
     // async-signal-safe and the struct is fully initialized.

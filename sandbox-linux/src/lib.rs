@@ -48,6 +48,8 @@ pub use host::HostCapabilities;
 #[cfg(target_os = "linux")]
 pub use landlock_rules::LandlockError;
 #[cfg(target_os = "linux")]
-pub use sandbox::{Compatibility, LinuxSandbox, LinuxSandboxError, SandboxPlan};
+pub use sandbox::{
+    Compatibility, LinuxSandbox, LinuxSandboxError, Running, SandboxPlan, Supervisor,
+};
 #[cfg(target_os = "linux")]
 pub use seccomp_filter::SeccompError;

@@ -14,7 +14,7 @@ use codex_policy_model::{
     ProtectionReport, ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
 };
 
-use crate::child::{BindMount, ChildSetup, NamespaceSetup, Stage};
+use crate::child::{BindMount, ChildSetup, NamespaceSetup, Role, Stage};
 use crate::host::HostCapabilities;
 use crate::landlock_rules::{self, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest};
 use crate::seccomp_filter;
@@ -74,6 +74,9 @@ pub enum LinuxSandboxError {
     /// Preparing the sandbox failed in the parent.
     #[error("preparing the sandbox: {0}")]
     Io(#[from] io::Error),
+    /// The caller's start hook refused (for example: the audit log cannot be written).
+    #[error("{0}")]
+    Aborted(String),
 }
 
 impl LinuxSandboxError {
@@ -506,42 +509,127 @@ struct Prepared {
     setup: Option<ChildSetup>,
 }
 
+/// A command started by [`LinuxSandbox::run_command`].
+#[derive(Debug)]
+pub enum Running {
+    /// The caller is the supervisor of the sandbox's init (the fast path).
+    Supervised(Supervisor),
+    /// A child process (no namespaces here, or no sandbox at all).
+    Child(std::process::Child),
+}
+
+/// The supervisor side of an in-place sandbox: the caller, outside the
+/// namespaces, waiting for the sandbox's init.
+#[derive(Debug)]
+pub struct Supervisor {
+    init: libc::pid_t,
+    /// Kept open until the sandbox ends: PID 1 checks it to notice a supervisor
+    /// that died before PID 1 armed its death signal.
+    _lifeline: OwnedFd,
+}
+
+impl Running {
+    /// Waits for the command; its exit code, or 128+N when signal N ended it.
+    /// While waiting, SIGTERM and SIGHUP are forwarded to the command and
+    /// Ctrl-C / Ctrl-\\ are left to it (they reach it directly).
+    pub fn wait(self) -> io::Result<i32> {
+        match self {
+            Self::Child(mut child) => {
+                use std::os::unix::process::ExitStatusExt;
+                let status = child.wait()?;
+                Ok(status
+                    .code()
+                    .or_else(|| status.signal().map(|s| 128 + s))
+                    .unwrap_or(128))
+            }
+            Self::Supervised(supervisor) => {
+                // SAFETY: installing handlers that only call kill(2), and
+                // ignoring terminal signals, in our own process.
+                unsafe {
+                    crate::child::forward_stop_signals_to(supervisor.init);
+                    libc::signal(libc::SIGINT, libc::SIG_IGN);
+                    libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                }
+                let mut status = 0;
+                loop {
+                    // SAFETY: waiting for our own child with a valid pointer.
+                    if unsafe { libc::waitpid(supervisor.init, &mut status, 0) } == supervisor.init
+                    {
+                        break;
+                    }
+                    let err = io::Error::last_os_error();
+                    if err.kind() != io::ErrorKind::Interrupted {
+                        return Err(err);
+                    }
+                }
+                Ok(if libc::WIFSIGNALED(status) {
+                    128 + libc::WTERMSIG(status)
+                } else {
+                    libc::WEXITSTATUS(status)
+                })
+            }
+        }
+    }
+}
+
 impl LinuxSandbox {
-    /// Runs `command` under `policy` in place of the calling process, like
-    /// [`CommandExt::exec`]: it returns only on failure. The calling process must
-    /// be single-threaded. With namespaces it stays as the reaper of the sandbox
-    /// and exits with the command's status (128+N for signal N); without, it
-    /// restricts itself and execs the command. `on_start` receives the report
-    /// before anything is applied (to print it).
-    ///
-    /// This is the fastest sound path — one process fewer than
-    /// [`Sandbox::spawn`] — and what `codex-policy run` uses.
-    pub fn exec(
+    /// Starts `command` under `policy` and returns a handle to wait for it: what
+    /// `codex-policy run` uses. With namespaces, the calling process sets the
+    /// sandbox up in place and becomes its supervisor — one process fewer than
+    /// [`Sandbox::spawn`] — so it must be single-threaded. Without namespaces
+    /// (best effort) or without a sandbox, the command is a child process.
+    /// `on_start` receives the report before anything is applied (to print and
+    /// record it); an error from it aborts the start.
+    pub fn run_command(
         &self,
         policy: &SandboxPolicy,
         cwd: &Path,
         command: &mut Command,
-        on_start: impl FnOnce(&EnforcementReport),
-    ) -> LinuxSandboxError {
-        let Prepared { report, setup } = match self.prepare_command(policy, cwd, command) {
-            Ok(prepared) => prepared,
-            Err(err) => return err,
+        on_start: impl FnOnce(&EnforcementReport) -> Result<(), String>,
+    ) -> Result<Running, LinuxSandboxError> {
+        let Prepared { report, setup } = self.prepare_command(policy, cwd, command)?;
+        on_start(&report).map_err(LinuxSandboxError::Aborted)?;
+        let Some(mut setup) = setup.filter(|s| s.namespaces.is_some()) else {
+            return Ok(Running::Child(self.spawn(policy, cwd, command)?.child));
         };
-        on_start(&report);
-        if let Some(mut setup) = setup {
-            // In place, the process whose death must end the sandbox is our parent.
-            // SAFETY: getppid has no preconditions.
-            setup.parent_pid = unsafe { libc::getppid() };
-            // SAFETY: the caller guarantees a single-threaded process.
-            if let Err((stage, errno)) = unsafe { setup.steps() } {
-                return LinuxSandboxError::Setup {
-                    stage: stage.describe(),
-                    source: io::Error::from_raw_os_error(errno),
-                };
+        if let Some(ns) = &mut setup.namespaces {
+            ns.return_reaper = true;
+        }
+        // SAFETY: getpid/getppid have no preconditions.
+        let (supervisor, parent) = unsafe { (libc::getpid(), libc::getppid()) };
+        setup.parent_pid = parent;
+        // SAFETY: the caller guarantees a single-threaded process.
+        let steps = unsafe { setup.steps() };
+        // SAFETY: getpid has no preconditions.
+        let in_supervisor = unsafe { libc::getpid() } == supervisor;
+        match steps {
+            Ok(Role::Reaper { init, lifeline }) => Ok(Running::Supervised(Supervisor {
+                init,
+                // SAFETY: the write end of the lifeline pipe, now ours alone.
+                _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
+            })),
+            Err((stage, errno)) if in_supervisor => Err(LinuxSandboxError::Setup {
+                stage: stage.describe(),
+                source: io::Error::from_raw_os_error(errno),
+            }),
+            // In the sandbox's own processes: never return into the caller's code.
+            Err((stage, errno)) => {
+                eprintln!(
+                    "codex-policy: error: sandbox setup failed: {}: {}",
+                    stage.describe(),
+                    io::Error::from_raw_os_error(errno)
+                );
+                // SAFETY: leaving a forked child.
+                unsafe { libc::_exit(125) }
+            }
+            Ok(Role::Command) => {
+                let source = command.exec();
+                let err = exec_error(command, source);
+                eprintln!("codex-policy: error: {err}");
+                // SAFETY: leaving the forked command process.
+                unsafe { libc::_exit(i32::from(err.exit_status())) }
             }
         }
-        let source = command.exec();
-        exec_error(command, source)
     }
 
     /// Plans for `command` (its `$TMPDIR`, `cwd`), sets its environment, and
@@ -644,6 +732,7 @@ fn namespace_setup(
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         mounts,
         cwd: c_path(&std::fs::canonicalize(cwd)?)?,
+        return_reaper: false,
     })
 }
 

@@ -12,6 +12,7 @@ const NAMES: &[&str] = &[
     "config",
     "requirements",
     "sandbox-policy",
+    "audit-event",
 ];
 
 pub(crate) fn schema(check: bool) -> Result<(), String> {

@@ -8,6 +8,9 @@ use codex_policy::execpolicy::{
     Decision, Evaluation, Policy, PolicyLoader, RuleMatch, verify_paths,
 };
 
+use codex_policy::audit::{AuditDecision, Operation};
+
+use crate::audit::{AuditTrail, TrailOptions, shell_words};
 use crate::{Failure, exit, print_out, to_json};
 
 /// The rules files, or the built-in default policy when none is given.
@@ -44,17 +47,57 @@ pub(crate) fn evaluate(
     evaluation
 }
 
+/// The audit decision and reason of an evaluation.
+fn audit_view(evaluation: &Evaluation, why: String) -> (AuditDecision, Option<String>) {
+    match evaluation.decision.map(|v| v.decision()) {
+        None => (AuditDecision::Allowed, Some("no rule matched".into())),
+        Some(Decision::Allow) => (AuditDecision::Allowed, Some(why)),
+        Some(Decision::Prompt) => (AuditDecision::RequiresApproval, Some(why)),
+        Some(Decision::Forbidden) => (AuditDecision::Denied, Some(why)),
+    }
+}
+
+/// The matched rules in one line.
+fn summary(evaluation: &Evaluation) -> String {
+    describe(evaluation)
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// `codex-policy check`.
 pub(crate) fn check(
     resolved: &ResolvedProfile,
     rules: &[PathBuf],
     command: &[String],
+    audit: &crate::AuditArgs,
     json: bool,
 ) -> Result<u8, Failure> {
     let policy = load(rules, exit::INVALID_INPUT)?;
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::internal(format!("current directory: {e}")))?;
     let evaluation = evaluate(&policy, resolved, &cwd, command);
+    let mut trail = AuditTrail::open(
+        TrailOptions {
+            explicit_path: audit.audit_log.as_deref(),
+            session_id: audit.session_id.as_deref(),
+            disabled: audit.no_audit,
+            fail_closed: false,
+            profile: Some(resolved.profile.to_string()),
+        },
+        &Default::default(),
+    )?;
+    let (decision, reason) = audit_view(&evaluation, summary(&evaluation));
+    let mut event = trail.event(
+        Operation::CommandExec,
+        shell_words(command),
+        decision,
+        "execpolicy",
+    );
+    event.reason = reason;
+    trail.record(event)?;
     if json {
         print_out(&to_json(&evaluation)?)?;
     } else {
@@ -117,61 +160,67 @@ fn describe(evaluation: &Evaluation) -> String {
 }
 
 /// The exec-policy gate before `run`/`launch` start a command: `Ok` to go on.
-/// In monitor mode (`deny_on_violation: false`) a refusal is reported and
-/// the command runs anyway; file-system restrictions still apply.
+/// Every decision is recorded. In monitor mode (`deny_on_violation: false`) a
+/// refusal is reported and the command runs anyway; file-system restrictions
+/// still apply.
 pub(crate) fn gate(
     rules: &[PathBuf],
     resolved: &ResolvedProfile,
     cwd: &Path,
     argv: &[String],
     monitor: bool,
+    trail: &mut AuditTrail,
 ) -> Result<(), Failure> {
     if rules.is_empty() {
         return Ok(());
     }
     let policy = load(rules, exit::CANNOT_START)?;
     let evaluation = evaluate(&policy, resolved, cwd, argv);
-    let decision = evaluation.decision.map(|v| v.decision());
-    let why = || {
-        let detail = describe(&evaluation);
-        detail
-            .lines()
-            .skip(1)
-            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
-    match decision {
+    let why = summary(&evaluation);
+    let (mut decision, reason) = audit_view(&evaluation, why.clone());
+    let outcome = match evaluation.decision.map(|v| v.decision()) {
         None | Some(Decision::Allow) => Ok(()),
         Some(_) if monitor => {
             eprintln!(
-                "codex-policy: monitor mode: the exec policy would refuse this command ({}); running it",
-                why()
+                "codex-policy: monitor mode: the exec policy would refuse this command ({why}); running it"
             );
             Ok(())
         }
         Some(Decision::Forbidden) => Err(Failure::new(
             exit::REFUSED,
-            format!("refused by the exec policy: {}", why()),
+            format!("refused by the exec policy: {why}"),
         )),
         Some(Decision::Prompt) => {
             if ask(&format!(
-                "codex-policy: the exec policy asks for approval ({}).\nRun `{}`? [y/N] ",
-                why(),
+                "codex-policy: the exec policy asks for approval ({why}).\nRun `{}`? [y/N] ",
                 argv.join(" ")
             )) {
+                decision = AuditDecision::Allowed;
                 Ok(())
             } else {
                 Err(Failure::new(
                     exit::REFUSED,
                     format!(
-                        "needs approval and was not approved (no terminal to ask on, or declined): {}",
-                        why()
+                        "needs approval and was not approved (no terminal to ask on, or declined): {why}"
                     ),
                 ))
             }
         }
-    }
+    };
+    let mut event = trail.event(
+        Operation::CommandExec,
+        shell_words(argv),
+        decision,
+        "execpolicy",
+    );
+    event.reason = match (&outcome, monitor, decision) {
+        (Ok(()), true, AuditDecision::Denied | AuditDecision::RequiresApproval) => {
+            reason.map(|r| format!("monitor mode, allowed: {r}"))
+        }
+        _ => reason,
+    };
+    trail.record(event)?;
+    outcome
 }
 
 /// Asks on the controlling terminal; `false` without one.

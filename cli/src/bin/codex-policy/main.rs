@@ -1,5 +1,6 @@
 //! The `codex-policy` command-line tool. See `docs/cli.md` for the contract.
 
+mod audit;
 mod config_files;
 mod effective;
 mod exec_rules;
@@ -63,6 +64,11 @@ enum Command {
     Launch(RunArgs),
     /// Show the effective policy and the source that decided each field.
     Explain(PolicyInputs),
+    /// Read the audit log: `tail` (the last events) or `query` (filtered).
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Decide on a command line with the exec policy (the default policy
     /// without --rules); prints Codex's {"decision", "matchedRules"} with --json.
     Check {
@@ -72,6 +78,8 @@ enum Command {
         /// The command line to decide on.
         #[arg(last = true, required = true, value_name = "CMD")]
         command: Vec<String>,
+        #[command(flatten)]
+        audit: AuditArgs,
     },
     /// Show what this host can enforce, for every profile.
     Doctor,
@@ -151,9 +159,80 @@ struct RunArgs {
     /// terminal, 126 without one); may be repeated.
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
+}
+
+/// Where the audit events of one command go.
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Audit log file (default: [audit] path of config.toml, else $CODEX_HOME/audit/audit.jsonl).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<PathBuf>,
+    /// Session id of the events (default: a new random id per run).
+    #[arg(long, value_name = "ID")]
+    session_id: Option<String>,
+    /// Write no audit events.
+    #[arg(long, conflicts_with = "audit_log")]
+    no_audit: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// The last events.
+    Tail {
+        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// How many.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+    /// Events matching filters, across rotated files.
+    Query {
+        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// allowed, denied or requires_approval.
+        #[arg(long, value_parser = parse_enum::<codex_policy::audit::AuditDecision>)]
+        decision: Option<codex_policy::audit::AuditDecision>,
+        /// file_read, file_write, command_exec, network_connect, sandbox_start, sandbox_exit, policy_load, elevation.
+        #[arg(long, value_parser = parse_enum::<codex_policy::audit::Operation>)]
+        operation: Option<codex_policy::audit::Operation>,
+        /// The deciding component (execpolicy, sandbox, config).
+        #[arg(long)]
+        source: Option<String>,
+        /// One session.
+        #[arg(long)]
+        session: Option<String>,
+        /// At or after this RFC 3339 time.
+        #[arg(long, value_parser = parse_time)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Before this RFC 3339 time.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Append events read from standard input (one JSON object per line with
+    /// operation, target, decision, source, and optionally reason and
+    /// session_id), redacted, each in one write.
+    Append {
+        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| e.to_string())
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time (2026-11-23T18:30:00Z): {e}"))
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -174,6 +253,8 @@ enum SchemaName {
     Requirements,
     /// A sandbox policy (`{"mode": "workspace-write", ...}`).
     SandboxPolicy,
+    /// One line of the audit log.
+    AuditEvent,
 }
 
 fn parse_profile(name: &str) -> Result<SecurityProfile, String> {
@@ -250,9 +331,36 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             backend: DebugBackend::Landlock,
             run,
         }) => sandbox::run(cli, &resolve()?, run, sandbox::Mode::Debug),
-        Some(Command::Check { rules, command }) => {
-            exec_rules::check(&resolve()?, rules, command, cli.json)
-        }
+        Some(Command::Check {
+            rules,
+            command,
+            audit,
+        }) => exec_rules::check(&resolve()?, rules, command, audit, cli.json),
+        Some(Command::Audit { action }) => match action {
+            AuditAction::Tail { file, lines } => {
+                audit::show(file.as_deref(), &Default::default(), Some(*lines), cli.json)
+            }
+            AuditAction::Query {
+                file,
+                decision,
+                operation,
+                source,
+                session,
+                since,
+                until,
+            } => {
+                let filter = codex_policy::audit::Filter {
+                    decision: *decision,
+                    operation: *operation,
+                    source: source.clone(),
+                    session: session.clone(),
+                    since: *since,
+                    until: *until,
+                };
+                audit::show(file.as_deref(), &filter, None, cli.json)
+            }
+            AuditAction::Append { file } => audit::append(file.as_deref()),
+        },
         Some(Command::Explain(inputs)) => {
             let composed = effective::compose(cli, &resolve()?, inputs, exit::INVALID_INPUT)?;
             print_out(&effective::render(&composed, cli.json)?)?;
@@ -287,6 +395,7 @@ fn schema_json(name: SchemaName) -> Result<String, Failure> {
         SchemaName::Config => schemars::schema_for!(CodexConfig),
         SchemaName::Requirements => schemars::schema_for!(Requirements),
         SchemaName::SandboxPolicy => schemars::schema_for!(SandboxPolicy),
+        SchemaName::AuditEvent => schemars::schema_for!(codex_policy::audit::AuditEvent),
     };
     to_json(&schema)
 }

@@ -3,7 +3,11 @@
 use std::process::Command;
 
 #[cfg(target_os = "linux")]
+use crate::audit::{AuditTrail, TrailOptions, shell_words};
+#[cfg(target_os = "linux")]
 use codex_policy::ProtectionStatus;
+#[cfg(target_os = "linux")]
+use codex_policy::audit::{AuditDecision, Operation};
 use codex_policy::{ResolvedProfile, SecurityProfile};
 
 use crate::{Cli, Failure, RunArgs, exit, print_out, to_json};
@@ -51,7 +55,29 @@ pub(crate) fn run(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let monitor = !composed.effective.deny_on_violation.value;
-    crate::exec_rules::gate(&args.rules, resolved, &cwd, &argv, monitor)?;
+    let mut trail = AuditTrail::open(
+        TrailOptions {
+            explicit_path: args.audit.audit_log.as_deref(),
+            session_id: args.audit.session_id.as_deref(),
+            disabled: args.audit.no_audit,
+            fail_closed: !monitor,
+            profile: Some(resolved.profile.to_string()),
+        },
+        &composed.files,
+    )?;
+    let loaded = loaded_files(&composed)
+        .into_iter()
+        .chain(args.rules.iter().map(|r| r.display().to_string()));
+    for file in loaded {
+        let event = trail.event(
+            Operation::PolicyLoad,
+            file,
+            AuditDecision::Allowed,
+            "config",
+        );
+        trail.record(event)?;
+    }
+    crate::exec_rules::gate(&args.rules, resolved, &cwd, &argv, monitor, &mut trail)?;
     let mut command = Command::new(program);
     command.args(rest);
     if mode == Mode::Launch {
@@ -60,10 +86,10 @@ pub(crate) fn run(
     for note in &composed.effective.notes {
         eprintln!("codex-policy: note: {note}");
     }
-    // codex-policy is single-threaded here, so it can set the sandbox up in
-    // place and stay as its reaper: one process fewer than a spawn.
     let policy = &composed.effective.sandbox_policy.value;
-    let err = sandbox.exec(policy, &cwd, &mut command, |report| {
+    let target = shell_words(&argv);
+    let started_at = std::time::Instant::now();
+    let running = sandbox.run_command(policy, &cwd, &mut command, |report| {
         if mode == Mode::Debug {
             eprintln!(
                 "codex-policy: profile {} ({})",
@@ -74,17 +100,89 @@ pub(crate) fn run(
                 eprintln!("  rule: {rule}");
             }
         }
-        if !report.is_complete() {
+        let missing: Vec<&str> = report.missing().map(|m| m.protection.describe()).collect();
+        if !missing.is_empty() {
             eprintln!("codex-policy: warning: --best-effort: running WITHOUT these protections:");
-            for missing in report.missing() {
-                eprintln!("  - {}", missing.protection);
-                if let ProtectionStatus::NotEnforced { reason } = &missing.status {
+            for entry in report.missing() {
+                eprintln!("  - {}", entry.protection);
+                if let ProtectionStatus::NotEnforced { reason } = &entry.status {
                     eprintln!("    because: {reason}");
                 }
             }
         }
+        let reason = if missing.is_empty() {
+            serde_json::to_string(policy).unwrap_or_default()
+        } else {
+            format!("best effort, not enforced: {}", missing.join(", "))
+        };
+        let event = trail
+            .event(
+                Operation::SandboxStart,
+                target.clone(),
+                AuditDecision::Allowed,
+                "sandbox",
+            )
+            .with_reason(reason);
+        trail.record(event).map_err(|failure| failure.message)
     });
-    Err(Failure::new(err.exit_status(), err))
+    let running = match running {
+        Ok(running) => running,
+        Err(err) => {
+            let event = trail
+                .event(
+                    Operation::SandboxStart,
+                    target,
+                    AuditDecision::Denied,
+                    "sandbox",
+                )
+                .with_reason(err.to_string());
+            // Best effort: the start already failed and is reported below.
+            let _ = trail.record(event);
+            return Err(Failure::new(err.exit_status(), err));
+        }
+    };
+    let status = running
+        .wait()
+        .map_err(|e| Failure::internal(format!("waiting for the command: {e}")))?;
+    let mut event = trail.event(
+        Operation::SandboxExit,
+        target,
+        AuditDecision::Allowed,
+        "sandbox",
+    );
+    event.exit_status = Some(status);
+    event.duration_ms = Some(u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX));
+    // The command has run: a failure to record its end can only be reported.
+    if let Err(failure) = trail.record(event) {
+        eprintln!("codex-policy: error: {}", failure.message);
+    }
+    Ok(u8::try_from(status).unwrap_or(u8::MAX))
+}
+
+/// The configuration files the effective policy was composed from.
+fn loaded_files(composed: &crate::effective::Composed) -> Vec<String> {
+    let files = &composed.files;
+    [
+        files
+            .codexrc
+            .as_ref()
+            .map(|f| f.source.path().display().to_string()),
+        files
+            .harness
+            .as_ref()
+            .map(|f| f.source.path().display().to_string()),
+        files
+            .config
+            .as_ref()
+            .map(|f| f.source.path().display().to_string()),
+        files
+            .requirements
+            .as_ref()
+            .map(|(s, _)| s.path().display().to_string()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The environment seed 000's launcher gives the command.

@@ -1,0 +1,155 @@
+//! The audit event: one JSON object per line.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What was attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Operation {
+    /// A file was read.
+    FileRead,
+    /// A file was written.
+    FileWrite,
+    /// A command line was decided on.
+    CommandExec,
+    /// A network connection.
+    NetworkConnect,
+    /// A sandbox started a command.
+    SandboxStart,
+    /// The sandboxed command ended.
+    SandboxExit,
+    /// A policy or configuration file was loaded.
+    PolicyLoad,
+    /// A privilege elevation.
+    Elevation,
+}
+
+/// What was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditDecision {
+    /// Allowed.
+    Allowed,
+    /// Denied.
+    Denied,
+    /// Held for approval.
+    RequiresApproval,
+}
+
+impl AuditDecision {
+    /// Events that sampling must never drop.
+    pub const fn is_refusal(self) -> bool {
+        matches!(self, Self::Denied | Self::RequiresApproval)
+    }
+}
+
+/// HTTP details of a network event, kept only when the policy asks for them
+/// (`http_log_headers`, `http_log_bodies`); header values named in
+/// `redact_headers` are redacted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpDetails {
+    /// Request method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Headers as name/value pairs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
+    /// Body (text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEvent {
+    /// RFC 3339 UTC with milliseconds: `2026-11-23T18:30:00.123Z`.
+    pub timestamp: String,
+    /// The session (one per `run` unless `--session-id` is given).
+    pub session_id: String,
+    /// What was attempted.
+    pub operation: Operation,
+    /// What it was attempted on (a command line, a path, a host), redacted.
+    pub target: String,
+    /// What was decided.
+    pub decision: AuditDecision,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Which component decided (`execpolicy`, `sandbox`, `config`, …).
+    pub source: String,
+    /// For `sandbox_exit`: the command's exit code, or 128+N for signal N.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_status: Option<i32>,
+    /// For `sandbox_exit`: how long the command ran, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// The security profile in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The OpenTelemetry event name of network events
+    /// (`codex.network_proxy.domain_policy_decision`, `codex.network_proxy.block_decision`).
+    #[serde(
+        default,
+        rename = "event.name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub event_name: Option<String>,
+    /// HTTP details of network events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpDetails>,
+}
+
+impl AuditEvent {
+    /// An event stamped now.
+    pub fn now(
+        session_id: &str,
+        operation: Operation,
+        target: impl Into<String>,
+        decision: AuditDecision,
+        source: &str,
+    ) -> Self {
+        Self {
+            timestamp: timestamp_now(),
+            session_id: session_id.to_owned(),
+            operation,
+            target: target.into(),
+            decision,
+            reason: None,
+            source: source.to_owned(),
+            exit_status: None,
+            duration_ms: None,
+            profile: None,
+            event_name: None,
+            http: None,
+        }
+    }
+
+    /// Sets the reason.
+    #[must_use]
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+/// RFC 3339, UTC, milliseconds, `Z`.
+pub fn timestamp_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A fresh session id: 16 random bytes, hex.
+pub fn new_session_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: time and pid still make a run's id unique on this host.
+        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
+        bytes[8..12].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

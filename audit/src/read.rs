@@ -1,0 +1,124 @@
+//! Reading the log back: across rotated files, oldest first; a torn last line
+//! (a writer killed mid-event) is reported, not fatal.
+
+use std::path::{Path, PathBuf};
+
+use crate::event::{AuditDecision, AuditEvent, Operation};
+
+/// A line that is not an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    /// Whether it is the file's unfinished last line (a torn write).
+    pub torn: bool,
+    /// The parse error.
+    pub error: String,
+}
+
+/// What was read.
+#[derive(Debug, Default)]
+pub struct LogContents {
+    /// Every event, oldest first.
+    pub events: Vec<AuditEvent>,
+    /// Lines that did not parse.
+    pub bad_lines: Vec<BadLine>,
+}
+
+/// The files of a log, oldest first: `path.N` … `path.1`, `path`.
+pub fn log_files(path: &Path) -> Vec<PathBuf> {
+    let mut rotated: Vec<(usize, PathBuf)> = Vec::new();
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name();
+                let Some(file) = file.to_str() else { continue };
+                if let Some(n) = file
+                    .strip_prefix(name)
+                    .and_then(|s| s.strip_prefix('.'))
+                    .and_then(|n| n.parse().ok())
+                {
+                    rotated.push((n, entry.path()));
+                }
+            }
+        }
+    }
+    rotated.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+    if path.exists() {
+        files.push(path.to_path_buf());
+    }
+    files
+}
+
+/// Reads every event of the log at `path` (and its rotated files).
+pub fn read_log(path: &Path) -> std::io::Result<LogContents> {
+    let mut contents = LogContents::default();
+    for file in log_files(path) {
+        let bytes = std::fs::read(&file)?;
+        let complete = bytes.ends_with(b"\n");
+        let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+        let count = lines.len();
+        for (i, line) in lines.into_iter().enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<AuditEvent>(line) {
+                Ok(event) => contents.events.push(event),
+                Err(e) => contents.bad_lines.push(BadLine {
+                    file: file.clone(),
+                    line: i + 1,
+                    torn: !complete && i + 1 == count,
+                    error: e.to_string(),
+                }),
+            }
+        }
+    }
+    Ok(contents)
+}
+
+/// Filters for `audit query`.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Only this decision.
+    pub decision: Option<AuditDecision>,
+    /// Only this operation.
+    pub operation: Option<Operation>,
+    /// Only this source.
+    pub source: Option<String>,
+    /// Only this session.
+    pub session: Option<String>,
+    /// At or after (RFC 3339).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before (RFC 3339).
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Filter {
+    /// Whether `event` passes.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        let time = chrono::DateTime::parse_from_rfc3339(&event.timestamp)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc));
+        self.decision.is_none_or(|d| d == event.decision)
+            && self.operation.is_none_or(|o| o == event.operation)
+            && self.source.as_deref().is_none_or(|s| s == event.source)
+            && self
+                .session
+                .as_deref()
+                .is_none_or(|s| s == event.session_id)
+            && self
+                .since
+                .is_none_or(|since| time.is_some_and(|t| t >= since))
+            && self
+                .until
+                .is_none_or(|until| time.is_some_and(|t| t < until))
+    }
+}

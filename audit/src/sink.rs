@@ -1,0 +1,222 @@
+//! The JSON Lines sink: each event reaches the file in one `write(2)` on an
+//! `O_APPEND` descriptor, so concurrent threads and processes never interleave;
+//! file mode 0600; fsync policy; size-based rotation with retention.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::event::AuditEvent;
+use crate::redact::Redactor;
+use crate::sample::Sampler;
+
+/// When events are forced to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum FsyncPolicy {
+    /// Leave it to the kernel (fastest; a crash of the machine may lose the tail).
+    #[default]
+    Never,
+    /// `fdatasync` after every event (durable; slowest).
+    EachEvent,
+    /// `fdatasync` when this much time passed since the last one.
+    Interval(Duration),
+}
+
+/// How the sink behaves.
+#[derive(Debug, Clone)]
+pub struct SinkOptions {
+    /// When to force events to disk.
+    pub fsync: FsyncPolicy,
+    /// Rotate when the file would grow past this many bytes (`None`: never).
+    pub max_bytes: Option<u64>,
+    /// Rotated files kept (`audit.jsonl.1` … `.N`).
+    pub keep: usize,
+    /// Share of allowed events written (denials and approvals always are).
+    pub sample_rate: f64,
+    /// Keep HTTP headers of network events.
+    pub http_log_headers: bool,
+    /// Keep HTTP bodies of network events.
+    pub http_log_bodies: bool,
+    /// Header names whose values are redacted.
+    pub redact_headers: Vec<String>,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        Self {
+            fsync: FsyncPolicy::Never,
+            max_bytes: Some(64 * 1024 * 1024),
+            keep: 5,
+            sample_rate: 1.0,
+            http_log_headers: false,
+            http_log_bodies: false,
+            redact_headers: Vec::new(),
+        }
+    }
+}
+
+/// Why the audit log could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The file system refused.
+    #[error("audit log {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An event could not be serialized (a bug).
+    #[error("serializing an audit event: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// An open audit log.
+#[derive(Debug)]
+pub struct AuditSink {
+    path: PathBuf,
+    file: File,
+    options: SinkOptions,
+    redactor: Redactor,
+    sampler: Sampler,
+    last_sync: Instant,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
+    move |source| AuditError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn open_log(path: &Path) -> Result<File, AuditError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(io(path))?;
+    // An existing file keeps its mode on open: narrow it if we own it.
+    let meta = file.metadata().map_err(io(path))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(io(path))?;
+    }
+    Ok(file)
+}
+
+impl AuditSink {
+    /// Opens (creating directories 0700 and the file 0600) the log at `path`.
+    pub fn open(path: &Path, options: SinkOptions) -> Result<Self, AuditError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io(dir))?;
+        }
+        Ok(Self {
+            file: open_log(path)?,
+            path: path.to_path_buf(),
+            redactor: Redactor::new(&options.redact_headers),
+            sampler: Sampler::new(options.sample_rate),
+            options,
+            last_sync: Instant::now(),
+        })
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Redacts and writes `event`; `Ok(false)` when sampling left it out.
+    pub fn record(&mut self, mut event: AuditEvent) -> Result<bool, AuditError> {
+        if !self.sampler.keep(event.decision) {
+            return Ok(false);
+        }
+        if let Some(http) = &mut event.http {
+            if !self.options.http_log_headers {
+                http.headers.clear();
+            }
+            if !self.options.http_log_bodies {
+                http.body = None;
+            }
+        }
+        self.redactor.redact_event(&mut event);
+        let mut line = serde_json::to_vec(&event)?;
+        line.push(b'\n');
+        self.rotate_if_needed(line.len() as u64)?;
+        // One write(2) on O_APPEND: the line lands whole, after every other
+        // process's lines. A short write (disk full) is an error, not a retry that
+        // could interleave.
+        let written = (&self.file).write(&line).map_err(io(&self.path))?;
+        if written != line.len() {
+            return Err(AuditError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "short write to the audit log",
+                ),
+            });
+        }
+        let sync = match self.options.fsync {
+            FsyncPolicy::Never => false,
+            FsyncPolicy::EachEvent => true,
+            FsyncPolicy::Interval(every) => self.last_sync.elapsed() >= every,
+        };
+        if sync {
+            self.file.sync_data().map_err(io(&self.path))?;
+            self.last_sync = Instant::now();
+        }
+        Ok(true)
+    }
+
+    /// Rotates `audit.jsonl` → `.1` → … → `.keep` when the next line would pass
+    /// `max_bytes`; under an exclusive `flock` so processes rotate once.
+    fn rotate_if_needed(&mut self, next: u64) -> Result<(), AuditError> {
+        let Some(max) = self.options.max_bytes else {
+            return Ok(());
+        };
+        let size = self.file.metadata().map_err(io(&self.path))?.len();
+        if size == 0 || size + next <= max {
+            return Ok(());
+        }
+        let fd = self.file.as_raw_fd();
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
+            return Err(io(&self.path)(std::io::Error::last_os_error()));
+        }
+        let result = self.rotate_locked(max, next);
+        // SAFETY: as above.
+        unsafe { libc::flock(fd, libc::LOCK_UN) };
+        result
+    }
+
+    fn rotate_locked(&mut self, max: u64, next: u64) -> Result<(), AuditError> {
+        // Another process may have rotated already: then just follow the path.
+        let ours = self.file.metadata().map_err(io(&self.path))?;
+        let current = std::fs::metadata(&self.path).ok();
+        let already = current
+            .as_ref()
+            .is_some_and(|m| m.ino() != ours.ino() || m.dev() != ours.dev());
+        if !already && ours.len() + next > max {
+            let numbered = |n: usize| PathBuf::from(format!("{}.{n}", self.path.display()));
+            for n in (1..self.options.keep.max(1)).rev() {
+                if numbered(n).exists() {
+                    std::fs::rename(numbered(n), numbered(n + 1)).map_err(io(&self.path))?;
+                }
+            }
+            std::fs::rename(&self.path, numbered(1)).map_err(io(&self.path))?;
+        }
+        self.file = open_log(&self.path)?;
+        Ok(())
+    }
+}

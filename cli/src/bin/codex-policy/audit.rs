@@ -1,0 +1,276 @@
+//! The audit trail of `run`, `launch` and `check`, and `audit tail|query|append`.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use codex_policy::audit::{
+    AuditDecision, AuditEvent, AuditSink, Filter, FsyncPolicy, Operation, SinkOptions, log_files,
+    new_session_id, read_log,
+};
+use codex_policy::model::FsyncSetting;
+use codex_policy::model::validate::Validation;
+use serde::Deserialize;
+
+use crate::{Failure, exit, print_out, to_json};
+
+/// A command line as a shell would need it typed: the audit target.
+pub(crate) fn shell_words(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+/// Where events go for one command, and what to do when they cannot.
+pub(crate) struct AuditTrail {
+    sink: Option<AuditSink>,
+    session: String,
+    profile: Option<String>,
+    /// `deny_on_violation`: a log that cannot be written refuses the command.
+    fail_closed: bool,
+}
+
+/// Options chosen by the caller.
+pub(crate) struct TrailOptions<'a> {
+    pub(crate) explicit_path: Option<&'a Path>,
+    pub(crate) session_id: Option<&'a str>,
+    pub(crate) disabled: bool,
+    pub(crate) fail_closed: bool,
+    pub(crate) profile: Option<String>,
+}
+
+/// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`).
+pub(crate) fn default_path() -> Option<PathBuf> {
+    let home = std::env::var_os("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".codex"))
+        })?;
+    Some(home.join("audit").join("audit.jsonl"))
+}
+
+impl AuditTrail {
+    /// Opens the log for this command. Destination: `--audit-log`, else
+    /// `[audit] path` of config.toml, else the default path.
+    pub(crate) fn open(options: TrailOptions<'_>, files: &Validation) -> Result<Self, Failure> {
+        let session = options
+            .session_id
+            .map_or_else(new_session_id, str::to_owned);
+        let mut trail = Self {
+            sink: None,
+            session,
+            profile: options.profile,
+            fail_closed: options.fail_closed,
+        };
+        if options.disabled {
+            return Ok(trail);
+        }
+        let table = files
+            .config
+            .as_ref()
+            .and_then(|c| c.config.audit.clone())
+            .unwrap_or_default();
+        let Some(path) = options
+            .explicit_path
+            .map(Path::to_path_buf)
+            .or(table.path.clone())
+            .or_else(default_path)
+        else {
+            return trail
+                .failed(
+                    "no audit log location (set --audit-log, [audit] path, CODEX_HOME or HOME)"
+                        .into(),
+                )
+                .map(|()| trail);
+        };
+        let mut sink_options = SinkOptions {
+            fsync: match table.fsync {
+                Some(FsyncSetting::EachEvent) => FsyncPolicy::EachEvent,
+                Some(FsyncSetting::Interval) => FsyncPolicy::Interval(Duration::from_millis(
+                    table.fsync_interval_ms.map_or(1000, |n| n.get()),
+                )),
+                _ => FsyncPolicy::Never,
+            },
+            ..SinkOptions::default()
+        };
+        if let Some(max) = table.max_bytes {
+            sink_options.max_bytes = Some(max.get());
+        }
+        if let Some(keep) = table.keep {
+            sink_options.keep = keep.get();
+        }
+        if let Some(harness) = &files.harness {
+            let o = &harness.value.observability;
+            sink_options.sample_rate = o.sample_rate.get();
+            sink_options.http_log_headers = o.http_log_headers;
+            sink_options.http_log_bodies = o.http_log_bodies;
+        }
+        if let Some(t) = files
+            .codexrc
+            .as_ref()
+            .and_then(|rc| rc.value.environment_context.telemetry.as_ref())
+        {
+            sink_options.redact_headers = t.redact_headers.clone();
+        }
+        match AuditSink::open(&path, sink_options) {
+            Ok(sink) => trail.sink = Some(sink),
+            Err(e) => trail.failed(e.to_string())?,
+        }
+        Ok(trail)
+    }
+
+    /// The log cannot be written: refuse (fail closed) or warn.
+    fn failed(&mut self, why: String) -> Result<(), Failure> {
+        if self.fail_closed {
+            return Err(Failure::new(
+                exit::CANNOT_START,
+                format!(
+                    "the audit log cannot be written ({why}); refusing because deny_on_violation is in force (use --audit-log to choose another file)"
+                ),
+            ));
+        }
+        eprintln!(
+            "codex-policy: warning: the audit log cannot be written ({why}); continuing (monitor mode)"
+        );
+        self.sink = None;
+        Ok(())
+    }
+
+    /// A new event for this session.
+    pub(crate) fn event(
+        &self,
+        operation: Operation,
+        target: impl Into<String>,
+        decision: AuditDecision,
+        source: &str,
+    ) -> AuditEvent {
+        let mut event = AuditEvent::now(&self.session, operation, target, decision, source);
+        event.profile = self.profile.clone();
+        event
+    }
+
+    /// Writes an event; a failure refuses or warns as [`AuditTrail::open`] does.
+    pub(crate) fn record(&mut self, event: AuditEvent) -> Result<(), Failure> {
+        let Some(sink) = &mut self.sink else {
+            return Ok(());
+        };
+        match sink.record(event) {
+            Ok(_) => Ok(()),
+            Err(e) => self.failed(e.to_string()),
+        }
+    }
+}
+
+/// `audit tail|query`.
+pub(crate) fn show(
+    file: Option<&Path>,
+    filter: &Filter,
+    last: Option<usize>,
+    json: bool,
+) -> Result<u8, Failure> {
+    let path = file
+        .map(Path::to_path_buf)
+        .or_else(default_path)
+        .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file"))?;
+    if log_files(&path).is_empty() {
+        return Err(Failure::new(
+            exit::INVALID_INPUT,
+            format!("{}: no audit log here", path.display()),
+        ));
+    }
+    let log = read_log(&path)
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", path.display())))?;
+    for bad in &log.bad_lines {
+        eprintln!(
+            "codex-policy: note: {}:{}: {} ({})",
+            bad.file.display(),
+            bad.line,
+            if bad.torn {
+                "torn last line, a writer stopped mid-event"
+            } else {
+                "not an audit event"
+            },
+            bad.error
+        );
+    }
+    let mut events: Vec<&AuditEvent> = log.events.iter().filter(|e| filter.matches(e)).collect();
+    if let Some(n) = last {
+        events = events.split_off(events.len().saturating_sub(n));
+    }
+    if json {
+        print_out(&to_json(&events)?)?;
+    } else {
+        let rows: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let decision = serde_json::to_value(e.decision)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let operation = serde_json::to_value(e.operation)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let extra = e
+                    .exit_status
+                    .map(|s| format!(" [exit {s}]"))
+                    .unwrap_or_default();
+                format!(
+                    "{}  {:<17} {:<15} {:<10} {}{}",
+                    e.timestamp, decision, operation, e.source, e.target, extra
+                )
+            })
+            .collect();
+        print_out(format!("{} event(s)\n{}", rows.len(), rows.join("\n")).trim_end())?;
+    }
+    Ok(0)
+}
+
+/// One event given to `audit append` (JSON, one per line).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendedEvent {
+    operation: Operation,
+    target: String,
+    decision: AuditDecision,
+    source: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    session_id: Option<String>,
+}
+
+/// `audit append`: events from standard input, redacted, one write each.
+pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
+    let path = file
+        .map(Path::to_path_buf)
+        .or_else(default_path)
+        .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file"))?;
+    let mut sink = AuditSink::open(&path, SinkOptions::default())
+        .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    let session = new_session_id();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line.map_err(|e| Failure::new(exit::INVALID_INPUT, format!("stdin: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let input: AppendedEvent = serde_json::from_str(&line).map_err(|e| {
+            Failure::new(
+                exit::INVALID_INPUT,
+                format!("<stdin>:{}:{}: {e}", n + 1, e.column()),
+            )
+        })?;
+        let mut event = AuditEvent::now(
+            input.session_id.as_deref().unwrap_or(&session),
+            input.operation,
+            input.target,
+            input.decision,
+            &input.source,
+        );
+        event.reason = input.reason;
+        sink.record(event)
+            .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    }
+    Ok(0)
+}
