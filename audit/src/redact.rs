@@ -80,6 +80,7 @@ impl Redactor {
     /// Redacts one string.
     pub fn redact(&self, text: &str) -> String {
         let text = replace_spans(text, &secrets::secret_spans(text), REDACTED);
+        let text = redact_aws_secret_keys(&text);
         let text = redact_url_userinfo(&text);
         let text = redact_authorization(&text);
         let text = redact_secret_parameters(&text);
@@ -156,6 +157,42 @@ fn replace_spans(text: &str, spans: &[std::ops::Range<usize>], with: &str) -> St
     out
 }
 
+/// A bare AWS secret access key: 40 characters of `[A-Za-z0-9/+]` with upper
+/// and lower case letters and a digit or `/`/`+` (a git object id, all lower
+/// case hex, does not match; neither does an absolute path).
+fn redact_aws_secret_keys(text: &str) -> String {
+    let is_key_char = |b: u8| b.is_ascii_alphanumeric() || b == b'/' || b == b'+';
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_key_char(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_key_char(bytes[i]) {
+            i += 1;
+        }
+        // The key may close a path (`/tmp/KEY`): try each start after a `/`.
+        let key_start = (start..i).find(|&s| {
+            let word = &bytes[s..i];
+            (s == start || bytes[s - 1] == b'/')
+                && word.len() == 40
+                && word[0] != b'/'
+                && word.iter().any(u8::is_ascii_uppercase)
+                && word.iter().any(u8::is_ascii_lowercase)
+                && word
+                    .iter()
+                    .any(|b| b.is_ascii_digit() || *b == b'/' || *b == b'+')
+        });
+        if let Some(key_start) = key_start {
+            spans.push(key_start..i);
+        }
+    }
+    replace_spans(text, &spans, REDACTED)
+}
+
 /// `scheme://user:password@host` → `scheme://[REDACTED]@host`.
 fn redact_url_userinfo(text: &str) -> String {
     let mut spans = Vec::new();
@@ -224,8 +261,10 @@ fn redact_secret_parameters(text: &str) -> String {
     let mut spans = Vec::new();
     for (eq, _) in text.match_indices('=') {
         let name_start = text[..eq]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let name = text[name_start..eq].to_ascii_lowercase();
         if name.is_empty() || !SECRET_NAMES.iter().any(|s| name.contains(s)) {
             continue;
@@ -273,6 +312,14 @@ mod tests {
                 "curl -H 'Authorization: Basic [REDACTED]'",
             ),
             ("key AKIAIOSFODNN7EXAMPLE", "key [REDACTED]"),
+            (
+                "aws configure set aws_secret_access_key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                "aws configure set aws_secret_access_key [REDACTED]",
+            ),
+            (
+                "git show 3f786850e387550fdab836ed7e6dc881de23001b",
+                "git show 3f786850e387550fdab836ed7e6dc881de23001b",
+            ),
             (
                 "export OPENAI=sk-abcdefghijklmnopqrstuvwx",
                 "export OPENAI=[REDACTED]",

@@ -148,7 +148,93 @@ pub(crate) fn bench() -> Result<(), String> {
     let report = exec_policy_section(&bin, &root, &runs)?;
     write_section(&doc, "execpolicy", &report)?;
     println!("{report}");
+
+    let report = audit_section(&bin, &root, &runs, &ws, &codex_home)?;
+    write_section(&doc, "audit", &report)?;
+    println!("{report}");
     Ok(())
+}
+
+/// The audit log: criterion throughput with redaction, and what recording
+/// adds to `run -- true` (the same command with `--no-audit`, one hyperfine run).
+fn audit_section(
+    bin: &Path,
+    root: &Path,
+    runs: &str,
+    workspace: &str,
+    codex_home: &Path,
+) -> Result<String, String> {
+    run(Command::new(crate::cargo_path()).args([
+        "bench",
+        "--quiet",
+        "-p",
+        "codex-audit",
+        "--bench",
+        "audit",
+        "--",
+        "--warm-up-time",
+        "2",
+        "--measurement-time",
+        "8",
+    ]))?;
+    let record = criterion_median(root, "audit/record_1000_events")?;
+    let redact = criterion_median(root, "audit/redact_8_targets")? / 8.0;
+    let per_second = 1_000.0 / (record / 1e9);
+    let run_true = |extra: &str| {
+        format!(
+            "{} --profile workspace run --cwd {workspace}{extra} -- true",
+            bin.display()
+        )
+    };
+    let json = root.join("target/bench/audit.json");
+    let e2e = hyperfine(
+        &[
+            ("true (bare)", "true".into()),
+            ("run -- true --no-audit", run_true(" --no-audit")),
+            ("run -- true (audit on)", run_true("")),
+        ],
+        runs,
+        &json,
+        &[("CODEX_HOME", codex_home)],
+    )?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Audit log
+"
+    );
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` on {}: criterion medians (`cargo bench -p codex-audit --bench audit`: 1,000 events, half of the targets carrying secrets, URLs with credentials or home paths; redaction, JSON, one `write(2)` each to a real file, no fsync) and hyperfine -N ({runs} runs, one session) for `run`.\n",
+        host_line()
+    );
+    let _ = writeln!(out, "| measure | result | goal |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| events recorded per second, one thread, redaction on | {:.0} k/s | ≥ 200 k/s: {} |",
+        per_second / 1_000.0,
+        if per_second >= 200_000.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    let _ = writeln!(out, "| redaction of one target | {redact:.0} ns | |");
+    let _ = writeln!(out, "\n| command | mean ± σ (ms) |\n|---|---|");
+    let names = [
+        "true (bare)",
+        "`codex-policy --profile workspace run --no-audit -- true`",
+        "`codex-policy --profile workspace run -- true` (audit on)",
+    ];
+    for (name, (mean, sd)) in names.iter().zip(&e2e) {
+        let _ = writeln!(out, "| {name} | {mean:.2} ± {sd:.2} |");
+    }
+    let _ = writeln!(
+        out,
+        "\nAudit overhead on `run -- true`: {:+.2} ms.",
+        e2e[2].0 - e2e[1].0
+    );
+    Ok(out.trim_end().to_owned())
 }
 
 /// Median of a criterion benchmark, in nanoseconds.

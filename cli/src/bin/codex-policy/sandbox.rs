@@ -65,6 +65,16 @@ pub(crate) fn run(
         },
         &composed.files,
     )?;
+    // The profile is loaded even when no file is: record where it came from.
+    let profile = trail
+        .event(
+            Operation::PolicyLoad,
+            format!("profile {}", resolved.profile),
+            AuditDecision::Allowed,
+            "config",
+        )
+        .with_reason(resolved.source.to_string());
+    trail.record(profile)?;
     let loaded = loaded_files(&composed)
         .into_iter()
         .chain(args.rules.iter().map(|r| r.display().to_string()));
