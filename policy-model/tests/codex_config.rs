@@ -326,3 +326,39 @@ fn workspace_settings_apply_only_to_workspace_write() {
         SandboxPolicy::read_only()
     );
 }
+
+#[test]
+fn audit_table_is_typed_and_its_errors_are_located() {
+    let src = source(
+        "[audit]\npath = \"/var/log/codex/audit.jsonl\"\nfsync = \"interval\"\nfsync_interval_ms = 250\nmax_bytes = 1024\nkeep = 2\n",
+    );
+    let audit = CodexConfig::parse(&src).unwrap().audit.unwrap();
+    assert_eq!(
+        audit.path.unwrap(),
+        PathBuf::from("/var/log/codex/audit.jsonl")
+    );
+    assert_eq!(
+        audit.fsync,
+        Some(codex_policy_model::FsyncSetting::Interval)
+    );
+    assert_eq!(audit.keep.unwrap().get(), 2);
+
+    let cases: [(&str, usize, usize, &str); 4] = [
+        ("[audit]\nfsync = \"sometimes\"\n", 2, 9, "audit.fsync"),
+        ("[audit]\nkeep = 0\n", 2, 8, "audit.keep"),
+        ("[audit]\nmax_bytes = -5\n", 2, 13, "audit.max_bytes"),
+        ("[audit]\nretention = 3\n", 2, 1, "audit.retention"),
+    ];
+    for (text, line, column, key) in cases {
+        let err = CodexConfig::parse(&source(text)).unwrap_err();
+        let d = err
+            .diagnostic()
+            .unwrap_or_else(|| panic!("not located: {err}"));
+        assert_eq!(
+            (d.location.line, d.location.column),
+            (line, column),
+            "{text}: {err}"
+        );
+        assert_eq!(d.key.as_deref(), Some(key), "{text}: {err}");
+    }
+}
