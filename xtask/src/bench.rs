@@ -164,19 +164,7 @@ fn audit_section(
     workspace: &str,
     codex_home: &Path,
 ) -> Result<String, String> {
-    run(Command::new(crate::cargo_path()).args([
-        "bench",
-        "--quiet",
-        "-p",
-        "codex-audit",
-        "--bench",
-        "audit",
-        "--",
-        "--warm-up-time",
-        "2",
-        "--measurement-time",
-        "8",
-    ]))?;
+    criterion_bench("codex-audit", "audit", "8")?;
     let record = criterion_median(root, "audit/record_1000_events")?;
     let redact = criterion_median(root, "audit/redact_8_targets")? / 8.0;
     let per_second = 1_000.0 / (record / 1e9);
@@ -237,6 +225,23 @@ fn audit_section(
     Ok(out.trim_end().to_owned())
 }
 
+/// Runs one criterion benchmark (2 s warm-up, `seconds` of measurement).
+fn criterion_bench(package: &str, bench: &str, seconds: &str) -> Result<(), String> {
+    run(Command::new(crate::cargo_path()).args([
+        "bench",
+        "--quiet",
+        "-p",
+        package,
+        "--bench",
+        bench,
+        "--",
+        "--warm-up-time",
+        "2",
+        "--measurement-time",
+        seconds,
+    ]))
+}
+
 /// Median of a criterion benchmark, in nanoseconds.
 fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
     let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
@@ -250,19 +255,7 @@ fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
 
 /// The exec policy: criterion on the shape, and `check` end to end.
 fn exec_policy_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
-    run(Command::new(crate::cargo_path()).args([
-        "bench",
-        "--quiet",
-        "-p",
-        "codex-execpolicy",
-        "--bench",
-        "execpolicy",
-        "--",
-        "--warm-up-time",
-        "2",
-        "--measurement-time",
-        "8",
-    ]))?;
+    criterion_bench("codex-execpolicy", "execpolicy", "8")?;
     let load = criterion_median(root, "execpolicy_load_1000_prefix_rules")?;
     let decide = criterion_median(root, "execpolicy/decide_plain_argv")? / 1_000.0;
     let explain = criterion_median(root, "execpolicy/check_plain_argv_with_explanation")? / 1_000.0;
@@ -402,29 +395,8 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
 
 /// The criterion domain-matching benchmark, read from criterion's estimates.
 fn domain_section(root: &Path) -> Result<String, String> {
-    run(Command::new(crate::cargo_path()).args([
-        "bench",
-        "--quiet",
-        "-p",
-        "codex-policy-model",
-        "--bench",
-        "domain_matching",
-        "--",
-        "--warm-up-time",
-        "2",
-        "--measurement-time",
-        "5",
-    ]))?;
-    let estimate = |id: &str| -> Result<f64, String> {
-        let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let value: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        value["median"]["point_estimate"]
-            .as_f64()
-            .ok_or_else(|| format!("{}: no median", path.display()))
-    };
+    criterion_bench("codex-policy-model", "domain_matching", "5")?;
+    let estimate = |id: &str| criterion_median(root, id);
     // Each iteration handles 1,000 names.
     let per_second = |ns: f64| 1_000.0 / (ns / 1e9);
     let lookup = estimate("domain_matching/lookup_normalized_10k_patterns")?;
