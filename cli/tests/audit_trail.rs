@@ -265,7 +265,8 @@ fn bad_audit_input_is_refused_clearly() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        // The refusal of an oversized line may close the pipe before all is sent.
+        let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes());
         child.wait_with_output().unwrap()
     };
     // A missing log is an error, not an empty answer.
@@ -291,6 +292,23 @@ fn bad_audit_input_is_refused_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_ne!(out.status.code(), Some(0));
     assert!(stderr.contains("<stdin>:2:"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    // Oversized and non-UTF-8 lines are refused with their line number.
+    let huge = format!("{}\n", "x".repeat(2 * 1024 * 1024));
+    let out = run(&["audit", "append", "--file", path_arg], &huge);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<stdin>:1: line longer than"));
+    let mut child = Command::new(codex_policy_bin())
+        .env_clear()
+        .args(["audit", "append", "--file", path_arg])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), b"\xff\xfe\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
     // A torn last line is a note, and the whole events still come back.
     std::fs::OpenOptions::new()

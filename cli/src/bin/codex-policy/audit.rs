@@ -1,6 +1,6 @@
 //! The audit trail of `run`, `launch` and `check`, and `audit tail|query|append`.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -241,6 +241,9 @@ struct AppendedEvent {
     session_id: Option<String>,
 }
 
+/// The longest event line `audit append` accepts (1 MiB).
+const MAX_APPEND_LINE: u64 = 1024 * 1024;
+
 /// `audit append`: events from standard input, redacted, one write each.
 pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
     let path = file
@@ -250,12 +253,37 @@ pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
     let mut sink = AuditSink::open(&path, SinkOptions::default())
         .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
     let session = new_session_id();
-    for (n, line) in std::io::stdin().lock().lines().enumerate() {
-        let line = line.map_err(|e| Failure::new(exit::INVALID_INPUT, format!("stdin: {e}")))?;
+    let mut stdin = std::io::stdin().lock();
+    let mut buffer = Vec::new();
+    for n in 0.. {
+        buffer.clear();
+        // Bounded, so a hostile producer cannot make one "line" exhaust memory.
+        let read = (&mut stdin)
+            .take(MAX_APPEND_LINE + 1)
+            .read_until(b'\n', &mut buffer)
+            .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("stdin: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if buffer.len() as u64 > MAX_APPEND_LINE {
+            return Err(Failure::new(
+                exit::INVALID_INPUT,
+                format!(
+                    "<stdin>:{}: line longer than {MAX_APPEND_LINE} bytes",
+                    n + 1
+                ),
+            ));
+        }
+        let line = std::str::from_utf8(&buffer).map_err(|e| {
+            Failure::new(
+                exit::INVALID_INPUT,
+                format!("<stdin>:{}: not UTF-8 ({e})", n + 1),
+            )
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let input: AppendedEvent = serde_json::from_str(&line).map_err(|e| {
+        let input: AppendedEvent = serde_json::from_str(line).map_err(|e| {
             Failure::new(
                 exit::INVALID_INPUT,
                 format!("<stdin>:{}:{}: {e}", n + 1, e.column()),
