@@ -117,6 +117,22 @@ fn no_corpus_secret_reaches_the_file() {
 }
 
 #[test]
+fn secrets_written_back_to_back_are_all_redacted() {
+    let r = Redactor::with_home(None, &[]);
+    for (a, b) in [
+        (CORPUS[13], CORPUS[13]),
+        (CORPUS[0], CORPUS[4]),
+        (CORPUS[4], CORPUS[9]),
+    ] {
+        let text = format!("{a}{b}");
+        let redacted = r.redact(&text);
+        assert!(!redacted.contains(&a[a.len() - 8..]), "{text} → {redacted}");
+        assert!(!redacted.contains(&b[b.len() - 8..]), "{text} → {redacted}");
+        assert_eq!(r.redact(&redacted), redacted);
+    }
+}
+
+#[test]
 fn ordinary_text_is_left_alone() {
     let r = Redactor::with_home(Some("/home/alice".into()), &[]);
     for text in [

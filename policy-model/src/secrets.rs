@@ -127,12 +127,14 @@ fn word_secret(word: &str) -> Option<SecretKind> {
         Some(SecretKind::SlackToken)
     } else if prefixed(&["glpat-"], 20) {
         Some(SecretKind::GitLabToken)
-    } else if word.len() == 20
+    } else if word.len() >= 20
         && (word.starts_with("AKIA") || word.starts_with("ASIA"))
-        && word
-            .bytes()
+        && word.as_bytes()[..20]
+            .iter()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
     {
+        // An id with more glued to it (the secret key, written right after)
+        // is still an id: the whole word goes.
         Some(SecretKind::AwsAccessKeyId)
     } else if word.len() == 39 && word.starts_with("AIza") && token_chars(word) {
         Some(SecretKind::GoogleApiKey)
@@ -143,12 +145,17 @@ fn word_secret(word: &str) -> Option<SecretKind> {
     }
 }
 
+/// Three dot-separated parts, the first two base64url JSON (`eyJ`); more parts
+/// too, so that tokens written back to back are caught as one word.
 fn is_jwt(word: &str) -> bool {
-    let parts: Vec<&str> = word.split('.').collect();
-    parts.len() == 3
-        && parts[0].starts_with("eyJ")
-        && parts[1].starts_with("eyJ")
-        && parts.iter().all(|p| p.len() >= 8 && token_chars(p))
+    // Checked for every word: no allocation, and most words stop at `eyJ`.
+    let mut parts = word.split('.');
+    let mut count = 0;
+    let well_formed = parts.all(|p| {
+        count += 1;
+        (count > 2 || p.starts_with("eyJ")) && p.len() >= 8 && token_chars(p)
+    });
+    well_formed && count >= 3
 }
 
 /// Whether a key names something secret (`password`, `api_key`, `token`, …).
