@@ -219,8 +219,10 @@ fn audit_section(
     }
     let _ = writeln!(
         out,
-        "\nAudit overhead on `run -- true`: {:+.2} ms.",
-        e2e[2].0 - e2e[1].0
+        "\nAudit overhead on `run -- true`: {:+.2} ms (the two runs' σ: {:.2} and {:.2} ms; a difference inside them is noise).",
+        e2e[2].0 - e2e[1].0,
+        e2e[1].1,
+        e2e[2].1
     );
     Ok(out.trim_end().to_owned())
 }
