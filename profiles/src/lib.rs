@@ -31,5 +31,5 @@ mod resolve;
 pub use profile::{Capabilities, FileWrites, SecurityProfile, UnknownProfile};
 pub use resolve::{
     CODEX_HOME_ENV, CONFIG_FILE_NAME, OverriddenChoice, PROFILE_ENV, ProfileError, ProfileResolver,
-    ProfileSource, ResolvedProfile,
+    ProfileSource, ResolvedProfile, codex_home,
 };

@@ -179,21 +179,8 @@ impl ProfileResolver {
         if let Some(path) = &self.explicit_config {
             return Ok(Some((path.clone(), true)));
         }
-        if let Some(home) = &self.codex_home {
-            if home.is_empty() {
-                return Err(ProfileError::UnusableEnvironment {
-                    variable: CODEX_HOME_ENV,
-                    problem: "empty",
-                    fix: "point it at Codex's home directory",
-                });
-            }
-            return Ok(Some((Path::new(home).join(CONFIG_FILE_NAME), false)));
-        }
-        Ok(self
-            .home
-            .as_ref()
-            .filter(|home| !home.is_empty())
-            .map(|home| (Path::new(home).join(".codex").join(CONFIG_FILE_NAME), false)))
+        let home = codex_home_from(self.codex_home.as_deref(), self.home.as_deref())?;
+        Ok(home.map(|home| (home.join(CONFIG_FILE_NAME), false)))
     }
 
     /// Reads every source present and returns the highest-precedence choice.
@@ -290,4 +277,32 @@ fn parse_profile_env(value: &std::ffi::OsStr) -> Result<SecurityProfile, Profile
             variable: PROFILE_ENV,
             source,
         })
+}
+
+/// Codex's home directory: `$CODEX_HOME`, else `$HOME/.codex`; `None` when
+/// neither is set. An empty `CODEX_HOME` is an error, not a fallback. Pass
+/// `|k| std::env::var_os(k)` for the process environment.
+pub fn codex_home(
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Result<Option<PathBuf>, ProfileError> {
+    codex_home_from(lookup(CODEX_HOME_ENV).as_deref(), lookup("HOME").as_deref())
+}
+
+fn codex_home_from(
+    codex_home: Option<&std::ffi::OsStr>,
+    home: Option<&std::ffi::OsStr>,
+) -> Result<Option<PathBuf>, ProfileError> {
+    if let Some(codex_home) = codex_home {
+        if codex_home.is_empty() {
+            return Err(ProfileError::UnusableEnvironment {
+                variable: CODEX_HOME_ENV,
+                problem: "empty",
+                fix: "point it at Codex's home directory",
+            });
+        }
+        return Ok(Some(PathBuf::from(codex_home)));
+    }
+    Ok(home
+        .filter(|home| !home.is_empty())
+        .map(|home| Path::new(home).join(".codex")))
 }

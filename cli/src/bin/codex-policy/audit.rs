@@ -37,17 +37,21 @@ pub(crate) struct TrailOptions<'a> {
     pub(crate) profile: Option<String>,
 }
 
-/// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`).
-pub(crate) fn default_path() -> Option<PathBuf> {
-    let home = std::env::var_os("CODEX_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".codex"))
-        })?;
-    Some(home.join("audit").join("audit.jsonl"))
+/// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`),
+/// with Codex's home found as for `config.toml`.
+fn default_path() -> Result<Option<PathBuf>, Failure> {
+    let home = codex_policy::profiles::codex_home(|k| std::env::var_os(k))
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
+    Ok(home.map(|home| home.join("audit").join("audit.jsonl")))
+}
+
+/// The log `audit tail|query|append` work on: `--file`, else the default.
+fn log_path(file: Option<&Path>) -> Result<PathBuf, Failure> {
+    match file {
+        Some(file) => Ok(file.to_path_buf()),
+        None => default_path()?
+            .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file")),
+    }
 }
 
 impl AuditTrail {
@@ -71,12 +75,15 @@ impl AuditTrail {
             .as_ref()
             .and_then(|c| c.config.audit.clone())
             .unwrap_or_default();
-        let Some(path) = options
+        let path = match options
             .explicit_path
             .map(Path::to_path_buf)
             .or(table.path.clone())
-            .or_else(default_path)
-        else {
+        {
+            Some(path) => Some(path),
+            None => default_path()?,
+        };
+        let Some(path) = path else {
             return trail
                 .failed(
                     "no audit log location (set --audit-log, [audit] path, CODEX_HOME or HOME)"
@@ -169,10 +176,7 @@ pub(crate) fn show(
     last: Option<usize>,
     json: bool,
 ) -> Result<u8, Failure> {
-    let path = file
-        .map(Path::to_path_buf)
-        .or_else(default_path)
-        .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file"))?;
+    let path = log_path(file)?;
     if log_files(&path).is_empty() {
         return Err(Failure::new(
             exit::INVALID_INPUT,
@@ -246,10 +250,7 @@ const MAX_APPEND_LINE: u64 = 1024 * 1024;
 
 /// `audit append`: events from standard input, redacted, one write each.
 pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
-    let path = file
-        .map(Path::to_path_buf)
-        .or_else(default_path)
-        .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file"))?;
+    let path = log_path(file)?;
     let mut sink = AuditSink::open(&path, SinkOptions::default())
         .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
     let session = new_session_id();
