@@ -310,6 +310,30 @@ extern "C" fn forward_signal(signal: libc::c_int) {
     }
 }
 
+/// Signals the supervisor handles itself (forwards or leaves to the command).
+const SUPERVISED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
+/// Blocks (or unblocks) [`SUPERVISED`] in the calling thread; with `old`, the
+/// previous mask is stored there. A supervisor blocks them from before the
+/// fork until its handlers are in place, so a signal sent as soon as the
+/// command runs is held, not fatal; the sandbox's processes unblock them.
+pub(crate) unsafe fn block_supervised_signals(block: bool, old: *mut libc::sigset_t) {
+    // SAFETY: sigset manipulation and sigprocmask are async-signal-safe.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in SUPERVISED {
+            libc::sigaddset(&mut set, signal);
+        }
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::sigprocmask(how, &set, old);
+    }
+}
+
 /// Forwards SIGTERM and SIGHUP to `target` instead of dying of them, so a
 /// command can stop cleanly; SIGKILL still ends the whole sandbox at once.
 pub(crate) unsafe fn forward_stop_signals_to(target: libc::pid_t) {
@@ -335,6 +359,9 @@ pub(crate) unsafe fn forward_stop_signals_to(target: libc::pid_t) {
 unsafe fn become_init() -> StepResult {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
+        // Held by a supervisor while it set up (see block_supervised_signals):
+        // PID 1 must receive forwarded stop signals, and the command all four.
+        block_supervised_signals(false, std::ptr::null_mut());
         let command = libc::fork();
         if command < 0 {
             return Err((Stage::Fork, errno()));

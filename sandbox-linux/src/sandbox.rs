@@ -530,8 +530,9 @@ pub struct Supervisor {
 
 impl Running {
     /// Waits for the command; its exit code, or 128+N when signal N ended it.
-    /// While waiting, SIGTERM and SIGHUP are forwarded to the command and
-    /// Ctrl-C / Ctrl-\\ are left to it (they reach it directly).
+    /// A supervisor forwards SIGTERM and SIGHUP to the command and leaves
+    /// Ctrl-C / Ctrl-\\ to it (they reach it directly) from the moment
+    /// [`LinuxSandbox::run_command`] returns.
     pub fn wait(self) -> io::Result<i32> {
         match self {
             Self::Child(mut child) => {
@@ -543,13 +544,6 @@ impl Running {
                     .unwrap_or(128))
             }
             Self::Supervised(supervisor) => {
-                // SAFETY: installing handlers that only call kill(2), and
-                // ignoring terminal signals, in our own process.
-                unsafe {
-                    crate::child::forward_stop_signals_to(supervisor.init);
-                    libc::signal(libc::SIGINT, libc::SIG_IGN);
-                    libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-                }
                 let mut status = 0;
                 loop {
                     // SAFETY: waiting for our own child with a valid pointer.
@@ -598,20 +592,43 @@ impl LinuxSandbox {
         // SAFETY: getpid/getppid have no preconditions.
         let (supervisor, parent) = unsafe { (libc::getpid(), libc::getppid()) };
         setup.parent_pid = parent;
+        // Held until the supervisor's handlers are in place (below): under load
+        // the command can start, and be signalled, before the fork returns here.
+        // SAFETY: a zeroed sigset_t is a valid out-parameter.
+        let mut caller_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: changing our own signal mask.
+        unsafe { crate::child::block_supervised_signals(true, &mut caller_mask) };
         // SAFETY: the caller guarantees a single-threaded process.
         let steps = unsafe { setup.steps() };
         // SAFETY: getpid has no preconditions.
         let in_supervisor = unsafe { libc::getpid() } == supervisor;
         match steps {
-            Ok(Role::Reaper { init, lifeline }) => Ok(Running::Supervised(Supervisor {
-                init,
-                // SAFETY: the write end of the lifeline pipe, now ours alone.
-                _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
-            })),
-            Err((stage, errno)) if in_supervisor => Err(LinuxSandboxError::Setup {
-                stage: stage.describe(),
-                source: io::Error::from_raw_os_error(errno),
-            }),
+            Ok(Role::Reaper { init, lifeline }) => {
+                // At once, not in `wait`: the command may already be running,
+                // and a Ctrl-C or SIGTERM meant for it must not kill us first.
+                // SAFETY: installing handlers that only call kill(2), and
+                // ignoring terminal signals, in our own process.
+                unsafe {
+                    crate::child::forward_stop_signals_to(init);
+                    libc::signal(libc::SIGINT, libc::SIG_IGN);
+                    libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                    // Signals that arrived meanwhile are delivered now, handled.
+                    libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut());
+                }
+                Ok(Running::Supervised(Supervisor {
+                    init,
+                    // SAFETY: the write end of the lifeline pipe, now ours alone.
+                    _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
+                }))
+            }
+            Err((stage, errno)) if in_supervisor => {
+                // SAFETY: restoring our own signal mask.
+                unsafe { libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut()) };
+                Err(LinuxSandboxError::Setup {
+                    stage: stage.describe(),
+                    source: io::Error::from_raw_os_error(errno),
+                })
+            }
             // In the sandbox's own processes: never return into the caller's code.
             Err((stage, errno)) => {
                 eprintln!(
