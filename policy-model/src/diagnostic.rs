@@ -21,12 +21,16 @@ pub struct SourceFile {
 
 impl SourceFile {
     /// Reads `path`, refusing files over [`MAX_CONFIG_BYTES`] and text that is not UTF-8.
+    ///
+    /// The file is opened without blocking and must be a regular file (after
+    /// following symlinks): a FIFO would hang the reader, a device could be
+    /// endless, and a directory or socket is never a configuration file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let io_error = |source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(io_error)?;
+        let file = open_regular(path)?;
         let mut bytes = Vec::new();
         file.take(MAX_CONFIG_BYTES + 1)
             .read_to_end(&mut bytes)
@@ -113,6 +117,87 @@ impl SourceFile {
             help,
         }))
     }
+}
+
+/// Opens `path` for reading as a regular file, never blocking on the open: the
+/// file is opened with `O_NONBLOCK` (a FIFO without a writer would otherwise
+/// hang here), checked with `fstat`, and then switched back to blocking reads.
+/// Anything that is not a regular file (after symlinks) is
+/// [`ConfigError::NotARegularFile`].
+pub fn open_regular(path: &Path) -> Result<std::fs::File, ConfigError> {
+    let io_error = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options.open(path).map_err(|source| {
+        // A socket cannot be opened at all (ENXIO); say what it is.
+        match std::fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => ConfigError::NotARegularFile {
+                path: path.to_path_buf(),
+                kind: file_kind(&meta),
+            },
+            _ => io_error(source),
+        }
+    })?;
+    let meta = file.metadata().map_err(io_error)?;
+    if !meta.is_file() {
+        return Err(ConfigError::NotARegularFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta),
+        });
+    }
+    #[cfg(unix)]
+    clear_nonblocking(&file).map_err(io_error)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn clear_nonblocking(file: &std::fs::File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is a descriptor owned by `file` for the whole call; F_GETFL
+    // and F_SETFL only read and set its status flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// What a non-regular file is, in words.
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return "a directory";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_char_device() {
+            return "a character device";
+        }
+        if kind.is_block_device() {
+            return "a block device";
+        }
+    }
+    "not a regular file"
 }
 
 /// The dotted key a TOML line defines, for syntax errors where the parser cannot
@@ -301,12 +386,28 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     /// The file is larger than [`MAX_CONFIG_BYTES`].
-    #[error("{}: file is larger than {limit} bytes; refusing to read it", path.display())]
+    #[error(
+        "{}: file is larger than {limit} bytes; refusing to read it (configuration \
+         files are read up to {limit} bytes)",
+        path.display()
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
         /// The limit in bytes.
         limit: u64,
+    },
+    /// The path names something other than a regular file (after symlinks).
+    #[error(
+        "{}: is {kind}, not a regular file; configuration files must be regular \
+         files (at most {MAX_CONFIG_BYTES} bytes)",
+        path.display()
+    )]
+    NotARegularFile {
+        /// The path as given.
+        path: PathBuf,
+        /// `a FIFO (named pipe)`, `a directory`, `a character device`, …
+        kind: &'static str,
     },
     /// The file was read but its content is wrong.
     #[error("{0}")]

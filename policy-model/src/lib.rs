@@ -42,7 +42,7 @@ pub use codex_config::{
     ReadOnlyTable, SandboxTable, WorkspaceWriteTable,
 };
 pub use diagnostic::{
-    ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile,
+    ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile, open_regular,
 };
 pub use domain::{
     DomainError, DomainMatcher, DomainName, DomainPattern, DomainVerdict, Host, decide,

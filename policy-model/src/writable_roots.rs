@@ -264,7 +264,7 @@ fn common_dir(git_dir: &Path) -> Option<PathBuf> {
 
 fn read_small(path: &Path) -> Option<String> {
     let mut text = String::new();
-    fs::File::open(path)
+    crate::open_regular(path)
         .ok()?
         .take(MAX_GIT_POINTER_BYTES)
         .read_to_string(&mut text)
