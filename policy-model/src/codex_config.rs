@@ -307,10 +307,15 @@ impl CodexConfig {
                 ));
             };
             if let Some(mode) = &profile.sandbox_mode {
-                return Ok(Some((
-                    format!("profiles.{}.sandbox_mode", name.get_ref()),
-                    mode,
-                )));
+                let key = format!("profiles.{}.sandbox_mode", name.get_ref());
+                // The active profile's mode and the top-level one must agree:
+                // picking either silently would hide what the file says.
+                if let Some(top) = &self.sandbox_mode
+                    && top.get_ref() != mode.get_ref()
+                {
+                    return Err(conflict(source, ("sandbox_mode", top), (&key, mode)));
+                }
+                return Ok(Some((key, mode)));
             }
         }
         Ok(self

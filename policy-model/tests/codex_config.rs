@@ -104,12 +104,35 @@ fn no_mode_means_the_file_chooses_nothing() {
 }
 
 #[test]
-fn active_codex_profile_overrides_top_level_mode() {
-    let text = "profile = \"quiet\"\nsandbox_mode = \"workspace-write\"\n\
-                [profiles.quiet]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n";
+fn active_codex_profile_and_top_level_mode_must_agree() {
+    // Only the profile sets a mode: it decides.
+    let text = "profile = \"quiet\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n";
     let got = configured(text).unwrap().unwrap();
     assert_eq!(got.mode, SandboxMode::ReadOnly);
     assert_eq!(got.mode_key, "profiles.quiet.sandbox_mode");
+
+    // Both set the same mode: fine, the profile's key is named.
+    let text = "profile = \"quiet\"\nsandbox_mode = \"read-only\"\n\
+                [profiles.quiet]\nsandbox_mode = \"read-only\"\n";
+    let got = configured(text).unwrap().unwrap();
+    assert_eq!(got.mode_key, "profiles.quiet.sandbox_mode");
+
+    // Different modes: a conflict naming both places, never a silent pick.
+    let text = "profile = \"quiet\"\nsandbox_mode = \"workspace-write\"\n\
+                [profiles.quiet]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n";
+    let err = configured(text).unwrap_err();
+    assert_located(
+        &err,
+        2,
+        16,
+        Some("sandbox_mode"),
+        "conflicts with profiles.quiet.sandbox_mode = ReadOnly (line 4, column 16)",
+    );
+
+    // An inactive profile's mode is not a conflict.
+    let text = "sandbox_mode = \"workspace-write\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\n";
+    let got = configured(text).unwrap().unwrap();
+    assert_eq!(got.mode, SandboxMode::WorkspaceWrite);
 
     let err = configured("profile = \"nope\"\n[profiles.quiet]\n").unwrap_err();
     assert_located(&err, 1, 11, Some("profile"), "no [profiles.nope] table");
