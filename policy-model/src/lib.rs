@@ -64,6 +64,6 @@ pub use sandbox::{
 };
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{
-    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, GIT_DIR_NAME, SkipReason, SkippedRoot,
+    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes, SkipReason, SkippedRoot,
     WritableRoot, WritableRootsError,
 };

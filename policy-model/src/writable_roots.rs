@@ -52,6 +52,10 @@ pub enum SkipReason {
     NotADirectory,
     /// `$TMPDIR` was set to a relative path, which names no fixed directory.
     NotAbsolute,
+    /// `$TMPDIR` is or contains a path that must stay read-only: the working
+    /// directory's repository or git directory, a `.codex` or `.agents`
+    /// directory, Codex's home or the user's home (`$TMPDIR=/`, `$TMPDIR=$HOME`).
+    ContainsProtectedPath,
 }
 
 /// A requested root that was left out, and why.
@@ -61,6 +65,53 @@ pub struct SkippedRoot {
     pub path: PathBuf,
     /// Why it was left out.
     pub reason: SkipReason,
+    /// With [`SkipReason::ContainsProtectedPath`]: the protected path it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<PathBuf>,
+}
+
+impl std::fmt::Display for SkippedRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.path.display())?;
+        match self.reason {
+            SkipReason::DoesNotExist => f.write_str("does not exist"),
+            SkipReason::NotADirectory => f.write_str("is not a directory"),
+            SkipReason::NotAbsolute => f.write_str("$TMPDIR is a relative path"),
+            SkipReason::ContainsProtectedPath => write!(
+                f,
+                "$TMPDIR is or contains {}, which must stay read-only; not a writable root",
+                self.protected.as_deref().map_or_else(
+                    || "a protected path".to_owned(),
+                    |p| p.display().to_string()
+                )
+            ),
+        }
+    }
+}
+
+/// The homes no `$TMPDIR` may be or contain, besides the working directory's
+/// repository and its `.codex`/`.agents`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtectedHomes {
+    /// The user's home (`$HOME`).
+    pub home: Option<PathBuf>,
+    /// Codex's home (`$CODEX_HOME`; `$HOME/.codex` is inside `home`).
+    pub codex_home: Option<PathBuf>,
+}
+
+impl ProtectedHomes {
+    /// `$HOME` and `$CODEX_HOME` of this process (empty values are ignored).
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        Self {
+            home: var("HOME"),
+            codex_home: var("CODEX_HOME"),
+        }
+    }
 }
 
 /// The writable roots of a policy for one working directory.
@@ -110,10 +161,25 @@ impl SandboxPolicy {
     /// the outer one, which inherits their read-only subpaths. Roots that do not
     /// exist are reported in `skipped`. `read-only` and `danger-full-access` have
     /// no writable roots (check [`SandboxPolicy::has_full_disk_write_access`]).
+    ///
+    /// A `$TMPDIR` that is or contains a protected path (see
+    /// [`SkipReason::ContainsProtectedPath`]) is skipped; the homes are read
+    /// from this process's `$HOME` and `$CODEX_HOME`
+    /// ([`SandboxPolicy::writable_roots_protecting`] takes them explicitly).
     pub fn writable_roots(
         &self,
         cwd: &Path,
         tmpdir: Option<&std::ffi::OsStr>,
+    ) -> Result<EffectiveWritableRoots, WritableRootsError> {
+        self.writable_roots_protecting(cwd, tmpdir, &ProtectedHomes::from_env())
+    }
+
+    /// [`SandboxPolicy::writable_roots`] with the protected homes given.
+    pub fn writable_roots_protecting(
+        &self,
+        cwd: &Path,
+        tmpdir: Option<&std::ffi::OsStr>,
+        homes: &ProtectedHomes,
     ) -> Result<EffectiveWritableRoots, WritableRootsError> {
         let Self::WorkspaceWrite {
             writable_roots,
@@ -132,28 +198,53 @@ impl SandboxPolicy {
         if !exclude_slash_tmp {
             requested.push(PathBuf::from("/tmp"));
         }
+        let mut tmpdir_root = None;
         if let Some(tmpdir) = tmpdir.filter(|t| !t.is_empty() && !exclude_tmpdir_env_var) {
             let tmpdir = PathBuf::from(tmpdir);
             if tmpdir.is_absolute() {
-                requested.push(tmpdir);
+                tmpdir_root = Some(tmpdir);
             } else {
                 skipped.push(SkippedRoot {
                     path: tmpdir,
                     reason: SkipReason::NotAbsolute,
+                    protected: None,
                 });
             }
         }
+        let skip = |path: PathBuf, reason| SkippedRoot {
+            path,
+            reason,
+            protected: None,
+        };
         for path in requested {
             match fs::canonicalize(&path) {
                 Ok(real) if real.is_dir() => candidates.push(real),
-                Ok(_) => skipped.push(SkippedRoot {
-                    path,
-                    reason: SkipReason::NotADirectory,
-                }),
-                Err(_) => skipped.push(SkippedRoot {
-                    path,
-                    reason: SkipReason::DoesNotExist,
-                }),
+                Ok(_) => skipped.push(skip(path, SkipReason::NotADirectory)),
+                Err(_) => skipped.push(skip(path, SkipReason::DoesNotExist)),
+            }
+        }
+        if let Some(path) = tmpdir_root {
+            match fs::canonicalize(&path) {
+                Ok(real) if real.is_dir() => {
+                    // The working directory itself adds nothing, so it is no threat.
+                    let held = (real != cwd)
+                        .then(|| {
+                            protected_for_tmpdir(&cwd, homes)
+                                .into_iter()
+                                .find(|p| p.starts_with(&real))
+                        })
+                        .flatten();
+                    match held {
+                        Some(protected) => skipped.push(SkippedRoot {
+                            path,
+                            reason: SkipReason::ContainsProtectedPath,
+                            protected: Some(protected),
+                        }),
+                        None => candidates.push(real),
+                    }
+                }
+                Ok(_) => skipped.push(skip(path, SkipReason::NotADirectory)),
+                Err(_) => skipped.push(skip(path, SkipReason::DoesNotExist)),
             }
         }
 
@@ -162,6 +253,27 @@ impl SandboxPolicy {
             skipped,
         })
     }
+}
+
+/// Paths `$TMPDIR` must not be or contain: the working directory's repository
+/// (the nearest ancestor with a `.git`) and that repository's and the working
+/// directory's protected subpaths (`.git`, the git directory a `.git` file
+/// names, `.codex`, `.agents`), Codex's home and the user's home.
+fn protected_for_tmpdir(cwd: &Path, homes: &ProtectedHomes) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(repo) = cwd
+        .ancestors()
+        .find(|dir| fs::symlink_metadata(dir.join(GIT_DIR_NAME)).is_ok())
+    {
+        out.push(repo.to_path_buf());
+        out.extend(protected_subpaths(repo));
+    }
+    out.extend(protected_subpaths(cwd));
+    for home in [&homes.home, &homes.codex_home].into_iter().flatten() {
+        let home = cwd.join(home);
+        out.push(fs::canonicalize(&home).unwrap_or(home));
+    }
+    out
 }
 
 fn canonical_cwd(cwd: &Path) -> Result<PathBuf, WritableRootsError> {

@@ -8,7 +8,9 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use codex_policy_model::{SandboxPolicy, SkipReason, WritableRoot, WritableRootsError};
+use codex_policy_model::{
+    ProtectedHomes, SandboxPolicy, SkipReason, WritableRoot, WritableRootsError,
+};
 
 /// A workspace-write policy that leaves `/tmp` out, so temp-dir fixtures are not
 /// folded into it (one test below checks that folding on purpose).
@@ -320,4 +322,74 @@ fn missing_or_file_cwd_is_an_error() {
     let err = policy(&[]).writable_roots(&file, None).unwrap_err();
     assert!(matches!(err, WritableRootsError::CwdNotADirectory { .. }));
     assert!(err.to_string().contains("not a directory"));
+}
+
+/// `$TMPDIR` is attacker-influenced environment: when it is or contains a path
+/// that must stay read-only, it is skipped with the path named, never granted.
+#[test]
+fn tmpdir_that_is_or_contains_a_protected_path_is_skipped() {
+    let base = tempfile::tempdir().unwrap();
+    let base = real(base.path());
+    let home = base.join("home");
+    let codex_home = base.join("codex-home");
+    let repo = base.join("repo");
+    let cwd = repo.join("sub");
+    let sibling = base.join("scratch");
+    for d in [&home, &codex_home, &repo.join(".git"), &cwd, &sibling] {
+        fs::create_dir_all(d).unwrap();
+    }
+    let homes = ProtectedHomes {
+        home: Some(home.clone()),
+        codex_home: Some(codex_home.clone()),
+    };
+    let roots_for = |tmpdir: &Path| {
+        policy(&[])
+            .writable_roots_protecting(&cwd, Some(tmpdir.as_os_str()), &homes)
+            .unwrap()
+    };
+    for (tmpdir, protected) in [
+        (PathBuf::from("/"), None),
+        (base.clone(), None),
+        (repo.clone(), Some(repo.clone())),
+        (repo.join(".git"), Some(repo.join(".git"))),
+        (cwd.join(".."), Some(repo.clone())),
+        (home.clone(), Some(home.clone())),
+        (codex_home.clone(), Some(codex_home.clone())),
+    ] {
+        let roots = roots_for(&tmpdir);
+        assert_eq!(roots.roots.len(), 1, "{tmpdir:?}: {roots:?}");
+        assert_eq!(roots.roots[0].root, cwd);
+        assert_eq!(roots.skipped.len(), 1, "{tmpdir:?}");
+        let skipped = &roots.skipped[0];
+        assert_eq!(skipped.path, tmpdir);
+        assert_eq!(skipped.reason, SkipReason::ContainsProtectedPath);
+        let held = skipped.protected.clone().unwrap();
+        assert!(held.starts_with(real(&tmpdir)), "{held:?} not in {tmpdir:?}");
+        if let Some(expected) = protected {
+            assert_eq!(held, expected, "{tmpdir:?}");
+        }
+        assert!(skipped.to_string().contains("must stay read-only"), "{skipped}");
+    }
+    // The working directory itself adds nothing and is no threat.
+    let roots = roots_for(&cwd);
+    assert!(roots.skipped.is_empty(), "{:?}", roots.skipped);
+    fs::create_dir(cwd.join(".agents")).unwrap();
+    let roots = roots_for(&cwd.join(".agents"));
+    assert_eq!(roots.skipped[0].reason, SkipReason::ContainsProtectedPath);
+
+    // Harmless temp dirs are still roots: a sibling, or one inside the home.
+    let inside_home = home.join("tmp");
+    fs::create_dir(&inside_home).unwrap();
+    for ok in [&sibling, &inside_home] {
+        let roots = roots_for(ok);
+        assert!(roots.skipped.is_empty(), "{ok:?}: {:?}", roots.skipped);
+        assert!(roots.roots.iter().any(|r| &r.root == ok));
+    }
+    // A symlink to a protected directory is judged by its target.
+    let link = sibling.join("link-to-home");
+    symlink(&home, &link).unwrap();
+    assert_eq!(
+        roots_for(&link).skipped[0].reason,
+        SkipReason::ContainsProtectedPath
+    );
 }

@@ -17,6 +17,8 @@ use crate::{SecurityProfile, UnknownProfile};
 pub const PROFILE_ENV: &str = "CODEX_SECURITY_PROFILE";
 /// Environment variable naming Codex's home directory (default `~/.codex`).
 pub const CODEX_HOME_ENV: &str = "CODEX_HOME";
+/// Environment variable naming the user's home directory.
+pub const HOME_ENV: &str = "HOME";
 /// File name of the configuration inside Codex's home directory.
 pub const CONFIG_FILE_NAME: &str = "config.toml";
 
@@ -104,6 +106,18 @@ pub enum ProfileError {
         /// What to set instead.
         fix: &'static str,
     },
+    /// `CODEX_HOME` (or `HOME`, when it decides) is a relative path: Codex's
+    /// home would move with whatever directory a command starts in.
+    #[error(
+        "environment variable {variable} is the relative path {value:?}; Codex's home \
+         would depend on the directory a command starts in; set it to an absolute path"
+    )]
+    RelativeHome {
+        /// The variable's name (`CODEX_HOME` or `HOME`).
+        variable: &'static str,
+        /// Its value.
+        value: PathBuf,
+    },
     /// The config file is broken.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -162,7 +176,7 @@ impl ProfileResolver {
     pub fn environment(mut self, lookup: impl Fn(&str) -> Option<OsString>) -> Self {
         self.profile_env = lookup(PROFILE_ENV);
         self.codex_home = lookup(CODEX_HOME_ENV);
-        self.home = lookup("HOME");
+        self.home = lookup(HOME_ENV);
         self
     }
 
@@ -280,12 +294,15 @@ fn parse_profile_env(value: &std::ffi::OsStr) -> Result<SecurityProfile, Profile
 }
 
 /// Codex's home directory: `$CODEX_HOME`, else `$HOME/.codex`; `None` when
-/// neither is set. An empty `CODEX_HOME` is an error, not a fallback. Pass
+/// neither is set. An empty `CODEX_HOME` is an error, not a fallback; a
+/// relative `CODEX_HOME`, or a relative `HOME` when it decides, is an error
+/// ([`ProfileError::RelativeHome`]). This is the one place that finds Codex's
+/// home: config.toml, the audit log and file discovery all use it. Pass
 /// `|k| std::env::var_os(k)` for the process environment.
 pub fn codex_home(
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Option<PathBuf>, ProfileError> {
-    codex_home_from(lookup(CODEX_HOME_ENV).as_deref(), lookup("HOME").as_deref())
+    codex_home_from(lookup(CODEX_HOME_ENV).as_deref(), lookup(HOME_ENV).as_deref())
 }
 
 fn codex_home_from(
@@ -300,9 +317,20 @@ fn codex_home_from(
                 fix: "point it at Codex's home directory",
             });
         }
+        if !Path::new(codex_home).is_absolute() {
+            return Err(ProfileError::RelativeHome {
+                variable: CODEX_HOME_ENV,
+                value: PathBuf::from(codex_home),
+            });
+        }
         return Ok(Some(PathBuf::from(codex_home)));
     }
-    Ok(home
-        .filter(|home| !home.is_empty())
-        .map(|home| Path::new(home).join(".codex")))
+    match home.filter(|home| !home.is_empty()) {
+        Some(home) if !Path::new(home).is_absolute() => Err(ProfileError::RelativeHome {
+            variable: HOME_ENV,
+            value: PathBuf::from(home),
+        }),
+        Some(home) => Ok(Some(Path::new(home).join(".codex"))),
+        None => Ok(None),
+    }
 }

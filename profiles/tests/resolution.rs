@@ -242,6 +242,47 @@ fn empty_codex_home_is_an_error() {
 }
 
 #[test]
+fn relative_codex_home_or_home_is_an_error() {
+    for (vars, variable) in [
+        (&[("CODEX_HOME", "rel/codex")][..], "CODEX_HOME"),
+        (&[("CODEX_HOME", ".")][..], "CODEX_HOME"),
+        (&[("HOME", "relative-home")][..], "HOME"),
+        // CODEX_HOME decides; a relative one is refused even with a good HOME.
+        (&[("CODEX_HOME", "x"), ("HOME", "/home/me")][..], "CODEX_HOME"),
+    ] {
+        let err = ProfileResolver::new()
+            .command_line(Some(SecurityProfile::Offline))
+            .environment(env(vars))
+            .resolve()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("environment variable {variable} is the relative path")),
+            "{text}"
+        );
+        assert!(text.contains("absolute path"), "{text}");
+        let err = codex_profiles::codex_home(env(vars)).unwrap_err();
+        assert!(matches!(err, ProfileError::RelativeHome { .. }), "{err}");
+    }
+    // An absolute CODEX_HOME wins, so a relative HOME does not matter then.
+    let home = codex_home(None);
+    let found = codex_profiles::codex_home(env(&[
+        ("CODEX_HOME", home_str(home.path())),
+        ("HOME", "relative"),
+    ]))
+    .unwrap();
+    assert_eq!(found.as_deref(), Some(home.path()));
+    // An --config file needs no home at all.
+    assert!(
+        ProfileResolver::new()
+            .environment(env(&[("HOME", "relative")]))
+            .config_file(Some(home.path().join("missing.toml")))
+            .config_location()
+            .is_ok()
+    );
+}
+
+#[test]
 fn config_workspace_settings_apply_to_a_workspace_profile_from_any_source() {
     let home = codex_home(Some(
         "[sandbox_workspace_write]\nwritable_roots = [\"/srv/cache\"]\nexclude_slash_tmp = true\n",

@@ -13,11 +13,13 @@ const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
 
 /// The files to read: explicit flags, else the environment, else the
 /// conventional locations when a file is there (project files in `project_dir`).
+/// Codex's home is found by `codex_profiles::codex_home`, as everywhere else, so
+/// a relative or empty `CODEX_HOME` (or relative `HOME`) is refused here too.
 pub(crate) fn discover(
     files: &RuntimeFiles,
     config: Option<&Path>,
     project_dir: &Path,
-) -> ValidationInputs {
+) -> Result<ValidationInputs, codex_policy::ProfileError> {
     let (runtime, policy, requirements) = (
         files.runtime.as_deref(),
         files.policy.as_deref(),
@@ -29,7 +31,12 @@ pub(crate) fn discover(
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
     };
-    ValidationInputs {
+    let config = match config {
+        Some(path) => Some(path.to_path_buf()),
+        None => codex_policy::profiles::codex_home(|k| std::env::var_os(k))?
+            .and_then(|home| existing(home.join(codex_policy::profiles::CONFIG_FILE_NAME))),
+    };
+    Ok(ValidationInputs {
         runtime: runtime
             .map(Path::to_path_buf)
             .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
@@ -38,15 +45,11 @@ pub(crate) fn discover(
             .map(Path::to_path_buf)
             .or_else(|| from_env("CODEX_POLICY_FILE"))
             .or_else(|| existing(project_dir.join("harness.policy.json"))),
-        config: config.map(Path::to_path_buf).or_else(|| {
-            let home =
-                from_env("CODEX_HOME").or_else(|| from_env("HOME").map(|h| h.join(".codex")))?;
-            existing(home.join("config.toml"))
-        }),
+        config,
         requirements: requirements
             .map(Path::to_path_buf)
             .or_else(|| existing(PathBuf::from(MANAGED_REQUIREMENTS))),
-    }
+    })
 }
 
 #[derive(Serialize)]

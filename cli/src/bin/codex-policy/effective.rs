@@ -27,7 +27,8 @@ pub(crate) fn compose(
     // Project files belong to the directory the command runs in.
     let project_dir = inputs.cwd.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut discovered =
-        crate::config_files::discover(&inputs.files, cli.config.as_deref(), &project_dir);
+        crate::config_files::discover(&inputs.files, cli.config.as_deref(), &project_dir)
+            .map_err(|e| Failure::new(error_status, e))?;
     // config.toml was already read by profile resolution; validate it too.
     discovered.config = discovered.config.or_else(|| resolved.config_file.clone());
     let files = if [

@@ -317,7 +317,8 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         }
         Some(Command::Doctor) => sandbox::doctor(cli.json),
         Some(Command::Validate { files, strict }) => {
-            let inputs = config_files::discover(files, cli.config.as_deref(), Path::new("."));
+            let inputs = config_files::discover(files, cli.config.as_deref(), Path::new("."))
+                .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
             config_files::run_validate(&inputs, cli.json, *strict)
         }
         Some(Command::Init {
