@@ -37,7 +37,7 @@ mod rules;
 
 pub use decision::{Decision, ProgramOutcome};
 pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, PolicyLoader};
-pub use normalize::{Normalized, normalize};
+pub use normalize::{Concern, MAX_SCRIPT_BYTES, MAX_SHELL_OPENERS, Normalized, normalize};
 pub use paths::verify_paths;
 pub use policy::{Evaluation, Policy, Verdict};
 pub use program::{ArgType, MatchedArg};

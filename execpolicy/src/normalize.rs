@@ -1,64 +1,169 @@
-//! Normalization before matching: what will really run.
+//! Normalization before matching: what will really run, and what could make it
+//! differ from what is read.
 //!
-//! `bash -c`, `bash -lc`, `sh -c`, `zsh -lc` (and `dash`) scripts are parsed
-//! with a real shell parser (brush-parser) and split into their commands when
-//! they use only plain words, quotes, `&&`, `||`, `;` and `|`. Any
-//! substitution, expansion, redirection to a file, subshell, compound command,
-//! function, heredoc or assignment makes the whole command opaque (`prompt`).
-//! Leading `env [VAR=value...]`, `VAR=value`, `command`, `nice [-n N]` and
-//! `timeout [-s SIG] DURATION` are removed, since they run the rest as is.
+//! Wrappers that run another command — `env`, `command`, `exec`, `builtin`,
+//! `nice`, `nohup`, `time`, `timeout`, `stdbuf`, `setsid`, `ionice`, `sudo`,
+//! `doas`, `xargs`, `busybox`, `eval`, `find -exec` and shells with `-c`
+//! (any flag cluster: `-c`, `-lc`, `-xc`, `--norc -c`, `-o errexit -c`, …) —
+//! are unwrapped, and the command inside is decided, so a rule on `rm` holds
+//! through every one of them. The wrapper itself is kept too, and decided by
+//! its own rules (`prefix_rule(["sudo"], …)` still applies).
+//!
+//! Whatever could change what runs without being understood is a *concern*:
+//! an assignment to a variable not known to be harmless (`LD_PRELOAD`,
+//! `GIT_EXTERNAL_DIFF`, `BASH_ENV`, `PYTHONPATH`, …), `env -S`/`-C`, a
+//! wrapper or shell run by a path outside the system directories, shell
+//! options that are not known, substitutions, expansions, redirections to
+//! files, compound commands, nesting too deep to analyse, a replacement
+//! character (a lossy copy of a non-UTF-8 argument). Each concern makes the
+//! command at best `prompt`; the commands found are still decided, so a
+//! forbidden rule still wins.
 
-use brush_parser::ast::{self, Command, CommandPrefixOrSuffixItem, IoRedirect};
+use brush_parser::ast::{self, Command, CommandPrefixOrSuffixItem, CompoundCommand, IoRedirect};
 
 /// What a command line comes down to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Normalized {
-    /// The commands that will run.
-    Commands(Vec<Vec<String>>),
-    /// A script whose effect cannot be read off its words.
-    Opaque {
-        /// The script.
-        script: String,
-        /// What made it opaque.
-        reason: String,
-    },
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalized {
+    /// The commands that will run, each to be decided.
+    pub commands: Vec<Vec<String>>,
+    /// The wrappers around them (`sudo ls`, `timeout 5 ls`, `bash -c '…'`):
+    /// decided by their own rules when some match; no rule is needed.
+    pub wrappers: Vec<Vec<String>>,
+    /// What could make the real effect differ from what is decided: each
+    /// makes the command at best `prompt`.
+    pub concerns: Vec<Concern>,
 }
 
-const SHELLS: &[&str] = &["bash", "sh", "zsh", "dash"];
+/// Why a command line cannot be verified as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Concern {
+    /// The command line or script concerned.
+    pub script: String,
+    /// What makes it unverifiable.
+    pub reason: String,
+}
+
+/// Shells whose `-c` scripts are parsed.
+const SHELLS: &[&str] = &["bash", "sh", "zsh", "dash", "ksh", "mksh", "ash"];
+
+/// Programs and builtins that run another command, unwrapped here.
+const WRAPPERS: &[&str] = &[
+    "env", "command", "exec", "builtin", "nice", "nohup", "time", "timeout", "stdbuf", "setsid",
+    "ionice", "sudo", "doas", "xargs", "busybox", "toybox", "eval", "find",
+];
+
+/// Where a wrapper or shell given by path is trusted to be the real one.
+const SYSTEM_DIRS: &[&str] = &["/bin", "/usr/bin", "/sbin", "/usr/sbin"];
+
+/// How many wrappers and nested shells are unwrapped before giving up.
+pub(crate) const MAX_UNWRAP_DEPTH: usize = 16;
+
+/// How many nesting openers (`(`, `{`, `[`, `!`, backquote, `if`, `while`,
+/// `until`, `for`, `case`, `select`, `elif`, `function`, `coproc`) a shell
+/// script may contain before it is handed to the parser. The parser recurses
+/// on nesting, and the number of openers bounds the nesting depth whatever
+/// the quoting, so a deeper script is refused (`prompt`) instead of
+/// overflowing the stack.
+pub const MAX_SHELL_OPENERS: usize = 64;
+
+/// Longest shell script parsed.
+pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+
+/// Variables whose value cannot change which program runs or what it loads.
+/// Any other assignment is a concern: an allowlist, not a denylist, because
+/// the variables that load code (`LD_*`, `GIT_*`, `BASH_ENV`, `PYTHONPATH`,
+/// `NODE_OPTIONS`, `PERL5OPT`, `HOME`, `PATH`, …) are too many to list.
+const HARMLESS_VARS: &[&str] = &[
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_ADDRESS",
+    "LC_COLLATE",
+    "LC_CTYPE",
+    "LC_IDENTIFICATION",
+    "LC_MEASUREMENT",
+    "LC_MESSAGES",
+    "LC_MONETARY",
+    "LC_NAME",
+    "LC_NUMERIC",
+    "LC_PAPER",
+    "LC_TELEPHONE",
+    "LC_TIME",
+    "TZ",
+    "TERM",
+    "COLUMNS",
+    "LINES",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "FORCE_COLOR",
+    "COLORTERM",
+    "CI",
+    "DEBIAN_FRONTEND",
+    "POSIXLY_CORRECT",
+    "TIME_STYLE",
+    "GREP_COLOR",
+    "GREP_COLORS",
+    "LS_COLORS",
+    "RUST_BACKTRACE",
+    "RUST_LOG",
+    "CARGO_TERM_COLOR",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONIOENCODING",
+    "PYTHONHASHSEED",
+    "NODE_ENV",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_AUTHOR_DATE",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+    "GIT_COMMITTER_DATE",
+    "GIT_TERMINAL_PROMPT",
+    "GIT_OPTIONAL_LOCKS",
+];
 
 /// Normalizes `argv`.
 pub fn normalize(argv: &[String]) -> Normalized {
-    let argv = strip_prefixes(argv);
-    let Some(script) = shell_script(argv) else {
-        return Normalized::Commands(vec![argv.to_vec()]);
-    };
-    match split_script(&script) {
-        Ok(commands) => {
-            let mut out = Vec::new();
-            for command in commands {
-                match normalize(&command) {
-                    Normalized::Commands(inner) => out.extend(inner),
-                    opaque => return opaque,
-                }
-            }
-            Normalized::Commands(out)
-        }
-        Err(reason) => Normalized::Opaque { script, reason },
+    let mut out = Normalized::default();
+    if let Some(i) = argv.iter().position(|t| t.contains('\u{FFFD}')) {
+        out.concerns.push(Concern {
+            script: join(argv),
+            reason: format!(
+                "argument {i} is not valid UTF-8 (or contains U+FFFD): it was decided on a lossy copy"
+            ),
+        });
     }
+    unwrap(argv, 0, &mut out);
+    out
 }
 
-/// The script of `bash -c SCRIPT` / `bash -lc SCRIPT` (no further arguments).
-pub(crate) fn shell_script(argv: &[String]) -> Option<String> {
-    let program = argv.first()?;
-    let name = program.rsplit('/').next().unwrap_or(program);
-    if !SHELLS.contains(&name) {
-        return None;
-    }
-    match argv.get(1..)? {
-        [flag, script] if flag == "-c" || flag == "-lc" => Some(script.clone()),
-        [login, flag, script] if login == "-l" && flag == "-c" => Some(script.clone()),
-        _ => None,
-    }
+/// Whether `argv` needs normalizing at all: `false` for a plain command whose
+/// program is given by name (the allocation-free path of `Policy::decide`).
+pub(crate) fn is_plain(argv: &[String]) -> bool {
+    let Some(first) = argv.first() else {
+        return true;
+    };
+    !first.contains(['/', '='])
+        && !SHELLS.contains(&first.as_str())
+        && !WRAPPERS.contains(&first.as_str())
+        && !argv.iter().any(|t| t.contains('\u{FFFD}'))
+}
+
+pub(crate) fn join(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str))
+        .unwrap_or_else(|_| argv.join(" ").replace('\0', "\\0"))
+}
+
+fn concern(out: &mut Normalized, argv: &[String], reason: impl Into<String>) {
+    out.concerns.push(Concern {
+        script: join(argv),
+        reason: reason.into(),
+    });
+}
+
+fn basename(token: &str) -> &str {
+    token.rsplit('/').next().unwrap_or(token)
 }
 
 fn is_assignment(token: &str) -> bool {
@@ -69,169 +174,882 @@ fn is_assignment(token: &str) -> bool {
     })
 }
 
-/// Removes prefixes that run the rest of the line unchanged (only leading
-/// tokens go, so the rest is a sub-slice: no allocation on the hot path).
-pub(crate) fn strip_prefixes(argv: &[String]) -> &[String] {
+/// `None` when `NAME=value` is harmless, else why not.
+fn assignment_concern(token: &str) -> Option<String> {
+    let (name, value) = token.split_once('=')?;
+    let harmless = HARMLESS_VARS.contains(&name) && (name == "TZ" || !value.contains('/'));
+    (!harmless).then(|| {
+        format!(
+            "it sets {name}, which may change what runs or what it loads (only variables known to be harmless, such as LANG, TZ or TERM, are accepted)"
+        )
+    })
+}
+
+/// Unwraps one command line into `out`.
+fn unwrap(argv: &[String], depth: usize, out: &mut Normalized) {
+    if depth > MAX_UNWRAP_DEPTH {
+        concern(
+            out,
+            argv,
+            format!("wrappers and shells nested more than {MAX_UNWRAP_DEPTH} deep"),
+        );
+        return;
+    }
     let mut rest = argv;
     loop {
         let Some(first) = rest.first() else {
-            return rest;
+            return;
         };
-        let name = first.rsplit('/').next().unwrap_or(first);
-        let skip = if is_assignment(first) {
-            1
-        } else if name == "env" {
-            // `env` options other than assignments (-i, -u, -S, ...) change what
-            // runs in ways not read here: keep the command as is.
-            let assignments = rest[1..].iter().take_while(|t| is_assignment(t)).count();
-            if rest
-                .get(1 + assignments)
-                .is_some_and(|t| t.starts_with('-'))
-            {
-                return rest;
+        if is_assignment(first) {
+            if let Some(why) = assignment_concern(first) {
+                concern(out, rest, why);
             }
-            1 + assignments
-        } else if name == "command" {
-            if rest.get(1).is_some_and(|t| t.starts_with('-')) {
-                return rest;
+            if rest.len() == 1 {
+                concern(out, rest, "an assignment without a command");
+                return;
             }
-            1
-        } else if name == "nice" {
-            match rest.get(1).map(String::as_str) {
-                Some("-n") if rest.get(2).is_some_and(|n| n.parse::<i32>().is_ok()) => 3,
-                Some(flag) if flag.starts_with('-') => return rest,
-                _ => 1,
-            }
-        } else if name == "timeout" {
-            let mut i = 1;
-            while let Some(flag) = rest.get(i) {
-                match flag.as_str() {
-                    "-s" | "-k" | "--signal" | "--kill-after" => i += 2,
-                    "--preserve-status" | "--foreground" | "-v" | "--verbose" => i += 1,
-                    f if f.starts_with("--signal=") || f.starts_with("--kill-after=") => i += 1,
-                    _ => break,
-                }
-            }
-            let duration_ok = rest.get(i).is_some_and(|d| {
-                let number = d.trim_end_matches(['s', 'm', 'h', 'd']);
-                !number.is_empty() && number.parse::<f64>().is_ok()
-            });
-            if !duration_ok {
-                return rest;
-            }
-            i + 1
-        } else {
-            return rest;
-        };
-        if skip >= rest.len() {
-            return rest;
+            rest = &rest[1..];
+            continue;
         }
-        rest = &rest[skip..];
+        let name = basename(first);
+        let is_shell = SHELLS.contains(&name);
+        if !is_shell && !WRAPPERS.contains(&name) {
+            out.commands.push(rest.to_vec());
+            return;
+        }
+        if first.contains('/') {
+            let dir = first.rsplit_once('/').map_or("", |(d, _)| d);
+            if !SYSTEM_DIRS.contains(&dir) {
+                concern(
+                    out,
+                    rest,
+                    format!(
+                        "{first} is run by a path outside {}: it may not be the real {name}",
+                        SYSTEM_DIRS.join(", ")
+                    ),
+                );
+            }
+        }
+        let step = if is_shell {
+            shell_step(rest)
+        } else {
+            wrapper_step(name, rest)
+        };
+        match step {
+            Step::Run => {
+                out.commands.push(rest.to_vec());
+                return;
+            }
+            Step::Unknown(why) => {
+                concern(out, rest, why);
+                out.commands.push(rest.to_vec());
+                return;
+            }
+            Step::Inner { skip, concerns } => {
+                out.wrappers.push(rest.to_vec());
+                for why in concerns {
+                    concern(out, rest, why);
+                }
+                if skip >= rest.len() {
+                    concern(out, rest, format!("{name} without a command to run"));
+                    return;
+                }
+                rest = &rest[skip..];
+            }
+            Step::Rebuilt {
+                argv: inner,
+                concerns,
+            } => {
+                out.wrappers.push(rest.to_vec());
+                for why in concerns {
+                    concern(out, rest, why);
+                }
+                unwrap(&inner, depth + 1, out);
+                return;
+            }
+            Step::Script { script, concerns } => {
+                out.wrappers.push(rest.to_vec());
+                for why in concerns {
+                    concern(out, rest, why);
+                }
+                script_commands(&script, depth, out);
+                return;
+            }
+            Step::Find(inner) => {
+                out.commands.push(rest.to_vec());
+                for command in inner {
+                    concern(
+                        out,
+                        &command,
+                        "find runs this for every file it finds (`{}` is each file name)",
+                    );
+                    unwrap(&command, depth + 1, out);
+                }
+                return;
+            }
+        }
     }
 }
 
-/// Splits a script into plain commands, or says why it cannot.
-fn split_script(script: &str) -> Result<Vec<Vec<String>>, String> {
+/// What one wrapper does.
+enum Step {
+    /// Nothing is wrapped: decide the command line as it is.
+    Run,
+    /// The options are not understood: decide it as it is, at best `prompt`.
+    Unknown(String),
+    /// The command starts `skip` tokens further.
+    Inner { skip: usize, concerns: Vec<String> },
+    /// The command is a rebuilt argv (`env -S`).
+    Rebuilt {
+        argv: Vec<String>,
+        concerns: Vec<String>,
+    },
+    /// A shell script (`bash -c`, `eval`).
+    Script {
+        script: String,
+        concerns: Vec<String>,
+    },
+    /// `find … -exec CMD ;`: find itself, and these commands.
+    Find(Vec<Vec<String>>),
+}
+
+fn unknown(name: &str, option: &str) -> Step {
+    Step::Unknown(format!(
+        "{name} option {option:?} is not understood, so what it runs is not known"
+    ))
+}
+
+/// Skips options: `with_value` take the next token (or `--opt=value`,
+/// `-ovalue`), `flags` take none; `--` ends them. Returns where the command
+/// starts, or the first unknown option.
+fn skip_options<'a>(
+    argv: &'a [String],
+    flags: &[&str],
+    with_value: &[&str],
+) -> Result<usize, &'a str> {
+    let mut i = 1;
+    while let Some(token) = argv.get(i) {
+        if token == "--" {
+            return Ok(i + 1);
+        }
+        if !token.starts_with('-') || token == "-" {
+            return Ok(i);
+        }
+        if flags.contains(&token.as_str()) {
+            i += 1;
+        } else if with_value.contains(&token.as_str()) {
+            i += 2;
+        } else if let Some((name, _)) = token.split_once('=')
+            && name.starts_with("--")
+            && with_value.contains(&name)
+        {
+            i += 1;
+        } else if !token.starts_with("--")
+            && (with_value
+                .iter()
+                .any(|o| o.len() == 2 && token.starts_with(o))
+                || (token.len() > 2
+                    && token[1..]
+                        .chars()
+                        .all(|c| flags.iter().any(|f| f.len() == 2 && f.ends_with(c)))))
+        {
+            // `-n5` (a value attached) or `-rt` (a cluster of flags).
+            i += 1;
+        } else {
+            return Err(token);
+        }
+    }
+    Ok(i.min(argv.len()))
+}
+
+fn inner(skip: usize) -> Step {
+    Step::Inner {
+        skip,
+        concerns: Vec::new(),
+    }
+}
+
+fn wrapper_step(name: &str, argv: &[String]) -> Step {
+    let options = |flags: &[&str], with_value: &[&str]| match skip_options(argv, flags, with_value)
+    {
+        Ok(skip) => inner(skip),
+        Err(option) => unknown(name, option),
+    };
+    match name {
+        "env" => env_step(argv),
+        "command" => match argv.get(1).map(String::as_str) {
+            Some(o) if o.starts_with('-') && o != "--" && o.contains(['v', 'V']) => Step::Run,
+            _ => options(&["-p"], &[]),
+        },
+        "exec" => match skip_options(argv, &["-c", "-l"], &["-a"]) {
+            Ok(skip) => Step::Inner {
+                skip,
+                concerns: if argv[1..skip].iter().any(|t| t.starts_with("-a")) {
+                    vec!["exec -a gives the program another name".into()]
+                } else {
+                    Vec::new()
+                },
+            },
+            Err(option) => unknown(name, option),
+        },
+        "builtin" | "nohup" => options(&[], &[]),
+        "nice" => {
+            // `nice -5 cmd` and `nice -n 5 cmd`.
+            if argv
+                .get(1)
+                .is_some_and(|t| t.len() > 1 && t[1..].parse::<i32>().is_ok() && t.starts_with('-'))
+            {
+                inner(2)
+            } else {
+                options(&[], &["-n", "--adjustment"])
+            }
+        }
+        "time" => match skip_options(
+            argv,
+            &[
+                "-p",
+                "-v",
+                "--verbose",
+                "-a",
+                "--append",
+                "-q",
+                "--quiet",
+                "--portability",
+            ],
+            &["-f", "--format", "-o", "--output"],
+        ) {
+            Ok(skip) => Step::Inner {
+                skip,
+                concerns: if argv[1..skip]
+                    .iter()
+                    .any(|t| t.starts_with("-o") || t.starts_with("--output"))
+                {
+                    vec!["time -o writes a file".into()]
+                } else {
+                    Vec::new()
+                },
+            },
+            Err(option) => unknown(name, option),
+        },
+        "timeout" => match skip_options(
+            argv,
+            &["--preserve-status", "--foreground", "-v", "--verbose"],
+            &["-s", "-k", "--signal", "--kill-after"],
+        ) {
+            Ok(skip) => {
+                let duration_ok = argv.get(skip).is_some_and(|d| {
+                    let number = d.trim_end_matches(['s', 'm', 'h', 'd']);
+                    !number.is_empty() && number.parse::<f64>().is_ok()
+                });
+                if duration_ok {
+                    inner(skip + 1)
+                } else {
+                    Step::Unknown("timeout without a duration".into())
+                }
+            }
+            Err(option) => unknown(name, option),
+        },
+        "stdbuf" => options(&[], &["-i", "-o", "-e", "--input", "--output", "--error"]),
+        "setsid" => options(&["-c", "-f", "-w", "--ctty", "--fork", "--wait"], &[]),
+        "ionice" => options(&["-t", "--ignore"], &["-c", "-n", "--class", "--classdata"]),
+        "sudo" | "doas" => {
+            let (flags, with_value): (&[&str], &[&str]) = if name == "sudo" {
+                (
+                    &[
+                        "-A",
+                        "-b",
+                        "-E",
+                        "-H",
+                        "-n",
+                        "-P",
+                        "-S",
+                        "-s",
+                        "-i",
+                        "--askpass",
+                        "--background",
+                        "--preserve-env",
+                        "--set-home",
+                        "--non-interactive",
+                        "--preserve-groups",
+                        "--stdin",
+                        "--shell",
+                        "--login",
+                    ],
+                    &[
+                        "-C",
+                        "-D",
+                        "-g",
+                        "-h",
+                        "-p",
+                        "-R",
+                        "-r",
+                        "-t",
+                        "-T",
+                        "-U",
+                        "-u",
+                        "--close-from",
+                        "--chdir",
+                        "--group",
+                        "--host",
+                        "--prompt",
+                        "--chroot",
+                        "--role",
+                        "--type",
+                        "--command-timeout",
+                        "--other-user",
+                        "--user",
+                    ],
+                )
+            } else {
+                (&["-n", "-s"], &["-u", "-C"])
+            };
+            match skip_options(argv, flags, with_value) {
+                Ok(skip) if skip < argv.len() => Step::Inner {
+                    skip,
+                    concerns: vec![format!("{name} runs the command as another user")],
+                },
+                Ok(_) => Step::Run,
+                Err(option) => unknown(name, option),
+            }
+        }
+        "xargs" => match skip_options(
+            argv,
+            &[
+                "-0",
+                "-r",
+                "-t",
+                "-p",
+                "-x",
+                "--null",
+                "--no-run-if-empty",
+                "--verbose",
+                "--interactive",
+                "--exit",
+                "--open-tty",
+                "-o",
+            ],
+            &[
+                "-d",
+                "-a",
+                "-E",
+                "-I",
+                "-L",
+                "-n",
+                "-P",
+                "-s",
+                "--delimiter",
+                "--arg-file",
+                "--max-args",
+                "--max-procs",
+                "--max-chars",
+                "--max-lines",
+                "--replace",
+                "--eof",
+                "--process-slot-var",
+            ],
+        ) {
+            Ok(skip) => {
+                let why = "xargs adds arguments read from its input, which are not known";
+                if skip >= argv.len() {
+                    // `xargs` alone runs `echo`.
+                    Step::Rebuilt {
+                        argv: vec!["echo".into()],
+                        concerns: vec![why.into()],
+                    }
+                } else {
+                    Step::Inner {
+                        skip,
+                        concerns: vec![why.into()],
+                    }
+                }
+            }
+            Err(option) => unknown(name, option),
+        },
+        "busybox" | "toybox" => match argv.get(1) {
+            Some(applet) if !applet.starts_with('-') => inner(1),
+            _ => Step::Run,
+        },
+        "eval" => {
+            let words = &argv[1..];
+            if words.is_empty() {
+                Step::Run
+            } else {
+                Step::Script {
+                    script: words.join(" "),
+                    concerns: Vec::new(),
+                }
+            }
+        }
+        "find" => find_step(argv),
+        _ => Step::Run,
+    }
+}
+
+/// `env [-i] [-u NAME] [-0] [-v] [NAME=value]… [--] COMMAND`.
+fn env_step(argv: &[String]) -> Step {
+    let mut concerns = Vec::new();
+    let mut i = 1;
+    let mut options_done = false;
+    while let Some(token) = argv.get(i) {
+        let token = token.as_str();
+        if is_assignment(token) {
+            if let Some(why) = assignment_concern(token) {
+                concerns.push(why);
+            }
+            i += 1;
+            continue;
+        }
+        if options_done || !token.starts_with('-') {
+            break;
+        }
+        let value_of = |short: &str, long: &str| -> Option<(Option<String>, usize)> {
+            if token == short || token == long {
+                Some((argv.get(i + 1).cloned(), 2))
+            } else if let Some(v) = token.strip_prefix(&format!("{long}=")) {
+                Some((Some(v.to_owned()), 1))
+            } else {
+                token.strip_prefix(short).map(|v| (Some(v.to_owned()), 1))
+            }
+        };
+        match token {
+            "--" => {
+                options_done = true;
+                i += 1;
+                continue;
+            }
+            "-"
+            | "-i"
+            | "--ignore-environment"
+            | "-0"
+            | "--null"
+            | "-v"
+            | "--debug"
+            | "--list-signal-handling" => {
+                i += 1;
+                continue;
+            }
+            t if t.starts_with("--block-signal")
+                || t.starts_with("--default-signal")
+                || t.starts_with("--ignore-signal") =>
+            {
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some((_, used)) = value_of("-u", "--unset") {
+            i += used;
+        } else if let Some((_, used)) = value_of("-C", "--chdir") {
+            concerns.push("env -C runs the command in another directory".into());
+            i += used;
+        } else if let Some((_, used)) = value_of("-a", "--argv0") {
+            concerns.push("env -a gives the program another name".into());
+            i += used;
+        } else if let Some((value, used)) = value_of("-S", "--split-string") {
+            concerns.push(
+                "env -S splits a string into words by its own rules (escapes, ${VAR}), read here only approximately"
+                    .into(),
+            );
+            let Some(words) = value.as_deref().and_then(shlex::split) else {
+                return Step::Unknown("env -S with a string that cannot be split".into());
+            };
+            let mut rebuilt = vec!["env".to_owned()];
+            rebuilt.extend(words);
+            rebuilt.extend(argv[i + used..].iter().cloned());
+            return Step::Rebuilt {
+                argv: rebuilt,
+                concerns,
+            };
+        } else {
+            return unknown("env", token);
+        }
+    }
+    if i >= argv.len() {
+        // `env` alone prints the environment.
+        return if concerns.is_empty() {
+            Step::Run
+        } else {
+            Step::Unknown(concerns.join("; "))
+        };
+    }
+    Step::Inner { skip: i, concerns }
+}
+
+/// `find … -exec CMD… ;` (and `-execdir`, `-ok`, `-okdir`, ending in `;` or `+`).
+fn find_step(argv: &[String]) -> Step {
+    let mut inner = Vec::new();
+    let mut i = 1;
+    while i < argv.len() {
+        if matches!(argv[i].as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+            let start = i + 1;
+            let end = argv[start..]
+                .iter()
+                .position(|t| t == ";" || t == "+")
+                .map_or(argv.len(), |p| start + p);
+            if end > start {
+                inner.push(argv[start..end].to_vec());
+            }
+            i = end + 1;
+        } else {
+            i += 1;
+        }
+    }
+    if inner.is_empty() {
+        Step::Run
+    } else {
+        Step::Find(inner)
+    }
+}
+
+/// Shell options that cannot change what a `-c` script runs.
+const HARMLESS_SHELL_FLAGS: &str = "eEuxvlinfrhBHPTmbapCt";
+const HARMLESS_SHELL_LONG: &[&str] = &[
+    "--norc",
+    "--noprofile",
+    "--login",
+    "--posix",
+    "--noediting",
+    "--restricted",
+    "--verbose",
+];
+const HARMLESS_SET_O: &[&str] = &[
+    "allexport",
+    "braceexpand",
+    "emacs",
+    "errexit",
+    "errtrace",
+    "functrace",
+    "hashall",
+    "histexpand",
+    "history",
+    "ignoreeof",
+    "interactive-comments",
+    "monitor",
+    "noclobber",
+    "noexec",
+    "noglob",
+    "nolog",
+    "notify",
+    "nounset",
+    "onecmd",
+    "physical",
+    "pipefail",
+    "posix",
+    "privileged",
+    "verbose",
+    "vi",
+    "xtrace",
+];
+
+/// `bash [options] -c SCRIPT [NAME [ARGS…]]`, options in any clusters.
+fn shell_step(argv: &[String]) -> Step {
+    let name = basename(&argv[0]);
+    let mut concerns = Vec::new();
+    let mut command_string = false;
+    let mut i = 1;
+    while let Some(token) = argv.get(i) {
+        if token == "--" || token == "-" {
+            i += 1;
+            break;
+        }
+        if token.starts_with("--") {
+            if token == "--rcfile" || token == "--init-file" {
+                concerns.push(format!("{name} {token} reads another start-up file"));
+                i += 2;
+            } else {
+                if !HARMLESS_SHELL_LONG.contains(&token.as_str()) {
+                    concerns.push(format!(
+                        "{name} option {token:?} is not known to be harmless"
+                    ));
+                }
+                i += 1;
+            }
+            continue;
+        }
+        let Some(letters) = token.strip_prefix('-').or_else(|| token.strip_prefix('+')) else {
+            break;
+        };
+        if letters.is_empty() {
+            break;
+        }
+        let setting = token.starts_with('-');
+        let mut consumed = 1;
+        for letter in letters.chars() {
+            match letter {
+                'c' if setting => command_string = true,
+                'o' | 'O' => {
+                    let option = argv.get(i + consumed).map_or("", String::as_str);
+                    consumed += 1;
+                    if letter == 'O' || !HARMLESS_SET_O.contains(&option) {
+                        concerns.push(format!(
+                            "{name} -{letter} {option} is not known to be harmless"
+                        ));
+                    }
+                }
+                l if HARMLESS_SHELL_FLAGS.contains(l) => {}
+                other => concerns.push(format!(
+                    "{name} option -{other} is not known to be harmless (it may change how the script runs)"
+                )),
+            }
+        }
+        i += consumed;
+    }
+    if !command_string {
+        // A script file or standard input: decided as the shell itself.
+        return Step::Run;
+    }
+    match argv.get(i) {
+        // Further arguments only set $0, $1…, which a plain script never reads.
+        Some(script) => Step::Script {
+            script: script.clone(),
+            concerns,
+        },
+        None => Step::Run,
+    }
+}
+
+/// Parses a script and unwraps every command in it.
+fn script_commands(script: &str, depth: usize, out: &mut Normalized) {
+    let shown = || vec![script.to_owned()];
+    if script.len() > MAX_SCRIPT_BYTES {
+        concern(
+            out,
+            &shown(),
+            format!("a script longer than {MAX_SCRIPT_BYTES} bytes"),
+        );
+        return;
+    }
+    let openers = count_openers(script);
+    if openers > MAX_SHELL_OPENERS {
+        concern(
+            out,
+            &shown(),
+            format!(
+                "a script with {openers} nesting constructs (brackets, braces, `!`, if/for/while/case…), more than the {MAX_SHELL_OPENERS} analysed"
+            ),
+        );
+        return;
+    }
     let mut parser = brush_parser::Parser::new(
         std::io::BufReader::new(script.as_bytes()),
         &brush_parser::ParserOptions::default(),
     );
-    let program = parser
-        .parse_program()
-        .map_err(|e| format!("the shell cannot parse it: {e}"))?;
-    let mut commands = Vec::new();
+    let program = match parser.parse_program() {
+        Ok(program) => program,
+        Err(e) => {
+            concern(out, &shown(), format!("the shell cannot parse it: {e}"));
+            return;
+        }
+    };
+    let mut walk = Walk::default();
     for complete in &program.complete_commands {
-        for ast::CompoundListItem(and_or, separator) in &complete.0 {
+        walk.list(complete);
+    }
+    drop(program);
+    if walk.commands.is_empty() && walk.concerns.is_empty() {
+        walk.concerns.push("an empty script".into());
+    }
+    for why in walk.concerns {
+        concern(out, &shown(), why);
+    }
+    for command in walk.commands {
+        unwrap(&command, depth + 1, out);
+    }
+}
+
+/// An upper bound of the nesting depth of a shell script, counted without
+/// trusting any quoting (an opener inside quotes still counts).
+fn count_openers(script: &str) -> usize {
+    let mut count = 0;
+    let mut word = String::new();
+    let keywords = [
+        "if", "elif", "while", "until", "for", "case", "select", "function", "coproc",
+    ];
+    for c in script.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        if keywords.contains(&word.as_str()) {
+            count += 1;
+        }
+        word.clear();
+        if matches!(c, '(' | '{' | '[' | '!' | '`') {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// Commands found in a script, and what makes it opaque.
+#[derive(Default)]
+struct Walk {
+    commands: Vec<Vec<String>>,
+    concerns: Vec<String>,
+}
+
+impl Walk {
+    fn list(&mut self, list: &ast::CompoundList) {
+        for ast::CompoundListItem(and_or, separator) in &list.0 {
             if matches!(separator, ast::SeparatorOperator::Async) {
-                return Err("a background job (`&`)".into());
+                self.concerns.push("a background job (`&`)".into());
             }
             let pipelines =
                 std::iter::once(&and_or.first).chain(and_or.additional.iter().map(|a| match a {
                     ast::AndOr::And(p) | ast::AndOr::Or(p) => p,
                 }));
             for pipeline in pipelines {
-                if pipeline.timed.is_some() || pipeline.bang {
-                    return Err("`time` or `!` before a pipeline".into());
-                }
+                // `time` and `!` run the pipeline as it is.
                 for command in &pipeline.seq {
-                    commands.push(simple_command(command)?);
+                    self.command(command);
                 }
             }
         }
     }
-    if commands.is_empty() {
-        return Err("an empty script".into());
-    }
-    Ok(commands)
-}
 
-fn simple_command(command: &Command) -> Result<Vec<String>, String> {
-    let Command::Simple(simple) = command else {
-        return Err(match command {
-            Command::Function(_) => "a function definition".into(),
-            _ => "a compound command (subshell, group, if, for, while, case, [[ ]])".into(),
-        });
-    };
-    // `A=1 cmd` only sets the environment of `cmd`, as on the command line; the
-    // value must still be plain text.
-    for item in simple.prefix.iter().flat_map(|p| &p.0) {
-        match item {
-            CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
-                plain_word(&word.value)?;
-            }
-            CommandPrefixOrSuffixItem::IoRedirect(redirect) => check_redirect(redirect)?,
-            CommandPrefixOrSuffixItem::Word(_) => {
-                return Err("an unexpected word before the command".into());
-            }
-            CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
-                return Err("a process substitution".into());
-            }
-        }
-    }
-    let name = simple
-        .word_or_name
-        .as_ref()
-        .ok_or("a command without a name (only assignments)")?;
-    let mut argv = vec![plain_word(&name.value)?];
-    for item in simple.suffix.iter().flat_map(|s| &s.0) {
-        match item {
-            CommandPrefixOrSuffixItem::Word(word)
-            | CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
-                argv.push(plain_word(&word.value)?);
-            }
-            CommandPrefixOrSuffixItem::IoRedirect(redirect) => check_redirect(redirect)?,
-            CommandPrefixOrSuffixItem::ProcessSubstitution(..) => {
-                return Err("a process substitution".into());
-            }
-        }
-    }
-    Ok(argv)
-}
-
-/// `2>&1` and redirections to `/dev/null` change no file; anything else might.
-fn check_redirect(redirect: &IoRedirect) -> Result<(), String> {
-    match redirect {
-        IoRedirect::File(_, kind, target) => {
-            use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
-            match (kind, target) {
-                (K::DuplicateOutput | K::DuplicateInput, T::Fd(_)) => Ok(()),
-                // `2>&1`, `>&-`: a descriptor number or a close, never a file.
-                (K::DuplicateOutput | K::DuplicateInput, T::Duplicate(word))
-                    if word.value == "-"
-                        || (!word.value.is_empty()
-                            && word.value.bytes().all(|b| b.is_ascii_digit())) =>
-                {
-                    Ok(())
+    fn command(&mut self, command: &Command) {
+        match command {
+            Command::Simple(simple) => self.simple(simple),
+            Command::Compound(compound, redirects) => {
+                self.concerns.push(
+                    "a compound command (subshell, group, if, for, while, case): its commands are decided, but not how they combine"
+                        .into(),
+                );
+                for redirect in redirects.iter().flat_map(|r| &r.0) {
+                    self.redirect(redirect);
                 }
-                (_, T::Filename(word)) if word.value == "/dev/null" => Ok(()),
-                _ => Err("a redirection to a file".into()),
+                self.compound(compound);
+            }
+            Command::Function(function) => {
+                self.concerns.push(format!(
+                    "a function definition ({}): a later command of that name runs the function",
+                    function.fname.value
+                ));
+                self.compound(&function.body.0);
+            }
+            Command::ExtendedTest(..) => self.concerns.push("a `[[ ]]` test".into()),
+        }
+    }
+
+    fn compound(&mut self, compound: &CompoundCommand) {
+        match compound {
+            CompoundCommand::BraceGroup(group) => self.list(&group.list),
+            CompoundCommand::Subshell(subshell) => self.list(&subshell.list),
+            CompoundCommand::ForClause(for_clause) => self.list(&for_clause.body.list),
+            CompoundCommand::ArithmeticForClause(for_clause) => self.list(&for_clause.body.list),
+            CompoundCommand::CaseClause(case) => {
+                for item in &case.cases {
+                    if let Some(list) = &item.cmd {
+                        self.list(list);
+                    }
+                }
+            }
+            CompoundCommand::IfClause(if_clause) => {
+                self.list(&if_clause.condition);
+                self.list(&if_clause.then);
+                for clause in if_clause.elses.iter().flatten() {
+                    if let Some(condition) = &clause.condition {
+                        self.list(condition);
+                    }
+                    self.list(&clause.body);
+                }
+            }
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                self.list(&clause.0);
+                self.list(&clause.1.list);
+            }
+            CompoundCommand::Coprocess(coprocess) => self.command(&coprocess.body),
+            CompoundCommand::Arithmetic(_) => {}
+        }
+    }
+
+    /// A word's value, or its raw text with a concern.
+    fn word(&mut self, raw: &str) -> String {
+        match plain_word(raw) {
+            Ok(value) => value,
+            Err(why) => {
+                self.concerns.push(why);
+                raw.to_owned()
             }
         }
-        IoRedirect::HereDocument(..) | IoRedirect::HereString(..) => {
-            Err("a heredoc or here-string".into())
+    }
+
+    fn simple(&mut self, simple: &ast::SimpleCommand) {
+        let mut argv = Vec::new();
+        for item in simple.prefix.iter().flat_map(|p| &p.0) {
+            match item {
+                CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
+                    // `A=1 cmd` sets the environment of `cmd`: the same check
+                    // as on the command line applies.
+                    let token = self.word(&word.value);
+                    argv.push(token);
+                }
+                CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect),
+                CommandPrefixOrSuffixItem::Word(_) => {
+                    self.concerns
+                        .push("an unexpected word before the command".into());
+                }
+                CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
+                    self.concerns.push("a process substitution".into());
+                    self.list(&subshell.list);
+                }
+            }
         }
-        IoRedirect::OutputAndError(word, _) if word.value == "/dev/null" => Ok(()),
-        IoRedirect::OutputAndError(..) => Err("a redirection to a file".into()),
+        let Some(name) = simple.word_or_name.as_ref() else {
+            self.concerns
+                .push("a command without a name (only assignments)".into());
+            return;
+        };
+        let program = self.word(&name.value);
+        if program.contains('=') {
+            self.concerns.push(format!(
+                "a command named {program:?} (quoted, so not an assignment)"
+            ));
+        }
+        argv.push(program);
+        for item in simple.suffix.iter().flat_map(|s| &s.0) {
+            match item {
+                CommandPrefixOrSuffixItem::Word(word)
+                | CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
+                    let token = self.word(&word.value);
+                    argv.push(token);
+                }
+                CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect),
+                CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
+                    self.concerns.push("a process substitution".into());
+                    self.list(&subshell.list);
+                }
+            }
+        }
+        self.commands.push(argv);
+    }
+
+    /// `2>&1` and redirections to `/dev/null` change no file; anything else might.
+    fn redirect(&mut self, redirect: &IoRedirect) {
+        let ok = match redirect {
+            IoRedirect::File(_, kind, target) => {
+                use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
+                match (kind, target) {
+                    (K::DuplicateOutput | K::DuplicateInput, T::Fd(_)) => true,
+                    // `2>&1`, `>&-`: a descriptor number or a close, never a file.
+                    (K::DuplicateOutput | K::DuplicateInput, T::Duplicate(word)) => {
+                        word.value == "-"
+                            || (!word.value.is_empty()
+                                && word.value.bytes().all(|b| b.is_ascii_digit()))
+                    }
+                    (_, T::Filename(word)) => word.value == "/dev/null",
+                    _ => false,
+                }
+            }
+            IoRedirect::HereDocument(..) | IoRedirect::HereString(..) => {
+                self.concerns.push("a heredoc or here-string".into());
+                return;
+            }
+            IoRedirect::OutputAndError(word, _) => word.value == "/dev/null",
+        };
+        if !ok {
+            self.concerns.push("a redirection to a file".into());
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! A loaded policy, and deciding on command lines.
 
+use std::ffi::OsStr;
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::loader::Map;
-use crate::normalize::{Normalized, normalize, shell_script, strip_prefixes};
+use crate::normalize::{Normalized, is_plain, join, normalize};
 use crate::program::ProgramSpec;
 use crate::rules::{NetworkRule, PrefixRule, RuleMatch};
 use crate::{Decision, ProgramOutcome};
@@ -78,9 +79,7 @@ impl Policy {
         self.prefix_rules.values().map(Vec::len).sum()
     }
 
-    /// The program name `argv` invokes and, for a path, the path — `None` when a
-    /// path is not listed for the program (by `host_executable` or, for program
-    /// definitions, `system_path`).
+    /// The program name `argv` invokes and, for a path, the path.
     fn program_of<'a>(&self, argv: &'a [String]) -> Option<(&'a str, Option<&'a Path>)> {
         let first = argv.first()?;
         if !first.contains('/') {
@@ -96,53 +95,70 @@ impl Policy {
             .is_some_and(|paths| paths.iter().any(|p| p == path))
     }
 
-    /// The prefix rules that apply to `argv` (none for an unlisted path).
+    /// Whether `path` is a known location of `name`: listed by a
+    /// `host_executable`, or by the `system_path` of a definition.
+    fn path_known(&self, name: &str, path: &Path) -> bool {
+        self.host_listed(name, path)
+            || self.programs.get(name).is_some_and(|specs| {
+                specs
+                    .iter()
+                    .any(|s| s.system_path.iter().any(|p| Path::new(&**p) == path))
+            })
+    }
+
+    /// Whether any rule or definition is about `name`.
+    fn has_rules(&self, name: &str) -> bool {
+        self.prefix_rules.contains_key(name) || self.programs.contains_key(name)
+    }
+
+    /// The prefix rules that apply to `argv`. A path applies the rules of its
+    /// program's name (a path that is not a known location also gets a
+    /// concern, see [`Policy::matches_for_argv`]).
     fn rules_matching<'s>(
         &'s self,
         name: &str,
-        path: Option<&Path>,
         argv: &'s [String],
     ) -> impl Iterator<Item = &'s PrefixRule> {
-        let listed = path.is_none_or(|p| self.host_listed(name, p));
         self.prefix_rules
             .get(name)
-            .filter(|_| listed)
             .into_iter()
             .flatten()
             .filter(move |rule| rule.matches(argv))
     }
 
-    /// The most verifying program definition for `argv`, with its verdict.
+    /// The most verifying program definition for `argv`, with its verdict. A
+    /// known path uses only the definitions that list it (or all, when a
+    /// `host_executable` does); an unknown path uses all, under a concern.
     fn best_program(
         &self,
         name: &str,
         path: Option<&Path>,
         argv: &[String],
     ) -> Option<(&ProgramSpec, crate::program::ProgramVerdict)> {
+        let restrict = path.filter(|p| self.path_known(name, p) && !self.host_listed(name, p));
         self.programs
             .get(name)?
             .iter()
             .filter(|spec| spec.applies_to(argv))
-            .filter(|spec| match path {
+            .filter(|spec| match restrict {
                 None => true,
-                Some(path) => {
-                    spec.system_path.iter().any(|p| Path::new(&**p) == path)
-                        || self.host_listed(name, path)
-                }
+                Some(path) => spec.system_path.iter().any(|p| Path::new(&**p) == path),
             })
             .map(|spec| (spec, spec.classify(argv)))
             .min_by_key(|(_, verdict)| verdict.outcome)
     }
 
-    /// Matches for one plain argv, without shell unwrapping: prefix rules first;
-    /// program definitions when no rule matched. An absolute path uses the
-    /// program's rules only when a `host_executable` (or `system_path`) lists it.
+    /// Matches for one plain argv, without unwrapping: prefix rules first, and
+    /// a program definition when no rule matched or when it forbids. A path
+    /// is judged by the rules of its program's name; unless a
+    /// `host_executable` (or `system_path`) lists it, it is also a concern
+    /// (at best `prompt`): `/tmp/rm` is not known to be `rm`, but may be.
     pub fn matches_for_argv(&self, argv: &[String]) -> Vec<RuleMatch> {
         let Some((name, path)) = self.program_of(argv) else {
             return Vec::new();
         };
-        let matches: Vec<RuleMatch> = self
-            .rules_matching(name, path, argv)
+        let mut matches: Vec<RuleMatch> = self
+            .rules_matching(name, argv)
             .map(|rule| RuleMatch::PrefixRuleMatch {
                 matched_prefix: argv[..=rule.rest.len()].to_vec(),
                 decision: rule.decision,
@@ -151,70 +167,106 @@ impl Policy {
                 defined_at: rule.defined_at.to_string(),
             })
             .collect();
-        if !matches.is_empty() {
-            return matches;
-        }
-        self.best_program(name, path, argv)
-            .map(|(spec, verdict)| RuleMatch::ProgramMatch {
+        if let Some((spec, verdict)) = self.best_program(name, path, argv)
+            && (matches.is_empty() || verdict.outcome == ProgramOutcome::Forbidden)
+        {
+            matches.push(RuleMatch::ProgramMatch {
                 program: spec.program.to_string(),
                 outcome: verdict.outcome,
                 args: verdict.args,
                 reason: verdict.reason,
                 defined_at: spec.defined_at.to_string(),
-            })
-            .into_iter()
-            .collect()
+            });
+        }
+        if let Some(path) = path
+            && self.has_rules(name)
+            && !self.path_known(name, path)
+        {
+            matches.push(RuleMatch::ShellRuleMatch {
+                script: join(argv),
+                decision: Decision::Prompt,
+                reason: format!(
+                    "{} is not a known location of {name} (list it with host_executable): it is judged by the rules of {name}, at best needing approval",
+                    path.display()
+                ),
+            });
+        }
+        matches
     }
 
     /// The decision alone, without the explanation [`Policy::check`] builds:
     /// for hot paths. Identical to `check(argv).decision` (tested); a plain
-    /// command is decided without allocating.
+    /// command given by name is decided without allocating.
     pub fn decide(&self, argv: &[String]) -> Option<Verdict> {
-        let argv = strip_prefixes(argv);
-        if shell_script(argv).is_some() {
+        if !is_plain(argv) {
             return self.check(argv).decision;
         }
-        let (name, path) = self.program_of(argv)?;
-        if let Some(decision) = self
-            .rules_matching(name, path, argv)
-            .map(|r| r.decision)
-            .max()
-        {
-            return Some(Verdict::Rule(decision));
+        let name = argv.first()?.as_str();
+        let rule = self.rules_matching(name, argv).map(|r| r.decision).max();
+        let program = self
+            .best_program(name, None, argv)
+            .map(|(_, verdict)| verdict.outcome);
+        match (rule, program) {
+            (Some(_), Some(ProgramOutcome::Forbidden)) => Some(Verdict::Rule(Decision::Forbidden)),
+            (Some(decision), _) => Some(Verdict::Rule(decision)),
+            (None, outcome) => outcome.map(Verdict::Program),
         }
-        self.best_program(name, path, argv)
-            .map(|(_, verdict)| Verdict::Program(verdict.outcome))
     }
 
-    /// Decides on a command line: shell wrappers (`bash -lc '...'`) are parsed and
-    /// split, safe prefixes (`env A=1`, `timeout 5`, …) removed, and every
-    /// sub-command decided; the strictest decision wins. In a split script a
-    /// sub-command no rule covers makes the whole command `prompt`.
+    /// [`Policy::decide`] for arguments as the OS gives them: an argument that
+    /// is not UTF-8 is decided on a lossy copy, at best `prompt`.
+    pub fn decide_os<S: AsRef<OsStr>>(&self, argv: &[S]) -> Option<Verdict> {
+        self.check_os(argv).decision
+    }
+
+    /// [`Policy::check`] for arguments as the OS gives them (`OsString`): an
+    /// argument that is not UTF-8 is decided on a lossy copy and makes the
+    /// command at best `prompt` — never allowed by a safe-command rule, since
+    /// the bytes that run are not the text that was read.
+    pub fn check_os<S: AsRef<OsStr>>(&self, argv: &[S]) -> Evaluation {
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        // A lossy copy carries U+FFFD, which `check` treats as a concern.
+        self.check(&argv)
+    }
+
+    /// Decides on a command line: wrappers (`env`, `sudo`, `timeout`, …) and
+    /// shells (`bash -lc '...'`) are unwrapped, and every command found is
+    /// decided, as is every wrapper that has rules; the strictest decision
+    /// wins. A concern (something that may change what runs without being
+    /// understood) makes the command at best `prompt`, and so does, once a
+    /// command line was unwrapped or split, a part no rule covers.
     pub fn check(&self, argv: &[String]) -> Evaluation {
+        let Normalized {
+            commands,
+            wrappers,
+            concerns,
+        } = normalize(argv);
         let mut matched_rules = Vec::new();
-        let commands = match normalize(argv) {
-            Normalized::Commands(commands) => commands,
-            Normalized::Opaque { script, reason } => {
-                matched_rules.push(RuleMatch::ShellRuleMatch {
-                    script,
-                    decision: Decision::Prompt,
-                    reason,
-                });
-                Vec::new()
-            }
-        };
-        let split = commands.len() > 1 || commands.first().is_some_and(|c| c.as_slice() != argv);
+        for wrapper in &wrappers {
+            matched_rules.extend(self.matches_for_argv(wrapper));
+        }
+        let split = !wrappers.is_empty()
+            || commands.len() > 1
+            || commands.first().is_some_and(|c| c.as_slice() != argv);
         for command in &commands {
             let found = self.matches_for_argv(command);
             if found.is_empty() && split {
                 matched_rules.push(RuleMatch::ShellRuleMatch {
-                    script: shlex::try_join(command.iter().map(String::as_str)).unwrap_or_default(),
+                    script: join(command),
                     decision: Decision::Prompt,
                     reason: "no rule covers this part of the command".into(),
                 });
             }
             matched_rules.extend(found);
         }
+        matched_rules.extend(concerns.into_iter().map(|c| RuleMatch::ShellRuleMatch {
+            script: c.script,
+            decision: Decision::Prompt,
+            reason: c.reason,
+        }));
         Evaluation {
             decision: verdict(&matched_rules),
             matched_rules,

@@ -114,14 +114,19 @@ pub enum RuleMatch {
         /// `file:line:column` of the definition.
         defined_at: String,
     },
-    /// The command could not be split safely (shell features that hide what runs).
+    /// Something that may change what runs without being understood: shell
+    /// features that hide what runs, an assignment to a variable not known to
+    /// be harmless, a wrapper option, a path that is not a known location of
+    /// its program, a non-UTF-8 argument, nesting too deep to analyse, or a
+    /// part of a split command no rule covers. Always `prompt`: the command
+    /// needs approval unless something else forbids it.
     #[serde(rename_all = "camelCase")]
     ShellRuleMatch {
-        /// The script.
+        /// The command line or script concerned.
         script: String,
         /// Always `prompt`.
         decision: Decision,
-        /// What made it opaque.
+        /// What makes it unverifiable.
         reason: String,
     },
 }

@@ -1,7 +1,8 @@
 //! A rules file written in the form Codex's execpolicy reads loads unchanged and
 //! decides as Codex does: keyed by program, per-token alternatives, `decision`
 //! defaulting to `allow`, strictest match wins, nothing matched means no
-//! decision, absolute paths only through `host_executable`.
+//! decision, absolute paths as they are only through `host_executable` (an unlisted
+//! path is stricter here than in Codex: judged by its name, at best prompt).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -37,7 +38,9 @@ fn decisions_follow_codex_semantics() {
             "/home/dev/.cargo/bin/cargo publish",
             Some(Decision::Forbidden),
         ),
-        ("/tmp/cargo build", None),
+        // Stricter than Codex: an unlisted path is judged by the rules of its
+        // name, at best prompt (docs/execpolicy.md, "Paths").
+        ("/tmp/cargo build", Some(Decision::Prompt)),
         ("kubectl apply -f x.yaml", Some(Decision::Prompt)),
         ("kubectl get pods", None),
         ("terraform apply", Some(Decision::Prompt)),
