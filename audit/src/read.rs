@@ -1,9 +1,12 @@
 //! Reading the log back: across rotated files, oldest first; a torn last line
 //! (a writer killed mid-event) is reported, not fatal.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::event::{AuditDecision, AuditEvent, Operation};
+use crate::safe_file::open_read;
+use crate::sink::AuditError;
 
 /// A line that is not an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +30,9 @@ pub struct LogContents {
     pub bad_lines: Vec<BadLine>,
 }
 
-/// The files of a log, oldest first: `path.N` … `path.1`, `path`.
+/// The files of a log, oldest first: `path.N` … `path.1`, `path` — every name
+/// there is, whatever it is (a link at one of these names is listed, so that
+/// reading it is refused rather than silently skipped).
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
     let mut rotated: Vec<(usize, PathBuf)> = Vec::new();
     if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
@@ -52,17 +57,27 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
     }
     rotated.sort_by_key(|entry| std::cmp::Reverse(entry.0));
     let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
-    if path.exists() {
+    if std::fs::symlink_metadata(path).is_ok() {
         files.push(path.to_path_buf());
     }
     files
 }
 
 /// Reads every event of the log at `path` (and its rotated files).
-pub fn read_log(path: &Path) -> std::io::Result<LogContents> {
+///
+/// Each file is opened without following a symbolic link and without blocking
+/// on a FIFO, and must be a regular file: a link, FIFO, directory or device at
+/// the log's name or at a rotated name is [`AuditError::Unsafe`], naming it.
+pub fn read_log(path: &Path) -> Result<LogContents, AuditError> {
     let mut contents = LogContents::default();
     for file in log_files(path) {
-        let bytes = std::fs::read(&file)?;
+        let mut bytes = Vec::new();
+        open_read(&file)?
+            .read_to_end(&mut bytes)
+            .map_err(|source| AuditError::Io {
+                path: file.clone(),
+                source,
+            })?;
         let complete = bytes.ends_with(b"\n");
         let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
         let count = lines.len();

@@ -2,15 +2,16 @@
 //! `O_APPEND` descriptor, so concurrent threads and processes never interleave;
 //! file mode 0600; fsync policy; size-based rotation with retention.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::event::AuditEvent;
 use crate::redact::Redactor;
+use crate::safe_file::{not_regular, open_append};
 use crate::sample::Sampler;
 
 /// When events are forced to disk.
@@ -72,6 +73,16 @@ pub enum AuditError {
         #[source]
         source: std::io::Error,
     },
+    /// The path holds something the log must not be written to: a symbolic
+    /// link, a FIFO, a directory or another non-regular file, another user's
+    /// file, a file others may write, or a file with several hard links.
+    #[error("audit log {}: {problem}", path.display())]
+    Unsafe {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// An event could not be serialized (a bug).
     #[error("serializing an audit event: {0}")]
     Serialize(#[from] serde_json::Error),
@@ -96,24 +107,16 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuditError + '_ {
 }
 
 fn open_log(path: &Path) -> Result<File, AuditError> {
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-        .map_err(io(path))?;
-    // An existing file keeps its mode on open: narrow it if we own it.
-    let meta = file.metadata().map_err(io(path))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(io(path))?;
-    }
-    Ok(file)
+    open_append(path)
 }
 
 impl AuditSink {
     /// Opens (creating directories 0700 and the file 0600) the log at `path`.
+    ///
+    /// The file is opened without following a symbolic link in its last
+    /// component and without blocking on a FIFO, and must be a regular file of
+    /// this user's, not writable by group or others, with no other hard link:
+    /// anything else is [`AuditError::Unsafe`], naming the path and what it is.
     pub fn open(path: &Path, options: SinkOptions) -> Result<Self, AuditError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -135,6 +138,33 @@ impl AuditSink {
     /// The log file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The files a sandboxed command must not be able to write, replace or
+    /// remove: the log file and its existing rotated siblings (`<log>.1` …),
+    /// oldest first, as absolute paths with the directory resolved. Only
+    /// regular files are listed (a link or other object at a sibling's name is
+    /// not a log file: rotation and reading refuse it). Rotation locks the
+    /// log's own descriptor, so there is no separate lock file.
+    pub fn protected_paths(&self) -> Vec<PathBuf> {
+        let path = match (self.path.parent(), self.path.file_name()) {
+            (Some(dir), Some(name)) => {
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                std::fs::canonicalize(dir).map_or_else(
+                    |_| std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
+                    |dir| dir.join(name),
+                )
+            }
+            _ => std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
+        };
+        crate::read::log_files(&path)
+            .into_iter()
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()))
+            .collect()
     }
 
     /// Redacts and writes `event`; `Ok(false)` when sampling left it out.
@@ -202,17 +232,31 @@ impl AuditSink {
 
     fn rotate_locked(&mut self, max: u64, next: u64) -> Result<(), AuditError> {
         // Another process may have rotated already: then just follow the path.
+        // Nothing here follows a link: `lstat` to compare, `rename(2)` moves
+        // names (a link at a target is replaced, never written through), and
+        // the new file is opened with the same checks as the first.
         let ours = self.file.metadata().map_err(io(&self.path))?;
-        let current = std::fs::metadata(&self.path).ok();
+        let current = std::fs::symlink_metadata(&self.path).ok();
         let already = current
             .as_ref()
             .is_some_and(|m| m.ino() != ours.ino() || m.dev() != ours.dev());
         if !already && ours.len() + next > max {
-            let numbered = |n: usize| PathBuf::from(format!("{}.{n}", self.path.display()));
+            let numbered = |n: usize| {
+                let mut name = self.path.as_os_str().to_owned();
+                name.push(format!(".{n}"));
+                PathBuf::from(name)
+            };
             for n in (1..self.options.keep.max(1)).rev() {
-                if numbered(n).exists() {
-                    std::fs::rename(numbered(n), numbered(n + 1)).map_err(io(&self.path))?;
+                let from = numbered(n);
+                if std::fs::symlink_metadata(&from).is_err() {
+                    continue;
                 }
+                // A link or other object planted at a rotated name is not
+                // carried along as if it were part of the log.
+                if let Some(refused) = not_regular(&from) {
+                    return Err(refused);
+                }
+                std::fs::rename(&from, numbered(n + 1)).map_err(io(&from))?;
             }
             std::fs::rename(&self.path, numbered(1)).map_err(io(&self.path))?;
         }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use codex_policy::audit::{
-    AuditDecision, AuditEvent, AuditSink, Filter, FsyncPolicy, Operation, SinkOptions, log_files,
-    new_session_id, read_log,
+    AuditDecision, AuditEvent, AuditSink, Filter, FsyncPolicy, Operation, SinkOptions,
+    escape_for_terminal, escape_json_for_terminal, log_files, new_session_id, read_log,
 };
 use codex_policy::model::FsyncSetting;
 use codex_policy::model::validate::Validation;
@@ -127,6 +127,17 @@ impl AuditTrail {
         Ok(trail)
     }
 
+    /// The files the sandboxed command must not write, replace or remove: the
+    /// log and its rotated siblings (see `AuditSink::protected_paths`); none
+    /// when nothing is logged.
+    #[allow(dead_code)] // For the sandbox's read-only mounts.
+    pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
+        self.sink
+            .as_ref()
+            .map(AuditSink::protected_paths)
+            .unwrap_or_default()
+    }
+
     /// The log cannot be written: refuse (fail closed) or warn.
     fn failed(&mut self, why: String) -> Result<(), Failure> {
         if self.fail_closed {
@@ -177,25 +188,28 @@ pub(crate) fn show(
     json: bool,
 ) -> Result<u8, Failure> {
     let path = log_path(file)?;
+    // Whatever the log holds, and the names of its files, may come from the
+    // sandboxed command: printed with control characters made visible.
+    let shown = |text: &str| escape_for_terminal(text).into_owned();
     if log_files(&path).is_empty() {
         return Err(Failure::new(
             exit::INVALID_INPUT,
-            format!("{}: no audit log here", path.display()),
+            format!("{}: no audit log here", shown(&path.to_string_lossy())),
         ));
     }
-    let log = read_log(&path)
-        .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", path.display())))?;
+    let log =
+        read_log(&path).map_err(|e| Failure::new(exit::INVALID_INPUT, shown(&e.to_string())))?;
     for bad in &log.bad_lines {
         eprintln!(
             "codex-policy: note: {}:{}: {} ({})",
-            bad.file.display(),
+            shown(&bad.file.to_string_lossy()),
             bad.line,
             if bad.torn {
                 "torn last line, a writer stopped mid-event"
             } else {
                 "not an audit event"
             },
-            bad.error
+            shown(&bad.error)
         );
     }
     let mut events: Vec<&AuditEvent> = log.events.iter().filter(|e| filter.matches(e)).collect();
@@ -203,7 +217,7 @@ pub(crate) fn show(
         events = events.split_off(events.len().saturating_sub(n));
     }
     if json {
-        print_out(&to_json(&events)?)?;
+        print_out(&escape_json_for_terminal(&to_json(&events)?))?;
     } else {
         let rows: Vec<String> = events
             .iter()
@@ -222,7 +236,12 @@ pub(crate) fn show(
                     .unwrap_or_default();
                 format!(
                     "{}  {:<17} {:<15} {:<10} {}{}",
-                    e.timestamp, decision, operation, e.source, e.target, extra
+                    shown(&e.timestamp),
+                    decision,
+                    operation,
+                    shown(&e.source),
+                    shown(&e.target),
+                    extra
                 )
             })
             .collect();

@@ -8,7 +8,7 @@ use codex_policy::execpolicy::{
     Decision, Evaluation, Policy, PolicyLoader, RuleMatch, verify_paths,
 };
 
-use codex_policy::audit::{AuditDecision, Operation};
+use codex_policy::audit::{AuditDecision, Operation, escape_for_terminal as shown};
 
 use crate::audit::{AuditTrail, TrailOptions, shell_words};
 use crate::{Failure, exit, print_out, to_json};
@@ -73,6 +73,7 @@ pub(crate) fn check(
     rules: &[PathBuf],
     command: &[String],
     audit: &crate::AuditArgs,
+    files: &codex_policy::model::validate::Validation,
     json: bool,
 ) -> Result<u8, Failure> {
     let policy = load(rules, exit::INVALID_INPUT)?;
@@ -87,7 +88,7 @@ pub(crate) fn check(
             fail_closed: false,
             profile: Some(resolved.profile.to_string()),
         },
-        &Default::default(),
+        files,
     )?;
     let (decision, reason) = audit_view(&evaluation, summary(&evaluation));
     let mut event = trail.event(
@@ -126,12 +127,13 @@ fn describe(evaluation: &Evaluation) -> String {
                 defined_at,
                 ..
             } => format!(
-                "  {:<10} prefix rule {defined_at}: {}{}",
+                "  {:<10} prefix rule {}: {}{}",
                 decision.as_str(),
-                matched_prefix.join(" "),
+                shown(&defined_at.to_string()),
+                shown(&matched_prefix.join(" ")),
                 justification
                     .as_deref()
-                    .map(|j| format!(" — {}", j.trim()))
+                    .map(|j| format!(" — {}", shown(j.trim())))
                     .unwrap_or_default()
             ),
             RuleMatch::ProgramMatch {
@@ -141,18 +143,20 @@ fn describe(evaluation: &Evaluation) -> String {
                 defined_at,
                 ..
             } => format!(
-                "  {:<10} program {program} ({defined_at}){}",
+                "  {:<10} program {} ({}){}",
+                shown(&program.to_string()),
+                shown(&defined_at.to_string()),
                 serde_json::to_value(outcome)
                     .ok()
                     .and_then(|j| j.as_str().map(str::to_owned))
                     .unwrap_or_default(),
                 reason
                     .as_deref()
-                    .map(|r| format!(" — {r}"))
+                    .map(|r| format!(" — {}", shown(r)))
                     .unwrap_or_default()
             ),
             RuleMatch::ShellRuleMatch { script, reason, .. } => {
-                format!("  prompt     shell: {reason}: {script}")
+                format!("  prompt     shell: {}: {}", shown(reason), shown(script))
             }
         });
     }
@@ -191,9 +195,11 @@ pub(crate) fn gate(
             format!("refused by the exec policy: {why}"),
         )),
         Some(Decision::Prompt) => {
+            // Shown with control characters made visible, so that an argument
+            // cannot redraw the line to show another command.
             if ask(&format!(
                 "codex-policy: the exec policy asks for approval ({why}).\nRun `{}`? [y/N] ",
-                argv.join(" ")
+                shown(&shell_words(argv))
             )) {
                 decision = AuditDecision::Allowed;
                 Ok(())
