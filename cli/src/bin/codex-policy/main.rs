@@ -336,7 +336,26 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             rules,
             command,
             audit,
-        }) => exec_rules::check(&resolve()?, rules, command, audit, cli.json),
+        }) => {
+            let resolved = resolve()?;
+            // The log goes where `run` would send it: the same files decide
+            // (`[audit] path` of config.toml, and the redaction settings).
+            let files = if audit.no_audit {
+                Default::default()
+            } else {
+                let inputs = PolicyInputs {
+                    cwd: None,
+                    writable_roots: Vec::new(),
+                    files: RuntimeFiles {
+                        runtime: None,
+                        policy: None,
+                        requirements: None,
+                    },
+                };
+                effective::compose(cli, &resolved, &inputs, exit::INVALID_INPUT)?.files
+            };
+            exec_rules::check(&resolved, rules, command, audit, &files, cli.json)
+        }
         Some(Command::Audit { action }) => match action {
             AuditAction::Tail { file, lines } => {
                 audit::show(file.as_deref(), &Default::default(), Some(*lines), cli.json)

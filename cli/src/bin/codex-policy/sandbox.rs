@@ -99,6 +99,9 @@ pub(crate) fn run(
     let policy = &composed.effective.sandbox_policy.value;
     let target = shell_words(&argv);
     let started_at = std::time::Instant::now();
+    // Once `sandbox_start` is recorded as allowed, every outcome ends with a
+    // `sandbox_exit` (a command that could not be executed included).
+    let mut start_recorded = false;
     let running = sandbox.run_command(policy, &cwd, &mut command, |report| {
         if mode == Mode::Debug {
             eprintln!(
@@ -133,10 +136,31 @@ pub(crate) fn run(
                 "sandbox",
             )
             .with_reason(reason);
-        trail.record(event).map_err(|failure| failure.message)
+        let recorded = trail.record(event).map_err(|failure| failure.message);
+        start_recorded = recorded.is_ok();
+        recorded
     });
     let running = match running {
         Ok(running) => running,
+        Err(err) if start_recorded => {
+            // Started, then the command could not be executed (127 not found,
+            // 126 not executable) or the sandbox could not be set up (125).
+            let mut event = trail
+                .event(
+                    Operation::SandboxExit,
+                    target,
+                    AuditDecision::Allowed,
+                    "sandbox",
+                )
+                .with_reason(format!("the command did not start: {err}"));
+            event.exit_status = Some(i32::from(err.exit_status()));
+            event.duration_ms =
+                Some(u64::try_from(started_at.elapsed().as_millis()).unwrap_or(u64::MAX));
+            if let Err(failure) = trail.record(event) {
+                eprintln!("codex-policy: error: {}", failure.message);
+            }
+            return Err(Failure::new(err.exit_status(), err));
+        }
         Err(err) => {
             let event = trail
                 .event(
