@@ -244,7 +244,7 @@ fn special_files_as_config_inputs_are_refused_without_hanging() {
         if how == "fifo" {
             mkfifo(&path);
         } else {
-            std::os::unix::fs::symlink(&d.join("fifo"), &path).unwrap();
+            std::os::unix::fs::symlink(d.join("fifo"), &path).unwrap();
         }
         for (args, status) in [
             (&["explain"][..], 1),
@@ -265,7 +265,11 @@ fn special_files_as_config_inputs_are_refused_without_hanging() {
         &[("CODEX_HOME", home.path().to_str().unwrap())],
         &["--show-profile"],
     );
-    assert_fails(&run, 1, &["config.toml: is a FIFO (named pipe), not a regular file"]);
+    assert_fails(
+        &run,
+        1,
+        &["config.toml: is a FIFO (named pipe), not a regular file"],
+    );
 }
 
 /// Codex's home must be an absolute path: a relative one would move with
@@ -288,7 +292,11 @@ fn relative_codex_home_or_home_is_refused() {
             let run = bounded(dir.path(), env, args);
             assert_eq!(run.status, status, "{env:?} {args:?}: {}", run.stderr);
             let needle = format!("environment variable {variable} is the relative path");
-            assert!(run.stderr.contains(&needle), "{env:?} {args:?}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&needle),
+                "{env:?} {args:?}: {}",
+                run.stderr
+            );
         }
     }
 }

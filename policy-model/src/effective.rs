@@ -71,6 +71,9 @@ pub struct DomainDecision {
     pub decided_by: String,
     /// Why, in words.
     pub reason: String,
+    /// The file that named the pattern (which may not be the one that decided).
+    #[serde(skip)]
+    pub(crate) named_in: std::path::PathBuf,
 }
 
 /// The composed policy.
@@ -80,8 +83,14 @@ pub struct EffectivePolicy {
     pub sandbox_policy: Decided<SandboxPolicy>,
     /// The network level the configuration asks for.
     pub network: Decided<NetworkLevel>,
-    /// Whether the sandbox lets the command use the network at all.
+    /// Whether the sandbox lets the command use the network at all: only when
+    /// the level is open *and* nothing filters it.
     pub network_enforced_open: bool,
+    /// What makes the network *filtered* (a domain rule from any file, a
+    /// managed-only allowlist, a port list or a limit), each with where it was
+    /// written. Filtering needs the egress proxy, which this release does not
+    /// have, so a filtered network is enforced closed — never open.
+    pub network_filters: Vec<String>,
     /// Decisions on every domain pattern any source named.
     pub domains: Vec<DomainDecision>,
     /// Block violations (`true`) or monitor (`false`).
@@ -102,6 +111,43 @@ pub fn compose(
     profile_source: &str,
     profile_name: &str,
     files: &Validation,
+) -> EffectivePolicy {
+    compose_view(
+        profile_policy,
+        profile_source,
+        profile_name,
+        &View::of(files, &|_| true),
+    )
+}
+
+/// The files composition reads, possibly a subset of a [`Validation`].
+pub(crate) struct View<'a> {
+    pub(crate) codexrc: Option<&'a crate::Located<crate::CodexRc>>,
+    pub(crate) harness: Option<&'a crate::Located<crate::HarnessPolicy>>,
+    pub(crate) config: Option<&'a crate::validate::LoadedConfig>,
+    pub(crate) requirements: Option<&'a (crate::SourceFile, crate::NetworkRules)>,
+}
+
+impl<'a> View<'a> {
+    /// The files of `files` whose path `include` accepts.
+    pub(crate) fn of(files: &'a Validation, include: &dyn Fn(&std::path::Path) -> bool) -> Self {
+        Self {
+            codexrc: files.codexrc.as_ref().filter(|f| include(f.source.path())),
+            harness: files.harness.as_ref().filter(|f| include(f.source.path())),
+            config: files.config.as_ref().filter(|f| include(f.source.path())),
+            requirements: files
+                .requirements
+                .as_ref()
+                .filter(|(s, _)| include(s.path())),
+        }
+    }
+}
+
+pub(crate) fn compose_view(
+    profile_policy: &SandboxPolicy,
+    profile_source: &str,
+    profile_name: &str,
+    files: &View<'_>,
 ) -> EffectivePolicy {
     let mut levels: Vec<(NetworkLevel, String)> = Vec::new();
     levels.push((
@@ -140,6 +186,27 @@ pub fn compose(
         };
         levels.push((level, where_(rc, pointer)));
     }
+    // Managed requirements and config.toml permission rules filter by domain:
+    // any allow entry (or a managed-only allowlist) means only allowed domains,
+    // deny entries alone mean everything but them. Never open.
+    for (rules, at, managed_only_at) in rule_sources(profile_name, files) {
+        let level = if rules.managed_allowed_domains_only
+            || rules.domains.iter().any(|e| e.rule == DomainRule::Allow)
+        {
+            NetworkLevel::Allowlist
+        } else if !rules.domains.is_empty() {
+            NetworkLevel::Denylist
+        } else {
+            continue;
+        };
+        let decided_by = match rules.domains.first() {
+            Some(first) if !rules.managed_allowed_domains_only => {
+                format!("{} {at}.domains", first.at)
+            }
+            _ => managed_only_at,
+        };
+        levels.push((level, decided_by));
+    }
     // Most restrictive wins; on a tie the first (the more authoritative) source.
     let (level, decided_by) = levels
         .iter()
@@ -177,10 +244,12 @@ pub fn compose(
     );
 
     let mut notes = Vec::new();
-    // The sandbox opens the host network only for `open`; the levels between
-    // need the egress proxy, which is not part of this release. Closing the
+    let network_filters = network_filters(profile_name, files, &domains);
+    // The sandbox opens the host network only for `open` with nothing that
+    // filters it; every other level, and any domain rule, port list or limit,
+    // needs the egress proxy, which is not part of this release. Closing the
     // network is stricter than any of them, never looser.
-    let network_enforced_open = level == NetworkLevel::Open;
+    let network_enforced_open = level == NetworkLevel::Open && network_filters.is_empty();
     if matches!(
         level,
         NetworkLevel::LoopbackOnly | NetworkLevel::Allowlist | NetworkLevel::Denylist
@@ -188,6 +257,12 @@ pub fn compose(
         notes.push(format!(
             "network is {level} by configuration; domain and address filtering needs the egress \
              proxy, which this release does not have, so the sandbox keeps the network OFF"
+        ));
+    } else if level == NetworkLevel::Open && !network_filters.is_empty() {
+        notes.push(format!(
+            "network is open but filtered by configuration ({}); filtering needs the egress \
+             proxy, which this release does not have, so the sandbox keeps the network OFF",
+            network_filters.join("; ")
         ));
     }
     if !deny_on_violation.value {
@@ -201,6 +276,7 @@ pub fn compose(
         sandbox_policy: Decided::new(sandbox_policy, profile_source),
         network: Decided::new(level, decided_by),
         network_enforced_open,
+        network_filters,
         domains,
         deny_on_violation,
         environment: files.codexrc.as_ref().map(|rc| {
@@ -212,6 +288,87 @@ pub fn compose(
         managed_allowed_domains_only: managed_only,
         notes,
     }
+}
+
+/// The rule maps that apply: managed requirements, and config.toml's
+/// `[permissions.<profile>.network]` for the profile in force; each with its
+/// key prefix and where a managed-only allowlist would be decided.
+fn rule_sources<'a>(
+    profile_name: &str,
+    files: &View<'a>,
+) -> Vec<(&'a crate::NetworkRules, String, String)> {
+    let mut out = Vec::new();
+    if let Some((source, rules)) = &files.requirements {
+        out.push((
+            rules,
+            "experimental_network".to_owned(),
+            format!(
+                "{} experimental_network.managed_allowed_domains_only",
+                source.path().display()
+            ),
+        ));
+    }
+    if let Some(config) = &files.config
+        && let Some((name, rules)) = config
+            .permissions
+            .iter()
+            .find(|(name, _)| name == profile_name)
+    {
+        out.push((rules, format!("permissions.{name}.network"), String::new()));
+    }
+    out
+}
+
+/// Everything that filters the network, with where it was written: every
+/// domain any source names, a managed-only allowlist, port lists, address
+/// lists and limits.
+fn network_filters(
+    profile_name: &str,
+    files: &View<'_>,
+    domains: &[DomainDecision],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if !domains.is_empty() {
+        out.push(format!(
+            "{} domain rule(s), first at {}",
+            domains.len(),
+            domains[0].decided_by
+        ));
+    }
+    for (rules, _, managed_only_at) in rule_sources(profile_name, files) {
+        if rules.managed_allowed_domains_only {
+            out.push(managed_only_at);
+        }
+    }
+    if let Some(h) = &files.harness
+        && let Some(egress) = &h.value.network.egress
+        && !egress.ports.is_empty()
+    {
+        out.push(format!("ports at {}", where_(h, "/network/egress/ports")));
+    }
+    if let Some(rc) = &files.codexrc {
+        let policy = &rc.value.environment_context.outbound_policy;
+        if !policy.port_allow.is_empty() {
+            out.push(format!(
+                "ports at {}",
+                where_(rc, "/environment_context/outbound_policy/port_allow")
+            ));
+        }
+        if !policy.ip_allow.is_empty() {
+            out.push(format!(
+                "addresses at {}",
+                where_(rc, "/environment_context/outbound_policy/ip_allow")
+            ));
+        }
+        if rc.value.limits.as_ref().is_some_and(|l| {
+            l.http_max_requests.is_some()
+                || l.http_concurrency.is_some()
+                || l.timeout_seconds.is_some()
+        }) {
+            out.push(format!("limits at {}", where_(rc, "/limits")));
+        }
+    }
+    out
 }
 
 fn level_of(mode: EgressMode) -> NetworkLevel {
@@ -254,6 +411,7 @@ struct Named {
     pattern: DomainPattern,
     rule: DomainRule,
     at: String,
+    file: std::path::PathBuf,
     managed: bool,
     runtime_file: Option<usize>,
 }
@@ -279,6 +437,7 @@ fn add_runtime_list<T>(
             pattern: pattern.clone(),
             rule,
             at: where_(file, &format!("{pointer}/{i}")),
+            file: file.source.path().to_path_buf(),
             managed: false,
             runtime_file: list_index,
         });
@@ -288,7 +447,7 @@ fn add_runtime_list<T>(
     }
 }
 
-fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecision> {
+fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<DomainDecision> {
     let mut named: Vec<Named> = Vec::new();
     let mut runtime_lists: Vec<(Vec<DomainPattern>, String)> = Vec::new();
     if let Some(rc) = &files.codexrc {
@@ -316,12 +475,13 @@ fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecisio
             &egress.domains,
         );
     }
-    if let Some((_, rules)) = &files.requirements {
+    if let Some((source, rules)) = &files.requirements {
         for e in &rules.domains {
             named.push(Named {
                 pattern: e.pattern.clone(),
                 rule: e.rule,
                 at: e.at.clone(),
+                file: source.path().to_path_buf(),
                 managed: true,
                 runtime_file: None,
             });
@@ -338,6 +498,7 @@ fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecisio
                 pattern: e.pattern.clone(),
                 rule: e.rule,
                 at: e.at.clone(),
+                file: config.source.path().to_path_buf(),
                 managed: false,
                 runtime_file: None,
             });
@@ -415,6 +576,7 @@ fn domain_decisions(profile_name: &str, files: &Validation) -> Vec<DomainDecisio
                 decision,
                 decided_by,
                 reason,
+                named_in: n.file.clone(),
             });
         }
     }

@@ -34,6 +34,7 @@ mod runtime_files;
 mod sandbox;
 mod sandbox_policy;
 pub mod secrets;
+pub mod tightening;
 pub mod validate;
 mod writable_roots;
 
@@ -64,6 +65,6 @@ pub use sandbox::{
 };
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{
-    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes, SkipReason, SkippedRoot,
+    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes, SkipReason, SkippedRoot,
     WritableRoot, WritableRootsError,
 };

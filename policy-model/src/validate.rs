@@ -59,7 +59,7 @@ macro_rules! codes {
 }
 
 codes! {
-    UNREADABLE = "CP0001", Error, "the file cannot be read (missing, too large, not UTF-8)",
+    UNREADABLE = "CP0001", Error, "the file cannot be read (missing, too large, not UTF-8, not a regular file)",
         "check the path; configuration files are UTF-8 and at most 1 MiB";
     SYNTAX = "CP0002", Error, "not well-formed JSON or TOML",
         "fix the syntax at the location shown (JSON allows no comments or trailing commas)";
@@ -99,6 +99,8 @@ codes! {
         "set http_log_bodies and http_log_headers to false (compliance)";
     PORTS_DIFFER = "CP0023", Warning, "the two files allow different ports",
         "list the same ports in port_allow and network.egress.ports";
+    COMMAND_WRITABLE_LOOSENS = "CP0024", Error, "a policy file the sandboxed command could have written loosens the policy",
+        "remove the key, or keep the file outside every writable root of the run (pass it with --policy, --runtime, --config or --requirements from a directory the command cannot write)";
 }
 
 /// One problem found.
@@ -123,7 +125,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    fn new(
+    pub(crate) fn new(
         code: FindingCode,
         location: Option<Location>,
         key: Option<String>,

@@ -383,3 +383,108 @@ fn read_small(path: &Path) -> Option<String> {
         .ok()?;
     Some(text)
 }
+
+/// Which paths the sandboxed command could have written: anything inside one of
+/// the effective writable roots — read-only subpaths included, because a
+/// `.codex` that did not exist when an earlier run started may not have been
+/// protected by every backend — or anything at all under full disk access.
+///
+/// A path counts when *any* directory entry on the way to it lies inside a
+/// root: a symlink the command could have created or re-pointed decides what
+/// the path means even when its target lies elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandWritable {
+    everything: bool,
+    roots: Vec<PathBuf>,
+}
+
+impl CommandWritable {
+    /// The command can write nothing (a read-only policy).
+    pub fn nothing() -> Self {
+        Self::default()
+    }
+
+    /// For `policy` run in `cwd` with `$TMPDIR` = `tmpdir` (pass
+    /// `std::env::var_os("TMPDIR")`), as [`SandboxPolicy::writable_roots`].
+    pub fn for_policy(
+        policy: &SandboxPolicy,
+        cwd: &Path,
+        tmpdir: Option<&std::ffi::OsStr>,
+    ) -> Result<Self, WritableRootsError> {
+        if policy.has_full_disk_write_access() {
+            return Ok(Self {
+                everything: true,
+                roots: Vec::new(),
+            });
+        }
+        Ok(Self::from_roots(&policy.writable_roots(cwd, tmpdir)?))
+    }
+
+    /// From roots already computed.
+    pub fn from_roots(roots: &EffectiveWritableRoots) -> Self {
+        Self {
+            everything: false,
+            roots: roots.roots.iter().map(|r| r.root.clone()).collect(),
+        }
+    }
+
+    /// Whether the command can write everywhere.
+    pub fn everything(&self) -> bool {
+        self.everything
+    }
+
+    /// The canonical roots.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
+    /// Whether the command could have written (created, replaced, or
+    /// re-pointed a symlink on the way to) `path`. A relative `path` is taken
+    /// against the current directory. Paths that do not exist are judged by
+    /// where they would be created.
+    pub fn could_write(&self, path: &Path) -> bool {
+        if self.everything {
+            return true;
+        }
+        if self.roots.is_empty() {
+            return false;
+        }
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            match std::env::current_dir() {
+                Ok(dir) => dir.join(path),
+                // Cannot place it: assume the worst.
+                Err(_) => return true,
+            }
+        };
+        // Strictly inside: the root directory itself cannot be replaced.
+        let inside = |p: &Path| {
+            self.roots
+                .iter()
+                .any(|root| p.starts_with(root) && p != root.as_path())
+        };
+        let mut current = PathBuf::new();
+        for component in absolute.components() {
+            match component {
+                std::path::Component::Normal(name) => {
+                    let entry = current.join(name);
+                    if inside(&entry) {
+                        return true;
+                    }
+                    current = match fs::canonicalize(&entry) {
+                        Ok(real) if inside(&real) => return true,
+                        Ok(real) => real,
+                        Err(_) => entry,
+                    };
+                }
+                std::path::Component::ParentDir => {
+                    current.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => current.push(other),
+            }
+        }
+        false
+    }
+}

@@ -61,12 +61,23 @@ struct Report<'a> {
 }
 
 /// Runs `validate`; exit 0 when clean, 1 on errors (or warnings with `strict`).
+///
+/// Files the sandboxed command could have written (judged for the profile
+/// that applies, run here with this `$TMPDIR`) are checked for keys that
+/// would loosen the policy (`CP0024`).
 pub(crate) fn run_validate(
+    cli: &crate::Cli,
     inputs: &ValidationInputs,
     json: bool,
     strict: bool,
 ) -> Result<u8, Failure> {
-    let validation = validate(inputs);
+    let mut validation = validate(inputs);
+    // A profile that cannot be resolved is reported through its file already.
+    if let Ok(resolved) = crate::resolve_profile(cli) {
+        let loosening =
+            crate::effective::loosening(&resolved, None, &resolved.sandbox_policy, &validation)?;
+        validation.findings.extend(loosening);
+    }
     print_out(&render(inputs, &validation, json)?)?;
     Ok(if validation.fails(strict) {
         exit::INVALID_INPUT

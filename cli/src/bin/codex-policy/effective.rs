@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use codex_policy::model::CommandWritable;
 use codex_policy::model::effective::{self, EffectivePolicy};
-use codex_policy::model::validate::{Severity, Validation, validate};
-use codex_policy::{ResolvedProfile, SandboxPolicy, SecurityProfile};
+use codex_policy::model::tightening::{RunContext, loosening_findings};
+use codex_policy::model::validate::{Finding, Severity, Validation, validate};
+use codex_policy::{ProfileSource, ResolvedProfile, SandboxPolicy, SecurityProfile};
 use serde::Serialize;
 
 use crate::{Cli, Failure, PolicyInputs, exit, to_json};
@@ -64,6 +66,7 @@ pub(crate) fn compose(
         &inputs.writable_roots,
         resolved.profile,
     )?;
+    refuse_loosening(resolved, inputs, &policy, &files)?;
     let source = format!("profile {} ({})", resolved.profile, resolved.source);
     let effective = effective::compose(&policy, &source, resolved.profile.as_str(), &files);
     Ok(Composed {
@@ -71,6 +74,60 @@ pub(crate) fn compose(
         files,
         effective,
     })
+}
+
+/// A policy file the command could have written (inside a writable root of
+/// this run, for its cwd and `$TMPDIR`) may only tighten: anything in it that
+/// would loosen the policy stops `run`, `launch` and `explain` with 125.
+fn refuse_loosening(
+    resolved: &ResolvedProfile,
+    inputs: &PolicyInputs,
+    policy: &SandboxPolicy,
+    files: &Validation,
+) -> Result<(), Failure> {
+    let findings = loosening(resolved, inputs.cwd.as_deref(), policy, files)?;
+    if findings.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::CANNOT_START,
+        format!(
+            "a policy file the sandboxed command could have written would loosen the policy; \
+             nothing was started\n{}",
+            findings
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    ))
+}
+
+/// The loosening findings of `files` for a run of `policy` in `cwd` (default:
+/// the current directory) with this process's `$TMPDIR`.
+pub(crate) fn loosening(
+    resolved: &ResolvedProfile,
+    cwd: Option<&std::path::Path>,
+    policy: &SandboxPolicy,
+    files: &Validation,
+) -> Result<Vec<Finding>, Failure> {
+    let cwd = match cwd {
+        Some(dir) => dir.to_path_buf(),
+        None => std::env::current_dir()
+            .map_err(|e| Failure::new(exit::CANNOT_START, format!("current directory: {e}")))?,
+    };
+    let tmpdir = std::env::var_os("TMPDIR");
+    let writable = CommandWritable::for_policy(policy, &cwd, tmpdir.as_deref())
+        .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    Ok(loosening_findings(
+        files,
+        &RunContext {
+            profile_policy: policy,
+            profile_name: resolved.profile.as_str(),
+            profile_from_config: matches!(resolved.source, ProfileSource::ConfigFile { .. }),
+            writable: &writable,
+        },
+    ))
 }
 
 /// `--writable-root` adds roots to a workspace policy; on a read-only one it would

@@ -319,7 +319,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         Some(Command::Validate { files, strict }) => {
             let inputs = config_files::discover(files, cli.config.as_deref(), Path::new("."))
                 .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-            config_files::run_validate(&inputs, cli.json, *strict)
+            config_files::run_validate(cli, &inputs, cli.json, *strict)
         }
         Some(Command::Init {
             pattern,
