@@ -36,7 +36,7 @@ mod program;
 mod rules;
 
 pub use decision::{Decision, ProgramOutcome};
-pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, PolicyLoader};
+pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, MAX_RULES_NESTING, PolicyLoader};
 pub use normalize::{Concern, MAX_SCRIPT_BYTES, MAX_SHELL_OPENERS, Normalized, normalize};
 pub use paths::verify_paths;
 pub use policy::{Evaluation, Policy, Verdict};

@@ -36,6 +36,11 @@ pub const MAX_RULES_BYTES: usize = 1024 * 1024;
 const MAX_STEPS: u64 = 1_000_000;
 /// Heap one file may use.
 const MAX_HEAP_BYTES: usize = 256 * 1024 * 1024;
+/// How deeply a rules file may nest: brackets, operator and call chains
+/// within one expression, and indented blocks, counted together. The
+/// Starlark compiler recurses on nesting, so deeper input is refused by the
+/// pre-scan (a located error) before it reaches the parser.
+pub const MAX_RULES_NESTING: usize = 32;
 
 /// Why a rules file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +92,8 @@ pub struct PolicyLoader {
 struct Builder {
     policy: Policy,
     pending: Vec<Pending>,
+    /// Files now loaded may only make the policy stricter.
+    tightening_only: bool,
 }
 
 /// Examples to verify once the whole file is loaded (host executables may be
@@ -120,6 +127,33 @@ impl PolicyLoader {
         let mut loader = Self::new();
         loader.load_str("default.policy", DEFAULT_POLICY)?;
         Ok(loader)
+    }
+
+    /// Loads the files that follow as **tightening-only** (`true`) or with
+    /// full trust (`false`, the default). Use it for rules files the
+    /// sandboxed command could have written (in the workspace, say): such a
+    /// file may add `prompt` and `forbidden` prefix rules, `forbidden`
+    /// program definitions and `prompt`/`deny` network rules, and nothing
+    /// that loosens the policy. A `prefix_rule` whose decision is `allow`
+    /// (the default), a `define_program` without `forbidden`, a
+    /// `host_executable` (it lets a path be judged by a program's rules as
+    /// they are) or an `allow` `network_rule` is a located error.
+    ///
+    /// ```
+    /// use codex_execpolicy::PolicyLoader;
+    ///
+    /// let mut loader = PolicyLoader::with_default_policy()?;
+    /// loader.tightening_only(true);
+    /// loader.load_str("workspace.rules", r#"prefix_rule(pattern = ["curl"], decision = "forbidden")"#)?;
+    /// let err = loader
+    ///     .load_str("workspace.rules", r#"prefix_rule(pattern = ["curl"], decision = "allow")"#)
+    ///     .unwrap_err();
+    /// assert_eq!((err.line, err.column), (1, 1));
+    /// # Ok::<(), codex_execpolicy::LoadError>(())
+    /// ```
+    pub fn tightening_only(&mut self, on: bool) -> &mut Self {
+        self.builder.get_mut().tightening_only = on;
+        self
     }
 
     /// Reads and loads a rules file.
@@ -211,28 +245,91 @@ impl<'e> BeforeStmtFuncDyn<'e> for Budget {
     }
 }
 
-/// Refuses constructs that can allocate without bound within one statement.
+/// Refuses constructs that can allocate without bound within one statement,
+/// and nesting deeper than [`MAX_RULES_NESTING`] (the compiler recurses on
+/// it). The depth counted is an upper bound of the syntax tree's: open
+/// brackets, plus the operators, keyword operators and call or index
+/// brackets chained at each bracket level since its last comma, plus the
+/// indented blocks around the line.
 fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
     let bytes = text.as_bytes();
-    let (mut i, mut line, mut line_start, mut depth) = (0, 1, 0, 0usize);
-    let refuse = |i: usize, line: usize, line_start: usize, what: &str| {
+    let (mut i, mut line, mut line_start) = (0, 1, 0);
+    // One entry per open bracket (and one for the statement): the length of
+    // the operator chain at that level.
+    let mut chains: Vec<usize> = vec![0];
+    // Indentation of the enclosing blocks.
+    let mut indents: Vec<usize> = vec![0];
+    let mut at_line_start = true;
+    let error = |i: usize, line: usize, line_start: usize, message: String| {
         let column = text[line_start..i].chars().count() + 1;
-        Err(LoadError::at(
-            name,
+        Err(LoadError::at(name, line, column, message))
+    };
+    let refuse = |i: usize, line: usize, line_start: usize, what: &str| {
+        error(
+            i,
             line,
-            column,
+            line_start,
             format!(
                 "{what} is not allowed in rules files: it could build unbounded values (rules files are declarative)"
             ),
-        ))
+        )
+    };
+    let too_deep = |i: usize, line: usize, line_start: usize| {
+        error(
+            i,
+            line,
+            line_start,
+            format!(
+                "nesting deeper than {MAX_RULES_NESTING} levels (brackets, chained operators or calls, indented blocks); expected a flat, declarative rules file: split the expression into several statements"
+            ),
+        )
+    };
+    // Adds one link to the current chain; `Err` when too deep.
+    let link = |chains: &mut Vec<usize>, indents: &Vec<usize>| -> bool {
+        if let Some(last) = chains.last_mut() {
+            *last += 1;
+        }
+        chains.iter().sum::<usize>() + chains.len() + indents.len() <= MAX_RULES_NESTING + 2
     };
     while i < bytes.len() {
         let c = bytes[i];
+        if at_line_start && chains.len() == 1 {
+            // Indentation of a logical line: blocks nest by indenting.
+            let start = i;
+            while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
+                i += 1;
+            }
+            let blank = i >= bytes.len() || matches!(bytes[i], b'\n' | b'\r' | b'#');
+            if !blank {
+                let indent = i - start;
+                while indents.last().is_some_and(|top| *top > indent) {
+                    indents.pop();
+                }
+                if indents.last().is_some_and(|top| *top < indent) {
+                    indents.push(indent);
+                }
+                if indents.len() > MAX_RULES_NESTING {
+                    return too_deep(i, line, line_start);
+                }
+            }
+            at_line_start = false;
+            continue;
+        }
         match c {
             b'\n' => {
                 line += 1;
                 line_start = i + 1;
                 i += 1;
+                if chains.len() == 1 {
+                    chains[0] = 0;
+                    at_line_start = true;
+                }
+            }
+            // A line continuation: the statement goes on.
+            b'\\' if bytes.get(i + 1) == Some(&b'\n') => {
+                line += 1;
+                line_start = i + 2;
+                i += 2;
             }
             b'#' => {
                 while i < bytes.len() && bytes[i] != b'\n' {
@@ -240,12 +337,52 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                 }
             }
             b'"' | b'\'' => {
+                // An f-string's braces hold expressions the compiler nests
+                // on: only a plain name is accepted there.
+                let prefix_start = bytes[..i]
+                    .iter()
+                    .rposition(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+                    .map_or(0, |p| p + 1);
+                let prefix = &text[prefix_start..i];
+                let f_string = prefix.len() <= 2
+                    && prefix.contains(['f', 'F'])
+                    && prefix.chars().all(|c| matches!(c, 'f' | 'F' | 'r' | 'R'));
                 let triple = bytes[i..].starts_with(&[c, c, c]);
                 let quote_len = if triple { 3 } else { 1 };
                 i += quote_len;
                 while i < bytes.len() {
                     if bytes[i] == b'\\' {
                         i += 2;
+                        continue;
+                    }
+                    if f_string && matches!(bytes[i], b'{' | b'}') {
+                        if bytes.get(i + 1) == Some(&bytes[i]) {
+                            i += 2;
+                            continue;
+                        }
+                        let mut j = i + 1;
+                        while j < bytes.len() && bytes[j] == b' ' {
+                            j += 1;
+                        }
+                        let name_start = j;
+                        while j < bytes.len()
+                            && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_')
+                        {
+                            j += 1;
+                        }
+                        let named = j > name_start;
+                        while j < bytes.len() && bytes[j] == b' ' {
+                            j += 1;
+                        }
+                        if bytes[i] == b'}' || !named || bytes.get(j) != Some(&b'}') {
+                            return error(
+                                i,
+                                line,
+                                line_start,
+                                "only a name is allowed inside the braces of an f-string in rules files (expected `{name}`; write `{{` for a literal brace)".into(),
+                            );
+                        }
+                        i = j + 1;
                         continue;
                     }
                     if bytes[i] == b'\n' {
@@ -260,11 +397,32 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                 }
             }
             b'(' | b'[' | b'{' => {
-                depth += 1;
+                if !link(&mut chains, &indents) {
+                    return too_deep(i, line, line_start);
+                }
+                chains.push(0);
                 i += 1;
             }
             b')' | b']' | b'}' => {
-                depth = depth.saturating_sub(1);
+                if chains.len() == 1 {
+                    return error(
+                        i,
+                        line,
+                        line_start,
+                        format!("unmatched `{}`", char::from(c)),
+                    );
+                }
+                chains.pop();
+                i += 1;
+            }
+            b',' => {
+                if let Some(last) = chains.last_mut() {
+                    *last = 0;
+                }
+                i += 1;
+            }
+            b';' if chains.len() == 1 => {
+                chains[0] = 0;
                 i += 1;
             }
             b'*' => return refuse(i, line, line_start, "the `*` operator"),
@@ -278,13 +436,32 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
             {
                 return refuse(i, line, line_start, "a method call");
             }
+            b'+' | b'-' | b'/' | b'<' | b'>' | b'=' | b'!' | b'&' | b'|' | b'^' | b'~' | b'@'
+            | b':' => {
+                if !link(&mut chains, &indents) {
+                    return too_deep(i, line, line_start);
+                }
+                i += 1;
+            }
             c if c.is_ascii_alphabetic() || c == b'_' => {
                 let start = i;
                 while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                     i += 1;
                 }
-                if depth > 0 && &text[start..i] == "for" {
+                let word = &text[start..i];
+                if chains.len() > 1 && word == "for" {
                     return refuse(start, line, line_start, "a comprehension");
+                }
+                let links = match word {
+                    "not" | "and" | "or" | "in" | "is" | "if" | "else" | "elif" => 1,
+                    // A lambda compiles to a nested function: heavier.
+                    "lambda" | "def" => 4,
+                    _ => 0,
+                };
+                for _ in 0..links {
+                    if !link(&mut chains, &indents) {
+                        return too_deep(start, line, line_start);
+                    }
                 }
             }
             _ => i += 1,
@@ -299,6 +476,17 @@ fn builder<'v, 'a>(eval: &Evaluator<'v, 'a, '_>) -> anyhow::Result<RefMut<'a, Bu
         .and_then(|extra| extra.downcast_ref::<RefCell<Builder>>())
         .map(RefCell::borrow_mut)
         .ok_or_else(|| anyhow::anyhow!("internal error: the policy builder is missing"))
+}
+
+/// In a tightening-only file, `what` would loosen the policy: an error that
+/// says why and how to fix it (the caller's span locates it).
+fn refuse_if_tightening(eval: &Evaluator<'_, '_, '_>, what: &str, fix: &str) -> anyhow::Result<()> {
+    if builder(eval)?.tightening_only {
+        anyhow::bail!(
+            "this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got {what}; to fix: {fix}, or move it into a rules file the sandbox cannot write"
+        );
+    }
+    Ok(())
 }
 
 fn location(eval: &Evaluator<'_, '_, '_>) -> (String, usize, usize) {
@@ -437,6 +625,13 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         let decision = decision
             .map_or(Ok(Decision::Allow), Decision::parse)
             .map_err(anyhow::Error::msg)?;
+        if decision == Decision::Allow {
+            refuse_if_tightening(
+                eval,
+                "a prefix_rule whose decision is \"allow\" (the default when none is given)",
+                "give decision = \"prompt\" or \"forbidden\"",
+            )?;
+        }
         let justification = self::justification(justification)?.map(Arc::<str>::from);
         let mut tokens = Vec::with_capacity(pattern.items.len());
         for value in pattern.items {
@@ -501,6 +696,11 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         paths: UnpackList<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
+        refuse_if_tightening(
+            eval,
+            "host_executable (it lets a path be judged by a program's rules as they are)",
+            "remove it; an unlisted path is judged by its program's rules, at best needing approval",
+        )?;
         if name.is_empty() || name.contains('/') {
             anyhow::bail!("host_executable name must be a bare program name (got {name:?})");
         }
@@ -544,6 +744,13 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         } else {
             Decision::parse(decision).map_err(anyhow::Error::msg)?
         };
+        if decision == Decision::Allow {
+            refuse_if_tightening(
+                eval,
+                "a network_rule whose decision is \"allow\"",
+                "give decision = \"prompt\" or \"deny\"",
+            )?;
+        }
         let host = network_host(host)?;
         let protocol = if protocol.starts_with("http") && protocol != "http" {
             "https"
@@ -587,6 +794,13 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         should_not_match: Option<UnpackList<Value<'v>>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
+        if forbidden.is_none() {
+            refuse_if_tightening(
+                eval,
+                "a define_program without `forbidden` (its commands could be judged safe)",
+                "add forbidden = \"reason\" to forbid what it matches",
+            )?;
+        }
         if program.is_empty() || program.contains('/') {
             anyhow::bail!("define_program program must be a bare name (got {program:?})");
         }

@@ -66,6 +66,9 @@ pub(crate) const MAX_UNWRAP_DEPTH: usize = 16;
 /// overflowing the stack.
 pub const MAX_SHELL_OPENERS: usize = 64;
 
+/// How many wrappers and assignments one command may have before giving up.
+const MAX_LAYERS: usize = 64;
+
 /// Longest shell script parsed.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 
@@ -196,10 +199,20 @@ fn unwrap(argv: &[String], depth: usize, out: &mut Normalized) {
         return;
     }
     let mut rest = argv;
+    let mut layers = 0;
     loop {
         let Some(first) = rest.first() else {
             return;
         };
+        layers += 1;
+        if layers > MAX_LAYERS {
+            concern(
+                out,
+                &rest[..rest.len().min(8)],
+                format!("more than {MAX_LAYERS} wrappers and assignments in one command"),
+            );
+            return;
+        }
         if is_assignment(first) {
             if let Some(why) = assignment_concern(first) {
                 concern(out, rest, why);
@@ -855,6 +868,13 @@ fn script_commands(script: &str, depth: usize, out: &mut Normalized) {
     for command in walk.commands {
         unwrap(&command, depth + 1, out);
     }
+    for inner in walk.scripts {
+        if depth + 1 > MAX_UNWRAP_DEPTH {
+            concern(out, &[inner], "command substitutions nested too deep");
+        } else {
+            script_commands(&inner, depth + 1, out);
+        }
+    }
 }
 
 /// An upper bound of the nesting depth of a shell script, counted without
@@ -886,6 +906,8 @@ fn count_openers(script: &str) -> usize {
 struct Walk {
     commands: Vec<Vec<String>>,
     concerns: Vec<String>,
+    /// Scripts of command substitutions (`$(…)`, backquotes).
+    scripts: Vec<String>,
 }
 
 impl Walk {
@@ -963,13 +985,37 @@ impl Walk {
         }
     }
 
-    /// A word's value, or its raw text with a concern.
+    /// A word's value, or its raw text with a concern (and the scripts of
+    /// its command substitutions, decided too).
     fn word(&mut self, raw: &str) -> String {
         match plain_word(raw) {
             Ok(value) => value,
             Err(why) => {
                 self.concerns.push(why);
+                if raw.contains("$(") || raw.contains('`') {
+                    match brush_parser::word::parse(raw, &brush_parser::ParserOptions::default()) {
+                        Ok(pieces) => self.substitutions(&pieces),
+                        Err(_) => self
+                            .concerns
+                            .push(format!("the shell cannot parse the word {raw:?}")),
+                    }
+                }
                 raw.to_owned()
+            }
+        }
+    }
+
+    fn substitutions(&mut self, pieces: &[brush_parser::word::WordPieceWithSource]) {
+        use brush_parser::word::WordPiece;
+        for piece in pieces {
+            match &piece.piece {
+                WordPiece::CommandSubstitution(script)
+                | WordPiece::BackquotedCommandSubstitution(script) => {
+                    self.scripts.push(script.clone());
+                }
+                WordPiece::DoubleQuotedSequence(inner)
+                | WordPiece::GettextDoubleQuotedSequence(inner) => self.substitutions(inner),
+                _ => {}
             }
         }
     }
