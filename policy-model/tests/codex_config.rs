@@ -106,7 +106,8 @@ fn no_mode_means_the_file_chooses_nothing() {
 #[test]
 fn active_codex_profile_and_top_level_mode_must_agree() {
     // Only the profile sets a mode: it decides.
-    let text = "profile = \"quiet\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n";
+    let text =
+        "profile = \"quiet\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n";
     let got = configured(text).unwrap().unwrap();
     assert_eq!(got.mode, SandboxMode::ReadOnly);
     assert_eq!(got.mode_key, "profiles.quiet.sandbox_mode");
@@ -130,7 +131,8 @@ fn active_codex_profile_and_top_level_mode_must_agree() {
     );
 
     // An inactive profile's mode is not a conflict.
-    let text = "sandbox_mode = \"workspace-write\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\n";
+    let text =
+        "sandbox_mode = \"workspace-write\"\n[profiles.quiet]\nsandbox_mode = \"read-only\"\n";
     let got = configured(text).unwrap().unwrap();
     assert_eq!(got.mode, SandboxMode::WorkspaceWrite);
 

@@ -364,11 +364,17 @@ fn tmpdir_that_is_or_contains_a_protected_path_is_skipped() {
         assert_eq!(skipped.path, tmpdir);
         assert_eq!(skipped.reason, SkipReason::ContainsProtectedPath);
         let held = skipped.protected.clone().unwrap();
-        assert!(held.starts_with(real(&tmpdir)), "{held:?} not in {tmpdir:?}");
+        assert!(
+            held.starts_with(real(&tmpdir)),
+            "{held:?} not in {tmpdir:?}"
+        );
         if let Some(expected) = protected {
             assert_eq!(held, expected, "{tmpdir:?}");
         }
-        assert!(skipped.to_string().contains("must stay read-only"), "{skipped}");
+        assert!(
+            skipped.to_string().contains("must stay read-only"),
+            "{skipped}"
+        );
     }
     // The working directory itself adds nothing and is no threat.
     let roots = roots_for(&cwd);

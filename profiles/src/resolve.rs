@@ -302,7 +302,10 @@ fn parse_profile_env(value: &std::ffi::OsStr) -> Result<SecurityProfile, Profile
 pub fn codex_home(
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Option<PathBuf>, ProfileError> {
-    codex_home_from(lookup(CODEX_HOME_ENV).as_deref(), lookup(HOME_ENV).as_deref())
+    codex_home_from(
+        lookup(CODEX_HOME_ENV).as_deref(),
+        lookup(HOME_ENV).as_deref(),
+    )
 }
 
 fn codex_home_from(

@@ -248,7 +248,10 @@ fn relative_codex_home_or_home_is_an_error() {
         (&[("CODEX_HOME", ".")][..], "CODEX_HOME"),
         (&[("HOME", "relative-home")][..], "HOME"),
         // CODEX_HOME decides; a relative one is refused even with a good HOME.
-        (&[("CODEX_HOME", "x"), ("HOME", "/home/me")][..], "CODEX_HOME"),
+        (
+            &[("CODEX_HOME", "x"), ("HOME", "/home/me")][..],
+            "CODEX_HOME",
+        ),
     ] {
         let err = ProfileResolver::new()
             .command_line(Some(SecurityProfile::Offline))
@@ -257,7 +260,9 @@ fn relative_codex_home_or_home_is_an_error() {
             .unwrap_err();
         let text = err.to_string();
         assert!(
-            text.starts_with(&format!("environment variable {variable} is the relative path")),
+            text.starts_with(&format!(
+                "environment variable {variable} is the relative path"
+            )),
             "{text}"
         );
         assert!(text.contains("absolute path"), "{text}");
