@@ -326,3 +326,37 @@ fn top_level_sandbox_mode_conflicting_with_the_active_profile_is_refused() {
     let r = run(&home, &home, &env, &["run", "--", "true"]);
     assert_eq!(r.status, 125, "{}", r.stderr);
 }
+
+#[test]
+fn a_rules_file_in_the_workspace_is_loaded_tightening_only() {
+    let dir = base();
+    let root = real(dir.path());
+    let ws = root.join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(
+        ws.join("mine.rules"),
+        "prefix_rule(pattern = [\"rm\"], decision = \"allow\")\n",
+    )
+    .unwrap();
+    let args = [
+        "--profile",
+        "workspace",
+        "run",
+        "--rules",
+        "mine.rules",
+        "--no-audit",
+        "--",
+        "true",
+    ];
+    let r = run(&ws, &root, &[], &args);
+    assert_eq!(r.status, 125, "{}", r.stderr);
+    assert!(r.stderr.contains("tightening-only"), "{}", r.stderr);
+    // A forbidding rule is fine there (it only tightens); nothing runs past it.
+    std::fs::write(
+        ws.join("mine.rules"),
+        "prefix_rule(pattern = [\"true\"], decision = \"forbidden\")\n",
+    )
+    .unwrap();
+    let r = run(&ws, &root, &[], &args);
+    assert_eq!(r.status, 126, "{}", r.stderr);
+}

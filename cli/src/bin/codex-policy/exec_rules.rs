@@ -13,15 +13,25 @@ use codex_policy::audit::{AuditDecision, Operation, escape_for_terminal as shown
 use crate::audit::{AuditTrail, TrailOptions, shell_words};
 use crate::{Failure, exit, print_out, to_json};
 
-/// The rules files, or the built-in default policy when none is given.
-pub(crate) fn load(rules: &[PathBuf], error_status: u8) -> Result<Policy, Failure> {
+/// The rules files, or the built-in default policy when none is given. A
+/// rules file the sandboxed command could have written is loaded
+/// tightening-only: it may forbid or prompt, never allow.
+pub(crate) fn load(
+    rules: &[PathBuf],
+    error_status: u8,
+    writable: &codex_policy::model::CommandWritable,
+) -> Result<Policy, Failure> {
     let loader = if rules.is_empty() {
         PolicyLoader::with_default_policy()
     } else {
         let mut loader = PolicyLoader::new();
         rules
             .iter()
-            .try_for_each(|file| loader.load_file(file))
+            .try_for_each(|file| {
+                loader
+                    .tightening_only(writable.could_write(file))
+                    .load_file(file)
+            })
             .map(|()| loader)
     };
     loader
@@ -76,7 +86,8 @@ pub(crate) fn check(
     files: &codex_policy::model::validate::Validation,
     json: bool,
 ) -> Result<u8, Failure> {
-    let policy = load(rules, exit::INVALID_INPUT)?;
+    // `check` starts nothing, so nothing the command wrote is in question.
+    let policy = load(rules, exit::INVALID_INPUT, &Default::default())?;
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::internal(format!("current directory: {e}")))?;
     let evaluation = evaluate(&policy, resolved, &cwd, command);
@@ -178,7 +189,14 @@ pub(crate) fn gate(
     if rules.is_empty() {
         return Ok(());
     }
-    let policy = load(rules, exit::CANNOT_START)?;
+    let tmpdir = std::env::var_os("TMPDIR");
+    let writable = codex_policy::model::CommandWritable::for_policy(
+        &resolved.sandbox_policy,
+        cwd,
+        tmpdir.as_deref(),
+    )
+    .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    let policy = load(rules, exit::CANNOT_START, &writable)?;
     let evaluation = evaluate(&policy, resolved, cwd, argv);
     let why = summary(&evaluation);
     let (mut decision, reason) = audit_view(&evaluation, why.clone());
