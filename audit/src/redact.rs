@@ -102,12 +102,19 @@ impl Redactor {
         type Applies = fn(&str) -> bool;
         // Each pass after the first needs a character its shape cannot do
         // without; most text lacks it, and skipping keeps redaction cheap.
-        let passes: [(Pass, Applies); 5] = [
+        let passes: [(Pass, Applies); 10] = [
             (secrets::secret_spans, |_| true),
+            (token_shape_spans, might_hold_token_shape),
             (aws_secret_key_spans, |t| t.len() >= 40),
             (url_userinfo_spans, |t| t.contains("://")),
+            (webhook_spans, |t| {
+                t.contains("/services/") || t.contains("/webhooks/")
+            }),
             (authorization_spans, |t| t.contains(' ') || t.contains('=')),
+            (key_value_spans, |t| t.contains(':')),
             (secret_parameter_spans, |t| t.contains('=')),
+            (flag_value_spans, |t| t.contains(" -")),
+            (program_credential_spans, |t| t.contains(" -")),
         ];
         let mut text = text.to_owned();
         for (spans_of, applies) in passes {
@@ -327,6 +334,414 @@ fn secret_parameter_spans(text: &str) -> Vec<std::ops::Range<usize>> {
             spans.push(start..end);
         }
     }
+    spans
+}
+
+/// The last two words of a flag, key or header name, split at `-`, `_`, `.`
+/// and lower-to-upper case changes (`X-Api-Key`, `client_secret`,
+/// `accessToken`): `(last, before it)`. No allocation.
+fn last_words(name: &str) -> (&str, &str) {
+    let is_sep = |b: u8| matches!(b, b'-' | b'_' | b'.');
+    let bytes = name.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && is_sep(bytes[end - 1]) {
+        end -= 1;
+    }
+    let start_of = |end: usize| {
+        let mut i = end;
+        while i > 0 {
+            let prev = bytes[i - 1];
+            // `accessToken`: a capital after a lower-case letter or digit starts a word.
+            let camel = i < end
+                && bytes[i].is_ascii_uppercase()
+                && (prev.is_ascii_lowercase() || prev.is_ascii_digit());
+            if is_sep(prev) || camel {
+                break;
+            }
+            i -= 1;
+        }
+        i
+    };
+    let last_start = start_of(end);
+    let mut before_end = last_start;
+    while before_end > 0 && is_sep(bytes[before_end - 1]) {
+        before_end -= 1;
+    }
+    let before_start = start_of(before_end);
+    (&name[last_start..end], &name[before_start..before_end])
+}
+
+/// Whether a flag, key or header name says its value is secret, judged by its
+/// last word: `--password`, `--db-passwd`, `--client-secret`, `--access-token`,
+/// `--api-key`/`api_key`/`apiKey`, `--auth`, `--credentials`, `Cookie`,
+/// `X-Api-Key`, `Private-Token`. So `--password-stdin`, `--token-file`,
+/// `token_type`, `--max-tokens` and `--author` are not: their values are not
+/// the secret.
+fn names_secret(name: &str) -> bool {
+    const LAST: &[&str] = &[
+        "password",
+        "passwd",
+        "passphrase",
+        "pass",
+        "secret",
+        "token",
+        "auth",
+        "credential",
+        "credentials",
+        "creds",
+        "cookie",
+        "apikey",
+    ];
+    const BEFORE_KEY: &[&str] = &[
+        "api",
+        "access",
+        "private",
+        "secret",
+        "signing",
+        "client",
+        "master",
+        "encryption",
+        "license",
+        "account",
+        "storage",
+        "subscription",
+        "app",
+        "service",
+        "auth",
+    ];
+    let (last, before) = last_words(name);
+    LAST.iter().any(|w| last.eq_ignore_ascii_case(w))
+        || (last.eq_ignore_ascii_case("key")
+            && BEFORE_KEY.iter().any(|w| before.eq_ignore_ascii_case(w)))
+}
+
+/// The end of the shell word starting at `start` (quotes and backslashes as
+/// the shell reads them; an unclosed quote runs to the end).
+fn shell_word_end(text: &str, start: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = start;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(b'"') if b == b'\\' => i += 1,
+            Some(_) => {}
+            None if b.is_ascii_whitespace() => break,
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'\\' => i += 1,
+            None => {}
+        }
+        i += 1;
+    }
+    i.min(bytes.len())
+}
+
+/// Each whitespace-separated word: `(start, end)`.
+fn words(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            return None;
+        }
+        let start = i;
+        i = shell_word_end(text, start);
+        Some((start, i))
+    })
+}
+
+/// The word after the one ending at `end`, unless it is another flag.
+fn value_after(text: &str, end: usize) -> Option<std::ops::Range<usize>> {
+    let rest = &text[end..];
+    let start = end + (rest.len() - rest.trim_start().len());
+    if start >= text.len() || text[start..].starts_with('-') {
+        return None;
+    }
+    let value = start..shell_word_end(text, start);
+    (&text[value.clone()] != REDACTED).then_some(value)
+}
+
+/// `--password VALUE`, `--token VALUE`, `-password VALUE`, `--api-key VALUE`,
+/// … (the value as its own word: `--name=value` is [`secret_parameter_spans`]).
+fn flag_value_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    for (start, end) in words(text) {
+        let word = &text[start..end];
+        let name = word.trim_start_matches('-');
+        let dashes = word.len() - name.len();
+        let plain = name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !(1..=2).contains(&dashes)
+            || !plain
+            || !name.starts_with(|c: char| c.is_ascii_alphabetic())
+            || name.len() < 3
+            || name.to_ascii_lowercase().starts_with("no-")
+            || !names_secret(name)
+        {
+            continue;
+        }
+        spans.extend(value_after(text, end));
+    }
+    sorted(spans)
+}
+
+/// The program names of a command line's words (`/usr/bin/curl` → `curl`).
+fn programs(text: &str) -> impl Iterator<Item = &str> {
+    words(text).map(move |(s, e)| {
+        let word = text[s..e].trim_matches(|c| c == '\'' || c == '"');
+        word.rsplit('/').next().unwrap_or(word)
+    })
+}
+
+/// Credentials only some programs take: `mysql -pSECRET` (and the other
+/// MySQL/MariaDB clients), `sshpass -p SECRET`/`-pSECRET`, and curl's
+/// `-u user:SECRET`, `--user user:SECRET`, `-U`/`--proxy-user` (glued or not).
+/// Elsewhere `-p` and `-u` mean other things (`mkdir -p`, `sort -u`).
+fn program_credential_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let (mut mysql, mut sshpass, mut curl) = (false, false, false);
+    for program in programs(text) {
+        mysql |= program.starts_with("mysql") || program.starts_with("mariadb");
+        sshpass |= program == "sshpass";
+        curl |= program == "curl";
+    }
+    if !(mysql || sshpass || curl) {
+        return Vec::new();
+    }
+    let mut spans = Vec::new();
+    let mut after_curl_user = false;
+    for (start, end) in words(text) {
+        let word = &text[start..end];
+        if after_curl_user {
+            after_curl_user = false;
+            if !word.starts_with('-') {
+                spans.extend(password_after_colon(text, start..end));
+                continue;
+            }
+        }
+        if (mysql || sshpass)
+            && let Some(rest) = word.strip_prefix("-p")
+            && !rest.is_empty()
+            && !rest.starts_with('-')
+            && rest != REDACTED
+        {
+            spans.push(start + 2..end);
+        }
+        if sshpass && word == "-p" {
+            spans.extend(value_after(text, end));
+        }
+        if curl {
+            if matches!(word, "-u" | "-U" | "--user" | "--proxy-user") {
+                after_curl_user = true;
+            } else if let Some(prefix) = ["--user=", "--proxy-user=", "-u", "-U"]
+                .iter()
+                .find(|p| word.starts_with(**p) && word.len() > p.len())
+            {
+                spans.extend(password_after_colon(text, start + prefix.len()..end));
+            }
+        }
+    }
+    sorted(spans)
+}
+
+/// In a `user:password` word (maybe quoted), the password.
+fn password_after_colon(
+    text: &str,
+    word: std::ops::Range<usize>,
+) -> Option<std::ops::Range<usize>> {
+    let value = &text[word.clone()];
+    let colon = value.find(':')?;
+    let mut end = word.end;
+    if let Some(q) = value.chars().next().filter(|c| *c == '\'' || *c == '"')
+        && value.len() > 1
+        && value.ends_with(q)
+    {
+        end -= 1;
+    }
+    let start = word.start + colon + 1;
+    (start < end && &text[start..end] != REDACTED).then_some(start..end)
+}
+
+/// Values under secret-named keys and headers: `{"password": "x"}`,
+/// `password: x`, `api_key: 'x'`, `Cookie: a=b; c=d`, `Set-Cookie: …`,
+/// `X-Api-Key: …`, `Private-Token: …`. A header's value (a name with a `-`,
+/// or `Cookie`) runs to the end of the line or quote; a key's value is one
+/// word or one quoted string.
+fn key_value_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut spans = Vec::new();
+    for (colon, _) in text.match_indices(':') {
+        if bytes.get(colon + 1) == Some(&b':') || (colon > 0 && bytes[colon - 1] == b':') {
+            continue;
+        }
+        // Back over `"name" :` / `\"name\":` / `name:`.
+        let mut k = colon;
+        while k > 0 && matches!(bytes[k - 1], b' ' | b'\t') {
+            k -= 1;
+        }
+        let mut quoted = false;
+        if k > 0 && matches!(bytes[k - 1], b'"' | b'\'') {
+            quoted = true;
+            k -= 1;
+            if k > 0 && bytes[k - 1] == b'\\' {
+                k -= 1;
+            }
+        }
+        let name_end = k;
+        while k > 0
+            && (bytes[k - 1].is_ascii_alphanumeric() || matches!(bytes[k - 1], b'_' | b'-' | b'.'))
+        {
+            k -= 1;
+        }
+        let name = &text[k..name_end];
+        if name.is_empty() || !names_secret(name) {
+            continue;
+        }
+        let header = !quoted && (name.contains('-') || name.eq_ignore_ascii_case("cookie"));
+        let after = &text[colon + 1..];
+        let start = colon + 1 + (after.len() - after.trim_start_matches([' ', '\t']).len());
+        let rest = &text[start..];
+        let span = if header {
+            let end = rest
+                .find(['\n', '\r', '"', '\''])
+                .map_or(text.len(), |e| start + e);
+            start..end
+        } else if let Some(open) = ["\\\"", "\"", "'"].iter().find(|q| rest.starts_with(**q)) {
+            let inner = start + open.len();
+            let close = if *open == "'" {
+                text[inner..].find('\'')
+            } else if *open == "\\\"" {
+                text[inner..].find("\\\"")
+            } else {
+                // The closing quote of a JSON string: skip escaped characters.
+                let b = &bytes[inner..];
+                let mut i = 0;
+                loop {
+                    match b.get(i) {
+                        None => break None,
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break Some(i),
+                        Some(_) => i += 1,
+                    }
+                }
+            };
+            inner..close.map_or(text.len(), |c| inner + c)
+        } else if rest.starts_with(['{', '[']) {
+            continue;
+        } else {
+            let end = rest
+                .find(|c: char| {
+                    c.is_whitespace() || matches!(c, ',' | ';' | '}' | ']' | '"' | '\'')
+                })
+                .map_or(text.len(), |e| start + e);
+            start..end
+        };
+        if span.start < span.end && &text[span.clone()] != REDACTED {
+            spans.push(span);
+        }
+    }
+    sorted(spans)
+}
+
+/// Slack and Discord webhook URLs: the path after `hooks.slack.com/services/`
+/// or `/api/webhooks/` is the credential.
+fn webhook_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    for marker in [
+        "hooks.slack.com/services/",
+        "discord.com/api/webhooks/",
+        "discordapp.com/api/webhooks/",
+    ] {
+        for (i, _) in text.match_indices(marker) {
+            let start = i + marker.len();
+            let end = text[start..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '?' | '#' | ','))
+                .map_or(text.len(), |e| start + e);
+            if start < end && &text[start..end] != REDACTED {
+                spans.push(start..end);
+            }
+        }
+    }
+    sorted(spans)
+}
+
+/// Whether `text` may hold one of [`token_shape_spans`]' prefixes.
+fn might_hold_token_shape(text: &str) -> bool {
+    ["npm_", "pypi-", "hf_", "SG.", "xapp-", "_v1_"]
+        .iter()
+        .any(|p| text.contains(p))
+}
+
+/// Token shapes the configuration checks do not need but the log must not
+/// keep: npm (`npm_…`), PyPI (`pypi-…`), Hugging Face (`hf_…`), SendGrid
+/// (`SG.….…`), Slack app-level (`xapp-…`) and DigitalOcean (`dop_v1_…`,
+/// `doo_v1_…`, `dor_v1_…`). Each needs its full length, so words such as
+/// `hf_hub_download` or `npm_config_cache` are left alone.
+fn token_shape_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let is_word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    let token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    let run = |from: usize, ok: &dyn Fn(u8) -> bool| {
+        bytes[from..]
+            .iter()
+            .position(|b| !ok(*b))
+            .map_or(bytes.len(), |n| from + n)
+    };
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if i > 0 && is_word(bytes[i - 1]) {
+            i += 1;
+            continue;
+        }
+        let rest = &bytes[i..];
+        let end = if rest.starts_with(b"npm_") || rest.starts_with(b"hf_") {
+            // Mixed-case letters and digits, no separators.
+            let from = i + if rest.starts_with(b"npm_") { 4 } else { 3 };
+            let end = run(from, &|b: u8| b.is_ascii_alphanumeric());
+            let body = &bytes[from..end];
+            (body.len() >= 30
+                && body.iter().any(u8::is_ascii_uppercase)
+                && body.iter().any(u8::is_ascii_lowercase))
+            .then_some(end)
+        } else if rest.starts_with(b"pypi-") {
+            let end = run(i + 5, &token);
+            (end - (i + 5) >= 40).then_some(end)
+        } else if rest.starts_with(b"xapp-") {
+            let end = run(i + 5, &token);
+            (end - (i + 5) >= 20 && bytes[i + 5..end].iter().any(u8::is_ascii_digit)).then_some(end)
+        } else if [b"dop_v1_", b"doo_v1_", b"dor_v1_"]
+            .iter()
+            .any(|p| rest.starts_with(*p))
+        {
+            let end = run(i + 7, &|b: u8| b.is_ascii_alphanumeric());
+            (end - (i + 7) >= 32).then_some(end)
+        } else if rest.starts_with(b"SG.") {
+            let first = run(i + 3, &token);
+            (first - (i + 3) >= 16 && bytes.get(first) == Some(&b'.'))
+                .then(|| run(first + 1, &token))
+                .filter(|second| second - (first + 1) >= 16)
+        } else {
+            None
+        };
+        match end {
+            Some(end) => {
+                spans.push(i..end);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    spans
+}
+
+/// Sorted by start (overlaps are skipped by `replace_spans`).
+fn sorted(mut spans: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>> {
+    spans.sort_by_key(|s| s.start);
     spans
 }
 
