@@ -4,9 +4,14 @@
 //! Rules are Starlark files in Codex's dialect — `prefix_rule`,
 //! `host_executable`, `network_rule` — plus program definitions
 //! (`define_program`) whose typed arguments classify a command as Safe, Match,
-//! Forbidden or Unverified. Shell wrappers (`bash -lc '...'`) are parsed with a
-//! real shell parser and split; `env VAR=x`, `timeout 5` and similar prefixes
-//! are removed; every sub-command is decided and the strictest decision wins.
+//! Forbidden or Unverified. Shell wrappers (`bash -lc '...'`, any flag
+//! cluster) are parsed with a real shell parser and split; `env`, `timeout`,
+//! `sudo` and other wrappers are unwrapped; every command found is decided and
+//! the strictest decision wins. Whatever could change what runs without being
+//! understood (an unknown variable such as `LD_PRELOAD`, an unlisted program
+//! path, a non-UTF-8 argument, nesting too deep) makes the command at best
+//! `prompt`. Rules files the sandbox could have written can be loaded
+//! tightening-only ([`PolicyLoader::tightening_only`]).
 //! Rules files are evaluated in a hardened interpreter: no `load()`, no file or
 //! network access, bounded steps and memory.
 //!
