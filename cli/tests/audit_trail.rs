@@ -153,13 +153,16 @@ fn an_unwritable_log_refuses_the_command_unless_in_monitor_mode() {
     assert!(stderr.contains("not-a-dir"), "{stderr}");
     assert!(!marker.exists(), "the command ran without its audit trail");
 
-    std::fs::write(
-        fixture.workspace.join("harness.policy.json"),
-        r#"{"deny_on_violation": false}"#,
-    )
-    .unwrap();
+    // Monitor mode from a file the command cannot write (one in the workspace
+    // may only tighten the policy).
+    let policy = fixture.home.join("harness.policy.json");
+    std::fs::write(&policy, r#"{"deny_on_violation": false}"#).unwrap();
     let output = fixture
-        .command("workspace", &["--audit-log", log], &["touch", "ran"])
+        .command(
+            "workspace",
+            &["--policy", policy.to_str().unwrap(), "--audit-log", log],
+            &["touch", "ran"],
+        )
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
