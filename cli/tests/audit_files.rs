@@ -382,6 +382,22 @@ fn check_prints_matched_command_text_visibly() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(!has_raw_controls(&text), "{text:?}");
     assert!(text.contains("rm -rf\\x1b[2K\\r"), "{text}");
+    // --json: the same JSON, nothing raw.
+    let output = Command::new(codex_policy_bin())
+        .env_clear()
+        .env("HOME", &fixture.home)
+        .current_dir(&fixture.workspace)
+        .args(["check", "--json", "--no-audit", "--"])
+        .args(["echo", "\u{202e}\u{9b}x"])
+        .output()
+        .unwrap();
+    let json = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!has_raw_controls(&json), "{json:?}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&json).is_ok(),
+        "{json}"
+    );
 }
 
 #[test]

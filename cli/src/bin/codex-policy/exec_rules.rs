@@ -111,7 +111,9 @@ pub(crate) fn check(
     event.reason = reason;
     trail.record(event)?;
     if json {
-        print_out(&to_json(&evaluation)?)?;
+        print_out(&codex_policy::audit::escape_json_for_terminal(&to_json(
+            &evaluation,
+        )?))?;
     } else {
         print_out(&describe(&evaluation))?;
     }
