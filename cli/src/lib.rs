@@ -53,3 +53,34 @@ pub use codex_profiles as profiles;
 pub use codex_profiles::{
     Capabilities, ProfileError, ProfileResolver, ProfileSource, ResolvedProfile, SecurityProfile,
 };
+
+/// Codex's home (`$CODEX_HOME`, else `~/.codex`) as the sandbox must protect
+/// it: never writable by the command. A home that does not exist but lies
+/// inside one of `roots` could be created by the command — and a
+/// `config.toml` it planted there would be read by the next run — so it is
+/// created first (mode 0700), and `Ok(Some((home, true)))` says so, for the
+/// caller to tell the user. `Ok(None)` when no home is configured.
+pub fn prepare_codex_home(
+    roots: &EffectiveWritableRoots,
+) -> Result<Option<(std::path::PathBuf, bool)>, ProfileError> {
+    let Some(home) = profiles::codex_home(|key| std::env::var_os(key))? else {
+        return Ok(None);
+    };
+    if home.symlink_metadata().is_ok() {
+        return Ok(Some((home, false)));
+    }
+    // Where it would be created, as the sandbox sees paths (canonical parents).
+    let nearest = home.ancestors().find_map(|a| std::fs::canonicalize(a).ok());
+    let inside =
+        nearest.is_some_and(|existing| roots.roots.iter().any(|r| existing.starts_with(&r.root)));
+    if !inside {
+        return Ok(Some((home, false)));
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    let created = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&home)
+        .is_ok();
+    Ok(Some((home, created)))
+}

@@ -29,7 +29,7 @@ enum Missing {
     Landlock,
 }
 
-fn filter(missing: &Missing) -> BpfProgram {
+fn filter(missing: &Missing) -> Vec<BpfProgram> {
     let errno = |rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32| -> BpfProgram {
         SeccompFilter::new(
             rules,
@@ -57,30 +57,35 @@ fn filter(missing: &Missing) -> BpfProgram {
                     .unwrap(),
                 ]
             };
-            let mut rules =
+            let rules =
                 BTreeMap::from([(libc::SYS_unshare, newuser()), (libc::SYS_clone, newuser())]);
-            // Like Docker's default profile: clone3 is refused so libc uses clone.
-            rules.insert(libc::SYS_clone3, vec![]);
-            errno(rules, libc::EPERM)
+            // Like Docker's default profile: clone3 is refused (ENOSYS) so libc
+            // uses clone, whose flags a filter can see.
+            let clone3 = BTreeMap::from([(libc::SYS_clone3, vec![])]);
+            vec![errno(rules, libc::EPERM), errno(clone3, libc::ENOSYS)]
         }
-        Missing::Landlock => errno(
+        Missing::Landlock => vec![errno(
             BTreeMap::from([
                 (libc::SYS_landlock_create_ruleset, vec![]),
                 (libc::SYS_landlock_add_rule, vec![]),
                 (libc::SYS_landlock_restrict_self, vec![]),
             ]),
             libc::ENOSYS,
-        ),
+        )],
     }
 }
 
 /// Runs `command` (codex-policy) on a host that lacks `missing`.
 fn on_simulated_host(mut command: Command, missing: &Missing) -> Output {
-    let program = filter(missing);
+    let programs = filter(missing);
     // SAFETY: apply_filter only calls prctl and seccomp, both async-signal-safe.
     unsafe {
-        command
-            .pre_exec(move || seccompiler::apply_filter(&program).map_err(std::io::Error::other));
+        command.pre_exec(move || {
+            for program in &programs {
+                seccompiler::apply_filter(program).map_err(std::io::Error::other)?;
+            }
+            Ok(())
+        });
     }
     command.output().unwrap()
 }

@@ -64,6 +64,16 @@ pub enum Protection {
     NoNewPrivileges,
     /// Every process of the sandbox dies with it, and with its parent.
     ProcessContainment,
+    /// The command holds no capability (effective, permitted, inheritable,
+    /// ambient, bounding), and handle-based opens are refused.
+    NoCapabilities,
+    /// SysV IPC and POSIX message queues of the host are out of reach.
+    IpcIsolation,
+    /// Only ordinary devices are visible, and device ioctls are restricted.
+    DeviceIsolation,
+    /// Path-named unix sockets outside the sandbox cannot be connected to,
+    /// unless allowed by name.
+    PathSocketIsolation,
 }
 
 impl Protection {
@@ -80,6 +90,10 @@ impl Protection {
             Self::SyscallFilter => "dangerous system calls refused",
             Self::NoNewPrivileges => "no new privileges (set-uid, file capabilities)",
             Self::ProcessContainment => "all sandbox processes die with it and with its parent",
+            Self::NoCapabilities => "no capabilities, no handle-based opens",
+            Self::IpcIsolation => "no SysV IPC or POSIX message queues of the host",
+            Self::DeviceIsolation => "only ordinary devices, device ioctls restricted",
+            Self::PathSocketIsolation => "no path-named unix sockets outside the sandbox",
         }
     }
 }

@@ -25,15 +25,18 @@ pub(crate) enum Stage {
     PrivateMounts,
     BindMount,
     ReadOnlyRemount,
+    Devices,
     Chdir,
     Fork,
+    Capabilities,
     NoNewPrivileges,
     Landlock,
     Seccomp,
+    SocketBroker,
 }
 
 impl Stage {
-    const ALL: [Self; 14] = [
+    const ALL: [Self; 17] = [
         Self::DeathSignal,
         Self::ParentGone,
         Self::Unshare,
@@ -43,11 +46,14 @@ impl Stage {
         Self::PrivateMounts,
         Self::BindMount,
         Self::ReadOnlyRemount,
+        Self::Devices,
         Self::Chdir,
         Self::Fork,
+        Self::Capabilities,
         Self::NoNewPrivileges,
         Self::Landlock,
         Self::Seccomp,
+        Self::SocketBroker,
     ];
 
     pub(crate) fn from_code(code: u32) -> Option<Self> {
@@ -60,7 +66,7 @@ impl Stage {
             Self::DeathSignal => "prctl(PR_SET_PDEATHSIG)",
             Self::ParentGone => "parent exited before the sandbox started",
             Self::Unshare => {
-                "unshare(user, mount, pid namespaces): unprivileged user namespaces \
+                "clone(user, mount, pid, ipc namespaces): unprivileged user namespaces \
                  are unavailable on this host (common in containers); use --best-effort to run \
                  with Landlock and seccomp only"
             }
@@ -70,11 +76,14 @@ impl Stage {
             Self::PrivateMounts => "making mounts private",
             Self::BindMount => "bind-mounting a protected path",
             Self::ReadOnlyRemount => "remounting a protected path read-only",
+            Self::Devices => "building the sandbox's /dev (tmpfs, device binds, devpts, /dev/shm)",
             Self::Chdir => "entering the working directory inside the mount namespace",
             Self::Fork => "forking the sandbox's first process",
+            Self::Capabilities => "dropping every capability (bounding, ambient, permitted)",
             Self::NoNewPrivileges => "prctl(PR_SET_NO_NEW_PRIVS)",
             Self::Landlock => "landlock_restrict_self",
             Self::Seccomp => "installing the seccomp filter",
+            Self::SocketBroker => "handing the unix-socket broker its seccomp listener",
         }
     }
 }
@@ -88,32 +97,60 @@ pub(crate) struct BindMount {
     pub(crate) read_only: Option<libc::c_ulong>,
 }
 
+/// The sandbox's own `/dev`: a tmpfs holding only the ordinary devices (bound
+/// from the host), a private devpts instance and a private `/dev/shm`.
+#[derive(Debug)]
+pub(crate) struct DeviceSetup {
+    /// The host's device nodes to bind (the same path under the new `/dev`).
+    pub(crate) nodes: Vec<CString>,
+    /// Landlock rights granted beneath the private `/dev/shm` and `/dev/pts`,
+    /// which exist only once mounted: rules added in the child.
+    pub(crate) shm_access: u64,
+    pub(crate) pts_access: u64,
+}
+
 /// Namespace work done in the child.
 #[derive(Debug)]
 pub(crate) struct NamespaceSetup {
     pub(crate) flags: libc::c_int,
     pub(crate) uid_map: Vec<u8>,
     pub(crate) gid_map: Vec<u8>,
+    /// Pins (ancestors first), then read-only binds.
     pub(crate) mounts: Vec<BindMount>,
-    /// The outer side of the namespace fork returns from [`ChildSetup::steps`]
-    /// as [`Role::Reaper`] (to a supervisor that waits and reports) instead of
-    /// reaping and exiting itself.
-    pub(crate) return_reaper: bool,
+    pub(crate) devices: Option<DeviceSetup>,
     /// The working directory, entered again after mounting: a directory entered
     /// before (std does it before `pre_exec`) still refers to the original mount
     /// and would see beneath the read-only binds.
     pub(crate) cwd: CString,
 }
 
+/// How the sandbox learns that whoever started it is gone.
+#[derive(Debug)]
+pub(crate) enum ParentLink {
+    /// A forked child of the caller (`Sandbox::spawn`): the reaper watches a
+    /// pidfd of the caller's *process* — `PR_SET_PDEATHSIG` would follow the
+    /// calling thread, and a thread that exits would kill the sandbox. Without
+    /// pidfds (Linux < 5.3), or without a reaper, the death signal it is.
+    Forked {
+        pid: libc::pid_t,
+        pidfd: Option<OwnedFd>,
+    },
+    /// The caller runs the steps itself (`run_command`) and supervises; it
+    /// watches its own parent while it waits.
+    InPlace,
+}
+
 /// Everything the child needs, prepared by the parent.
 #[derive(Debug)]
 pub(crate) struct ChildSetup {
-    pub(crate) parent_pid: libc::pid_t,
+    pub(crate) parent: ParentLink,
     pub(crate) namespaces: Option<NamespaceSetup>,
     pub(crate) landlock: Option<OwnedFd>,
     pub(crate) seccomp: Option<BpfProgram>,
-    /// Write end of a CLOEXEC pipe: a failing step writes (stage, errno) here,
-    /// for the parent of a spawned child to read.
+    /// The sandbox's end of a socket pair: the seccomp listener for `connect`
+    /// goes to the unix-socket broker through it.
+    pub(crate) broker: Option<OwnedFd>,
+    /// Write end of a CLOEXEC pipe: a failing step writes (stage, errno) here.
     pub(crate) error_pipe: Option<OwnedFd>,
 }
 
@@ -155,46 +192,75 @@ impl ChildSetup {
         // SAFETY: forwarded from the caller's contract.
         match unsafe { self.steps() } {
             Ok(Role::Command) => Ok(()),
-            // Not requested on this path (`return_reaper` is false for spawn).
+            // Not requested on this path (the parent link is `Forked`).
             Ok(Role::Reaper { .. }) => Err(io::Error::from_raw_os_error(libc::EINVAL)),
             Err((stage, code)) => {
-                let mut record = [0u8; 8];
-                record[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
-                record[4..].copy_from_slice(&code.to_ne_bytes());
-                if let Some(pipe) = &self.error_pipe {
-                    // SAFETY: writing a stack buffer to a descriptor we own.
-                    unsafe {
-                        libc::write(pipe.as_raw_fd(), record.as_ptr().cast(), record.len());
-                    }
-                }
+                self.report(stage, code);
                 Err(io::Error::from_raw_os_error(code))
             }
         }
     }
 
+    /// Writes a failed step on the error pipe (async-signal-safe).
+    pub(crate) fn report(&self, stage: Stage, code: i32) {
+        let mut record = [0u8; 8];
+        record[..4].copy_from_slice(&(stage as u32).to_ne_bytes());
+        record[4..].copy_from_slice(&code.to_ne_bytes());
+        if let Some(pipe) = &self.error_pipe {
+            // SAFETY: writing a stack buffer to a descriptor we own.
+            unsafe {
+                libc::write(pipe.as_raw_fd(), record.as_ptr().cast(), record.len());
+            }
+        }
+    }
+
     /// The setup steps. Never returns on the reaper's side of the namespace
-    /// fork, nor on init's: only the process that becomes the command returns.
+    /// clone (unless the parent link is `InPlace`), nor on init's: only the
+    /// process that becomes the command returns `Role::Command`.
     ///
     /// # Safety
-    /// The calling process must be single-threaded (a forked child, or a program
-    /// that started no thread), as `unshare(CLONE_NEWUSER)` and `fork` require,
-    /// and in a forked child only async-signal-safe calls may follow.
+    /// In a forked child only async-signal-safe calls may follow; the memory
+    /// used was prepared by the parent.
     pub(crate) unsafe fn steps(&self) -> Result<Role, (Stage, i32)> {
         // SAFETY (whole function): only async-signal-safe system calls on memory
         // the parent prepared and that outlives the child's use of it.
         unsafe {
-            check(
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
-                Stage::DeathSignal,
-            )?;
-            if libc::getppid() != self.parent_pid {
-                return Err((Stage::ParentGone, libc::ESRCH));
+            let mut watch: Option<libc::c_int> = None;
+            match &self.parent {
+                ParentLink::Forked {
+                    pidfd: Some(pidfd), ..
+                } if self.namespaces.is_some() => {
+                    if process_gone(pidfd.as_raw_fd()) {
+                        return Err((Stage::ParentGone, libc::ESRCH));
+                    }
+                    watch = Some(pidfd.as_raw_fd());
+                }
+                ParentLink::Forked { pid, .. } => {
+                    check(
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
+                        Stage::DeathSignal,
+                    )?;
+                    if libc::getppid() != *pid {
+                        return Err((Stage::ParentGone, libc::ESRCH));
+                    }
+                }
+                ParentLink::InPlace => {}
             }
-            if let Some(ns) = &self.namespaces
-                && let Some((init, lifeline)) = enter_namespaces(ns)?
-            {
-                return Ok(Role::Reaper { init, lifeline });
+            if let Some(ns) = &self.namespaces {
+                // Stop signals wait until each process of the chain relays them
+                // (the reaper, then init); a supervisor has blocked them already.
+                block_supervised_signals(true, std::ptr::null_mut());
+                if let Some((init, lifeline)) = clone_into_namespaces(ns)? {
+                    if matches!(self.parent, ParentLink::InPlace) {
+                        return Ok(Role::Reaper { init, lifeline });
+                    }
+                    reap(init, lifeline, watch);
+                }
+                if let (Some(devices), Some(ruleset)) = (&ns.devices, &self.landlock) {
+                    grant_private_devices(devices, ruleset.as_raw_fd())?;
+                }
             }
+            drop_capabilities()?;
             check(
                 libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).into(),
                 Stage::NoNewPrivileges,
@@ -206,19 +272,7 @@ impl ChildSetup {
                 )?;
             }
             if let Some(program) = &self.seccomp {
-                let fprog = libc::sock_fprog {
-                    len: program.len() as u16,
-                    filter: program.as_ptr().cast_mut().cast(),
-                };
-                check(
-                    libc::syscall(
-                        libc::SYS_seccomp,
-                        libc::SECCOMP_SET_MODE_FILTER,
-                        0u32,
-                        &fprog as *const libc::sock_fprog,
-                    ),
-                    Stage::Seccomp,
-                )?;
+                install_seccomp(program, self.broker.as_ref().map(AsRawFd::as_raw_fd))?;
             }
             if self.namespaces.is_some() {
                 become_init()?;
@@ -228,15 +282,70 @@ impl ChildSetup {
     }
 }
 
-/// Enters new user, mount, PID (and network) namespaces, applies the bind mounts,
-/// then forks: this process stays outside as the reaper, the new child is PID 1
-/// of the sandbox and returns to become the command.
-unsafe fn enter_namespaces(
+/// Whether the process behind `pidfd` has exited (its pidfd polls readable).
+pub(crate) fn process_gone(pidfd: libc::c_int) -> bool {
+    let mut poll = libc::pollfd {
+        fd: pidfd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: polling one valid pollfd without waiting.
+    unsafe { libc::poll(&mut poll, 1, 0) > 0 }
+}
+
+/// `pidfd_open(2)`, or `None` where the kernel has none (Linux < 5.3).
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> Option<libc::c_int> {
+    // SAFETY: pidfd_open takes a pid and flags; returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    (fd >= 0).then_some(fd as libc::c_int)
+}
+
+/// Creates the sandbox's first process directly in new user, mount, PID and
+/// IPC (and network) namespaces — the caller stays in its own, so a supervisor
+/// keeps writing its audit log on the host's mounts — and returns its pid in
+/// the caller. In the new process (returns `None`): death signal, uid/gid maps,
+/// private mounts, pins and read-only binds, the private `/dev`, `chdir`.
+unsafe fn clone_into_namespaces(
     ns: &NamespaceSetup,
 ) -> Result<Option<(libc::pid_t, libc::c_int)>, (Stage, i32)> {
     // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
     unsafe {
-        check(libc::unshare(ns.flags).into(), Stage::Unshare)?;
+        // The lifeline lets the new PID 1 notice if the reaper died before PID 1
+        // armed its own death signal.
+        let mut lifeline = [0 as libc::c_int; 2];
+        check(
+            libc::pipe2(lifeline.as_mut_ptr(), libc::O_CLOEXEC).into(),
+            Stage::Fork,
+        )?;
+        // A raw clone with no new stack behaves as fork, with namespace flags.
+        let flags = (ns.flags | libc::SIGCHLD) as libc::c_ulong;
+        let pid = libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize);
+        if pid < 0 {
+            let err = errno();
+            libc::close(lifeline[0]);
+            libc::close(lifeline[1]);
+            return Err((Stage::Unshare, err));
+        }
+        if pid > 0 {
+            libc::close(lifeline[0]);
+            return Ok(Some((pid as libc::pid_t, lifeline[1])));
+        }
+        libc::close(lifeline[1]);
+        check(
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
+            Stage::DeathSignal,
+        )?;
+        let mut poll = libc::pollfd {
+            fd: lifeline[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        if libc::poll(&mut poll, 1, 0) != 0 {
+            // The reaper is gone (its end of the pipe closed): do not run orphaned.
+            return Err((Stage::ParentGone, libc::ESRCH));
+        }
+        libc::close(lifeline[0]);
+
         write_file(c"/proc/self/setgroups", b"deny", Stage::Setgroups)?;
         write_file(c"/proc/self/uid_map", &ns.uid_map, Stage::UidMap)?;
         write_file(c"/proc/self/gid_map", &ns.gid_map, Stage::GidMap)?;
@@ -255,44 +364,321 @@ unsafe fn enter_namespaces(
                 mount(none, path, flags, Stage::ReadOnlyRemount)?;
             }
         }
-
+        if let Some(devices) = &ns.devices {
+            private_dev(devices)?;
+        }
         check(libc::chdir(ns.cwd.as_ptr()).into(), Stage::Chdir)?;
-
-        // The lifeline lets the new PID 1 notice if the reaper died before PID 1
-        // armed its own death signal.
-        let mut lifeline = [0 as libc::c_int; 2];
-        check(
-            libc::pipe2(lifeline.as_mut_ptr(), libc::O_CLOEXEC).into(),
-            Stage::Fork,
-        )?;
-        let pid = libc::fork();
-        if pid < 0 {
-            return Err((Stage::Fork, errno()));
-        }
-        if pid > 0 {
-            libc::close(lifeline[0]);
-            if ns.return_reaper {
-                return Ok(Some((pid, lifeline[1])));
-            }
-            reap(pid, lifeline[1]);
-        }
-        libc::close(lifeline[1]);
-        check(
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
-            Stage::DeathSignal,
-        )?;
-        let mut poll = libc::pollfd {
-            fd: lifeline[0],
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        if libc::poll(&mut poll, 1, 0) != 0 {
-            // The reaper is gone (its end of the pipe closed): do not run orphaned.
-            return Err((Stage::ParentGone, libc::ESRCH));
-        }
-        libc::close(lifeline[0]);
     }
     Ok(None)
+}
+
+/// Mounts the sandbox's `/dev`: only null, zero, full, random, urandom and tty
+/// from the host; a new devpts instance (the command's own pty pairs, none of
+/// the host's terminals); a private `/dev/shm`; the usual fd links.
+unsafe fn private_dev(devices: &DeviceSetup) -> StepResult {
+    // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
+    unsafe {
+        let fs = |source: &std::ffi::CStr,
+                  target: &std::ffi::CStr,
+                  fstype: &std::ffi::CStr,
+                  flags: libc::c_ulong,
+                  data: &std::ffi::CStr| {
+            check(
+                libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    fstype.as_ptr(),
+                    flags,
+                    data.as_ptr().cast(),
+                )
+                .into(),
+                Stage::Devices,
+            )
+        };
+        // Detached copies of the host's nodes, taken before /dev is covered
+        // (a bind needs its source in this namespace: open_tree clones it).
+        const OPEN_TREE_CLONE: libc::c_uint = 1;
+        const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+        let mut trees = [-1 as libc::c_int; 8];
+        for (tree, node) in trees.iter_mut().zip(&devices.nodes) {
+            *tree = libc::syscall(
+                libc::SYS_open_tree,
+                libc::AT_FDCWD,
+                node.as_ptr(),
+                OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+            ) as libc::c_int;
+        }
+        fs(
+            c"tmpfs",
+            c"/dev",
+            c"tmpfs",
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            c"mode=0755,size=64k",
+        )?;
+        for (&tree, node) in trees.iter().zip(&devices.nodes) {
+            if tree < 0 {
+                continue; // absent on this host: absent in the sandbox too
+            }
+            let fd = libc::open(
+                node.as_ptr(),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+                0o666,
+            );
+            if fd < 0 {
+                return Err((Stage::Devices, errno()));
+            }
+            libc::close(fd);
+            check(
+                libc::syscall(
+                    libc::SYS_move_mount,
+                    tree,
+                    c"".as_ptr(),
+                    libc::AT_FDCWD,
+                    node.as_ptr(),
+                    MOVE_MOUNT_F_EMPTY_PATH,
+                ),
+                Stage::Devices,
+            )?;
+            libc::close(tree);
+        }
+        check(
+            libc::mkdir(c"/dev/pts".as_ptr(), 0o755).into(),
+            Stage::Devices,
+        )?;
+        fs(
+            c"devpts",
+            c"/dev/pts",
+            c"devpts",
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            c"newinstance,ptmxmode=0666,mode=0620",
+        )?;
+        check(
+            libc::mkdir(c"/dev/shm".as_ptr(), 0o1777).into(),
+            Stage::Devices,
+        )?;
+        fs(
+            c"tmpfs",
+            c"/dev/shm",
+            c"tmpfs",
+            libc::MS_NOSUID | libc::MS_NODEV,
+            c"mode=1777",
+        )?;
+        for (target, link) in [
+            (c"pts/ptmx", c"/dev/ptmx"),
+            (c"/proc/self/fd", c"/dev/fd"),
+            (c"/proc/self/fd/0", c"/dev/stdin"),
+            (c"/proc/self/fd/1", c"/dev/stdout"),
+            (c"/proc/self/fd/2", c"/dev/stderr"),
+        ] {
+            check(
+                libc::symlink(target.as_ptr(), link.as_ptr()).into(),
+                Stage::Devices,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the kernel ABI).
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// Grants the rights prepared by the parent beneath the private `/dev/shm` and
+/// `/dev/pts`, which did not exist when the ruleset was built.
+unsafe fn grant_private_devices(devices: &DeviceSetup, ruleset: libc::c_int) -> StepResult {
+    for (path, access) in [
+        (c"/dev/shm", devices.shm_access),
+        (c"/dev/pts", devices.pts_access),
+    ] {
+        if access == 0 {
+            continue;
+        }
+        // SAFETY: open/landlock_add_rule/close on a NUL-terminated path and a
+        // stack attribute.
+        unsafe {
+            let fd = libc::open(
+                path.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err((Stage::Landlock, errno()));
+            }
+            let attr = PathBeneathAttr {
+                allowed_access: access,
+                parent_fd: fd,
+            };
+            let ret = libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset,
+                1u32, // LANDLOCK_RULE_PATH_BENEATH
+                &attr as *const PathBeneathAttr,
+                0u32,
+            );
+            let err = errno();
+            libc::close(fd);
+            if ret < 0 {
+                return Err((Stage::Landlock, err));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `struct __user_cap_header_struct` and `__user_cap_data_struct` (version 3).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Locks root out of capabilities for good (`SECBIT_NOROOT`, no set-uid fixup,
+/// no ambient raise — all locked), empties the bounding and ambient sets, then
+/// the effective, permitted and inheritable ones, and checks they are empty.
+/// Inside the sandbox's user namespace every capability of that namespace is
+/// held at this point, and a root command would get them back at `exec`.
+unsafe fn drop_capabilities() -> StepResult {
+    const PR_SET_SECUREBITS: libc::c_int = 28;
+    // NOROOT, NO_SETUID_FIXUP, NO_CAP_AMBIENT_RAISE and every *_LOCKED bit.
+    const SECUREBITS: libc::c_ulong = 0b1110_1111;
+    let stage = Stage::Capabilities;
+    let mut header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY (whole function): prctl/capget/capset on stack structures.
+    unsafe {
+        check(
+            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+            stage,
+        )?;
+        // Without any capability (an unprivileged caller without a user
+        // namespace) none can be dropped, and none can be gained: no_new_privs
+        // follows and the bounding set needs CAP_SETPCAP to change.
+        if data.iter().any(|d| d.permitted != 0) {
+            check(
+                libc::prctl(PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0).into(),
+                stage,
+            )?;
+            for cap in 0..64 {
+                if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 {
+                    if errno() == libc::EINVAL {
+                        break; // past the last capability this kernel knows
+                    }
+                    return Err((stage, errno()));
+                }
+            }
+        }
+        // EINVAL: a kernel without ambient capabilities (< 4.3) has none to clear.
+        if libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        ) < 0
+            && errno() != libc::EINVAL
+        {
+            return Err((stage, errno()));
+        }
+        let empty = [CapData::default(); 2];
+        check(
+            libc::syscall(libc::SYS_capset, &mut header, empty.as_ptr()),
+            stage,
+        )?;
+        check(
+            libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()),
+            stage,
+        )?;
+        if data
+            .iter()
+            .any(|d| d.effective != 0 || d.permitted != 0 || d.inheritable != 0)
+        {
+            return Err((stage, libc::EPERM));
+        }
+    }
+    Ok(())
+}
+
+/// Installs the seccomp program; with a broker socket, asks for a listener
+/// (the program sends `connect` to it) and hands it to the broker.
+unsafe fn install_seccomp(program: &BpfProgram, broker: Option<libc::c_int>) -> StepResult {
+    const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+    let fprog = libc::sock_fprog {
+        len: program.len() as u16,
+        filter: program.as_ptr().cast_mut().cast(),
+    };
+    let flags = if broker.is_some() {
+        SECCOMP_FILTER_FLAG_NEW_LISTENER
+    } else {
+        0
+    };
+    // SAFETY: the program outlives the call; the kernel copies it.
+    let listener = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flags,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if listener < 0 {
+        return Err((Stage::Seccomp, errno()));
+    }
+    if let Some(socket) = broker {
+        let listener = listener as libc::c_int;
+        // SAFETY: sendmsg of one descriptor, then closing our copy.
+        let sent = unsafe { send_fd(socket, listener) };
+        // SAFETY: closing a descriptor we own.
+        unsafe { libc::close(listener) };
+        if !sent {
+            return Err((Stage::SocketBroker, errno()));
+        }
+    }
+    Ok(())
+}
+
+/// Sends `fd` over the unix socket `socket` (`SCM_RIGHTS`); async-signal-safe.
+unsafe fn send_fd(socket: libc::c_int, fd: libc::c_int) -> bool {
+    #[repr(C)]
+    union Control {
+        buf: [u8; 32],
+        _align: libc::cmsghdr,
+    }
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = Control { buf: [0; 32] };
+    // SAFETY: building a msghdr over stack buffers, with the CMSG_* arithmetic
+    // of the C ABI; sendmsg is async-signal-safe.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) == 1
+    }
 }
 
 /// Where forwarded signals go: the sandbox's init (from the reaper) or the
@@ -359,19 +745,24 @@ pub(crate) unsafe fn forward_stop_signals_to(target: libc::pid_t) {
 unsafe fn become_init() -> StepResult {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
-        // Held by a supervisor while it set up (see block_supervised_signals):
-        // PID 1 must receive forwarded stop signals, and the command all four.
-        block_supervised_signals(false, std::ptr::null_mut());
+        // Held since before the sandbox was created (see
+        // block_supervised_signals), and still held across this fork: PID 1
+        // drops a signal from outside that it has no handler for, so a stop
+        // request must wait until the relay below is in place. The command
+        // receives all four.
         let command = libc::fork();
         if command < 0 {
             return Err((Stage::Fork, errno()));
         }
         if command == 0 {
+            block_supervised_signals(false, std::ptr::null_mut());
             return Ok(());
         }
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
-        // PID 1 receives only signals it handles: relay stop requests to PID 2.
+        // PID 1 receives only signals it handles: relay stop requests to PID 2,
+        // then take what arrived meanwhile.
         forward_stop_signals_to(command);
+        block_supervised_signals(false, std::ptr::null_mut());
         loop {
             let mut status = 0;
             let pid = libc::waitpid(-1, &mut status, 0);
@@ -389,32 +780,24 @@ unsafe fn become_init() -> StepResult {
 }
 
 /// The reaper: waits for PID 1 of the sandbox and leaves with its status. When it
-/// dies (SIGKILL, SIGTERM, or its own parent's death via the death signal), PID 1
-/// gets SIGKILL and the kernel kills every process of the namespace.
-unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
+/// dies (SIGKILL, SIGTERM), PID 1 gets SIGKILL and the kernel kills every
+/// process of the namespace; when the process that spawned the sandbox exits
+/// (`watch`, a pidfd of it), the reaper kills PID 1 first.
+unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int, watch: Option<libc::c_int>) -> ! {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
-        // Close every inherited descriptor but stdio and the lifeline, so the
-        // parent's exec-status and error pipes see EOF when PID 1 execs.
-        if lifeline > 3 {
-            libc::syscall(libc::SYS_close_range, 3u32, (lifeline - 1) as u32, 0u32);
-        }
-        libc::syscall(libc::SYS_close_range, (lifeline + 1) as u32, u32::MAX, 0u32);
+        // Close every inherited descriptor but stdio, the lifeline and the
+        // pidfd watched, so the parent's exec-status and error pipes see EOF
+        // when the command execs.
+        close_all_except(&[Some(lifeline), watch]);
         // Ctrl-C and Ctrl-\ go to the whole foreground group: the command decides
         // what they mean. If the reaper died of them it would tear the sandbox down
         // before a command that handles SIGINT could (as system(3) does).
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
         forward_stop_signals_to(child);
-        let mut status = 0;
-        loop {
-            if libc::waitpid(child, &mut status, 0) == child {
-                break;
-            }
-            if errno() != libc::EINTR {
-                libc::_exit(125);
-            }
-        }
+        block_supervised_signals(false, std::ptr::null_mut());
+        let status = wait_watching(child, watch);
         if libc::WIFSIGNALED(status) {
             // Die of the same signal so the caller sees what killed the command.
             let signal = libc::WTERMSIG(status);
@@ -428,6 +811,77 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int) -> ! {
         }
         libc::_exit(libc::WEXITSTATUS(status));
     }
+}
+
+/// Waits for `child` (a raw wait status); if the process behind the pidfd
+/// `watch` exits first, kills `child` and then waits. Async-signal-safe.
+pub(crate) unsafe fn wait_watching(child: libc::pid_t, watch: Option<libc::c_int>) -> libc::c_int {
+    // SAFETY (whole function): poll/waitpid/kill/close only.
+    unsafe {
+        let child_fd = watch.and_then(|_| pidfd_open(child));
+        if let (Some(child_fd), Some(watch)) = (child_fd, watch) {
+            let mut fds = [
+                libc::pollfd {
+                    fd: child_fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: watch,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            loop {
+                let ready = libc::poll(fds.as_mut_ptr(), 2, -1);
+                if ready < 0 && errno() != libc::EINTR {
+                    break;
+                }
+                if fds[0].revents != 0 {
+                    break;
+                }
+                if fds[1].revents != 0 {
+                    libc::kill(child, libc::SIGKILL);
+                    break;
+                }
+            }
+            libc::close(child_fd);
+        }
+        let mut status = 0;
+        loop {
+            if libc::waitpid(child, &mut status, 0) == child {
+                return status;
+            }
+            if errno() != libc::EINTR {
+                libc::_exit(125);
+            }
+        }
+    }
+}
+
+/// Closes every descriptor from 3 up but those listed.
+unsafe fn close_all_except(keep: &[Option<libc::c_int>]) {
+    let mut kept = [-1 as libc::c_int; 4];
+    let mut n = 0;
+    for fd in keep.iter().flatten() {
+        if n < kept.len() {
+            kept[n] = *fd;
+            n += 1;
+        }
+    }
+    kept[..n].sort_unstable();
+    let mut from: libc::c_int = 3;
+    for &fd in &kept[..n] {
+        if fd >= from {
+            if fd > from {
+                // SAFETY: close_range on our own descriptor table.
+                unsafe { libc::syscall(libc::SYS_close_range, from as u32, (fd - 1) as u32, 0u32) };
+            }
+            from = fd + 1;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::syscall(libc::SYS_close_range, from as u32, u32::MAX, 0u32) };
 }
 
 /// `mount(2)` with no filesystem type or data, as binds and remounts need.

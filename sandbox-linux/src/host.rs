@@ -15,6 +15,9 @@ pub struct HostCapabilities {
     pub landlock_error: Option<String>,
     /// Whether seccomp filters can be installed.
     pub seccomp: bool,
+    /// Whether seccomp user notification and `pidfd_getfd` (Linux 5.6) work:
+    /// what the unix-socket broker needs.
+    pub seccomp_user_notification: bool,
     /// Whether an unprivileged process may create user, mount, network and PID
     /// namespaces (probed by trying in a short-lived child), or `None` if not probed.
     pub namespaces: Option<bool>,
@@ -46,6 +49,7 @@ impl HostCapabilities {
             landlock_abi,
             landlock_error,
             seccomp: seccomp_available(),
+            seccomp_user_notification: crate::socket_broker::supported(),
             namespaces,
             namespaces_error,
         }

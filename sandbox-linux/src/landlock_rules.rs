@@ -40,6 +40,7 @@ const WRITABLE_DEVICES: &[&str] = &[
 /// Landlock ABIs with the features the sandbox relies on.
 pub(crate) const ABI_TRUNCATE: i32 = 3;
 pub(crate) const ABI_TCP: i32 = 4;
+pub(crate) const ABI_IOCTL_DEV: i32 = 5;
 pub(crate) const ABI_SCOPES: i32 = 6;
 
 /// A ruleset ready to be enforced in a child with `landlock_restrict_self`.
@@ -47,6 +48,10 @@ pub(crate) const ABI_SCOPES: i32 = 6;
 pub(crate) struct LandlockRuleset {
     pub(crate) fd: OwnedFd,
     pub(crate) description: Vec<String>,
+    /// Rights for the sandbox's private `/dev/shm` (every handled right) and
+    /// `/dev/pts` (write and device ioctls), granted in the child once mounted.
+    pub(crate) shm_access: u64,
+    pub(crate) pts_access: u64,
 }
 
 /// What the ruleset should contain.
@@ -70,10 +75,11 @@ fn abi_of(version: i32) -> ABI {
     }
 }
 
-/// The write rights of an ABI, minus device ioctls (not a write, and needed by
-/// every terminal program) and unix-socket resolution (connect, not write).
+/// The write rights of an ABI with device ioctls (ABI 5: refused on every
+/// device but the terminal and the harmless ones), minus unix-socket
+/// resolution (the socket broker decides connects).
 pub(crate) fn write_access(abi: i32) -> BitFlags<AccessFs> {
-    AccessFs::from_write(abi_of(abi)) & !(AccessFs::IoctlDev | AccessFs::ResolveUnix)
+    AccessFs::from_write(abi_of(abi)) & !AccessFs::ResolveUnix
 }
 
 /// Builds the ruleset in the calling process; nothing is enforced until a child
@@ -101,17 +107,25 @@ pub(crate) fn build(request: &LandlockRequest<'_>) -> Result<LandlockRuleset, La
         created = created.add_rule(PathBeneath::new(PathFd::new(&root.root)?, handled))?;
         description.push(format!("landlock write: {}", root.root.display()));
     }
-    let device_access = handled & (AccessFs::WriteFile | AccessFs::Truncate);
+    let device_access = handled & (AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev);
     for device in WRITABLE_DEVICES {
         if Path::new(device).exists() {
             created = created.add_rule(PathBeneath::new(PathFd::new(device)?, device_access))?;
         }
     }
     description.push(format!(
-        "landlock write (files): {}",
+        "landlock write and ioctl (files): {}",
         WRITABLE_DEVICES.join(", ")
     ));
+    if handled.contains(AccessFs::IoctlDev) {
+        description.push("landlock: ioctl refused on every other device".into());
+    }
     let fd: Option<OwnedFd> = created.into();
     let fd = fd.ok_or(LandlockError::NoDescriptor)?;
-    Ok(LandlockRuleset { fd, description })
+    Ok(LandlockRuleset {
+        fd,
+        description,
+        shm_access: handled.bits(),
+        pts_access: (handled & (AccessFs::WriteFile | AccessFs::IoctlDev)).bits(),
+    })
 }

@@ -42,6 +42,8 @@ mod landlock_rules;
 mod sandbox;
 #[cfg(target_os = "linux")]
 mod seccomp_filter;
+#[cfg(target_os = "linux")]
+mod socket_broker;
 
 #[cfg(target_os = "linux")]
 pub use host::HostCapabilities;

@@ -2,22 +2,25 @@
 //! provide them, prepares them in the parent and applies them in the child.
 
 use std::ffi::{CString, OsStr, OsString};
-use std::io::{self, Read};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use codex_policy_model::{
-    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection,
-    ProtectionReport, ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
+    EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection, ProtectionReport,
+    ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
 };
 
-use crate::child::{BindMount, ChildSetup, NamespaceSetup, Role, Stage};
+use crate::child::{BindMount, ChildSetup, DeviceSetup, NamespaceSetup, ParentLink, Role, Stage};
 use crate::host::HostCapabilities;
-use crate::landlock_rules::{self, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest};
+use crate::landlock_rules::{
+    self, ABI_IOCTL_DEV, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest,
+};
 use crate::seccomp_filter;
+use crate::socket_broker::{self, BrokerPolicy};
 
 /// What to do when the host cannot enforce everything a policy needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -77,6 +80,17 @@ pub enum LinuxSandboxError {
     /// The caller's start hook refused (for example: the audit log cannot be written).
     #[error("{0}")]
     Aborted(String),
+    /// A path to protect does not exist yet inside a writable root: the command
+    /// could create it, and nothing can be bound over what is not there.
+    #[error(
+        "refusing to run: {} must be kept out of the command's reach but does not exist yet \
+         inside a writable root; create it first, or run from a directory that does not contain it",
+        path.display()
+    )]
+    UnprotectablePath {
+        /// The path.
+        path: PathBuf,
+    },
 }
 
 impl LinuxSandboxError {
@@ -120,6 +134,8 @@ fn missing_lines(report: &EnforcementReport) -> String {
 pub struct LinuxSandbox {
     compatibility: Compatibility,
     host: HostCapabilities,
+    protected_paths: Vec<PathBuf>,
+    allowed_unix_sockets: Vec<PathBuf>,
 }
 
 impl Default for LinuxSandbox {
@@ -142,7 +158,11 @@ pub struct SandboxPlan {
     /// the network, and the namespace would cost ~0.8 ms per run (see
     /// docs/linux-sandbox.md).
     network_namespace: bool,
+    /// `connect` goes through the unix-socket broker.
+    broker: bool,
     roots: EffectiveWritableRoots,
+    /// The caller's protected paths that lie inside a writable root.
+    protected: Vec<PathBuf>,
     unrestricted: bool,
 }
 
@@ -151,19 +171,13 @@ impl LinuxSandbox {
     /// protection the policy needs. Probing is cheap (two system calls): whether
     /// user namespaces work is found out when the child tries to create them.
     pub fn new() -> Self {
-        Self {
-            compatibility: Compatibility::Strict,
-            host: HostCapabilities::probe(false),
-        }
+        Self::with_host(Compatibility::Strict, HostCapabilities::probe(false))
     }
 
     /// A sandbox that runs commands with whatever the host can enforce. Forks once
     /// to find out whether user namespaces work here.
     pub fn best_effort() -> Self {
-        Self {
-            compatibility: Compatibility::BestEffort,
-            host: HostCapabilities::probe(true),
-        }
+        Self::with_host(Compatibility::BestEffort, HostCapabilities::probe(true))
     }
 
     /// A sandbox for an already probed host (`doctor` probes once for every profile).
@@ -171,7 +185,35 @@ impl LinuxSandbox {
         Self {
             compatibility,
             host,
+            protected_paths: Vec::new(),
+            allowed_unix_sockets: Vec::new(),
         }
+    }
+
+    /// Paths the command may neither write, move, replace nor shadow, even
+    /// inside a writable root: the audit log, Codex's home, policy files. Each
+    /// is bound read-only and every directory between it and its writable root
+    /// is pinned (a mount point cannot be renamed). A path that does not exist
+    /// when the sandbox starts, inside a writable root, cannot be kept from
+    /// being created: [`plan`](Self::plan) refuses it. Relative paths are taken
+    /// from the process's working directory.
+    #[must_use]
+    pub fn protect_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.protected_paths.extend(paths);
+        self
+    }
+
+    /// Path-named unix sockets the command may connect to whoever listens on
+    /// them (the policy's `unix_sockets` allowed by name). Every other socket
+    /// outside the sandbox is refused.
+    #[must_use]
+    pub fn allow_unix_sockets(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.allowed_unix_sockets.extend(
+            paths
+                .into_iter()
+                .map(|p| std::fs::canonicalize(&p).unwrap_or(p)),
+        );
+        self
     }
 
     /// The host's sandboxing features as probed.
@@ -207,7 +249,9 @@ impl LinuxSandbox {
                 namespaces: false,
                 deny_network: false,
                 network_namespace: false,
+                broker: false,
                 roots,
+                protected: Vec::new(),
                 unrestricted: true,
             });
         }
@@ -227,11 +271,14 @@ impl LinuxSandbox {
         let deny_network = !policy.has_network_access();
         let scopes = abi >= ABI_SCOPES;
         let network_namespace = deny_network && !scopes && namespaces;
-        let has_protected = roots.roots.iter().any(|r| {
-            r.read_only_subpaths
-                .iter()
-                .any(|p| p.symlink_metadata().is_ok())
-        });
+        let protected = protected_inside_roots(&roots, &self.protected_paths)?;
+        let has_protected = !protected.is_empty()
+            || roots.roots.iter().any(|r| {
+                r.read_only_subpaths
+                    .iter()
+                    .any(|p| p.symlink_metadata().is_ok())
+            });
+        let broker = self.host.seccomp && self.host.seccomp_user_notification;
 
         let status = |ok: bool, by: &str, why: &str| {
             if ok {
@@ -365,6 +412,41 @@ impl LinuxSandbox {
                     ),
                 ),
             ),
+            entry(
+                Protection::NoCapabilities,
+                true,
+                ProtectionStatus::Enforced {
+                    by: if self.host.seccomp {
+                        "capability sets emptied, SECBIT_NOROOT locked; seccomp: handle-based opens"
+                    } else {
+                        "capability sets emptied, SECBIT_NOROOT locked"
+                    }
+                    .into(),
+                },
+            ),
+            entry(
+                Protection::IpcIsolation,
+                true,
+                status(namespaces, "IPC namespace", &namespace_why),
+            ),
+            entry(
+                Protection::DeviceIsolation,
+                true,
+                either(
+                    (namespaces, "private /dev"),
+                    (abi >= ABI_IOCTL_DEV, "Landlock IOCTL_DEV"),
+                    "needs user namespaces (a private /dev) or Landlock ABI 5 (Linux 6.10)",
+                ),
+            ),
+            entry(
+                Protection::PathSocketIsolation,
+                true,
+                status(
+                    broker,
+                    "seccomp user notification: connect decided by the socket broker",
+                    "needs seccomp user notification and pidfd_getfd (Linux 5.6)",
+                ),
+            ),
         ]);
 
         let report = EnforcementReport {
@@ -381,14 +463,17 @@ impl LinuxSandbox {
             namespaces,
             deny_network,
             network_namespace,
+            broker,
             roots,
+            protected,
             unrestricted: false,
         })
     }
 
     /// Builds the Landlock ruleset, seccomp programs and mount list for `plan`.
     fn prepare(&self, plan: &mut SandboxPlan, cwd: &Path) -> Result<ChildSetup, LinuxSandboxError> {
-        let rules = &mut plan.report.rules;
+        let mut rules = Vec::new();
+        let mut device_access = (0, 0);
         let landlock = match plan.landlock_abi {
             Some(abi) => {
                 let ruleset = landlock_rules::build(&LandlockRequest {
@@ -398,21 +483,23 @@ impl LinuxSandbox {
                     scopes: abi >= ABI_SCOPES,
                 })?;
                 rules.extend(ruleset.description);
+                device_access = (ruleset.shm_access, ruleset.pts_access);
                 Some(ruleset.fd)
             }
             None => None,
         };
         let seccomp = if plan.seccomp {
-            let built = seccomp_filter::build(plan.deny_network)?;
+            let built = seccomp_filter::build(plan.deny_network, plan.broker)?;
             rules.extend(built.description);
             Some(built.program)
         } else {
             None
         };
         let namespaces = if plan.namespaces {
-            let setup = namespace_setup(&plan.roots, plan.network_namespace, cwd)?;
+            let setup = namespace_setup(plan, cwd, device_access)?;
             rules.push(format!(
-                "namespaces: user, mount, pid{}",
+                "namespaces: user, mount, pid, ipc{}; private /dev (null, zero, full, random, \
+                 urandom, tty, own devpts and /dev/shm); no capabilities",
                 if plan.network_namespace {
                     ", net (empty)"
                 } else {
@@ -434,19 +521,60 @@ impl LinuxSandbox {
         } else {
             None
         };
+        plan.report.rules.extend(rules);
         Ok(ChildSetup {
-            // The process that will fork the child (`exec` replaces it).
-            // SAFETY: getpid has no preconditions.
-            parent_pid: unsafe { libc::getpid() },
+            parent: ParentLink::InPlace,
             namespaces,
             landlock,
             seccomp,
+            broker: None,
             error_pipe: None,
         })
     }
+
+    /// What the broker lets through for `plan`.
+    fn broker_policy(&self, plan: &SandboxPlan) -> BrokerPolicy {
+        BrokerPolicy {
+            allowed: self.allowed_unix_sockets.clone(),
+            writable: plan.roots.roots.iter().map(|r| r.root.clone()).collect(),
+            own_pid_namespace: plan.namespaces,
+            own_network_namespace: plan.network_namespace,
+            network_allowed: !plan.deny_network,
+        }
+    }
 }
 
-const ALL_PROTECTIONS: [Protection; 10] = [
+/// The caller's protected paths (canonical) that lie inside a writable root;
+/// one that does not exist there cannot be protected, and is refused.
+fn protected_inside_roots(
+    roots: &EffectiveWritableRoots,
+    paths: &[PathBuf],
+) -> Result<Vec<PathBuf>, LinuxSandboxError> {
+    let mut inside = Vec::new();
+    for path in paths {
+        let absolute = std::path::absolute(path)?;
+        let resolved = match std::fs::canonicalize(&absolute) {
+            Ok(real) => real,
+            // Canonical parent + name: where it would be created.
+            Err(_) => match (absolute.parent(), absolute.file_name()) {
+                (Some(parent), Some(name)) => std::fs::canonicalize(parent)
+                    .map(|p| p.join(name))
+                    .unwrap_or(absolute.clone()),
+                _ => absolute.clone(),
+            },
+        };
+        if !roots.roots.iter().any(|r| resolved.starts_with(&r.root)) {
+            continue;
+        }
+        if resolved.symlink_metadata().is_err() {
+            return Err(LinuxSandboxError::UnprotectablePath { path: resolved });
+        }
+        inside.push(resolved);
+    }
+    Ok(inside)
+}
+
+const ALL_PROTECTIONS: [Protection; 14] = [
     Protection::FileWrites,
     Protection::ReadOnlySubpaths,
     Protection::NetworkSockets,
@@ -457,6 +585,10 @@ const ALL_PROTECTIONS: [Protection; 10] = [
     Protection::SyscallFilter,
     Protection::NoNewPrivileges,
     Protection::ProcessContainment,
+    Protection::NoCapabilities,
+    Protection::IpcIsolation,
+    Protection::DeviceIsolation,
+    Protection::PathSocketIsolation,
 ];
 
 fn not_needed(protection: Protection) -> ProtectionReport {
@@ -476,7 +608,11 @@ impl Sandbox for LinuxSandbox {
         cwd: &Path,
         command: &mut Command,
     ) -> Result<SandboxedChild, LinuxSandboxError> {
-        let Prepared { report, setup } = self.prepare_command(policy, cwd, command)?;
+        let Prepared {
+            report,
+            setup,
+            broker,
+        } = self.prepare_command(policy, cwd, command)?;
         let Some(mut setup) = setup else {
             let child = command
                 .spawn()
@@ -485,28 +621,85 @@ impl Sandbox for LinuxSandbox {
         };
         let (error_read, error_write) = error_pipe()?;
         setup.error_pipe = Some(error_write);
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        setup.parent = ParentLink::Forked {
+            pid,
+            // SAFETY: a pidfd of our own process, owned from here on.
+            pidfd: crate::child::pidfd_open(pid).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        };
+        let broker_end = attach_broker(&mut setup, broker.is_some())?;
         // SAFETY: `apply` only makes async-signal-safe system calls on memory
         // prepared here, as `pre_exec` requires.
         unsafe {
             command.pre_exec(move || setup.apply());
         }
-        match command.spawn() {
-            Ok(child) => Ok(SandboxedChild { child, report }),
-            Err(source) => Err(match read_failure(error_read) {
-                Some((stage, errno)) => LinuxSandboxError::Setup {
-                    stage: stage.describe(),
-                    source: io::Error::from_raw_os_error(errno),
-                },
-                None => exec_error(command, source),
-            }),
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(source) => {
+                return Err(match read_failure(&error_read) {
+                    Some(failure) => failure,
+                    None => exec_error(command, source),
+                });
+            }
+        };
+        // The sandbox's init reports a failed step on the pipe and exits; std
+        // saw no exec error from the reaper, so look.
+        if let Some(failure) = read_failure(&error_read) {
+            let _ = child.wait();
+            return Err(failure);
         }
+        if let (Some(end), Some(policy)) = (broker_end, broker) {
+            start_broker(&end, policy).inspect_err(|_| {
+                let _ = child.kill();
+                let _ = child.wait();
+            })?;
+        }
+        Ok(SandboxedChild { child, report })
     }
+}
+
+/// Gives the child its end of a socket pair for the seccomp listener; returns
+/// ours.
+fn attach_broker(setup: &mut ChildSetup, wanted: bool) -> io::Result<Option<OwnedFd>> {
+    if !wanted || setup.seccomp.is_none() {
+        return Ok(None);
+    }
+    let mut fds = [0; 2];
+    // SAFETY: socketpair fills two descriptors we then own.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    setup.broker = Some(theirs);
+    Ok(Some(ours))
+}
+
+/// Receives the listener the sandbox sent and starts the broker on it.
+fn start_broker(end: &OwnedFd, policy: BrokerPolicy) -> Result<(), LinuxSandboxError> {
+    let listener =
+        socket_broker::receive_listener(end).map_err(|source| LinuxSandboxError::Setup {
+            stage: Stage::SocketBroker.describe(),
+            source,
+        })?;
+    socket_broker::start(listener, policy)?;
+    Ok(())
 }
 
 /// A report and, unless the policy is unrestricted, the child's setup.
 struct Prepared {
     report: EnforcementReport,
     setup: Option<ChildSetup>,
+    broker: Option<BrokerPolicy>,
 }
 
 /// A command started by [`LinuxSandbox::run_command`].
@@ -526,13 +719,18 @@ pub struct Supervisor {
     /// Kept open until the sandbox ends: PID 1 checks it to notice a supervisor
     /// that died before PID 1 armed its death signal.
     _lifeline: OwnedFd,
+    /// A pidfd of the supervisor's own parent: when that process exits, the
+    /// sandbox is killed. Not `PR_SET_PDEATHSIG`, which follows the parent's
+    /// *thread* (one that exits would kill a healthy run).
+    parent: Option<OwnedFd>,
 }
 
 impl Running {
     /// Waits for the command; its exit code, or 128+N when signal N ended it.
     /// A supervisor forwards SIGTERM and SIGHUP to the command and leaves
     /// Ctrl-C / Ctrl-\\ to it (they reach it directly) from the moment
-    /// [`LinuxSandbox::run_command`] returns.
+    /// [`LinuxSandbox::run_command`] returns; if the supervisor's parent exits
+    /// meanwhile, the sandbox is killed.
     pub fn wait(self) -> io::Result<i32> {
         match self {
             Self::Child(mut child) => {
@@ -544,18 +742,9 @@ impl Running {
                     .unwrap_or(128))
             }
             Self::Supervised(supervisor) => {
-                let mut status = 0;
-                loop {
-                    // SAFETY: waiting for our own child with a valid pointer.
-                    if unsafe { libc::waitpid(supervisor.init, &mut status, 0) } == supervisor.init
-                    {
-                        break;
-                    }
-                    let err = io::Error::last_os_error();
-                    if err.kind() != io::ErrorKind::Interrupted {
-                        return Err(err);
-                    }
-                }
+                let watch = supervisor.parent.as_ref().map(AsRawFd::as_raw_fd);
+                // SAFETY: waiting for our own child; the pidfd is ours.
+                let status = unsafe { crate::child::wait_watching(supervisor.init, watch) };
                 Ok(if libc::WIFSIGNALED(status) {
                     128 + libc::WTERMSIG(status)
                 } else {
@@ -568,12 +757,13 @@ impl Running {
 
 impl LinuxSandbox {
     /// Starts `command` under `policy` and returns a handle to wait for it: what
-    /// `codex-policy run` uses. With namespaces, the calling process sets the
-    /// sandbox up in place and becomes its supervisor — one process fewer than
-    /// [`Sandbox::spawn`] — so it must be single-threaded. Without namespaces
-    /// (best effort) or without a sandbox, the command is a child process.
-    /// `on_start` receives the report before anything is applied (to print and
-    /// record it); an error from it aborts the start.
+    /// `codex-policy run` uses. With namespaces, the calling process creates the
+    /// sandbox's init directly in its namespaces and stays outside as its
+    /// supervisor — one process fewer than [`Sandbox::spawn`] — so it must be
+    /// single-threaded. Without namespaces (best effort) or without a sandbox,
+    /// the command is a child process. `on_start` receives the report before
+    /// anything is applied (to print and record it); an error from it aborts
+    /// the start.
     pub fn run_command(
         &self,
         policy: &SandboxPolicy,
@@ -581,19 +771,34 @@ impl LinuxSandbox {
         command: &mut Command,
         on_start: impl FnOnce(&EnforcementReport) -> Result<(), String>,
     ) -> Result<Running, LinuxSandboxError> {
-        let Prepared { report, setup } = self.prepare_command(policy, cwd, command)?;
+        let Prepared {
+            report,
+            setup,
+            broker,
+        } = self.prepare_command(policy, cwd, command)?;
         on_start(&report).map_err(LinuxSandboxError::Aborted)?;
         let Some(mut setup) = setup.filter(|s| s.namespaces.is_some()) else {
             return Ok(Running::Child(self.spawn(policy, cwd, command)?.child));
         };
-        if let Some(ns) = &mut setup.namespaces {
-            ns.return_reaper = true;
+        let (error_read, error_write) = error_pipe()?;
+        setup.error_pipe = Some(error_write);
+        let broker_end = attach_broker(&mut setup, broker.is_some())?;
+        // A pidfd of our parent, checked to be it (not a subreaper that took
+        // us over after it exited); without pidfds, the death signal.
+        // SAFETY: getppid has no preconditions.
+        let parent_pid = unsafe { libc::getppid() };
+        let parent = crate::child::pidfd_open(parent_pid)
+            // SAFETY: a pidfd just returned to us.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: getppid has no preconditions.
+        if parent.is_none() || unsafe { libc::getppid() } != parent_pid {
+            // SAFETY: arming our own death signal.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
         }
-        // SAFETY: getpid/getppid have no preconditions.
-        let (supervisor, parent) = unsafe { (libc::getpid(), libc::getppid()) };
-        setup.parent_pid = parent;
+        // SAFETY: getpid has no preconditions.
+        let supervisor = unsafe { libc::getpid() };
         // Held until the supervisor's handlers are in place (below): under load
-        // the command can start, and be signalled, before the fork returns here.
+        // the command can start, and be signalled, before the clone returns here.
         // SAFETY: a zeroed sigset_t is a valid out-parameter.
         let mut caller_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: changing our own signal mask.
@@ -615,11 +820,28 @@ impl LinuxSandbox {
                     // Signals that arrived meanwhile are delivered now, handled.
                     libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut());
                 }
-                Ok(Running::Supervised(Supervisor {
+                let running = Supervisor {
                     init,
                     // SAFETY: the write end of the lifeline pipe, now ours alone.
                     _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
-                }))
+                    parent,
+                };
+                // Our copy closed, the pipe reaches EOF once the command has
+                // exec'd (or init failed and wrote why).
+                drop(setup);
+                if let Some(failure) = wait_for_setup(&error_read) {
+                    let _ = Running::Supervised(running).wait();
+                    return Err(failure);
+                }
+                if let (Some(end), Some(policy)) = (broker_end, broker)
+                    && let Err(err) = start_broker(&end, policy)
+                {
+                    // SAFETY: killing our own child.
+                    unsafe { libc::kill(init, libc::SIGKILL) };
+                    let _ = Running::Supervised(running).wait();
+                    return Err(err);
+                }
+                Ok(Running::Supervised(running))
             }
             Err((stage, errno)) if in_supervisor => {
                 // SAFETY: restoring our own signal mask.
@@ -629,13 +851,10 @@ impl LinuxSandbox {
                     source: io::Error::from_raw_os_error(errno),
                 })
             }
-            // In the sandbox's own processes: never return into the caller's code.
+            // In the sandbox's own processes: never return into the caller's
+            // code; the supervisor reads the failure from the pipe.
             Err((stage, errno)) => {
-                eprintln!(
-                    "codex-policy: error: sandbox setup failed: {}: {}",
-                    stage.describe(),
-                    io::Error::from_raw_os_error(errno)
-                );
+                setup.report(stage, errno);
                 // SAFETY: leaving a forked child.
                 unsafe { libc::_exit(125) }
             }
@@ -664,15 +883,18 @@ impl LinuxSandbox {
             return Ok(Prepared {
                 report: plan.report,
                 setup: None,
+                broker: None,
             });
         }
         if plan.deny_network {
             command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
         }
         let setup = self.prepare(&mut plan, cwd)?;
+        let broker = plan.broker.then(|| self.broker_policy(&plan));
         Ok(Prepared {
             report: plan.report,
             setup: Some(setup),
+            broker,
         })
     }
 }
@@ -696,15 +918,23 @@ fn child_env(command: &Command, name: &str) -> Option<OsString> {
         )
 }
 
-/// Bind mounts: each existing protected path read-only, and the directory holding
-/// `.git`/`.codex`/`.agents` pinned (a mount point cannot be renamed), so the
-/// repository cannot be moved aside and replaced by a planted one.
+/// Device nodes bound from the host into the sandbox's own `/dev`.
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+/// The child's namespace work: pins, read-only binds, the private `/dev`.
+///
+/// Every protected path inside a writable root (`.git` and the real git dir,
+/// `.codex`, `.agents`, the git hooks directory `core.hooksPath` names, and the
+/// caller's protected paths) is bound read-only, and every directory from its
+/// writable root down to it is pinned — bound onto itself, so a mount point —
+/// so that neither it nor any ancestor can be renamed and replaced by a planted
+/// copy (`mv project x` gets `EBUSY`).
 fn namespace_setup(
-    roots: &EffectiveWritableRoots,
-    network_namespace: bool,
+    plan: &SandboxPlan,
     cwd: &Path,
+    (shm_access, pts_access): (u64, u64),
 ) -> io::Result<NamespaceSetup> {
-    let mut pins: Vec<PathBuf> = Vec::new();
+    let roots = &plan.roots;
     let mut protected: Vec<PathBuf> = Vec::new();
     for path in roots.roots.iter().flat_map(|r| &r.read_only_subpaths) {
         let Ok(meta) = path.symlink_metadata() else {
@@ -714,16 +944,32 @@ fn namespace_setup(
         if meta.file_type().is_symlink() {
             continue;
         }
-        let protected_name = path
-            .file_name()
-            .is_some_and(|n| n == GIT_DIR_NAME || ALWAYS_PROTECTED_NAMES.iter().any(|p| n == *p));
-        if let (true, Some(parent)) = (protected_name, path.parent()) {
-            pins.push(parent.to_path_buf());
+        if meta.is_dir() && path.file_name().is_some_and(|n| n == GIT_DIR_NAME) {
+            protected.extend(hooks_path(path));
         }
         protected.push(path.clone());
     }
-    pins.sort();
-    pins.dedup();
+    protected.extend(plan.protected.iter().cloned());
+    protected.retain(|p| roots.roots.iter().any(|r| p.starts_with(&r.root)));
+    let mut pins: Vec<PathBuf> = Vec::new();
+    for path in &protected {
+        let Some(root) = roots.roots.iter().find(|r| path.starts_with(&r.root)) else {
+            continue;
+        };
+        pins.extend(
+            path.ancestors()
+                .skip(1)
+                .take_while(|a| a.starts_with(&root.root))
+                .map(Path::to_path_buf),
+        );
+    }
+    // Shallow first: a bind made later would hide one made below it.
+    let depth = |p: &PathBuf| p.components().count();
+    for list in [&mut pins, &mut protected] {
+        list.sort_by(|a, b| depth(a).cmp(&depth(b)).then(a.cmp(b)));
+        list.dedup();
+    }
+    pins.retain(|p| !protected.contains(p));
     let mut mounts = Vec::new();
     for pin in pins {
         mounts.push(BindMount {
@@ -739,8 +985,9 @@ fn namespace_setup(
     }
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID;
-    if network_namespace {
+    let mut flags =
+        libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
+    if plan.network_namespace {
         flags |= libc::CLONE_NEWNET;
     }
     Ok(NamespaceSetup {
@@ -748,9 +995,51 @@ fn namespace_setup(
         uid_map: format!("{uid} {uid} 1\n").into_bytes(),
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         mounts,
+        devices: Some(device_setup(shm_access, pts_access)?),
         cwd: c_path(&std::fs::canonicalize(cwd)?)?,
-        return_reaper: false,
     })
+}
+
+/// The host's ordinary device nodes the child binds into its own `/dev`.
+fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
+    Ok(DeviceSetup {
+        nodes: DEVICES
+            .iter()
+            .map(|name| c_path(Path::new(&format!("/dev/{name}"))))
+            .collect::<io::Result<_>>()?,
+        shm_access,
+        pts_access,
+    })
+}
+
+/// The hooks directory a repository's `core.hooksPath` names (relative to the
+/// working tree), when set in its `.git/config` and present.
+fn hooks_path(git_dir: &Path) -> Option<PathBuf> {
+    let config = std::fs::read_to_string(git_dir.join("config")).ok()?;
+    let mut in_core = false;
+    let mut found = None;
+    for line in config.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_core = line
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .trim()
+                .eq_ignore_ascii_case("core");
+        } else if in_core
+            && let Some((key, value)) = line.split_once('=')
+            && key.trim().eq_ignore_ascii_case("hookspath")
+        {
+            found = Some(value.trim().trim_matches('"').to_owned());
+        }
+    }
+    let value = found?;
+    let worktree = git_dir.parent()?;
+    let path = match value.strip_prefix("~/") {
+        Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
+        None => worktree.join(value),
+    };
+    std::fs::canonicalize(path).ok()
 }
 
 fn c_path(path: &Path) -> io::Result<CString> {
@@ -795,13 +1084,37 @@ fn error_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((read, write))
 }
 
-/// The (stage, errno) record the child wrote, if any. The child has exited when
-/// this runs (std waits for it on spawn failure), so a non-blocking read suffices.
-fn read_failure(read_end: OwnedFd) -> Option<(Stage, i32)> {
+/// The (stage, errno) record the sandbox wrote, if any, as an error. The
+/// read end is non-blocking: this never waits.
+fn read_failure(read_end: &OwnedFd) -> Option<LinuxSandboxError> {
     let mut record = [0u8; 8];
-    let mut file = std::fs::File::from(read_end);
-    file.read_exact(&mut record).ok()?;
+    // SAFETY: reading into a stack buffer from our descriptor.
+    let n = unsafe { libc::read(read_end.as_raw_fd(), record.as_mut_ptr().cast(), 8) };
+    (n == 8).then_some(())?;
     let stage = u32::from_ne_bytes(record[..4].try_into().ok()?);
     let errno = i32::from_ne_bytes(record[4..].try_into().ok()?);
-    Some((Stage::from_code(stage)?, errno))
+    Some(LinuxSandboxError::Setup {
+        stage: Stage::from_code(stage)?.describe(),
+        source: io::Error::from_raw_os_error(errno),
+    })
+}
+
+/// Waits until every writer of the error pipe is gone (the command exec'd) or
+/// one wrote a failure.
+fn wait_for_setup(read_end: &OwnedFd) -> Option<LinuxSandboxError> {
+    loop {
+        let mut poll = libc::pollfd {
+            fd: read_end.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling one valid descriptor.
+        if unsafe { libc::poll(&mut poll, 1, -1) } < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return None;
+        }
+        return read_failure(read_end);
+    }
 }

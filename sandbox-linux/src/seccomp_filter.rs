@@ -50,6 +50,9 @@ const DENIED: &[(libc::c_long, &str)] = &[
     (libc::SYS_swapoff, "swapoff"),
     (libc::SYS_acct, "acct"),
     (libc::SYS_userfaultfd, "userfaultfd"),
+    // Handle-based opens reach files by inode, beneath every bind mount.
+    (libc::SYS_name_to_handle_at, "name_to_handle_at"),
+    (libc::SYS_open_by_handle_at, "open_by_handle_at"),
 ];
 
 /// Namespace flags that `clone` and `unshare` may not use.
@@ -74,8 +77,11 @@ pub(crate) struct SeccompProgram {
     pub(crate) description: Vec<String>,
 }
 
-/// Compiles the filters for a child; `deny_network` adds the socket rule.
-pub(crate) fn build(deny_network: bool) -> Result<SeccompProgram, SeccompError> {
+/// Compiles the filters for a child; `deny_network` adds the socket rule;
+/// `broker` sends every `connect` to the unix-socket broker and refuses unix
+/// datagram sockets (their `sendto`/`sendmsg` name a peer by path per message,
+/// out of the broker's sight).
+pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         DENIED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
     let mut description = vec![format!(
@@ -130,6 +136,20 @@ pub(crate) fn build(deny_network: bool) -> Result<SeccompProgram, SeccompError> 
         );
         description.push("seccomp EPERM: socket() of any family but AF_UNIX".into());
     }
+    if broker {
+        // SOCK_RAW is a datagram socket for AF_UNIX; the type's low bits name it.
+        for syscall in [libc::SYS_socket, libc::SYS_socketpair] {
+            let entry = rules.entry(syscall).or_default();
+            for kind in [libc::SOCK_DGRAM, libc::SOCK_RAW] {
+                entry.push(rule(vec![
+                    cond(0, SeccompCmpOp::Eq, libc::AF_UNIX as u64)?,
+                    cond(1, SeccompCmpOp::MaskedEq(0xf), kind as u64)?,
+                ])?);
+            }
+        }
+        description.push("seccomp EPERM: unix datagram sockets (socket, socketpair)".into());
+        description.push("seccomp USER_NOTIF: connect (decided by the unix-socket broker)".into());
+    }
 
     let rules_program: BpfProgram = SeccompFilter::new(
         rules,
@@ -144,7 +164,7 @@ pub(crate) fn build(deny_network: bool) -> Result<SeccompProgram, SeccompError> 
 
     // One program: the prefix, then seccompiler's rules. A single filter is
     // attached with one system call and evaluated once per system call.
-    let mut program = prefix();
+    let mut program = prefix(broker);
     program.extend(rules_program);
     Ok(SeccompProgram {
         program,
@@ -153,13 +173,14 @@ pub(crate) fn build(deny_network: bool) -> Result<SeccompProgram, SeccompError> 
 }
 
 /// Checks seccompiler has no rule shape for, written by hand (a few BPF
-/// instructions): clone3 gets ENOSYS — its flags are in memory, where seccomp
+/// instructions): `connect` goes to the broker's listener (seccompiler has no
+/// user-notification action) when `broker`; clone3 gets ENOSYS — its flags are in memory, where seccomp
 /// cannot look, and ENOSYS makes libc fall back to clone, whose flags the rules
 /// check — and, on x86_64, every x32 system call is refused: x32 shares the
 /// x86_64 audit arch but numbers its calls from 0x40000000, so rules keyed on
 /// x86_64 numbers would not see them. Other architectures fall through to
 /// seccompiler's program, which kills on an arch mismatch.
-fn prefix() -> BpfProgram {
+fn prefix(broker: bool) -> BpfProgram {
     use seccompiler::sock_filter;
     #[cfg(target_arch = "x86_64")]
     const AUDIT_ARCH: u32 = 0xC000_003E;
@@ -187,16 +208,24 @@ fn prefix() -> BpfProgram {
     } else {
         u32::MAX
     };
+    // Without a broker, a number no system call has.
+    let notified = if broker {
+        libc::SYS_connect as u32
+    } else {
+        u32::MAX - 1
+    };
     vec![
         /* 0 */ stmt(ld_abs, 4), // seccomp_data.arch
-        /* 1 */ jump(jeq, AUDIT_ARCH, 0, 6), // another arch: on to the rules (8)
+        /* 1 */ jump(jeq, AUDIT_ARCH, 0, 8), // another arch: on to the rules (10)
         /* 2 */ stmt(ld_abs, 0), // seccomp_data.nr
-        /* 3 */ jump(jge, x32_bit, 3, 0),
-        /* 4 */ jump(jeq, libc::SYS_clone3 as u32, 1, 0),
-        /* 5 */
-        stmt(libc::BPF_JMP | libc::BPF_JA, 2), // over the returns to the rules (8)
-        /* 6 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        /* 7 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        /* 3 */ jump(jge, x32_bit, 5, 0), // x32: EPERM (9)
+        /* 4 */ jump(jeq, libc::SYS_clone3 as u32, 2, 0), // ENOSYS (7)
+        /* 5 */ jump(jeq, notified, 2, 0), // USER_NOTIF (8)
+        /* 6 */
+        stmt(libc::BPF_JMP | libc::BPF_JA, 3), // over the returns to the rules (10)
+        /* 7 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        /* 8 */ stmt(ret, libc::SECCOMP_RET_USER_NOTIF),
+        /* 9 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
     ]
 }
 

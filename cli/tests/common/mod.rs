@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub(crate) mod escape;
+pub(crate) mod probe;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -130,7 +130,6 @@ impl AuditTrail {
     /// The files the sandboxed command must not write, replace or remove: the
     /// log and its rotated siblings (see `AuditSink::protected_paths`); none
     /// when nothing is logged.
-    #[allow(dead_code)] // For the sandbox's read-only mounts.
     pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
         self.sink
             .as_ref()

@@ -97,6 +97,27 @@ pub(crate) fn run(
         eprintln!("codex-policy: note: {note}");
     }
     let policy = &composed.effective.sandbox_policy.value;
+    // The audit log and Codex's home stay out of the command's reach even
+    // inside a writable root (read-only binds; their directories pinned).
+    let mut protected = trail.protected_paths();
+    let tmpdir = std::env::var_os("TMPDIR");
+    if let Ok(roots) = policy.writable_roots(&cwd, tmpdir.as_deref()) {
+        match codex_policy::prepare_codex_home(&roots) {
+            Ok(Some((home, created))) => {
+                if created {
+                    eprintln!(
+                        "codex-policy: note: created {} (mode 0700): Codex's home lies inside a \
+                         writable root, and must exist for the sandbox to keep it read-only",
+                        home.display()
+                    );
+                }
+                protected.push(home);
+            }
+            Ok(None) => {}
+            Err(err) => return Err(Failure::new(exit::CANNOT_START, err.to_string())),
+        }
+    }
+    let sandbox = sandbox.protect_paths(protected);
     let target = shell_words(&argv);
     let started_at = std::time::Instant::now();
     // Once `sandbox_start` is recorded as allowed, every outcome ends with a

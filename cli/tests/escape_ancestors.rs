@@ -1,0 +1,230 @@
+//! Escape suite, protected paths and their ancestors: what is protected when a
+//! run starts — the repository, its git dir, the hooks directory
+//! `core.hooksPath` names, `.codex`, `$CODEX_HOME`, the audit log — can be
+//! neither written, moved, shadowed nor replaced from inside, even when an
+//! ancestor lies inside a writable root (`--writable-root` on a parent, a
+//! project under `/tmp`). As root and as an unprivileged user.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::codex_policy_bin;
+use common::escape::{Outcome, Table, fixture_base, skip, skip_reason};
+use common::probe;
+
+/// `base/outer/mid/repo` with a git dir, a hooks directory, `.codex`; Codex's
+/// home at `base/outer/codex-home`; `outer` is given as a writable root.
+struct Nested {
+    _dir: tempfile::TempDir,
+    outer: PathBuf,
+    repo: PathBuf,
+    codex_home: PathBuf,
+    home: PathBuf,
+}
+
+impl Nested {
+    fn new(base: &Path) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("codex-policy-ancestors-")
+            .tempdir_in(base)
+            .unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let outer = root.join("outer");
+        let repo = outer.join("mid/repo");
+        let codex_home = outer.join("codex-home");
+        let home = root.join("home");
+        for d in [
+            repo.join(".git/hooks"),
+            repo.join(".githooks"),
+            repo.join(".codex"),
+            codex_home.clone(),
+            home.clone(),
+        ] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(
+            repo.join(".git/config"),
+            "[core]\n\tbare = false\n\thooksPath = .githooks\n",
+        )
+        .unwrap();
+        std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(repo.join(".githooks/pre-commit"), "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::write(codex_home.join("config.toml"), "# empty\n").unwrap();
+        Self {
+            _dir: dir,
+            outer,
+            repo,
+            codex_home,
+            home,
+        }
+    }
+
+    fn run(&self, script: &str, nobody: bool) -> std::process::Output {
+        let mut command = Command::new(codex_policy_bin());
+        command
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env("CODEX_HOME", &self.codex_home)
+            .args(["--profile", "workspace", "run", "--cwd"])
+            .arg(&self.repo)
+            .arg("--writable-root")
+            .arg(&self.outer)
+            .args(["--audit-log", "review.jsonl", "--", "sh", "-c", script])
+            .current_dir(&self.repo)
+            .stdin(Stdio::null());
+        if nobody {
+            command = probe::as_nobody(&command).expect("setpriv");
+        }
+        command.output().unwrap()
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// A line the attack wrote (the log itself records the command line, which
+/// names the word inside a longer line).
+fn forged(log: &Path) -> bool {
+    read(log).lines().any(|line| line == "forged")
+}
+
+#[test]
+fn protected_paths_and_their_ancestors_hold() {
+    if let Some(reason) = skip_reason() {
+        return skip("escape_ancestors", &reason);
+    }
+    let base = fixture_base().unwrap();
+    let mut table = Table::new("protected paths and ancestors");
+    type Escaped = fn(&Nested) -> bool;
+    let attacks: [(&str, &str, Escaped); 12] = [
+        ("echo ok > made.txt", "control: write in the repo", |n| {
+            n.repo.join("made.txt").exists()
+        }),
+        (
+            "mv ../../mid ../../mid2",
+            "move the repo's grandparent",
+            |n| !n.repo.exists(),
+        ),
+        ("mv ../repo ../repo2", "move the repository", |n| {
+            !n.repo.exists()
+        }),
+        ("mv .git git-moved", "move .git aside", |n| {
+            !n.repo.join(".git").exists()
+        }),
+        (
+            "echo evil > .git/hooks/pre-commit",
+            "write a git hook",
+            |n| n.repo.join(".git/hooks/pre-commit").exists(),
+        ),
+        (
+            "echo evil > .githooks/pre-commit",
+            "write the core.hooksPath hook",
+            |n| read(&n.repo.join(".githooks/pre-commit")).contains("evil"),
+        ),
+        ("mv .githooks hooks2", "move the hooks directory", |n| {
+            !n.repo.join(".githooks").exists()
+        }),
+        (
+            "echo '[sandbox]' > \"$CODEX_HOME/config.toml\"",
+            "write $CODEX_HOME/config.toml",
+            |n| read(&n.codex_home.join("config.toml")).contains("sandbox"),
+        ),
+        ("mv \"$CODEX_HOME\" ../../ch2", "move $CODEX_HOME", |n| {
+            !n.codex_home.exists()
+        }),
+        (
+            "echo forged >> review.jsonl",
+            "append to the audit log",
+            |n| forged(&n.repo.join("review.jsonl")),
+        ),
+        (
+            "rm -f review.jsonl; ln -s /etc/hostname review.jsonl",
+            "replace the audit log with a link",
+            |n| n.repo.join("review.jsonl").is_symlink(),
+        ),
+        (
+            "mv review.jsonl r2; echo forged > review.jsonl",
+            "move the audit log aside",
+            |n| forged(&n.repo.join("review.jsonl")),
+        ),
+    ];
+    for nobody in [false, true] {
+        let who = if nobody { "nobody" } else { "root" };
+        for (script, label, escaped) in attacks {
+            let nested = Nested::new(&base);
+            if nobody {
+                probe::give_to_nobody(nested.outer.parent().unwrap());
+            }
+            let output = nested.run(script, nobody);
+            table.record(
+                "workspace",
+                &format!("{label} as {who}"),
+                Outcome::allowed_if(label.starts_with("control")),
+                Outcome::allowed_if(escaped(&nested)),
+                &output,
+            );
+        }
+    }
+    table.finish();
+}
+
+/// A project under `/tmp` (a writable root of the workspace profile): its
+/// parent directory cannot be moved to make room for a planted repository.
+#[test]
+fn a_project_under_tmp_cannot_be_moved_aside() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_project_under_tmp", &reason);
+    }
+    let mut table = Table::new("project under /tmp");
+    for nobody in [false, true] {
+        let who = if nobody { "nobody" } else { "root" };
+        let dir = tempfile::Builder::new()
+            .prefix("codex-policy-tmp-project-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let parent = dir.path().canonicalize().unwrap();
+        let repo = parent.join("repo");
+        std::fs::create_dir_all(repo.join(".git/hooks")).unwrap();
+        let home = parent.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        if nobody {
+            probe::give_to_nobody(&parent);
+        }
+        let moved = parent.with_extension("moved");
+        let script = format!(
+            "mv {p} {m} && mkdir -p {p}/repo/.git/hooks && echo evil > {p}/repo/.git/hooks/pre-commit",
+            p = parent.display(),
+            m = moved.display()
+        );
+        let mut command = Command::new(codex_policy_bin());
+        command
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("CODEX_HOME", home.join(".codex"))
+            .args(["--profile", "workspace", "run", "--no-audit", "--cwd"])
+            .arg(&repo)
+            .args(["--", "sh", "-c", &script])
+            .stdin(Stdio::null());
+        if nobody {
+            command = probe::as_nobody(&command).expect("setpriv");
+        }
+        let output = command.output().unwrap();
+        let escaped = moved.exists() || repo.join(".git/hooks/pre-commit").exists();
+        let _ = std::fs::remove_dir_all(&moved);
+        table.record(
+            "workspace",
+            &format!("mv the project's parent in /tmp as {who}"),
+            Outcome::Refused,
+            Outcome::allowed_if(escaped),
+            &output,
+        );
+    }
+    table.finish();
+}

@@ -1,0 +1,192 @@
+//! Escape suite, path-named unix sockets: a server outside the sandbox (a
+//! tmux server, an ssh-agent, Docker, D-Bus) is not reachable — not by its
+//! path, not through a symlink in the workspace, not through `/proc/self/fd`,
+//! not by racing the address the check read, not with datagrams — as root and
+//! as an unprivileged user. The sandbox's own servers keep working.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::Command;
+
+use common::escape::{Fixture, Outcome, Table, skip, skip_reason};
+use common::probe::{self, Verdict};
+
+#[test]
+fn probe_entry() {
+    probe::entry();
+}
+
+fn accepted(listener: &UnixListener) -> usize {
+    listener.set_nonblocking(true).unwrap();
+    std::iter::from_fn(|| listener.accept().ok()).count()
+}
+
+#[test]
+fn outside_path_sockets_are_unreachable() {
+    if let Some(reason) = skip_reason() {
+        return skip("escape_unix_sockets", &reason);
+    }
+    let mut table = Table::new("path-named unix sockets");
+    for as_nobody in [false, true] {
+        let who = if as_nobody { "nobody" } else { "root" };
+        for profile in ["offline", "workspace", "workspace-net", "trusted"] {
+            let fixture = Fixture::new();
+            let outside = fixture.home.join("outside.sock");
+            let listener = UnixListener::bind(&outside).unwrap();
+            let link = fixture.workspace.join("sock-link");
+            std::os::unix::fs::symlink(&outside, &link).unwrap();
+            if as_nobody {
+                probe::give_to_nobody(fixture.workspace.parent().unwrap());
+            }
+            let outside_s = outside.display().to_string();
+            let race = format!(
+                "{}\n{outside_s}",
+                fixture.workspace.join("none.sock").display()
+            );
+            let own = format!(
+                "/dev/shm/codex-policy-own-{}-{who}.sock",
+                std::process::id()
+            );
+            let attacks = [
+                ("connect", outside_s.as_str(), "connect by path"),
+                (
+                    "connect",
+                    "sock-link",
+                    "connect through a workspace symlink",
+                ),
+                (
+                    "connect-proc-fd",
+                    outside_s.as_str(),
+                    "connect via /proc/self/fd",
+                ),
+                ("connect-race", race.as_str(), "race the checked address"),
+                ("unix-datagram", "", "datagram sockets (sendto by path)"),
+            ];
+            let mut sandboxed_attempts = 0;
+            for (attack, argument, label) in attacks {
+                let argv = probe::argv();
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let mut run =
+                    probe::command(fixture.command(profile, &[], &argv), attack, argument);
+                if as_nobody {
+                    let Some(unprivileged) = probe::as_nobody(&run) else {
+                        return skip("escape_unix_sockets (unprivileged)", "setpriv not found");
+                    };
+                    run = unprivileged;
+                }
+                let output = run.output().unwrap();
+                let verdict = Verdict::of(&output);
+                assert_ne!(verdict, Verdict::NoReport, "{who} {profile} {attack}");
+                let observed = if attack == "connect-race" {
+                    // What counts is whether the outside server saw anything.
+                    Outcome::allowed_if(accepted(&listener) > 0)
+                } else {
+                    Outcome::allowed_if(verdict == Verdict::Allowed)
+                };
+                sandboxed_attempts += 1;
+                table.record(
+                    profile,
+                    &format!("{label} as {who}"),
+                    Outcome::allowed_if(profile == "trusted"),
+                    observed,
+                    &output,
+                );
+            }
+            if profile != "trusted" {
+                assert_eq!(
+                    accepted(&listener),
+                    0,
+                    "{who} {profile}: a connection reached the outside server \
+                     ({sandboxed_attempts} attempts)"
+                );
+            }
+            // The sandbox's own server (in its private /dev/shm) still works.
+            let argv = probe::argv();
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let mut run = probe::command(fixture.command(profile, &[], &argv), "connect-own", &own);
+            if as_nobody {
+                run = probe::as_nobody(&run).unwrap();
+            }
+            let output = run.output().unwrap();
+            table.record(
+                profile,
+                &format!("its own server as {who}"),
+                Outcome::Allowed,
+                Outcome::allowed_if(Verdict::of(&output) == Verdict::Allowed),
+                &output,
+            );
+        }
+    }
+    table.finish();
+}
+
+/// The escape that was reported: `tmux -S <socket outside> send-keys` ran a
+/// command outside the sandbox.
+#[test]
+fn tmux_outside_cannot_be_driven() {
+    if let Some(reason) = skip_reason() {
+        return skip("tmux_outside_cannot_be_driven", &reason);
+    }
+    let tmux = ["/usr/bin/tmux", "/bin/tmux", "/usr/local/bin/tmux"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let Some(tmux) = tmux else {
+        return skip("tmux_outside_cannot_be_driven", "tmux is not installed");
+    };
+    let mut table = Table::new("tmux server outside");
+    for profile in ["offline", "workspace", "trusted"] {
+        let fixture = Fixture::new();
+        let socket = fixture.home.join("tmux.sock");
+        let marker = fixture.home.join("pwned");
+        let started = Command::new(tmux)
+            .arg("-S")
+            .arg(&socket)
+            .args(["new-session", "-d", "sh"])
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("TERM", "xterm")
+            .status()
+            .unwrap();
+        assert!(started.success(), "starting a tmux server");
+        let keys = format!("touch {}", marker.display());
+        let output = fixture
+            .command(
+                profile,
+                &[],
+                &[
+                    tmux,
+                    "-S",
+                    &socket.display().to_string(),
+                    "send-keys",
+                    &keys,
+                    "Enter",
+                ],
+            )
+            .output()
+            .unwrap();
+        // Give the outside shell time to run what was typed, if anything was.
+        for _ in 0..50 {
+            if marker.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = Command::new(tmux)
+            .arg("-S")
+            .arg(&socket)
+            .arg("kill-server")
+            .status();
+        table.record(
+            profile,
+            "tmux send-keys to a server outside",
+            Outcome::allowed_if(profile == "trusted"),
+            Outcome::allowed_if(marker.exists()),
+            &output,
+        );
+    }
+    table.finish();
+}

@@ -1,0 +1,462 @@
+//! The unix-socket broker: the sandbox's `connect(2)` calls are sent here by
+//! seccomp user notification, and the broker — outside the sandbox — performs
+//! each allowed connect itself, on the very socket of the caller (a duplicate of
+//! its descriptor, taken with `pidfd_getfd`), with an address it copied out of
+//! the caller's memory. The caller's system call never continues on its own
+//! (`SECCOMP_USER_NOTIF_FLAG_CONTINUE` is never used), so nothing it changes
+//! after the check — the address, the descriptor — can swap what was checked.
+//!
+//! Path-named sockets are resolved in the caller's view (its root and working
+//! directory, no magic links) to one inode, and connected through that inode
+//! only. A socket is reachable when its path is allowed by name, or when it
+//! lies where the sandbox can write and the process listening on it belongs to
+//! the sandbox (same PID namespace) — checked with a connect of the broker's
+//! own throw-away socket first (the listener sees a connection open and close,
+//! no byte), so the caller's socket is never connected to anything refused. Abstract sockets get
+//! the same listener check where the sandbox shares the host's network
+//! namespace (Landlock's scope does not bind the broker). With network off,
+//! non-unix sockets are refused, as Landlock would.
+//!
+//! Landlock ABI 9 can refuse path sockets in the kernel; this broker makes the
+//! same guarantee on older kernels (5.9+).
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the broker lets through.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BrokerPolicy {
+    /// Canonical paths of sockets reachable whoever listens on them.
+    pub(crate) allowed: Vec<PathBuf>,
+    /// Where the sandbox can bind sockets: its writable roots (and its private
+    /// `/dev/shm`). A socket file anywhere else was bound outside it.
+    pub(crate) writable: Vec<PathBuf>,
+    /// The sandbox has its own PID namespace: its listeners can be told apart.
+    pub(crate) own_pid_namespace: bool,
+    /// The sandbox has its own network namespace: abstract names are its own.
+    pub(crate) own_network_namespace: bool,
+    /// Non-unix sockets may connect (the policy allows the network).
+    pub(crate) network_allowed: bool,
+}
+
+/// Starts the broker on `listener` in a thread of the calling process. The
+/// thread ends when every process of the sandbox has exited.
+pub(crate) fn start(listener: OwnedFd, policy: BrokerPolicy) -> io::Result<()> {
+    let listener = Arc::new(listener);
+    let policy = Arc::new(policy);
+    std::thread::Builder::new()
+        .name("codex-policy-socket-broker".into())
+        .spawn(move || serve(&listener, &policy))?;
+    Ok(())
+}
+
+/// Receives the sandbox's listener from its end of the socket pair.
+pub(crate) fn receive_listener(socket: &OwnedFd) -> io::Result<OwnedFd> {
+    #[repr(C)]
+    union Control {
+        buf: [u8; 32],
+        _align: libc::cmsghdr,
+    }
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut control = Control { buf: [0; 32] };
+    // SAFETY: a msghdr over stack buffers; the CMSG_* arithmetic of the C ABI.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.buf.as_mut_ptr().cast();
+        msg.msg_controllen = control.buf.len() as _;
+        let n = libc::recvmsg(
+            socket.as_raw_fd(),
+            &mut msg,
+            libc::MSG_DONTWAIT | libc::MSG_CMSG_CLOEXEC,
+        );
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if n != 1
+            || cmsg.is_null()
+            || (*cmsg).cmsg_level != libc::SOL_SOCKET
+            || (*cmsg).cmsg_type != libc::SCM_RIGHTS
+        {
+            return Err(io::Error::other(
+                "the sandbox sent no seccomp listener to the socket broker",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Whether this kernel can run the broker: seccomp user notification and
+/// `pidfd_getfd` (Linux 5.6).
+pub(crate) fn supported() -> bool {
+    const SECCOMP_GET_NOTIF_SIZES: libc::c_uint = 3;
+    let mut sizes = [0u16; 3];
+    // SAFETY: the call fills three u16 values.
+    let notif = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_NOTIF_SIZES,
+            0u32,
+            sizes.as_mut_ptr(),
+        )
+    } == 0;
+    // SAFETY: invalid descriptors: the kernel answers EBADF if the call exists.
+    let getfd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, -1, -1, 0u32) } < 0
+        && io::Error::last_os_error().raw_os_error() == Some(libc::EBADF);
+    notif && getfd && sizes[0] as usize <= std::mem::size_of::<libc::seccomp_notif>()
+}
+
+fn serve(listener: &Arc<OwnedFd>, policy: &Arc<BrokerPolicy>) {
+    loop {
+        let mut poll = libc::pollfd {
+            fd: listener.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: polling one valid descriptor.
+        let ready = unsafe { libc::poll(&mut poll, 1, -1) };
+        if ready < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        if poll.revents & libc::POLLIN == 0 {
+            return; // POLLHUP: no process of the sandbox is left
+        }
+        // SAFETY: a zeroed seccomp_notif is the required input.
+        let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+        // SAFETY: the ioctl fills `notif`.
+        if unsafe {
+            libc::ioctl(
+                listener.as_raw_fd(),
+                libc::SECCOMP_IOCTL_NOTIF_RECV,
+                &mut notif,
+            )
+        } < 0
+        {
+            match io::Error::last_os_error().raw_os_error() {
+                // The caller was interrupted or died before we read it.
+                Some(libc::ENOENT) | Some(libc::EINTR) => continue,
+                _ => return,
+            }
+        }
+        // A connect may block (a full backlog, a TCP handshake): one thread per
+        // call, so one slow peer never holds the others up. Without a thread,
+        // the call is handled here.
+        let (shared, rules) = (Arc::clone(listener), Arc::clone(policy));
+        let spawned = std::thread::Builder::new()
+            .name("codex-policy-connect".into())
+            .spawn(move || respond(&shared, notif.id, handle(&shared, &notif, &rules)));
+        if spawned.is_err() {
+            respond(listener, notif.id, handle(listener, &notif, policy));
+        }
+    }
+}
+
+fn respond(listener: &OwnedFd, id: u64, result: Result<(), i32>) {
+    let resp = libc::seccomp_notif_resp {
+        id,
+        val: 0,
+        error: match result {
+            Ok(()) => 0,
+            Err(errno) => -errno,
+        },
+        flags: 0,
+    };
+    // SAFETY: the ioctl reads `resp`. ENOENT (the caller is gone) needs nothing.
+    unsafe { libc::ioctl(listener.as_raw_fd(), libc::SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+}
+
+fn last_errno() -> i32 {
+    io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+fn owned(fd: libc::c_long) -> Result<OwnedFd, i32> {
+    if fd < 0 {
+        Err(last_errno())
+    } else {
+        // SAFETY: a descriptor the kernel just returned to us.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
+}
+
+fn still_valid(listener: &OwnedFd, id: u64) -> bool {
+    // SAFETY: the ioctl reads one u64.
+    unsafe {
+        libc::ioctl(
+            listener.as_raw_fd(),
+            libc::SECCOMP_IOCTL_NOTIF_ID_VALID,
+            &id,
+        ) == 0
+    }
+}
+
+/// Decides one `connect(fd, addr, len)` and performs it if allowed.
+fn handle(
+    listener: &OwnedFd,
+    notif: &libc::seccomp_notif,
+    policy: &BrokerPolicy,
+) -> Result<(), i32> {
+    let pid = notif.pid as libc::pid_t;
+    let [fd, addr, len, ..] = notif.data.args;
+    let pidfd = task_pidfd(pid)?;
+    // The pid named the caller when the notification was read; still valid now
+    // means the pidfd is the caller's, not a recycled pid's.
+    if !still_valid(listener, notif.id) {
+        return Err(libc::ENOENT);
+    }
+    // SAFETY: duplicates the caller's descriptor `fd` into our table.
+    let socket = owned(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_getfd,
+            pidfd.as_raw_fd(),
+            fd as libc::c_int,
+            0u32,
+        )
+    })?;
+    let len = (len as u32) as usize;
+    if !(2..=std::mem::size_of::<libc::sockaddr_storage>()).contains(&len) {
+        return Err(libc::EINVAL);
+    }
+    let mut buf = vec![0u8; len];
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: len,
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: len,
+    };
+    // SAFETY: reads `len` bytes of the caller's memory into `buf`.
+    if unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) } != len as isize {
+        return Err(libc::EFAULT);
+    }
+    if !still_valid(listener, notif.id) {
+        return Err(libc::ENOENT);
+    }
+    let domain = sockopt(&socket, libc::SO_DOMAIN)?;
+    if domain != libc::AF_UNIX {
+        if !policy.network_allowed {
+            return Err(libc::EACCES);
+        }
+        return connect(&socket, &buf);
+    }
+    let family = u16::from_ne_bytes([buf[0], buf[1]]);
+    if family != libc::AF_UNIX as u16 || len <= 2 {
+        return Err(libc::EINVAL);
+    }
+    let kind = sockopt(&socket, libc::SO_TYPE)?;
+    let name = &buf[2..];
+    if name[0] == 0 {
+        // Abstract: the broker's network namespace is the sandbox's unless the
+        // sandbox has its own, where its names are isolated already.
+        if !policy.own_network_namespace && !listener_inside(kind, &buf, pid, policy)? {
+            return Err(libc::EPERM);
+        }
+        return connect(&socket, &buf);
+    }
+    let path = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    let target = resolve(pid, path)?;
+    let via = proc_address(&target)?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd())).ok();
+    if real
+        .as_ref()
+        .is_some_and(|real| policy.allowed.iter().any(|a| a == real))
+    {
+        return connect(&socket, &via);
+    }
+    // Only a socket file where the sandbox can write may have a listener of the
+    // sandbox; only then is the listener asked (a throw-away connect, no byte).
+    let bindable = real.as_ref().is_none_or(|real| {
+        !real.is_absolute()
+            || real.starts_with("/dev/shm")
+            || policy.writable.iter().any(|root| real.starts_with(root))
+    });
+    if !bindable || !listener_inside(kind, &via, pid, policy)? {
+        return Err(libc::EACCES);
+    }
+    connect(&socket, &via)
+}
+
+/// A pidfd for the calling task: `pid` is a thread id. `PIDFD_THREAD` (Linux
+/// 6.9) names the thread itself; before it, the thread group's leader (found
+/// in `/proc/<tid>/status`) — the same descriptor table either way.
+fn task_pidfd(tid: libc::pid_t) -> Result<OwnedFd, i32> {
+    const PIDFD_THREAD: u32 = libc::O_EXCL as u32;
+    // SAFETY: pidfd_open takes a pid and flags.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) };
+    if fd >= 0 {
+        return owned(fd);
+    }
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).map_err(|_| libc::ESRCH)?;
+    let tgid: libc::pid_t = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or(libc::ESRCH)?;
+    // SAFETY: as above.
+    owned(unsafe { libc::syscall(libc::SYS_pidfd_open, tgid, 0u32) })
+}
+
+fn sockopt(socket: &OwnedFd, option: libc::c_int) -> Result<libc::c_int, i32> {
+    let mut value: libc::c_int = 0;
+    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into an int-sized buffer.
+    let ret = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            option,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut size,
+        )
+    };
+    if ret < 0 {
+        Err(last_errno())
+    } else {
+        Ok(value)
+    }
+}
+
+fn connect(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
+    // SAFETY: `address` holds `address.len()` bytes of a sockaddr.
+    let ret = unsafe {
+        libc::connect(
+            socket.as_raw_fd(),
+            address.as_ptr().cast(),
+            address.len() as libc::socklen_t,
+        )
+    };
+    if ret < 0 { Err(last_errno()) } else { Ok(()) }
+}
+
+/// Opens `path` as the caller sees it: from its root (absolute) or its working
+/// directory (relative), following ordinary symlinks but no `/proc` magic link
+/// (which would name the broker's own descriptors and root).
+fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
+    let absolute = path.first() == Some(&b'/');
+    let base = format!("/proc/{pid}/{}", if absolute { "root" } else { "cwd" });
+    let base = CString::new(base).map_err(|_| libc::EINVAL)?;
+    // SAFETY: open of a NUL-terminated path.
+    let dir = owned(
+        unsafe {
+            libc::open(
+                base.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )?;
+    let path = CString::new(path).map_err(|_| libc::EINVAL)?;
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    /// `struct open_how` (libc's is non-exhaustive).
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: RESOLVE_NO_MAGICLINKS | if absolute { RESOLVE_IN_ROOT } else { 0 },
+    };
+    // SAFETY: openat2 with a valid dirfd, path and open_how.
+    let fd = owned(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    })?;
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of our descriptor.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(last_errno());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(libc::ECONNREFUSED);
+    }
+    Ok(fd)
+}
+
+/// A `sockaddr_un` naming the inode behind `target` through `/proc/self/fd`.
+fn proc_address(target: &OwnedFd) -> Result<Vec<u8>, i32> {
+    let path = format!("/proc/self/fd/{}", target.as_raw_fd());
+    let mut address = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+    address.extend_from_slice(OsStr::new(&path).as_bytes());
+    address.push(0);
+    Ok(address)
+}
+
+/// Whether the process listening at `address` belongs to the sandbox (shares
+/// the PID namespace of the caller `pid`). Finds out with a throw-away socket
+/// of the broker's own; the caller's socket is untouched.
+fn listener_inside(
+    kind: libc::c_int,
+    address: &[u8],
+    pid: libc::pid_t,
+    policy: &BrokerPolicy,
+) -> Result<bool, i32> {
+    if !policy.own_pid_namespace {
+        return Ok(false);
+    }
+    // SAFETY: a new socket of ours.
+    let probe = owned(
+        unsafe {
+            libc::socket(
+                libc::AF_UNIX,
+                kind | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            )
+        }
+        .into(),
+    )?;
+    connect(&probe, address)?;
+    let mut cred: libc::ucred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut size = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: getsockopt into a ucred.
+    if unsafe {
+        libc::getsockopt(
+            probe.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut size,
+        )
+    } < 0
+        || cred.pid <= 0
+    {
+        return Ok(false);
+    }
+    let namespace = |p: libc::pid_t| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{p}/ns/pid")).map(|m| (m.dev(), m.ino()))
+    };
+    Ok(match (namespace(cred.pid), namespace(pid)) {
+        (Ok(listener), Ok(caller)) => listener == caller,
+        _ => false,
+    })
+}
