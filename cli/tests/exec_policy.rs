@@ -129,13 +129,20 @@ fn monitor_mode_reports_and_runs() {
         &fixture.home,
         "prefix_rule(pattern = [\"touch\"], decision = \"forbidden\")\n",
     );
+    // Monitor mode from a file the command cannot write: one in the workspace
+    // may only make the policy stricter.
+    let policy = fixture.home.join("harness.policy.json");
     std::fs::write(
-        fixture.workspace.join("harness.policy.json"),
+        &policy,
         r#"{"network": {"enabled": false}, "deny_on_violation": false}"#,
     )
     .unwrap();
     let output = fixture
-        .command("workspace", &["--rules", &rules], &["touch", "done"])
+        .command(
+            "workspace",
+            &["--rules", &rules, "--policy", policy.to_str().unwrap()],
+            &["touch", "done"],
+        )
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0), "{output:?}");

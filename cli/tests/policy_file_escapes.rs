@@ -49,7 +49,9 @@ fn explain_shows_a_filtered_network_closed_for_every_source() {
         std::fs::create_dir_all(d).unwrap();
     }
     let req = root.join("requirements.toml");
-    let cases: Vec<(&str, Box<dyn Fn()>, Vec<&str>)> = vec![
+    /// A source's name, how to write its files, the extra arguments.
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>, Vec<&'a str>);
+    let cases: Vec<Case<'_>> = vec![
         (
             "requirements deny-only",
             Box::new(|| {

@@ -106,3 +106,37 @@ fn background_processes_end_with_the_command() {
         processes_with(&marker)
     );
 }
+
+/// Started from a thread that exits while the command runs: codex-policy and
+/// its sandbox live on (a parent-death signal follows the thread that forked,
+/// not the process), and the command finishes.
+#[test]
+fn a_launching_thread_that_exits_does_not_kill_the_run() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_launching_thread_that_exits", &reason);
+    }
+    let fixture = Fixture::new();
+    for profile in ["workspace", "workspace-net"] {
+        let marker = fixture.workspace.join(format!("finished-{profile}"));
+        let script = format!("sleep 0.3; echo done > {}", marker.display());
+        let command = fixture.command(profile, &[], &["sh", "-c", &script]);
+        // The thread spawns and returns at once; its exit is the event.
+        let mut child = std::thread::spawn(move || {
+            let mut command = command;
+            command
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{profile}: {status:?}");
+        assert_eq!(
+            std::fs::read_to_string(&marker).ok().as_deref(),
+            Some("done\n"),
+            "{profile}: the command did not finish"
+        );
+    }
+}

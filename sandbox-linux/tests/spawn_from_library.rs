@@ -133,3 +133,38 @@ fn missing_cwd_is_an_error_not_a_start() {
         "{err}"
     );
 }
+
+/// `Sandbox::spawn` from a thread that exits while the child runs: the sandbox
+/// survives (it watches the caller's process, not the thread), and dies only
+/// with the process.
+#[test]
+fn spawn_from_a_thread_that_exits_survives() {
+    if let Some(reason) = usable_host() {
+        let _ = writeln!(std::io::stderr(), "SKIPPED spawn_from_a_thread: {reason}");
+        return;
+    }
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let workspace = dir.path().canonicalize().unwrap();
+    let target = workspace.clone();
+    let mut started = std::thread::spawn(move || {
+        let mut command = Command::new("sh");
+        command.args(["-c", "sleep 0.3; echo done > finished.txt"]);
+        LinuxSandbox::new()
+            .spawn(
+                &SandboxPolicy::workspace_write(false),
+                &target,
+                &mut command,
+            )
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let status = started.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("finished.txt"))
+            .ok()
+            .as_deref(),
+        Some("done\n")
+    );
+}
