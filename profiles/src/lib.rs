@@ -30,6 +30,6 @@ mod resolve;
 
 pub use profile::{Capabilities, FileWrites, SecurityProfile, UnknownProfile};
 pub use resolve::{
-    CODEX_HOME_ENV, CONFIG_FILE_NAME, HOME_ENV, OverriddenChoice, PROFILE_ENV, ProfileError, ProfileResolver,
-    ProfileSource, ResolvedProfile, codex_home,
+    CODEX_HOME_ENV, CONFIG_FILE_NAME, HOME_ENV, OverriddenChoice, PROFILE_ENV, ProfileError,
+    ProfileResolver, ProfileSource, ResolvedProfile, codex_home,
 };
