@@ -190,3 +190,94 @@ fn tmux_outside_cannot_be_driven() {
     }
     table.finish();
 }
+
+/// The reported attack on the broker: a daemon-style server (its listener was
+/// created by a process that then forked and exited) in a writable root; the
+/// sandbox forks until one of its processes holds the dead creator's host pid,
+/// then connects. The broker knows the listener by pidfd, not by number.
+#[test]
+fn a_recycled_listener_pid_does_not_pass_for_the_sandbox() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_recycled_listener_pid", &reason);
+    }
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    if pid_max > 70_000 {
+        return skip(
+            "a_recycled_listener_pid",
+            &format!("pid_max is {pid_max}: cycling to a given pid would take too long here"),
+        );
+    }
+    let fixture = Fixture::new();
+    let socket = fixture.workspace.join("daemon.sock");
+    let c_socket = std::ffi::CString::new(socket.to_str().unwrap()).unwrap();
+    // The creator: binds, listens, leaves the socket to a child, exits; the
+    // child's pid comes back through a pipe so it can be ended by pid.
+    let mut pipe = [0; 2];
+    // SAFETY: a pipe of ours.
+    unsafe { libc::pipe(pipe.as_mut_ptr()) };
+    // SAFETY: the forked children only make system calls before _exit.
+    let creator = unsafe { libc::fork() };
+    if creator == 0 {
+        // SAFETY: as above.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
+            let mut address: libc::sockaddr_un = std::mem::zeroed();
+            address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (dst, src) in address.sun_path.iter_mut().zip(c_socket.as_bytes()) {
+                *dst = *src as libc::c_char;
+            }
+            libc::bind(
+                fd,
+                (&raw const address).cast(),
+                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+            );
+            libc::listen(fd, 64);
+            let keeper = libc::fork();
+            if keeper == 0 {
+                libc::sleep(120);
+                libc::_exit(0);
+            }
+            libc::write(pipe[1], (&raw const keeper).cast(), 4);
+            libc::_exit(0);
+        }
+    }
+    let mut keeper: libc::pid_t = 0;
+    // SAFETY: reaping our child (its pid becomes free for reuse) and reading
+    // the keeper's pid it wrote.
+    unsafe {
+        libc::waitpid(creator, std::ptr::null_mut(), 0);
+        libc::read(pipe[0], (&raw mut keeper).cast(), 4);
+        libc::close(pipe[0]);
+        libc::close(pipe[1]);
+    }
+    let argv = probe::argv();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let argument = format!("{creator}\n{}", socket.display());
+    let output = probe::command(
+        fixture.command("workspace", &[], &argv),
+        "connect-as-recycled-pid",
+        &argument,
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if keeper > 0 {
+        // SAFETY: ending the process this test started.
+        unsafe { libc::kill(keeper, libc::SIGKILL) };
+    }
+    if stdout.contains("never got the pid") {
+        return skip(
+            "a_recycled_listener_pid",
+            "the sandbox never got the recycled pid",
+        );
+    }
+    assert_eq!(
+        Verdict::of(&output),
+        Verdict::Refused,
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

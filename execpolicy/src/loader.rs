@@ -159,8 +159,16 @@ impl PolicyLoader {
     /// Reads and loads a rules file.
     pub fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
         let name = path.display().to_string();
-        let bytes = std::fs::read(path)
-            .map_err(|e| LoadError::at(&name, 1, 1, format!("cannot read: {e}")))?;
+        // Never blocks on a FIFO, refuses what is not a regular file, and reads
+        // at most one byte past the limit.
+        let file = codex_policy_model::open_regular(path)
+            .map_err(|e| LoadError::at(&name, 1, 1, e.to_string()))?;
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_RULES_BYTES as u64 + 1),
+            &mut bytes,
+        )
+        .map_err(|e| LoadError::at(&name, 1, 1, format!("cannot read: {e}")))?;
         if bytes.len() > MAX_RULES_BYTES {
             return Err(LoadError::at(
                 &name,

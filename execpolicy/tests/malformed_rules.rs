@@ -193,3 +193,24 @@ fn unreadable_files_are_refused() {
             .contains("cannot read")
     );
 }
+
+/// A FIFO, a directory or a device given as a rules file is refused at once,
+/// never waited on.
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rules.fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo of a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for path in [
+        fifo.as_path(),
+        dir.path(),
+        std::path::Path::new("/dev/zero"),
+    ] {
+        let err = codex_execpolicy::PolicyLoader::new()
+            .load_file(path)
+            .unwrap_err();
+        assert!(err.to_string().contains("regular file"), "{err}");
+    }
+}

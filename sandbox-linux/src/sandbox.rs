@@ -66,7 +66,7 @@ pub enum LinuxSandboxError {
         source: io::Error,
     },
     /// The command could not be executed (not found, not executable).
-    #[error("{}: {source}", program.to_string_lossy())]
+    #[error("{}: {source}", program.to_string_lossy().escape_debug())]
     Exec {
         /// The program as given.
         program: OsString,

@@ -9,10 +9,12 @@
 //! Path-named sockets are resolved in the caller's view (its root and working
 //! directory, no magic links) to one inode, and connected through that inode
 //! only. A socket is reachable when its path is allowed by name, or when it
-//! lies where the sandbox can write and the process listening on it belongs to
-//! the sandbox (same PID namespace) — checked with a connect of the broker's
-//! own throw-away socket first (the listener sees a connection open and close,
-//! no byte), so the caller's socket is never connected to anything refused. Abstract sockets get
+//! lies where the sandbox can write and the process listening on it — known by
+//! a pidfd (`SO_PEERPIDFD`), never by a pid number that could be recycled —
+//! is alive and belongs to the sandbox (same PID namespace). That is checked
+//! with a connect of the broker's own throw-away socket first (the listener
+//! sees a connection open and close, no byte), so the caller's socket is never
+//! connected to anything refused. Abstract sockets get
 //! the same listener check where the sandbox shares the host's network
 //! namespace (Landlock's scope does not bind the broker). With network off,
 //! non-unix sockets are refused, as Landlock would.
@@ -431,32 +433,51 @@ fn listener_inside(
         .into(),
     )?;
     connect(&probe, address)?;
-    let mut cred: libc::ucred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut size = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: getsockopt into a ucred.
+    // The listener as a pidfd (SO_PEERPIDFD, Linux 6.5), never as a pid
+    // number: the process that called listen() may have exited (a daemon that
+    // forks) and its number been handed to a process of the sandbox. A dead
+    // listener, or a kernel without the option, counts as outside.
+    const SO_PEERPIDFD: libc::c_int = 77;
+    let mut raw: libc::c_int = -1;
+    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt into an int.
     if unsafe {
         libc::getsockopt(
             probe.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
+            SO_PEERPIDFD,
+            (&mut raw as *mut libc::c_int).cast(),
             &mut size,
         )
     } < 0
-        || cred.pid <= 0
     {
         return Ok(false);
     }
+    let listener = owned(raw.into())?;
+    if crate::child::process_gone(listener.as_raw_fd()) {
+        return Ok(false);
+    }
+    let Some(listener_pid) = std::fs::read_to_string(format!(
+        "/proc/self/fdinfo/{}",
+        listener.as_raw_fd()
+    ))
+    .ok()
+    .and_then(|info| {
+        info.lines()
+            .find_map(|l| l.strip_prefix("Pid:"))
+            .and_then(|v| v.trim().parse::<libc::pid_t>().ok())
+    })
+    .filter(|pid| *pid > 0) else {
+        return Ok(false);
+    };
     let namespace = |p: libc::pid_t| {
         use std::os::unix::fs::MetadataExt;
         std::fs::metadata(format!("/proc/{p}/ns/pid")).map(|m| (m.dev(), m.ino()))
     };
-    Ok(match (namespace(cred.pid), namespace(pid)) {
-        (Ok(listener), Ok(caller)) => listener == caller,
-        _ => false,
-    })
+    let same = matches!(
+        (namespace(listener_pid), namespace(pid)),
+        (Ok(listener), Ok(caller)) if listener == caller
+    );
+    // Alive after the look at /proc/<pid>: that number was still its own.
+    Ok(same && !crate::child::process_gone(listener.as_raw_fd()))
 }

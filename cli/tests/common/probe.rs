@@ -70,6 +70,7 @@ pub(crate) fn entry() {
         "connect-race" => connect_race(&argument),
         "unix-datagram" => unix_datagram(),
         "connect-own" => connect_own(&argument),
+        "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
         other => (false, format!("unknown attack {other}")),
@@ -266,6 +267,55 @@ fn connect_own(path: &str) -> (bool, String) {
     drop(listener);
     let _ = std::fs::remove_file(path);
     result
+}
+
+/// Forks until a process of the sandbox holds host pid `target` (the pid of
+/// an exited process that created a listener), then connects to the socket:
+/// a broker that trusted pid numbers would take the listener for its own.
+fn connect_as_recycled_pid(argument: &str) -> (bool, String) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static GOT_IT: AtomicBool = AtomicBool::new(false);
+    let Some((target, path)) = argument.split_once('\n') else {
+        return (false, "bad argument".into());
+    };
+    let target = CString::new(target).unwrap_or_default();
+    let sleep_argv = [c"sleep".as_ptr(), c"60".as_ptr(), std::ptr::null()];
+    let mut holder = 0;
+    // SAFETY: vfork: the child shares our memory and only reads /proc/self,
+    // sets a flag and execs or exits, which releases the parent.
+    unsafe {
+        for _ in 0..200_000 {
+            #[allow(deprecated)]
+            let child = libc::vfork();
+            if child == 0 {
+                let mut buf = [0u8; 32];
+                let n = libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), 31);
+                if n > 0 && buf[..n as usize] == *target.as_bytes() {
+                    GOT_IT.store(true, Ordering::SeqCst);
+                    libc::execv(c"/bin/sleep".as_ptr(), sleep_argv.as_ptr());
+                }
+                libc::_exit(0);
+            }
+            if child < 0 {
+                continue;
+            }
+            if GOT_IT.load(Ordering::SeqCst) {
+                holder = child;
+                break;
+            }
+            libc::waitpid(child, std::ptr::null_mut(), 0);
+        }
+    }
+    if holder == 0 {
+        return (false, "never got the pid".into());
+    }
+    let result = connect_path(path.as_bytes());
+    // SAFETY: ending our own child.
+    unsafe { libc::kill(holder, libc::SIGKILL) };
+    (
+        result.0,
+        format!("holding the recycled host pid: {}", result.1),
+    )
 }
 
 fn unix_datagram() -> (bool, String) {

@@ -183,6 +183,7 @@ fn describe(evaluation: &Evaluation) -> String {
 pub(crate) fn gate(
     rules: &[PathBuf],
     resolved: &ResolvedProfile,
+    run_policy: &codex_policy::SandboxPolicy,
     cwd: &Path,
     argv: &[String],
     monitor: bool,
@@ -192,12 +193,11 @@ pub(crate) fn gate(
         return Ok(());
     }
     let tmpdir = std::env::var_os("TMPDIR");
-    let writable = codex_policy::model::CommandWritable::for_policy(
-        &resolved.sandbox_policy,
-        cwd,
-        tmpdir.as_deref(),
-    )
-    .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    // The run's own policy (profile, files and --writable-root composed): a
+    // rules file under any root the command may write only tightens.
+    let writable =
+        codex_policy::model::CommandWritable::for_policy(run_policy, cwd, tmpdir.as_deref())
+            .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
     let policy = load(rules, exit::CANNOT_START, &writable)?;
     let evaluation = evaluate(&policy, resolved, cwd, argv);
     let why = summary(&evaluation);

@@ -267,7 +267,14 @@ fn main() -> ExitCode {
     match dispatch(&cli) {
         Ok(status) => ExitCode::from(status),
         Err(failure) => {
-            eprintln!("codex-policy: error: {}", failure.message);
+            // Messages quote file names, programs and arguments: line by line,
+            // control characters are shown, not obeyed by the terminal.
+            let message: Vec<_> = failure
+                .message
+                .lines()
+                .map(codex_policy::audit::escape_for_terminal)
+                .collect();
+            eprintln!("codex-policy: error: {}", message.join("\n"));
             ExitCode::from(failure.status)
         }
     }

@@ -87,7 +87,15 @@ pub(crate) fn run(
         );
         trail.record(event)?;
     }
-    crate::exec_rules::gate(&args.rules, resolved, &cwd, &argv, monitor, &mut trail)?;
+    crate::exec_rules::gate(
+        &args.rules,
+        resolved,
+        &composed.effective.sandbox_policy.value,
+        &cwd,
+        &argv,
+        monitor,
+        &mut trail,
+    )?;
     let mut command = Command::new(program);
     command.args(rest);
     if mode == Mode::Launch {
