@@ -522,3 +522,58 @@ fn a_command_that_cannot_be_executed_still_ends_its_sandbox() {
         }
     }
 }
+
+/// A directory symlink the sandboxed command planted on the way to the log
+/// (`ws/logs -> elsewhere`): the next run refuses (125) instead of creating
+/// the log wherever the link points; a link outside the writable roots (the
+/// user's own) is followed as usual.
+#[test]
+fn a_planted_directory_link_on_the_way_to_the_log_is_not_followed() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_planted_directory_link", &reason);
+    }
+    let fixture = Fixture::new();
+    let victim = fixture.home.join("victim-dir");
+    std::fs::create_dir_all(&victim).unwrap();
+    // What the command can do in its workspace.
+    let planted = fixture
+        .command(
+            "workspace",
+            &["--no-audit"],
+            &["ln", "-s", victim.to_str().unwrap(), "logs"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(planted.status.code(), Some(0), "{planted:?}");
+    let log = fixture.workspace.join("logs/review.jsonl");
+    let output = fixture
+        .command(
+            "workspace",
+            &["--audit-log", log.to_str().unwrap()],
+            &["touch", "ran"],
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("symbolic link"), "{stderr}");
+    assert!(
+        !victim.join("review.jsonl").exists(),
+        "the log was created through the link"
+    );
+    assert!(!fixture.workspace.join("ran").exists(), "the command ran");
+
+    // The user's own link, outside every writable root, is fine.
+    let own = fixture.home.join("own-logs");
+    std::os::unix::fs::symlink(&victim, &own).unwrap();
+    let output = fixture
+        .command(
+            "workspace",
+            &["--audit-log", own.join("review.jsonl").to_str().unwrap()],
+            &["true"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(victim.join("review.jsonl").exists());
+}

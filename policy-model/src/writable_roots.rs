@@ -438,6 +438,39 @@ impl CommandWritable {
         &self.roots
     }
 
+    /// The first symlink on the way to `path` (final component included) that
+    /// the command could have planted: one lying inside a writable root.
+    /// Following it would let the command choose where a file opened outside
+    /// the sandbox (the audit log) is created. `None` when there is none, or
+    /// when the command can write everything anyway.
+    pub fn planted_link(&self, path: &Path) -> Option<PathBuf> {
+        if self.everything || self.roots.is_empty() {
+            return None;
+        }
+        let absolute = std::path::absolute(path).ok()?;
+        let mut current = PathBuf::new();
+        for component in absolute.components() {
+            match component {
+                std::path::Component::Normal(name) => {
+                    let entry = current.join(name);
+                    let is_link = entry
+                        .symlink_metadata()
+                        .is_ok_and(|m| m.file_type().is_symlink());
+                    if is_link && self.roots.iter().any(|root| entry.starts_with(root)) {
+                        return Some(entry);
+                    }
+                    current = fs::canonicalize(&entry).unwrap_or(entry);
+                }
+                std::path::Component::ParentDir => {
+                    current.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => current.push(other),
+            }
+        }
+        None
+    }
+
     /// Whether the command could have written (created, replaced, or
     /// re-pointed a symlink on the way to) `path`. A relative `path` is taken
     /// against the current directory. Paths that do not exist are judged by

@@ -35,6 +35,9 @@ pub(crate) struct TrailOptions<'a> {
     pub(crate) disabled: bool,
     pub(crate) fail_closed: bool,
     pub(crate) profile: Option<String>,
+    /// What the sandboxed command can write: a symlink it could have planted
+    /// on the way to the log is refused, never followed.
+    pub(crate) writable: Option<&'a codex_policy::model::CommandWritable>,
 }
 
 /// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`),
@@ -119,6 +122,17 @@ impl AuditTrail {
             .and_then(|rc| rc.value.environment_context.telemetry.as_ref())
         {
             sink_options.redact_headers = t.redact_headers.clone();
+        }
+        if let Some(link) = options.writable.and_then(|w| w.planted_link(&path)) {
+            return trail
+                .failed(format!(
+                    "{}: the way to the audit log passes through the symbolic link {}, which the \
+                     sandboxed command could have planted; not following it (use --audit-log \
+                     with a path outside the writable roots, or remove the link)",
+                    path.display(),
+                    link.display()
+                ))
+                .map(|()| trail);
         }
         match AuditSink::open(&path, sink_options) {
             Ok(sink) => trail.sink = Some(sink),

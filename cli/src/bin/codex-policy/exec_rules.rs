@@ -98,6 +98,7 @@ pub(crate) fn check(
             disabled: audit.no_audit,
             fail_closed: false,
             profile: Some(resolved.profile.to_string()),
+            writable: None,
         },
         files,
     )?;

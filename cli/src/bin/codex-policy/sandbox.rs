@@ -55,6 +55,13 @@ pub(crate) fn run(
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let monitor = !composed.effective.deny_on_violation.value;
+    let tmpdir = std::env::var_os("TMPDIR");
+    let writable = codex_policy::model::CommandWritable::for_policy(
+        &composed.effective.sandbox_policy.value,
+        &cwd,
+        tmpdir.as_deref(),
+    )
+    .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
     let mut trail = AuditTrail::open(
         TrailOptions {
             explicit_path: args.audit.audit_log.as_deref(),
@@ -62,6 +69,7 @@ pub(crate) fn run(
             disabled: args.audit.no_audit,
             fail_closed: !monitor,
             profile: Some(resolved.profile.to_string()),
+            writable: Some(&writable),
         },
         &composed.files,
     )?;
@@ -108,7 +116,6 @@ pub(crate) fn run(
     // The audit log and Codex's home stay out of the command's reach even
     // inside a writable root (read-only binds; their directories pinned).
     let mut protected = trail.protected_paths();
-    let tmpdir = std::env::var_os("TMPDIR");
     if let Ok(roots) = policy.writable_roots(&cwd, tmpdir.as_deref()) {
         match codex_policy::prepare_codex_home(&roots) {
             Ok(Some((home, created))) => {
