@@ -148,7 +148,10 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
             }
         }
         description.push("seccomp EPERM: unix datagram sockets (socket, socketpair)".into());
-        description.push("seccomp USER_NOTIF: connect (decided by the unix-socket broker)".into());
+        description.push(
+            "seccomp USER_NOTIF: connect, chmod, fchmod, fchmodat, fchmodat2 (decided by the broker)"
+                .into(),
+        );
     }
 
     let rules_program: BpfProgram = SeccompFilter::new(
@@ -208,26 +211,47 @@ fn prefix(broker: bool) -> BpfProgram {
     } else {
         u32::MAX
     };
-    // Without a broker, a number no system call has.
-    let notified = if broker {
-        libc::SYS_connect as u32
-    } else {
-        u32::MAX - 1
-    };
-    vec![
-        /* 0 */ stmt(ld_abs, 4), // seccomp_data.arch
-        /* 1 */ jump(jeq, AUDIT_ARCH, 0, 8), // another arch: on to the rules (10)
-        /* 2 */ stmt(ld_abs, 0), // seccomp_data.nr
-        /* 3 */ jump(jge, x32_bit, 5, 0), // x32: EPERM (9)
-        /* 4 */ jump(jeq, libc::SYS_clone3 as u32, 2, 0), // ENOSYS (7)
-        /* 5 */ jump(jeq, notified, 2, 0), // USER_NOTIF (8)
-        /* 6 */
-        stmt(libc::BPF_JMP | libc::BPF_JA, 3), // over the returns to the rules (10)
-        /* 7 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        /* 8 */ stmt(ret, libc::SECCOMP_RET_USER_NOTIF),
-        /* 9 */ stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
-    ]
+    let notified: &[u32] = if broker { &NOTIFIED } else { &[] };
+    let n = notified.len();
+    let mut program = vec![
+        stmt(ld_abs, 4), // seccomp_data.arch
+        // another arch: on to the rules, past everything below
+        jump(jeq, AUDIT_ARCH, 0, (n + 7) as u8),
+        stmt(ld_abs, 0),                                      // seccomp_data.nr
+        jump(jge, x32_bit, (n + 4) as u8, 0),                 // x32: EPERM
+        jump(jeq, libc::SYS_clone3 as u32, (n + 1) as u8, 0), // ENOSYS
+    ];
+    for (i, nr) in notified.iter().enumerate() {
+        // to USER_NOTIF, past the rest of these, the jump and ENOSYS
+        program.push(jump(jeq, *nr, (n - i + 1) as u8, 0));
+    }
+    program.extend([
+        stmt(libc::BPF_JMP | libc::BPF_JA, 3), // over the returns to the rules
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
+        stmt(ret, libc::SECCOMP_RET_USER_NOTIF),
+        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+    ]);
+    program
 }
+
+/// System calls the broker decides: `connect` (path-named unix sockets) and the
+/// `chmod` family (Landlock does not confine metadata: the broker applies the
+/// writable roots to modes).
+#[cfg(target_arch = "x86_64")]
+const NOTIFIED: [u32; 5] = [
+    libc::SYS_connect as u32,
+    libc::SYS_chmod as u32,
+    libc::SYS_fchmod as u32,
+    libc::SYS_fchmodat as u32,
+    libc::SYS_fchmodat2 as u32,
+];
+#[cfg(target_arch = "aarch64")]
+const NOTIFIED: [u32; 4] = [
+    libc::SYS_connect as u32,
+    libc::SYS_fchmod as u32,
+    libc::SYS_fchmodat as u32,
+    452, // fchmodat2
+];
 
 fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
     SeccompRule::new(conditions)

@@ -207,8 +207,21 @@ fn still_valid(listener: &OwnedFd, id: u64) -> bool {
     }
 }
 
-/// Decides one `connect(fd, addr, len)` and performs it if allowed.
+/// Decides one notified system call and performs it if allowed.
 fn handle(
+    listener: &OwnedFd,
+    notif: &libc::seccomp_notif,
+    policy: &BrokerPolicy,
+) -> Result<(), i32> {
+    if i64::from(notif.data.nr) == libc::SYS_connect {
+        handle_connect(listener, notif, policy)
+    } else {
+        handle_chmod(listener, notif, policy)
+    }
+}
+
+/// Decides one `connect(fd, addr, len)` and performs it if allowed.
+fn handle_connect(
     listener: &OwnedFd,
     notif: &libc::seccomp_notif,
     policy: &BrokerPolicy,
@@ -294,6 +307,135 @@ fn handle(
     connect(&socket, &via)
 }
 
+/// `chmod`, `fchmod`, `fchmodat`, `fchmodat2`: Landlock confines writes, not
+/// metadata, so a command (as root: the owner of most of the system) could
+/// `chmod 4755` a binary or `chmod 777 /etc` outside its roots. The broker
+/// resolves the file as the caller would, allows the change only where the
+/// sandbox may write (its writable roots, its private `/dev/shm`) and only to
+/// the file's owner — the command holds no `CAP_FOWNER` — and performs it on
+/// that inode itself; read-only binds still answer `EROFS`.
+fn handle_chmod(
+    listener: &OwnedFd,
+    notif: &libc::seccomp_notif,
+    policy: &BrokerPolicy,
+) -> Result<(), i32> {
+    let pid = notif.pid as libc::pid_t;
+    let nr = i64::from(notif.data.nr);
+    let a = notif.data.args;
+    const FCHMODAT2: i64 = 452;
+    let at_fdcwd = libc::AT_FDCWD as u64 as u32;
+    // (directory or descriptor, path pointer, mode, flags)
+    let (base, path, mode, flags) = match nr {
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_chmod => (at_fdcwd, Some(a[0]), a[1], 0),
+        libc::SYS_fchmod => (a[0] as u32, None, a[1], libc::AT_EMPTY_PATH as u64),
+        libc::SYS_fchmodat => (a[0] as u32, Some(a[1]), a[2], 0),
+        FCHMODAT2 => (a[0] as u32, Some(a[1]), a[2], a[3]),
+        _ => return Err(libc::ENOSYS),
+    };
+    let pidfd = task_pidfd(pid)?;
+    if !still_valid(listener, notif.id) {
+        return Err(libc::ENOENT);
+    }
+    let path = match path {
+        Some(address) => read_c_string(pid, address)?,
+        None => Vec::new(),
+    };
+    if !still_valid(listener, notif.id) {
+        return Err(libc::ENOENT);
+    }
+    let nofollow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 != 0;
+    let target = if path.is_empty() {
+        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+            return Err(libc::ENOENT);
+        }
+        // SAFETY: duplicates the caller's descriptor into our table.
+        let fd = owned(unsafe {
+            libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), base as i32, 0u32)
+        })?;
+        // fchmod on an O_PATH descriptor is EBADF for the caller too.
+        // SAFETY: reading our descriptor's flags.
+        if nr == libc::SYS_fchmod
+            && unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0
+        {
+            return Err(libc::EBADF);
+        }
+        fd
+    } else if path[0] == b'/' || base == at_fdcwd {
+        resolve_path(pid, &path, nofollow)?
+    } else {
+        // SAFETY: duplicates the caller's directory descriptor.
+        let dir = owned(unsafe {
+            libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), base as i32, 0u32)
+        })?;
+        open_beneath(&dir, &path, nofollow, false)?
+    };
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of our descriptor.
+    if unsafe { libc::fstat(target.as_raw_fd(), &mut st) } < 0 {
+        return Err(last_errno());
+    }
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(libc::EOPNOTSUPP); // Linux has no symlink modes
+    }
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd()))
+        .map_err(|_| libc::EPERM)?;
+    let writable = real.is_absolute()
+        && (real.starts_with("/dev/shm") || policy.writable.iter().any(|r| real.starts_with(r)));
+    if !writable || Some(st.st_uid) != caller_fsuid(pid) {
+        return Err(libc::EPERM);
+    }
+    let via =
+        CString::new(format!("/proc/self/fd/{}", target.as_raw_fd())).map_err(|_| libc::EINVAL)?;
+    // SAFETY: chmod of a NUL-terminated path naming our descriptor's inode.
+    if unsafe { libc::chmod(via.as_ptr(), (mode as libc::mode_t) & 0o7777) } < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// The caller's file-system uid, as this process sees uids.
+fn caller_fsuid(pid: libc::pid_t) -> Option<libc::uid_t> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// A NUL-terminated string of at most `PATH_MAX` bytes from the caller's
+/// memory, read page by page (a string near the end of a mapping must not
+/// fault on the page after it).
+fn read_c_string(pid: libc::pid_t, address: u64) -> Result<Vec<u8>, i32> {
+    const PAGE: u64 = 4096;
+    let mut out = Vec::new();
+    let mut at = address;
+    while out.len() < libc::PATH_MAX as usize {
+        let chunk = (PAGE - at % PAGE) as usize;
+        let mut buf = vec![0u8; chunk];
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: chunk,
+        };
+        let remote = libc::iovec {
+            iov_base: at as *mut libc::c_void,
+            iov_len: chunk,
+        };
+        // SAFETY: reads up to `chunk` bytes of the caller's memory into `buf`.
+        let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+        if n <= 0 {
+            return Err(libc::EFAULT);
+        }
+        let got = &buf[..n as usize];
+        if let Some(end) = got.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&got[..end]);
+            return Ok(out);
+        }
+        out.extend_from_slice(got);
+        at += n as u64;
+    }
+    Err(libc::ENAMETOOLONG)
+}
+
 /// A pidfd for the calling task: `pid` is a thread id. `PIDFD_THREAD` (Linux
 /// 6.9) names the thread itself; before it, the thread group's leader (found
 /// in `/proc/<tid>/status`) — the same descriptor table either way.
@@ -346,10 +488,27 @@ fn connect(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
     if ret < 0 { Err(last_errno()) } else { Ok(()) }
 }
 
-/// Opens `path` as the caller sees it: from its root (absolute) or its working
-/// directory (relative), following ordinary symlinks but no `/proc` magic link
-/// (which would name the broker's own descriptors and root).
+/// Opens the socket file `path` as the caller sees it: from its root
+/// (absolute) or its working directory (relative), following ordinary
+/// symlinks but no `/proc` magic link (which would name the broker's own
+/// descriptors and root).
 fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
+    let fd = resolve_path(pid, path, false)?;
+    // SAFETY: a zeroed stat is a valid out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of our descriptor.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
+        return Err(last_errno());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(libc::ECONNREFUSED);
+    }
+    Ok(fd)
+}
+
+/// `path` as the caller `pid` sees it, opened `O_PATH` (without following a
+/// final symlink when `nofollow`).
+fn resolve_path(pid: libc::pid_t, path: &[u8], nofollow: bool) -> Result<OwnedFd, i32> {
     let absolute = path.first() == Some(&b'/');
     let base = format!("/proc/{pid}/{}", if absolute { "root" } else { "cwd" });
     let base = CString::new(base).map_err(|_| libc::EINVAL)?;
@@ -363,6 +522,12 @@ fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
         }
         .into(),
     )?;
+    open_beneath(&dir, path, nofollow, absolute)
+}
+
+/// `openat2(dir, path, O_PATH)` with no magic links; `in_root` treats `dir` as
+/// the root for absolute paths and `..`.
+fn open_beneath(dir: &OwnedFd, path: &[u8], nofollow: bool, in_root: bool) -> Result<OwnedFd, i32> {
     let path = CString::new(path).map_err(|_| libc::EINVAL)?;
     const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
     const RESOLVE_IN_ROOT: u64 = 0x10;
@@ -373,13 +538,17 @@ fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
         mode: u64,
         resolve: u64,
     }
+    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
+    if nofollow {
+        flags |= libc::O_NOFOLLOW;
+    }
     let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        flags: flags as u64,
         mode: 0,
-        resolve: RESOLVE_NO_MAGICLINKS | if absolute { RESOLVE_IN_ROOT } else { 0 },
+        resolve: RESOLVE_NO_MAGICLINKS | if in_root { RESOLVE_IN_ROOT } else { 0 },
     };
     // SAFETY: openat2 with a valid dirfd, path and open_how.
-    let fd = owned(unsafe {
+    owned(unsafe {
         libc::syscall(
             libc::SYS_openat2,
             dir.as_raw_fd(),
@@ -387,17 +556,7 @@ fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
             &how as *const OpenHow,
             std::mem::size_of::<OpenHow>(),
         )
-    })?;
-    // SAFETY: a zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat of our descriptor.
-    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
-        return Err(last_errno());
-    }
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return Err(libc::ECONNREFUSED);
-    }
-    Ok(fd)
+    })
 }
 
 /// A `sockaddr_un` naming the inode behind `target` through `/proc/self/fd`.
@@ -457,17 +616,16 @@ fn listener_inside(
     if crate::child::process_gone(listener.as_raw_fd()) {
         return Ok(false);
     }
-    let Some(listener_pid) = std::fs::read_to_string(format!(
-        "/proc/self/fdinfo/{}",
-        listener.as_raw_fd()
-    ))
-    .ok()
-    .and_then(|info| {
-        info.lines()
-            .find_map(|l| l.strip_prefix("Pid:"))
-            .and_then(|v| v.trim().parse::<libc::pid_t>().ok())
-    })
-    .filter(|pid| *pid > 0) else {
+    let Some(listener_pid) =
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{}", listener.as_raw_fd()))
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find_map(|l| l.strip_prefix("Pid:"))
+                    .and_then(|v| v.trim().parse::<libc::pid_t>().ok())
+            })
+            .filter(|pid| *pid > 0)
+    else {
         return Ok(false);
     };
     let namespace = |p: libc::pid_t| {

@@ -70,6 +70,7 @@ pub(crate) fn entry() {
         "connect-race" => connect_race(&argument),
         "unix-datagram" => unix_datagram(),
         "connect-own" => connect_own(&argument),
+        "fchmod-setuid" => fchmod_setuid(&argument),
         "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
@@ -316,6 +317,22 @@ fn connect_as_recycled_pid(argument: &str) -> (bool, String) {
         result.0,
         format!("holding the recycled host pid: {}", result.1),
     )
+}
+
+/// `fchmod(open(path), 04777)`: a mode change through a descriptor.
+fn fchmod_setuid(path: &str) -> (bool, String) {
+    let c = CString::new(path).unwrap_or_default();
+    // SAFETY: open and fchmod of our own descriptor.
+    unsafe {
+        let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return (false, format!("open: {}", errno()));
+        }
+        if libc::fchmod(fd, 0o4777) == 0 {
+            return (true, "mode changed".into());
+        }
+        (false, format!("fchmod: {}", errno()))
+    }
 }
 
 fn unix_datagram() -> (bool, String) {
