@@ -228,3 +228,83 @@ fn a_project_under_tmp_cannot_be_moved_aside() {
     }
     table.finish();
 }
+
+/// Repositories below the working directory (a vendored clone) and in other
+/// writable roots (one under `/tmp`) exist when the run starts: their hooks,
+/// config and place are protected too.
+#[test]
+fn nested_repositories_are_protected() {
+    if let Some(reason) = skip_reason() {
+        return skip("nested_repositories", &reason);
+    }
+    let mut table = Table::new("nested repositories");
+    let base = fixture_base().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("codex-policy-nested-")
+        .tempdir_in(&base)
+        .unwrap();
+    let ws = dir.path().canonicalize().unwrap().join("ws");
+    let vendored = ws.join("vendor/lib");
+    std::fs::create_dir_all(vendored.join(".git/hooks")).unwrap();
+    std::fs::write(vendored.join(".git/config"), "[core]\n").unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let tmp_repo = tempfile::Builder::new()
+        .prefix("codex-policy-tmp-repo-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let tmp_git = tmp_repo.path().canonicalize().unwrap().join(".git");
+    std::fs::create_dir_all(tmp_git.join("hooks")).unwrap();
+    let attempts = [
+        (
+            format!("echo evil > {}/.git/hooks/pre-commit", vendored.display()),
+            "write a vendored repository's hook",
+            vendored.join(".git/hooks/pre-commit"),
+        ),
+        (
+            format!(
+                "echo '[core] fsmonitor = evil' >> {}/.git/config; mkdir {}/.git/x",
+                vendored.display(),
+                vendored.display()
+            ),
+            "change a vendored repository's config",
+            vendored.join(".git/x"),
+        ),
+        (
+            format!(
+                "mv {} {}/moved && mkdir -p {}/.git/hooks/pre-commit",
+                vendored.display(),
+                ws.display(),
+                vendored.display()
+            ),
+            "move a vendored repository aside",
+            vendored.join(".git/hooks/pre-commit"),
+        ),
+        (
+            format!("echo evil > {}/hooks/pre-commit", tmp_git.display()),
+            "write the hook of a repository in /tmp",
+            tmp_git.join("hooks/pre-commit"),
+        ),
+    ];
+    for (script, label, evidence) in attempts {
+        let output = Command::new(codex_policy_bin())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("CODEX_HOME", home.join(".codex"))
+            .args(["--profile", "workspace", "run", "--no-audit", "--cwd"])
+            .arg(&ws)
+            .args(["--", "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        table.record(
+            "workspace",
+            label,
+            Outcome::Refused,
+            Outcome::allowed_if(evidence.exists()),
+            &output,
+        );
+    }
+    table.finish();
+}

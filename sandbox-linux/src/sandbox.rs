@@ -949,6 +949,12 @@ fn namespace_setup(
         }
         protected.push(path.clone());
     }
+    for git in nested_repositories(roots) {
+        if git.is_dir() {
+            protected.extend(hooks_path(&git));
+        }
+        protected.push(git);
+    }
     protected.extend(plan.protected.iter().cloned());
     protected.retain(|p| roots.roots.iter().any(|r| p.starts_with(&r.root)));
     let mut pins: Vec<PathBuf> = Vec::new();
@@ -1010,6 +1016,51 @@ fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
         shm_access,
         pts_access,
     })
+}
+
+/// How far the search for nested repositories looks: directory levels below
+/// each writable root, and entries in all (a bound on start-up cost; the
+/// linux-sandbox doc says what lies beyond).
+const NESTED_REPOSITORY_DEPTH: usize = 4;
+const NESTED_REPOSITORY_ENTRIES: usize = 20_000;
+
+/// Every `.git` (directory or file) below the writable roots, other than the
+/// roots' own: a vendored clone, a repository under `/tmp`. Their hooks and
+/// config would run on the host at the user's next git command, so they are
+/// protected like the working directory's. Symlinks are not followed.
+fn nested_repositories(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut budget = NESTED_REPOSITORY_ENTRIES;
+    for root in &roots.roots {
+        let mut level = vec![root.root.clone()];
+        for _ in 0..NESTED_REPOSITORY_DEPTH {
+            let mut next = Vec::new();
+            for dir in level {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    if budget == 0 {
+                        return found;
+                    }
+                    budget -= 1;
+                    let Ok(kind) = entry.file_type() else {
+                        continue;
+                    };
+                    let path = entry.path();
+                    if entry.file_name() == GIT_DIR_NAME {
+                        if !kind.is_symlink() && dir != root.root {
+                            found.push(path);
+                        }
+                    } else if kind.is_dir() {
+                        next.push(path);
+                    }
+                }
+            }
+            level = next;
+        }
+    }
+    found
 }
 
 /// The hooks directory a repository's `core.hooksPath` names (relative to the
