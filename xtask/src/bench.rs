@@ -152,7 +152,89 @@ pub(crate) fn bench() -> Result<(), String> {
     let report = audit_section(&bin, &root, &runs, &ws, &codex_home)?;
     write_section(&doc, "audit", &report)?;
     println!("{report}");
+
+    let report = connect_section(&bin, &root, &ws, &codex_home)?;
+    write_section(&doc, "connect", &report)?;
+    println!("{report}");
     Ok(())
+}
+
+/// What the unix-socket broker adds to each `connect`: 200 TCP connects to a
+/// loopback listener from bash, bare and under `workspace-net` (where every
+/// `connect` goes through the broker), each against the same command's
+/// `true` in one hyperfine run.
+fn connect_section(
+    bin: &Path,
+    root: &Path,
+    workspace: &str,
+    codex_home: &Path,
+) -> Result<String, String> {
+    const CONNECTS: u32 = 200;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let script = format!(
+        "bash -c 'for i in $(seq {CONNECTS}); do exec 3<>/dev/tcp/127.0.0.1/{port}; exec 3>&-; done'"
+    );
+    let sandboxed = |command: &str| {
+        format!(
+            "{} --profile workspace-net run --no-audit --cwd {workspace} -- {command}",
+            bin.display()
+        )
+    };
+    let runs = "30";
+    let json = root.join("target/bench/connect.json");
+    let measured = hyperfine(
+        &[
+            ("bash -c true (bare)", "bash -c true".into()),
+            ("200 connects (bare)", script.clone()),
+            (
+                "workspace-net run -- bash -c true",
+                sandboxed("bash -c true"),
+            ),
+            ("workspace-net run -- 200 connects", sandboxed(&script)),
+        ],
+        runs,
+        &json,
+        &[("CODEX_HOME", codex_home)],
+    )?;
+    let [bare_true, bare_loop, boxed_true, boxed_loop] = measured[..] else {
+        return Err("hyperfine returned a different number of results".into());
+    };
+    let per_connect =
+        |start: (f64, f64), looped: (f64, f64)| (looped.0 - start.0) * 1000.0 / f64::from(CONNECTS);
+    let bare = per_connect(bare_true, bare_loop);
+    let boxed = per_connect(boxed_true, boxed_loop);
+    let mut out = String::new();
+    let _ = writeln!(out, "## connect through the socket broker\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` on {}: hyperfine -N ({runs} runs, one session); \
+         {CONNECTS} TCP connects to a loopback listener from bash (`/dev/tcp`), minus the \
+         same command's `bash -c true`.\n",
+        host_line()
+    );
+    let _ = writeln!(out, "| command | mean ± σ (ms) |\n|---|---|");
+    for (name, (mean, sd)) in [
+        ("`bash -c true` (bare)", bare_true),
+        ("200 connects (bare)", bare_loop),
+        ("`workspace-net run -- bash -c true`", boxed_true),
+        ("`workspace-net run --` 200 connects", boxed_loop),
+    ] {
+        let _ = writeln!(out, "| {name} | {mean:.2} ± {sd:.2} |");
+    }
+    let _ = writeln!(
+        out,
+        "\nPer connect: {bare:.1} µs bare, {boxed:.1} µs brokered — the broker adds \
+         {:.1} µs (a seccomp notification, `pidfd_getfd`, a copy of the address, a thread, \
+         the connect itself).",
+        boxed - bare
+    );
+    Ok(out)
 }
 
 /// The audit log: criterion throughput with redaction, and what recording

@@ -134,8 +134,28 @@ impl AuditTrail {
                 ))
                 .map(|()| trail);
         }
+        // Opening creates missing directories (0700); Codex's home among them
+        // is said, never created silently.
+        let new_home = options
+            .explicit_path
+            .is_none()
+            .then(|| {
+                codex_policy::profiles::codex_home(|k| std::env::var_os(k))
+                    .ok()
+                    .flatten()
+            })
+            .flatten()
+            .filter(|home| path.starts_with(home) && home.symlink_metadata().is_err());
         match AuditSink::open(&path, sink_options) {
-            Ok(sink) => trail.sink = Some(sink),
+            Ok(sink) => {
+                if let Some(home) = new_home.filter(|home| home.is_dir()) {
+                    eprintln!(
+                        "codex-policy: note: created {} (mode 0700) for the audit log",
+                        home.display()
+                    );
+                }
+                trail.sink = Some(sink);
+            }
             Err(e) => trail.failed(e.to_string())?,
         }
         Ok(trail)
