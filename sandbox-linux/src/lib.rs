@@ -6,9 +6,14 @@
 //!   sockets to the sandbox (ABI ≥ 6);
 //! - **seccomp** refuses non-`AF_UNIX` sockets when network is off, and ptrace,
 //!   io_uring, bpf, mount, namespace creation, TIOCSTI and the like always;
-//! - **user, mount, PID and network namespaces** keep `.git`, `.codex` and
-//!   `.agents` read-only and unmovable, give an empty network stack, and make
-//!   every process of the sandbox die with it.
+//! - **user, mount, PID, IPC (and network) namespaces** keep `.git`, `.codex`,
+//!   `.agents` and the caller's protected paths read-only and unmovable (every
+//!   ancestor inside a writable root pinned), give a private `/dev` and IPC,
+//!   and make every process of the sandbox die with it; the command holds no
+//!   capability;
+//! - a **broker** outside the sandbox (seccomp user notification) performs
+//!   every `connect` and `chmod` itself, so path-named unix sockets outside the
+//!   sandbox and modes outside the writable roots stay out of reach.
 //!
 //! Everything is prepared in the parent; the child only makes async-signal-safe
 //! system calls, so the caller is never restricted and may be multi-threaded. When
