@@ -255,7 +255,19 @@ fn nested_repositories_are_protected() {
         .unwrap();
     let tmp_git = tmp_repo.path().canonicalize().unwrap().join(".git");
     std::fs::create_dir_all(tmp_git.join("hooks")).unwrap();
+    // A nested repository whose `.git` is a file naming its git dir elsewhere
+    // (a submodule, `git init --separate-git-dir`): that git dir is protected.
+    let pointed = tmp_repo.path().canonicalize().unwrap().join("separate");
+    std::fs::create_dir_all(pointed.join("hooks")).unwrap();
+    let sub = ws.join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    std::fs::write(sub.join(".git"), format!("gitdir: {}\n", pointed.display())).unwrap();
     let attempts = [
+        (
+            format!("echo evil > {}/hooks/post-commit", pointed.display()),
+            "write the hook of a nested .git file's git dir",
+            pointed.join("hooks/post-commit"),
+        ),
         (
             format!("echo evil > {}/.git/hooks/pre-commit", vendored.display()),
             "write a vendored repository's hook",

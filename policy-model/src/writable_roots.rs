@@ -320,19 +320,27 @@ fn fold_roots(mut candidates: Vec<PathBuf>) -> Vec<WritableRoot> {
     roots
 }
 
-/// The paths under `root` that must stay read-only, plus what they point to.
-fn protected_subpaths(root: &Path) -> Vec<PathBuf> {
+/// What keeps a repository's `.git` safe: the `.git` entry itself (and its
+/// target when a symlink), and when it is a file (`gitdir: …`, a linked
+/// worktree or submodule) the git directory it names and that directory's
+/// `commondir` — where hooks and config live. Empty when `dot_git` is absent.
+pub fn git_metadata_paths(dot_git: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let git = root.join(GIT_DIR_NAME);
-    if let Ok(meta) = fs::symlink_metadata(&git) {
+    if let Ok(meta) = fs::symlink_metadata(dot_git) {
         if meta.is_file()
-            && let Some(git_dir) = git_dir_from_pointer(&git)
+            && let Some(git_dir) = git_dir_from_pointer(dot_git)
         {
             out.extend(common_dir(&git_dir));
             out.push(git_dir);
         }
-        push_with_target(&mut out, git, &meta);
+        push_with_target(&mut out, dot_git.to_path_buf(), &meta);
     }
+    out
+}
+
+/// The paths under `root` that must stay read-only, plus what they point to.
+fn protected_subpaths(root: &Path) -> Vec<PathBuf> {
+    let mut out = git_metadata_paths(&root.join(GIT_DIR_NAME));
     for name in ALWAYS_PROTECTED_NAMES {
         let path = root.join(name);
         match fs::symlink_metadata(&path) {

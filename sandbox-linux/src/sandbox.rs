@@ -496,7 +496,7 @@ impl LinuxSandbox {
             None
         };
         let namespaces = if plan.namespaces {
-            let setup = namespace_setup(plan, cwd, device_access)?;
+            let setup = namespace_setup(plan, cwd, device_access, &mut rules)?;
             rules.push(format!(
                 "namespaces: user, mount, pid, ipc{}; private /dev (null, zero, full, random, \
                  urandom, tty, own devpts and /dev/shm); no capabilities",
@@ -933,6 +933,7 @@ fn namespace_setup(
     plan: &SandboxPlan,
     cwd: &Path,
     (shm_access, pts_access): (u64, u64),
+    warnings: &mut Vec<String>,
 ) -> io::Result<NamespaceSetup> {
     let roots = &plan.roots;
     let mut protected: Vec<PathBuf> = Vec::new();
@@ -949,11 +950,22 @@ fn namespace_setup(
         }
         protected.push(path.clone());
     }
-    for git in nested_repositories(roots) {
-        if git.is_dir() {
-            protected.extend(hooks_path(&git));
+    let nested = nested_repositories(roots);
+    for git in nested.found {
+        for path in codex_policy_model::git_metadata_paths(&git) {
+            if path.is_dir() {
+                protected.extend(hooks_path(&path));
+            }
+            protected.push(path);
         }
-        protected.push(git);
+    }
+    if let Some(stopped) = nested.stopped_at {
+        warnings.push(format!(
+            "warning: the search for nested repositories stopped after \
+             {NESTED_REPOSITORY_ENTRIES} entries (in {}): repositories below that point are \
+             not protected",
+            stopped.display()
+        ));
     }
     protected.extend(plan.protected.iter().cloned());
     protected.retain(|p| roots.roots.iter().any(|r| p.starts_with(&r.root)));
@@ -1019,21 +1031,44 @@ fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
 }
 
 /// How far the search for nested repositories looks: directory levels below
-/// each writable root, and entries in all (a bound on start-up cost; the
-/// linux-sandbox doc says what lies beyond).
-const NESTED_REPOSITORY_DEPTH: usize = 4;
-const NESTED_REPOSITORY_ENTRIES: usize = 20_000;
+/// each writable root, and entries per root (a bound on start-up cost; when it
+/// is reached the report says so, and `run` prints it).
+const NESTED_REPOSITORY_DEPTH: usize = 6;
+const NESTED_REPOSITORY_ENTRIES: usize = 50_000;
+
+/// Directories searched last at each level: large trees of installed or built
+/// files, where a repository is least likely and the budget most at risk.
+const SEARCHED_LAST: [&str; 7] = [
+    "node_modules",
+    "target",
+    ".venv",
+    "venv",
+    "dist",
+    "build",
+    "vendor",
+];
+
+/// The `.git` entries found below the writable roots, and where the search
+/// stopped if its budget ran out.
+struct NestedRepositories {
+    found: Vec<PathBuf>,
+    stopped_at: Option<PathBuf>,
+}
 
 /// Every `.git` (directory or file) below the writable roots, other than the
 /// roots' own: a vendored clone, a repository under `/tmp`. Their hooks and
 /// config would run on the host at the user's next git command, so they are
-/// protected like the working directory's. Symlinks are not followed.
-fn nested_repositories(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut budget = NESTED_REPOSITORY_ENTRIES;
+/// protected like the working directory's. Breadth first, symlinks not
+/// followed, bulky directories last.
+fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
+    let mut result = NestedRepositories {
+        found: Vec::new(),
+        stopped_at: None,
+    };
     for root in &roots.roots {
+        let mut budget = NESTED_REPOSITORY_ENTRIES;
         let mut level = vec![root.root.clone()];
-        for _ in 0..NESTED_REPOSITORY_DEPTH {
+        'search: for _ in 0..NESTED_REPOSITORY_DEPTH {
             let mut next = Vec::new();
             for dir in level {
                 let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -1041,7 +1076,8 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
                 };
                 for entry in entries.flatten() {
                     if budget == 0 {
-                        return found;
+                        result.stopped_at = Some(dir);
+                        break 'search;
                     }
                     budget -= 1;
                     let Ok(kind) = entry.file_type() else {
@@ -1050,17 +1086,22 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
                     let path = entry.path();
                     if entry.file_name() == GIT_DIR_NAME {
                         if !kind.is_symlink() && dir != root.root {
-                            found.push(path);
+                            result.found.push(path);
                         }
                     } else if kind.is_dir() {
                         next.push(path);
                     }
                 }
             }
+            let bulky = |p: &PathBuf| {
+                p.file_name()
+                    .is_some_and(|n| SEARCHED_LAST.iter().any(|b| n == *b))
+            };
+            next.sort_by_key(|p| (bulky(p), p.components().count()));
             level = next;
         }
     }
-    found
+    result
 }
 
 /// The hooks directory a repository's `core.hooksPath` names (relative to the

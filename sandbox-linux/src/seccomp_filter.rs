@@ -115,6 +115,40 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
     rules.insert(libc::SYS_unshare, namespace_rules(0)?);
     description.push("seccomp EPERM: clone/unshare with any CLONE_NEW* flag".into());
 
+    // No set-uid or set-gid file is created: a root command would leave a
+    // root-owned set-uid binary for any local user (chmod goes to the broker,
+    // which refuses those bits too). (syscall, flags argument, mode argument)
+    let creating: &[(libc::c_long, Option<u8>, u8)] = &[
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_open, Some(1), 2),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_creat, None, 1),
+        #[cfg(target_arch = "x86_64")]
+        (libc::SYS_mknod, None, 1),
+        (libc::SYS_openat, Some(2), 3),
+        (libc::SYS_mknodat, None, 2),
+    ];
+    for &(syscall, flags, mode) in creating {
+        let entry = rules.entry(syscall).or_default();
+        for bit in [libc::S_ISUID as u64, libc::S_ISGID as u64] {
+            let special = cond(mode, SeccompCmpOp::MaskedEq(bit), bit)?;
+            match flags {
+                // O_CREAT and O_TMPFILE are the flags that use the mode.
+                Some(arg) => {
+                    for create in [libc::O_CREAT as u64, libc::O_TMPFILE as u64] {
+                        entry.push(rule(vec![
+                            cond(arg, SeccompCmpOp::MaskedEq(create), create)?,
+                            special.clone(),
+                        ])?);
+                    }
+                }
+                None => entry.push(rule(vec![special])?),
+            }
+        }
+    }
+    description
+        .push("seccomp EPERM: creating a set-uid or set-gid file (open, creat, mknod)".into());
+
     // Only the query (0xffffffff) and the default persona (PER_LINUX = 0) pass.
     rules.insert(
         libc::SYS_personality,
@@ -161,7 +195,8 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
         ARCH,
     )?
     .try_into()?;
-    description.push("seccomp ENOSYS: clone3 (flags unreadable by seccomp)".into());
+    description
+        .push("seccomp ENOSYS: clone3, openat2 (flags or mode unreadable by seccomp)".into());
     #[cfg(target_arch = "x86_64")]
     description.push("seccomp EPERM: every x32 system call (nr >= 0x40000000)".into());
 
@@ -212,18 +247,22 @@ fn prefix(broker: bool) -> BpfProgram {
         u32::MAX
     };
     let notified: &[u32] = if broker { &NOTIFIED } else { &[] };
-    let n = notified.len();
+    // clone3: flags in memory; openat2: mode in memory. ENOSYS makes libc
+    // fall back to clone / callers to openat, whose arguments the rules see.
+    let enosys = [libc::SYS_clone3 as u32, libc::SYS_openat2 as u32];
+    let (e, n) = (enosys.len(), notified.len());
     let mut program = vec![
         stmt(ld_abs, 4), // seccomp_data.arch
         // another arch: on to the rules, past everything below
-        jump(jeq, AUDIT_ARCH, 0, (n + 7) as u8),
-        stmt(ld_abs, 0),                                      // seccomp_data.nr
-        jump(jge, x32_bit, (n + 4) as u8, 0),                 // x32: EPERM
-        jump(jeq, libc::SYS_clone3 as u32, (n + 1) as u8, 0), // ENOSYS
+        jump(jeq, AUDIT_ARCH, 0, (e + n + 6) as u8),
+        stmt(ld_abs, 0),                          // seccomp_data.nr
+        jump(jge, x32_bit, (e + n + 3) as u8, 0), // x32: EPERM
     ];
-    for (i, nr) in notified.iter().enumerate() {
-        // to USER_NOTIF, past the rest of these, the jump and ENOSYS
-        program.push(jump(jeq, *nr, (n - i + 1) as u8, 0));
+    for (k, nr) in enosys.iter().enumerate() {
+        program.push(jump(jeq, *nr, (e + n - k) as u8, 0)); // ENOSYS
+    }
+    for (k, nr) in notified.iter().enumerate() {
+        program.push(jump(jeq, *nr, (n - k + 1) as u8, 0)); // USER_NOTIF
     }
     program.extend([
         stmt(libc::BPF_JMP | libc::BPF_JA, 3), // over the returns to the rules

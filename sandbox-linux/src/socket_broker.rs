@@ -362,28 +362,31 @@ fn handle_chmod(
         }
         fd
     } else if path[0] == b'/' || base == at_fdcwd {
-        resolve_path(pid, &path, nofollow)?
+        resolve_path(pid, None, &path, nofollow)?
     } else {
         // SAFETY: duplicates the caller's directory descriptor.
         let dir = owned(unsafe {
             libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), base as i32, 0u32)
         })?;
-        open_beneath(&dir, &path, nofollow, false)?
+        resolve_path(pid, Some(dir), &path, nofollow)?
     };
-    // SAFETY: a zeroed stat is a valid out-parameter.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: fstat of our descriptor.
-    if unsafe { libc::fstat(target.as_raw_fd(), &mut st) } < 0 {
-        return Err(last_errno());
-    }
+    let st = stat_of(&target)?;
     if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
         return Err(libc::EOPNOTSUPP); // Linux has no symlink modes
     }
     let real = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd()))
         .map_err(|_| libc::EPERM)?;
+    // Strictly beneath a root: a writable root itself (/tmp!) keeps its mode.
     let writable = real.is_absolute()
-        && (real.starts_with("/dev/shm") || policy.writable.iter().any(|r| real.starts_with(r)));
-    if !writable || Some(st.st_uid) != caller_fsuid(pid) {
+        && (real.starts_with("/dev/shm/")
+            || policy
+                .writable
+                .iter()
+                .any(|r| real.starts_with(r) && real != *r));
+    // No set-uid or set-gid bit: a root command would leave a root-owned
+    // set-uid binary for any local user.
+    let special = mode & u64::from(libc::S_ISUID | libc::S_ISGID) != 0;
+    if !writable || special || Some(st.st_uid) != caller_fsuid(pid) {
         return Err(libc::EPERM);
     }
     let via =
@@ -493,70 +496,145 @@ fn connect(socket: &OwnedFd, address: &[u8]) -> Result<(), i32> {
 /// symlinks but no `/proc` magic link (which would name the broker's own
 /// descriptors and root).
 fn resolve(pid: libc::pid_t, path: &[u8]) -> Result<OwnedFd, i32> {
-    let fd = resolve_path(pid, path, false)?;
+    let fd = resolve_path(pid, None, path, false)?;
+    if stat_of(&fd)?.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Err(libc::ECONNREFUSED);
+    }
+    Ok(fd)
+}
+
+/// `path` as the caller `pid` sees it, opened `O_PATH`: relative to `start`
+/// (a directory of the caller's) or its working directory, or from its root.
+/// One component at a time, so that every symlink — an absolute one too — is
+/// followed in the caller's view (its root, its mounts: the read-only binds,
+/// the private `/dev`), never the broker's; symlinks on procfs (the magic
+/// links of `/proc/<pid>/…`, which would name the broker's own descriptors and
+/// root) are refused. The final symlink is not followed when `nofollow`.
+fn resolve_path(
+    pid: libc::pid_t,
+    start: Option<OwnedFd>,
+    path: &[u8],
+    nofollow: bool,
+) -> Result<OwnedFd, i32> {
+    const MAX_LINKS: usize = 40;
+    const PROC_SUPER_MAGIC: libc::c_long = 0x9fa0;
+    let root = open_dir(&format!("/proc/{pid}/root"))?;
+    let mut current = match (path.first(), start) {
+        (Some(b'/'), _) => duplicate(&root)?,
+        (_, Some(dir)) => dir,
+        (_, None) => open_dir(&format!("/proc/{pid}/cwd"))?,
+    };
+    let mut pending: std::collections::VecDeque<Vec<u8>> = path
+        .split(|&b| b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == b"." {
+            continue;
+        }
+        if name == b".." {
+            if same_inode(&current, &root) {
+                continue;
+            }
+            current = open_at(&current, b"..", libc::O_DIRECTORY)?;
+            continue;
+        }
+        let next = open_at(&current, &name, libc::O_NOFOLLOW)?;
+        let st = stat_of(&next)?;
+        let last = pending.is_empty();
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK && !(last && nofollow) {
+            links += 1;
+            // SAFETY: a zeroed statfs is a valid out-parameter.
+            let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+            // SAFETY: fstatfs of our descriptor.
+            let on_proc = unsafe { libc::fstatfs(next.as_raw_fd(), &mut fs) } == 0
+                && fs.f_type as libc::c_long == PROC_SUPER_MAGIC;
+            if links > MAX_LINKS || on_proc {
+                return Err(libc::ELOOP);
+            }
+            let mut buf = vec![0u8; libc::PATH_MAX as usize];
+            // SAFETY: readlinkat of our O_PATH symlink descriptor into `buf`.
+            let n = unsafe {
+                libc::readlinkat(
+                    next.as_raw_fd(),
+                    c"".as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                )
+            };
+            if n < 0 {
+                return Err(last_errno());
+            }
+            let target = &buf[..n as usize];
+            if target.first() == Some(&b'/') {
+                current = duplicate(&root)?;
+            }
+            for component in target.split(|&b| b == b'/').rev() {
+                if !component.is_empty() {
+                    pending.push_front(component.to_vec());
+                }
+            }
+            continue;
+        }
+        if !last && st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(libc::ENOTDIR);
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+fn open_dir(path: &str) -> Result<OwnedFd, i32> {
+    let path = CString::new(path).map_err(|_| libc::EINVAL)?;
+    // SAFETY: open of a NUL-terminated path.
+    owned(
+        unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )
+}
+
+fn open_at(dir: &OwnedFd, name: &[u8], flags: libc::c_int) -> Result<OwnedFd, i32> {
+    let name = CString::new(name).map_err(|_| libc::EINVAL)?;
+    // SAFETY: openat of one NUL-terminated component beneath our descriptor.
+    owned(
+        unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_PATH | libc::O_CLOEXEC | flags,
+            )
+        }
+        .into(),
+    )
+}
+
+fn duplicate(fd: &OwnedFd) -> Result<OwnedFd, i32> {
+    fd.try_clone()
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn stat_of(fd: &OwnedFd) -> Result<libc::stat, i32> {
     // SAFETY: a zeroed stat is a valid out-parameter.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat of our descriptor.
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } < 0 {
         return Err(last_errno());
     }
-    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
-        return Err(libc::ECONNREFUSED);
-    }
-    Ok(fd)
+    Ok(st)
 }
 
-/// `path` as the caller `pid` sees it, opened `O_PATH` (without following a
-/// final symlink when `nofollow`).
-fn resolve_path(pid: libc::pid_t, path: &[u8], nofollow: bool) -> Result<OwnedFd, i32> {
-    let absolute = path.first() == Some(&b'/');
-    let base = format!("/proc/{pid}/{}", if absolute { "root" } else { "cwd" });
-    let base = CString::new(base).map_err(|_| libc::EINVAL)?;
-    // SAFETY: open of a NUL-terminated path.
-    let dir = owned(
-        unsafe {
-            libc::open(
-                base.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        }
-        .into(),
-    )?;
-    open_beneath(&dir, path, nofollow, absolute)
-}
-
-/// `openat2(dir, path, O_PATH)` with no magic links; `in_root` treats `dir` as
-/// the root for absolute paths and `..`.
-fn open_beneath(dir: &OwnedFd, path: &[u8], nofollow: bool, in_root: bool) -> Result<OwnedFd, i32> {
-    let path = CString::new(path).map_err(|_| libc::EINVAL)?;
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
-    /// `struct open_how` (libc's is non-exhaustive).
-    #[repr(C)]
-    struct OpenHow {
-        flags: u64,
-        mode: u64,
-        resolve: u64,
+fn same_inode(a: &OwnedFd, b: &OwnedFd) -> bool {
+    match (stat_of(a), stat_of(b)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
     }
-    let mut flags = libc::O_PATH | libc::O_CLOEXEC;
-    if nofollow {
-        flags |= libc::O_NOFOLLOW;
-    }
-    let how = OpenHow {
-        flags: flags as u64,
-        mode: 0,
-        resolve: RESOLVE_NO_MAGICLINKS | if in_root { RESOLVE_IN_ROOT } else { 0 },
-    };
-    // SAFETY: openat2 with a valid dirfd, path and open_how.
-    owned(unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    })
 }
 
 /// A `sockaddr_un` naming the inode behind `target` through `/proc/self/fd`.

@@ -149,6 +149,11 @@ pub(crate) fn run(
                 eprintln!("  rule: {rule}");
             }
         }
+        if mode != Mode::Debug {
+            for warning in report.rules.iter().filter(|r| r.starts_with("warning:")) {
+                eprintln!("codex-policy: {warning}");
+            }
+        }
         let missing: Vec<&str> = report.missing().map(|m| m.protection.describe()).collect();
         if !missing.is_empty() {
             eprintln!("codex-policy: warning: --best-effort: running WITHOUT these protections:");
