@@ -1034,19 +1034,23 @@ fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
 /// each writable root, and entries per root (a bound on start-up cost; when it
 /// is reached the report says so, and `run` prints it).
 const NESTED_REPOSITORY_DEPTH: usize = 6;
-const NESTED_REPOSITORY_ENTRIES: usize = 50_000;
+const NESTED_REPOSITORY_ENTRIES: usize = 10_000;
 
-/// Directories searched last at each level: large trees of installed or built
-/// files, where a repository is least likely and the budget most at risk.
-const SEARCHED_LAST: [&str; 7] = [
+/// Directories not searched: trees of installed or built files (a package
+/// manager's or a compiler's), large — reading them cost tens of
+/// milliseconds per run — and not where a repository whose hooks anyone runs
+/// lives.
+const NOT_SEARCHED: [&str; 6] = [
     "node_modules",
     "target",
     ".venv",
     "venv",
-    "dist",
-    "build",
-    "vendor",
+    "__pycache__",
+    ".git",
 ];
+
+/// Directories searched last at each level.
+const SEARCHED_LAST: [&str; 3] = ["dist", "build", "vendor"];
 
 /// The `.git` entries found below the writable roots, and where the search
 /// stopped if its budget ran out.
@@ -1088,7 +1092,8 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
                         if !kind.is_symlink() && dir != root.root {
                             result.found.push(path);
                         }
-                    } else if kind.is_dir() {
+                    } else if kind.is_dir() && !NOT_SEARCHED.iter().any(|n| entry.file_name() == *n)
+                    {
                         next.push(path);
                     }
                 }
