@@ -37,19 +37,10 @@ fn no_capabilities_and_no_handle_opens_as_root_and_unprivileged() {
         for profile in ["offline", "workspace", "workspace-net", "trusted"] {
             let git = fixture.workspace.join(".git").display().to_string();
             for (attack, argument) in [("capabilities", ""), ("handle-open", git.as_str())] {
-                let argv = probe::argv();
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let run = probe::command(fixture.command(profile, &[], &argv), attack, argument);
-                let run = if as_nobody {
-                    let Some(run) = probe::as_nobody(&run) else {
-                        return skip("escape_capabilities (unprivileged)", "setpriv not found");
-                    };
-                    run
-                } else {
-                    run
+                let Some(output) = probe::attack(&fixture, profile, attack, argument, as_nobody)
+                else {
+                    return skip("escape_capabilities (unprivileged)", "setpriv not found");
                 };
-                let mut run = run;
-                let output = run.output().unwrap();
                 assert_ne!(
                     Verdict::of(&output),
                     Verdict::NoReport,

@@ -67,16 +67,9 @@ fn only_ordinary_devices_are_reachable() {
                 .map(|d| ("device", d.as_str()))
                 .chain([("device", "/dev/null")]);
             for (attack, device) in attempts {
-                let argv = probe::argv();
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let mut run = probe::command(fixture.command(profile, &[], &argv), attack, device);
-                if nobody {
-                    let Some(unprivileged) = probe::as_nobody(&run) else {
-                        return skip("escape_devices (unprivileged)", "setpriv not found");
-                    };
-                    run = unprivileged;
-                }
-                let output = run.output().unwrap();
+                let Some(output) = probe::attack(&fixture, profile, attack, device, nobody) else {
+                    return skip("escape_devices (unprivileged)", "setpriv not found");
+                };
                 let verdict = Verdict::of(&output);
                 assert_ne!(verdict, Verdict::NoReport, "{who} {profile} {device}");
                 // Outside a sandbox only root can open these (they are 0660);

@@ -64,16 +64,9 @@ fn host_sysv_ipc_is_out_of_reach() {
         let who = if as_nobody { "nobody" } else { "root" };
         for profile in ["offline", "workspace", "workspace-net", "trusted"] {
             for attack in ["sysv-shm", "sysv-msg"] {
-                let argv = probe::argv();
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let mut run = probe::command(fixture.command(profile, &[], &argv), attack, &key);
-                if as_nobody {
-                    let Some(unprivileged) = probe::as_nobody(&run) else {
-                        return skip("escape_ipc (unprivileged)", "setpriv not found");
-                    };
-                    run = unprivileged;
-                }
-                let output = run.output().unwrap();
+                let Some(output) = probe::attack(&fixture, profile, attack, &key, as_nobody) else {
+                    return skip("escape_ipc (unprivileged)", "setpriv not found");
+                };
                 let verdict = Verdict::of(&output);
                 assert_ne!(verdict, Verdict::NoReport, "{who} {profile} {attack}");
                 table.record(

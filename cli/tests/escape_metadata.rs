@@ -109,13 +109,8 @@ fn modes_change_only_inside_the_writable_roots() {
                 );
             }
             std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
-            let argv = probe::argv();
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let output = with_user(probe::command(
-                fixture.command(profile, &[], &argv),
-                "fchmod-setuid",
-                &b,
-            ));
+            let output =
+                probe::attack(&fixture, profile, "fchmod-setuid", &b, nobody).expect("setpriv");
             assert_ne!(Verdict::of(&output), Verdict::NoReport, "{output:?}");
             table.record(
                 profile,

@@ -68,17 +68,10 @@ fn outside_path_sockets_are_unreachable() {
             ];
             let mut sandboxed_attempts = 0;
             for (attack, argument, label) in attacks {
-                let argv = probe::argv();
-                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-                let mut run =
-                    probe::command(fixture.command(profile, &[], &argv), attack, argument);
-                if as_nobody {
-                    let Some(unprivileged) = probe::as_nobody(&run) else {
-                        return skip("escape_unix_sockets (unprivileged)", "setpriv not found");
-                    };
-                    run = unprivileged;
-                }
-                let output = run.output().unwrap();
+                let Some(output) = probe::attack(&fixture, profile, attack, argument, as_nobody)
+                else {
+                    return skip("escape_unix_sockets (unprivileged)", "setpriv not found");
+                };
                 let verdict = Verdict::of(&output);
                 assert_ne!(verdict, Verdict::NoReport, "{who} {profile} {attack}");
                 let observed = if attack == "connect-race" {
@@ -105,13 +98,8 @@ fn outside_path_sockets_are_unreachable() {
                 );
             }
             // The sandbox's own server (in its private /dev/shm) still works.
-            let argv = probe::argv();
-            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-            let mut run = probe::command(fixture.command(profile, &[], &argv), "connect-own", &own);
-            if as_nobody {
-                run = probe::as_nobody(&run).unwrap();
-            }
-            let output = run.output().unwrap();
+            let output =
+                probe::attack(&fixture, profile, "connect-own", &own, as_nobody).expect("setpriv");
             table.record(
                 profile,
                 &format!("its own server as {who}"),

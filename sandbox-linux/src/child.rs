@@ -651,26 +651,39 @@ unsafe fn install_seccomp(program: &BpfProgram, broker: Option<libc::c_int>) -> 
     Ok(())
 }
 
+/// Room for one descriptor in an `SCM_RIGHTS` control message, aligned as a
+/// `cmsghdr` must be.
+#[repr(C)]
+pub(crate) union RightsBuffer {
+    pub(crate) bytes: [u8; 32],
+    _align: libc::cmsghdr,
+}
+
+/// A message of the one byte behind `iov`, with `control` as its control
+/// buffer (all of it; a sender sets the length it fills). Async-signal-safe.
+pub(crate) fn rights_message(iov: &mut libc::iovec, control: &mut RightsBuffer) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is valid; the pointers set outlive its use.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    // SAFETY: taking the address of the union's byte view.
+    msg.msg_control = unsafe { control.bytes.as_mut_ptr() }.cast();
+    msg.msg_controllen = std::mem::size_of::<RightsBuffer>() as _;
+    msg
+}
+
 /// Sends `fd` over the unix socket `socket` (`SCM_RIGHTS`); async-signal-safe.
 unsafe fn send_fd(socket: libc::c_int, fd: libc::c_int) -> bool {
-    #[repr(C)]
-    union Control {
-        buf: [u8; 32],
-        _align: libc::cmsghdr,
-    }
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    let mut control = Control { buf: [0; 32] };
-    // SAFETY: building a msghdr over stack buffers, with the CMSG_* arithmetic
-    // of the C ABI; sendmsg is async-signal-safe.
+    let mut control = RightsBuffer { bytes: [0; 32] };
+    let mut msg = rights_message(&mut iov, &mut control);
+    // SAFETY: the CMSG_* arithmetic of the C ABI over our control buffer;
+    // sendmsg is async-signal-safe.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.buf.as_mut_ptr().cast();
         msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;

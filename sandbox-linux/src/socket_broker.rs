@@ -58,24 +58,16 @@ pub(crate) fn start(listener: OwnedFd, policy: BrokerPolicy) -> io::Result<()> {
 
 /// Receives the sandbox's listener from its end of the socket pair.
 pub(crate) fn receive_listener(socket: &OwnedFd) -> io::Result<OwnedFd> {
-    #[repr(C)]
-    union Control {
-        buf: [u8; 32],
-        _align: libc::cmsghdr,
-    }
+    use crate::child::{RightsBuffer, rights_message};
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    let mut control = Control { buf: [0; 32] };
-    // SAFETY: a msghdr over stack buffers; the CMSG_* arithmetic of the C ABI.
+    let mut control = RightsBuffer { bytes: [0; 32] };
+    let mut msg = rights_message(&mut iov, &mut control);
+    // SAFETY: recvmsg into our buffers; the CMSG_* arithmetic of the C ABI.
     unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.buf.as_mut_ptr().cast();
-        msg.msg_controllen = control.buf.len() as _;
         let n = libc::recvmsg(
             socket.as_raw_fd(),
             &mut msg,

@@ -10,6 +10,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use super::escape::Fixture;
+
 const ATTACK: &str = "CODEX_POLICY_PROBE";
 const ARGUMENT: &str = "CODEX_POLICY_PROBE_ARG";
 
@@ -30,6 +32,25 @@ pub(crate) fn argv() -> Vec<String> {
 pub(crate) fn command(mut run: Command, attack: &str, argument: &str) -> Command {
     run.env(ATTACK, attack).env(ARGUMENT, argument);
     run
+}
+
+/// Runs `attack` on `argument` in a `profile` sandbox over `fixture`'s
+/// workspace, as root or as `nobody`; `None` when `nobody` is asked for and
+/// `setpriv` is missing.
+pub(crate) fn attack(
+    fixture: &Fixture,
+    profile: &str,
+    attack: &str,
+    argument: &str,
+    nobody: bool,
+) -> Option<Output> {
+    let argv = argv();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let mut run = command(fixture.command(profile, &[], &argv), attack, argument);
+    if nobody {
+        run = as_nobody(&run)?;
+    }
+    Some(run.output().expect("spawn codex-policy"))
 }
 
 /// What an attack reported.
