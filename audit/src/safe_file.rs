@@ -112,16 +112,7 @@ pub(crate) fn open_append(path: &Path) -> Result<File, AuditError> {
         .custom_flags(FLAGS)
         .open(path)
         .map_err(|e| open_failed(path, e))?;
-    let meta = file.metadata().map_err(|e| io_error(path, e))?;
-    if !meta.file_type().is_file() {
-        return Err(unsafe_file(
-            path,
-            format!(
-                "is {}, not a regular file; the audit log must be a regular file",
-                describe(meta.file_type())
-            ),
-        ));
-    }
+    let meta = regular_file_metadata(path, &file)?;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
@@ -163,15 +154,8 @@ pub(crate) fn open_append(path: &Path) -> Result<File, AuditError> {
     Ok(file)
 }
 
-/// Opens the log file at `path` for reading: a regular file, not through a
-/// link, never blocking on a FIFO. Ownership is not checked: reading another
-/// user's log (an administrator's) is legitimate.
-pub(crate) fn open_read(path: &Path) -> Result<File, AuditError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(FLAGS)
-        .open(path)
-        .map_err(|e| open_failed(path, e))?;
+/// The metadata of the open `file`, which must be a regular file.
+fn regular_file_metadata(path: &Path, file: &File) -> Result<std::fs::Metadata, AuditError> {
     let meta = file.metadata().map_err(|e| io_error(path, e))?;
     if !meta.file_type().is_file() {
         return Err(unsafe_file(
@@ -182,6 +166,19 @@ pub(crate) fn open_read(path: &Path) -> Result<File, AuditError> {
             ),
         ));
     }
+    Ok(meta)
+}
+
+/// Opens the log file at `path` for reading: a regular file, not through a
+/// link, never blocking on a FIFO. Ownership is not checked: reading another
+/// user's log (an administrator's) is legitimate.
+pub(crate) fn open_read(path: &Path) -> Result<File, AuditError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(FLAGS)
+        .open(path)
+        .map_err(|e| open_failed(path, e))?;
+    regular_file_metadata(path, &file)?;
     clear_nonblock(path, &file)?;
     Ok(file)
 }
