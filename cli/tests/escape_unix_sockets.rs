@@ -269,3 +269,54 @@ fn a_recycled_listener_pid_does_not_pass_for_the_sandbox() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A socket allowed by name in config.toml (`[permissions.<profile>.network.
+/// unix_sockets]`, a file the command cannot write) is reachable whoever
+/// listens on it; `none` in the same map, or no entry, keeps it refused.
+#[test]
+fn a_socket_allowed_by_name_is_reachable() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_socket_allowed_by_name", &reason);
+    }
+    let fixture = Fixture::new();
+    let allowed = fixture.home.join("allowed.sock");
+    let refused = fixture.home.join("refused.sock");
+    let other = fixture.home.join("other.sock");
+    let listeners: Vec<UnixListener> = [&allowed, &refused, &other]
+        .iter()
+        .map(|p| UnixListener::bind(p).unwrap())
+        .collect();
+    std::fs::write(
+        fixture.codex_home.join("config.toml"),
+        format!(
+            "[permissions.workspace.network.unix_sockets]\n\"{}\" = \"allow\"\n\"{}\" = \"none\"\n",
+            allowed.display(),
+            refused.display()
+        ),
+    )
+    .unwrap();
+    let mut table = Table::new("sockets allowed by name");
+    for (path, expected) in [
+        (&allowed, Outcome::Allowed),
+        (&refused, Outcome::Refused),
+        (&other, Outcome::Refused),
+    ] {
+        let output = probe::attack(
+            &fixture,
+            "workspace",
+            "connect",
+            path.to_str().unwrap(),
+            false,
+        )
+        .unwrap();
+        table.record(
+            "workspace",
+            &format!("connect {}", path.file_name().unwrap().to_string_lossy()),
+            expected,
+            Outcome::allowed_if(Verdict::of(&output) == Verdict::Allowed),
+            &output,
+        );
+    }
+    drop(listeners);
+    table.finish();
+}

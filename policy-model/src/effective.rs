@@ -99,6 +99,12 @@ pub struct EffectivePolicy {
     pub environment: Option<Decided<EnvironmentName>>,
     /// Managed-only allowlist in force.
     pub managed_allowed_domains_only: Decided<bool>,
+    /// Path-named unix sockets the command may connect to (the `unix_sockets`
+    /// maps): allowed by some source, refused (`none`) by none, and inside the
+    /// managed requirements' own allows when those name any socket.
+    /// `dangerously_allow_all_unix_sockets` is not honoured: every other socket
+    /// outside the sandbox stays refused.
+    pub unix_sockets: Vec<std::path::PathBuf>,
     /// What the enforcement cannot do yet and how it compensates (always
     /// stricter, never looser).
     pub notes: Vec<String>,
@@ -286,8 +292,42 @@ pub(crate) fn compose_view(
             )
         }),
         managed_allowed_domains_only: managed_only,
+        unix_sockets: allowed_sockets(profile_name, files),
         notes,
     }
+}
+
+/// See [`EffectivePolicy::unix_sockets`]: most restrictive wins.
+fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<std::path::PathBuf> {
+    use crate::network_rules::SocketRule;
+    let sources = rule_sources(profile_name, files);
+    let allowed_by = |rules: &crate::NetworkRules, path: &std::path::Path| {
+        rules
+            .unix_sockets
+            .iter()
+            .any(|e| e.path == path && e.rule == SocketRule::Allow)
+    };
+    let managed = files
+        .requirements
+        .map(|(_, rules)| rules)
+        .filter(|rules| !rules.unix_sockets.is_empty());
+    let mut out: Vec<std::path::PathBuf> = sources
+        .iter()
+        .flat_map(|(rules, _, _)| &rules.unix_sockets)
+        .filter(|e| e.rule == SocketRule::Allow)
+        .map(|e| e.path.clone())
+        .filter(|path| {
+            !sources.iter().any(|(rules, _, _)| {
+                rules
+                    .unix_sockets
+                    .iter()
+                    .any(|e| e.path == *path && e.rule == SocketRule::None)
+            }) && managed.is_none_or(|m| allowed_by(m, path))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The rule maps that apply: managed requirements, and config.toml's

@@ -132,7 +132,9 @@ pub(crate) fn run(
             Err(err) => return Err(Failure::new(exit::CANNOT_START, err.to_string())),
         }
     }
-    let sandbox = sandbox.protect_paths(protected);
+    let sandbox = sandbox
+        .protect_paths(protected)
+        .allow_unix_sockets(composed.effective.unix_sockets.iter().cloned());
     let target = shell_words(&argv);
     let started_at = std::time::Instant::now();
     // Once `sandbox_start` is recorded as allowed, every outcome ends with a
