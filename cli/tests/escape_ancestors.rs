@@ -320,3 +320,40 @@ fn nested_repositories_are_protected() {
     }
     table.finish();
 }
+
+/// A `.git` file whose `gitdir:` path goes through a symlink inside a writable
+/// root: binding the git dir would protect nothing (the link can be
+/// re-pointed at a planted one), so the run is refused (125) and nothing runs.
+#[test]
+fn a_git_dir_behind_a_replaceable_link_is_refused() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_git_dir_behind_a_replaceable_link", &reason);
+    }
+    let base = fixture_base().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("codex-policy-gitdir-link-")
+        .tempdir_in(&base)
+        .unwrap();
+    let ws = dir.path().canonicalize().unwrap().join("ws");
+    std::fs::create_dir_all(ws.join("gd/hooks")).unwrap();
+    std::os::unix::fs::symlink("gd", ws.join("gdlink")).unwrap();
+    std::fs::create_dir_all(ws.join("sub")).unwrap();
+    std::fs::write(ws.join("sub/.git"), "gitdir: ../gdlink\n").unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let output = Command::new(codex_policy_bin())
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("CODEX_HOME", home.join(".codex"))
+        .args(["--profile", "workspace", "run", "--no-audit", "--cwd"])
+        .arg(&ws)
+        .args(["--", "touch", "ran"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("gdlink"), "{stderr}");
+    assert!(!ws.join("ran").exists(), "the command ran");
+}

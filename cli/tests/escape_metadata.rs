@@ -1,7 +1,8 @@
 //! Escape suite, file modes: Landlock confines writes, not metadata, so the
 //! broker decides `chmod`, `fchmod`, `fchmodat` and `fchmodat2` — a mode
 //! changes only where the sandbox may write, and only on the caller's own
-//! files. A root command could otherwise `chmod 4755` a binary of the host or
+//! files — and extended-attribute writes (a POSIX ACL rewrites the mode) are
+//! refused. A root command could otherwise `chmod 4755` a binary of the host or
 //! open `/etc` to everyone. As root and as an unprivileged user.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -108,6 +109,15 @@ fn modes_change_only_inside_the_writable_roots() {
                     &output,
                 );
             }
+            std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let acl = probe::attack(&fixture, profile, "posix-acl", &b, nobody).expect("setpriv");
+            table.record(
+                profile,
+                &format!("ACL u::rwx,g::rwx,o::rwx on a binary outside as {who}"),
+                Outcome::allowed_if(profile == "trusted"),
+                Outcome::allowed_if(mode(&binary) != 0o755),
+                &acl,
+            );
             std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
             let output =
                 probe::attack(&fixture, profile, "fchmod-setuid", &b, nobody).expect("setpriv");

@@ -66,5 +66,5 @@ pub use sandbox::{
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{
     ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes,
-    SkipReason, SkippedRoot, WritableRoot, WritableRootsError, git_metadata_paths,
+    SkipReason, SkippedRoot, WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
 };

@@ -338,6 +338,47 @@ pub fn git_metadata_paths(dot_git: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The symlinks on the way from a `.git` file to the git directory it names
+/// (`gitdir: ../link/…`): protecting the directory protects nothing if a link
+/// on the way can be re-pointed. Empty for a `.git` directory.
+pub fn git_dir_links(dot_git: &Path) -> Vec<PathBuf> {
+    let Some(target) = read_small(dot_git).and_then(|c| {
+        c.lines()
+            .next()
+            .and_then(|l| l.strip_prefix("gitdir:"))
+            .map(|t| PathBuf::from(t.trim()))
+    }) else {
+        return Vec::new();
+    };
+    let Some(base) = dot_git.parent() else {
+        return Vec::new();
+    };
+    let mut links = Vec::new();
+    let mut current = if target.is_absolute() {
+        PathBuf::new()
+    } else {
+        base.to_path_buf()
+    };
+    for component in target.components() {
+        match component {
+            std::path::Component::Normal(name) => {
+                let entry = current.join(name);
+                if fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink()) {
+                    links.push(entry.clone());
+                }
+                current = fs::canonicalize(&entry).unwrap_or(entry);
+            }
+            std::path::Component::ParentDir => {
+                current = fs::canonicalize(&current).unwrap_or(current);
+                current.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => current.push(other),
+        }
+    }
+    links
+}
+
 /// The paths under `root` that must stay read-only, plus what they point to.
 fn protected_subpaths(root: &Path) -> Vec<PathBuf> {
     let mut out = git_metadata_paths(&root.join(GIT_DIR_NAME));

@@ -160,6 +160,8 @@ pub struct SandboxPlan {
     network_namespace: bool,
     /// `connect` goes through the unix-socket broker.
     broker: bool,
+    /// Run with what can be enforced (`--best-effort`).
+    best_effort: bool,
     roots: EffectiveWritableRoots,
     /// The caller's protected paths that lie inside a writable root.
     protected: Vec<PathBuf>,
@@ -250,6 +252,7 @@ impl LinuxSandbox {
                 deny_network: false,
                 network_namespace: false,
                 broker: false,
+                best_effort: self.compatibility == Compatibility::BestEffort,
                 roots,
                 protected: Vec::new(),
                 unrestricted: true,
@@ -464,6 +467,7 @@ impl LinuxSandbox {
             deny_network,
             network_namespace,
             broker,
+            best_effort: self.compatibility == Compatibility::BestEffort,
             roots,
             protected,
             unrestricted: false,
@@ -951,6 +955,29 @@ fn namespace_setup(
         protected.push(path.clone());
     }
     let nested = nested_repositories(roots);
+    // A git dir reached through a symlink the command could re-point is not
+    // protected by binding the directory: refuse (best effort: say so).
+    let dot_gits = roots
+        .roots
+        .iter()
+        .map(|r| r.root.join(GIT_DIR_NAME))
+        .chain(nested.found.iter().cloned());
+    for dot_git in dot_gits {
+        for link in codex_policy_model::git_dir_links(&dot_git) {
+            if roots.roots.iter().any(|r| link.starts_with(&r.root)) {
+                let why = format!(
+                    "the git directory named by {} is reached through the symlink {}, \
+                     which the command could re-point; write the real path in that file",
+                    dot_git.display(),
+                    link.display()
+                );
+                if !plan.best_effort {
+                    return Err(io::Error::other(format!("refusing to run: {why}")));
+                }
+                warnings.push(format!("warning: not protected: {why}"));
+            }
+        }
+    }
     for git in nested.found {
         for path in codex_policy_model::git_metadata_paths(&git) {
             if path.is_dir() {

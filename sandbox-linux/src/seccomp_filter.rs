@@ -69,6 +69,32 @@ const NAMESPACE_FLAGS: &[libc::c_int] = &[
 
 const TIOCLINUX: u64 = 0x541C;
 
+/// `FS_IOC_SETFLAGS` (and its 32-bit form), `FS_IOC_FSSETXATTR`,
+/// `FS_IOC_SETVERSION`, `FS_IOC_ENABLE_VERITY`, `FS_IOC_SET_ENCRYPTION_POLICY`.
+const FILE_ATTRIBUTE_IOCTLS: [u64; 6] = [
+    0x4008_6602,
+    0x4004_6602,
+    0x401c_5820,
+    0x4008_7602,
+    0x4080_6685,
+    0x800c_6613,
+];
+
+/// Extended-attribute writes: `system.posix_acl_access` rewrites a file's
+/// mode bits and a default ACL those of files created later, beyond the
+/// broker's `chmod` rules, and seccomp cannot read the attribute's name.
+/// Refused as unsupported (`EOPNOTSUPP`), which copying tools take in stride.
+const XATTR_WRITES: [u32; 8] = [
+    libc::SYS_setxattr as u32,
+    libc::SYS_lsetxattr as u32,
+    libc::SYS_fsetxattr as u32,
+    libc::SYS_removexattr as u32,
+    libc::SYS_lremovexattr as u32,
+    libc::SYS_fremovexattr as u32,
+    463, // setxattrat
+    466, // removexattrat
+];
+
 /// The compiled program.
 #[derive(Debug)]
 pub(crate) struct SeccompProgram {
@@ -98,9 +124,24 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
         vec![
             rule(vec![cond(1, SeccompCmpOp::Eq, libc::TIOCSTI)?])?,
             rule(vec![cond(1, SeccompCmpOp::Eq, TIOCLINUX)?])?,
-        ],
+        ]
+        .into_iter()
+        // File attributes an owner may set outside any writable root
+        // (Landlock does not see them): flags, project id, verity (freezes
+        // the contents), encryption policy (makes a directory unusable).
+        .chain(
+            FILE_ATTRIBUTE_IOCTLS
+                .iter()
+                .map(|&cmd| rule(vec![cond(1, SeccompCmpOp::Eq, cmd)?]))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+        .collect(),
     );
-    description.push("seccomp EPERM: ioctl(TIOCSTI), ioctl(TIOCLINUX)".into());
+    description.push(
+        "seccomp EPERM: ioctl(TIOCSTI, TIOCLINUX, FS_IOC_SETFLAGS, FS_IOC_FSSETXATTR, \
+         FS_IOC_SETVERSION, FS_IOC_ENABLE_VERITY, FS_IOC_SET_ENCRYPTION_POLICY)"
+            .into(),
+    );
 
     let namespace_rules = |arg| -> Result<Vec<SeccompRule>, SeccompError> {
         NAMESPACE_FLAGS
@@ -247,29 +288,43 @@ fn prefix(broker: bool) -> BpfProgram {
         u32::MAX
     };
     let notified: &[u32] = if broker { &NOTIFIED } else { &[] };
+    // What each checked number returns, by index into `returns` below.
     // clone3: flags in memory; openat2: mode in memory. ENOSYS makes libc
     // fall back to clone / callers to openat, whose arguments the rules see.
-    let enosys = [libc::SYS_clone3 as u32, libc::SYS_openat2 as u32];
-    let (e, n) = (enosys.len(), notified.len());
+    let (enosys, notify, unsupported, eperm) = (0, 1, 2, 3);
+    let returns = [
+        libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        libc::SECCOMP_RET_USER_NOTIF,
+        libc::SECCOMP_RET_ERRNO | libc::EOPNOTSUPP as u32,
+        libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+    ];
+    let checks: Vec<(u32, usize)> = [libc::SYS_clone3 as u32, libc::SYS_openat2 as u32]
+        .iter()
+        .map(|&nr| (nr, enosys))
+        .chain(notified.iter().map(|&nr| (nr, notify)))
+        .chain(XATTR_WRITES.iter().map(|&nr| (nr, unsupported)))
+        .collect();
+    // Layout: 0 ld arch, 1 arch check, 2 ld nr, 3 x32 check, the checks, a
+    // jump to the rules, the returns, the rules.
+    let first_return = 5 + checks.len();
+    let rules_start = first_return + returns.len();
+    let offset = |from: usize, to: usize| (to - from - 1) as u8;
     let mut program = vec![
         stmt(ld_abs, 4), // seccomp_data.arch
-        // another arch: on to the rules, past everything below
-        jump(jeq, AUDIT_ARCH, 0, (e + n + 6) as u8),
-        stmt(ld_abs, 0),                          // seccomp_data.nr
-        jump(jge, x32_bit, (e + n + 3) as u8, 0), // x32: EPERM
+        jump(jeq, AUDIT_ARCH, 0, offset(1, rules_start)),
+        stmt(ld_abs, 0), // seccomp_data.nr
+        jump(jge, x32_bit, offset(3, first_return + eperm), 0),
     ];
-    for (k, nr) in enosys.iter().enumerate() {
-        program.push(jump(jeq, *nr, (e + n - k) as u8, 0)); // ENOSYS
+    for (nr, target) in &checks {
+        let at = program.len();
+        program.push(jump(jeq, *nr, offset(at, first_return + target), 0));
     }
-    for (k, nr) in notified.iter().enumerate() {
-        program.push(jump(jeq, *nr, (n - k + 1) as u8, 0)); // USER_NOTIF
-    }
-    program.extend([
-        stmt(libc::BPF_JMP | libc::BPF_JA, 3), // over the returns to the rules
-        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32),
-        stmt(ret, libc::SECCOMP_RET_USER_NOTIF),
-        stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
-    ]);
+    let at = program.len();
+    program.push(stmt(
+        libc::BPF_JMP | libc::BPF_JA,
+        u32::from(offset(at, rules_start)),
+    ));
+    program.extend(returns.map(|action| stmt(ret, action)));
     program
 }
 

@@ -92,6 +92,7 @@ pub(crate) fn entry() {
         "unix-datagram" => unix_datagram(),
         "connect-own" => connect_own(&argument),
         "fchmod-setuid" => fchmod_setuid(&argument),
+        "posix-acl" => posix_acl(&argument),
         "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
@@ -353,6 +354,34 @@ fn fchmod_setuid(path: &str) -> (bool, String) {
             return (true, "mode changed".into());
         }
         (false, format!("fchmod: {}", errno()))
+    }
+}
+
+/// `setxattr(path, "system.posix_acl_access", u::rwx,g::rwx,o::rwx)`: an ACL
+/// of the three basic entries rewrites the mode to 0777, no chmod involved.
+fn posix_acl(path: &str) -> (bool, String) {
+    let mut acl = 2u32.to_le_bytes().to_vec(); // POSIX_ACL_XATTR_VERSION
+    for tag in [1u16, 4, 0x20] {
+        // ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_OTHER: rwx, no id
+        acl.extend_from_slice(&tag.to_le_bytes());
+        acl.extend_from_slice(&7u16.to_le_bytes());
+        acl.extend_from_slice(&u32::MAX.to_le_bytes());
+    }
+    let c = CString::new(path).unwrap_or_default();
+    // SAFETY: setxattr with a NUL-terminated path and name, and our buffer.
+    let r = unsafe {
+        libc::setxattr(
+            c.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            acl.as_ptr().cast(),
+            acl.len(),
+            0,
+        )
+    };
+    if r == 0 {
+        (true, "ACL set".into())
+    } else {
+        (false, format!("setxattr: {}", errno()))
     }
 }
 
