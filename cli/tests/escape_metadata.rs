@@ -56,11 +56,11 @@ fn modes_change_only_inside_the_writable_roots() {
             let config = fixture.workspace.join(".git/config");
             let c = config.display().to_string();
             let setuid = fixture.workspace.join("setuid-copy");
-            let shell: [Attempt<'_>; 7] = [
+            let shell: [Attempt<'_>; 9] = [
                 (
-                    "chmod 4755 a binary outside",
-                    format!("chmod 4755 {b}"),
-                    Box::new(|| mode(&binary) != 0o755),
+                    "chmod 777 a binary outside",
+                    format!("chmod 777 {b}"),
+                    Box::new(|| mode(&binary) & 0o777 == 0o777),
                 ),
                 (
                     "chmod 777 a directory outside",
@@ -88,11 +88,30 @@ fn modes_change_only_inside_the_writable_roots() {
                     Box::new(|| mode(&fixture.workspace) & 0o002 != 0),
                 ),
                 (
+                    "chown a set-uid binary outside to its owner",
+                    // The binary is made set-uid below; chown would strip it.
+                    format!("chown $(id -u):$(id -g) {b}"),
+                    Box::new(|| mode(&binary) & 0o4000 == 0),
+                ),
+                (
+                    "chgrp a directory outside",
+                    format!("chgrp $(id -g) {h}"),
+                    Box::new(|| {
+                        use std::os::unix::fs::MetadataExt;
+                        std::fs::metadata(&fixture.home).unwrap().gid() != 4242
+                    }),
+                ),
+                (
                     "control: chmod +x a workspace file",
                     "chmod +x script.sh".into(),
                     Box::new(|| mode(&inside) & 0o100 != 0),
                 ),
             ];
+            // Set-uid (so chown would strip it) and an odd group (so chgrp shows).
+            std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o4755)).unwrap();
+            let c_home = std::ffi::CString::new(fixture.home.to_str().unwrap()).unwrap();
+            // SAFETY: chown of a NUL-terminated path of ours.
+            unsafe { libc::chown(c_home.as_ptr(), u32::MAX, 4242) };
             for (label, script, changed) in &shell {
                 let output = with_user(fixture.command(profile, &[], &["sh", "-c", script]));
                 // Unsandboxed, nobody cannot reach the fixture by its absolute
@@ -130,6 +149,48 @@ fn modes_change_only_inside_the_writable_roots() {
                 &output,
             );
         }
+    }
+    table.finish();
+}
+
+/// A set-uid root binary already inside a writable root: a shared writable
+/// mapping would change its code and keep the bit (unlike `write(2)`), so
+/// when codex-policy runs as root such files are bound read-only.
+#[test]
+fn a_set_uid_file_inside_a_root_cannot_be_rewritten_through_a_mapping() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_set_uid_file_inside_a_root", &reason);
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return skip(
+            "a_set_uid_file_inside_a_root",
+            "needs root: only root-owned set-uid files give anything away",
+        );
+    }
+    let mut table = Table::new("set-uid file inside a writable root");
+    for profile in ["workspace", "trusted"] {
+        let fixture = Fixture::new();
+        let helper = fixture.workspace.join("helper");
+        std::fs::copy("/bin/true", &helper).unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let before = std::fs::read(&helper).unwrap();
+        let output = probe::attack(
+            &fixture,
+            profile,
+            "mmap-write",
+            helper.to_str().unwrap(),
+            false,
+        )
+        .unwrap();
+        let changed = std::fs::read(&helper).unwrap() != before && mode(&helper) & 0o4000 != 0;
+        table.record(
+            profile,
+            "rewrite a set-uid root binary through mmap",
+            Outcome::allowed_if(profile == "trusted"),
+            Outcome::allowed_if(changed),
+            &output,
+        );
     }
     table.finish();
 }

@@ -978,6 +978,7 @@ fn namespace_setup(
             }
         }
     }
+    protected.extend(nested.privileged_files);
     for git in nested.found {
         for path in codex_policy_model::git_metadata_paths(&git) {
             if path.is_dir() {
@@ -1083,6 +1084,10 @@ const SEARCHED_LAST: [&str; 3] = ["dist", "build", "vendor"];
 /// stopped if its budget ran out.
 struct NestedRepositories {
     found: Vec<PathBuf>,
+    /// Set-uid or set-gid files met on the way, when running as root: a
+    /// shared writable mapping changes their contents and keeps the bit, so
+    /// they are bound read-only (a root-owned one is root for any user).
+    privileged_files: Vec<PathBuf>,
     stopped_at: Option<PathBuf>,
 }
 
@@ -1094,8 +1099,11 @@ struct NestedRepositories {
 fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
     let mut result = NestedRepositories {
         found: Vec::new(),
+        privileged_files: Vec::new(),
         stopped_at: None,
     };
+    // SAFETY: geteuid has no preconditions.
+    let as_root = unsafe { libc::geteuid() } == 0;
     for root in &roots.roots {
         let mut budget = NESTED_REPOSITORY_ENTRIES;
         let mut level = vec![root.root.clone()];
@@ -1122,6 +1130,14 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
                     } else if kind.is_dir() && !NOT_SEARCHED.iter().any(|n| entry.file_name() == *n)
                     {
                         next.push(path);
+                    } else if as_root
+                        && kind.is_file()
+                        && entry.metadata().is_ok_and(|m| {
+                            use std::os::unix::fs::PermissionsExt;
+                            m.permissions().mode() & 0o6000 != 0
+                        })
+                    {
+                        result.privileged_files.push(path);
                     }
                 }
             }

@@ -70,12 +70,16 @@ const NAMESPACE_FLAGS: &[libc::c_int] = &[
 const TIOCLINUX: u64 = 0x541C;
 
 /// `FS_IOC_SETFLAGS` (and its 32-bit form), `FS_IOC_FSSETXATTR`,
-/// `FS_IOC_SETVERSION`, `FS_IOC_ENABLE_VERITY`, `FS_IOC_SET_ENCRYPTION_POLICY`.
-const FILE_ATTRIBUTE_IOCTLS: [u64; 6] = [
+/// `FS_IOC_SETVERSION` (and ext4's own numbers for it), `FS_IOC_ENABLE_VERITY`,
+/// `FS_IOC_SET_ENCRYPTION_POLICY`.
+const FILE_ATTRIBUTE_IOCTLS: [u64; 9] = [
     0x4008_6602,
     0x4004_6602,
     0x401c_5820,
     0x4008_7602,
+    0x4004_7602, // FS_IOC32_SETVERSION
+    0x4008_6604, // EXT4_IOC_SETVERSION
+    0x4004_6604, // EXT4_IOC32_SETVERSION
     0x4080_6685,
     0x800c_6613,
 ];
@@ -190,6 +194,18 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
     description
         .push("seccomp EPERM: creating a set-uid or set-gid file (open, creat, mknod)".into());
 
+    // A lease on a file outside the roots holds the host's writers of it up
+    // to lease-break-time (45 s) each: refused.
+    rules.insert(
+        libc::SYS_fcntl,
+        vec![rule(vec![cond(
+            1,
+            SeccompCmpOp::Eq,
+            libc::F_SETLEASE as u64,
+        )?])?],
+    );
+    description.push("seccomp EPERM: fcntl(F_SETLEASE)".into());
+
     // Only the query (0xffffffff) and the default persona (PER_LINUX = 0) pass.
     rules.insert(
         libc::SYS_personality,
@@ -224,7 +240,8 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
         }
         description.push("seccomp EPERM: unix datagram sockets (socket, socketpair)".into());
         description.push(
-            "seccomp USER_NOTIF: connect, chmod, fchmod, fchmodat, fchmodat2 (decided by the broker)"
+            "seccomp USER_NOTIF: connect, chmod, fchmod, fchmodat, fchmodat2, chown, fchown, \
+             lchown, fchownat (decided by the broker)"
                 .into(),
         );
     }
@@ -329,22 +346,28 @@ fn prefix(broker: bool) -> BpfProgram {
 }
 
 /// System calls the broker decides: `connect` (path-named unix sockets) and the
-/// `chmod` family (Landlock does not confine metadata: the broker applies the
-/// writable roots to modes).
+/// `chmod` and `chown` families (Landlock does not confine metadata: the
+/// broker applies the writable roots to modes and owners).
 #[cfg(target_arch = "x86_64")]
-const NOTIFIED: [u32; 5] = [
+const NOTIFIED: [u32; 9] = [
     libc::SYS_connect as u32,
     libc::SYS_chmod as u32,
     libc::SYS_fchmod as u32,
     libc::SYS_fchmodat as u32,
     libc::SYS_fchmodat2 as u32,
+    libc::SYS_chown as u32,
+    libc::SYS_fchown as u32,
+    libc::SYS_lchown as u32,
+    libc::SYS_fchownat as u32,
 ];
 #[cfg(target_arch = "aarch64")]
-const NOTIFIED: [u32; 4] = [
+const NOTIFIED: [u32; 6] = [
     libc::SYS_connect as u32,
     libc::SYS_fchmod as u32,
     libc::SYS_fchmodat as u32,
     452, // fchmodat2
+    libc::SYS_fchown as u32,
+    libc::SYS_fchownat as u32,
 ];
 
 fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {

@@ -208,7 +208,7 @@ fn handle(
     if i64::from(notif.data.nr) == libc::SYS_connect {
         handle_connect(listener, notif, policy)
     } else {
-        handle_chmod(listener, notif, policy)
+        handle_metadata(listener, notif, policy)
     }
 }
 
@@ -299,14 +299,22 @@ fn handle_connect(
     connect(&socket, &via)
 }
 
-/// `chmod`, `fchmod`, `fchmodat`, `fchmodat2`: Landlock confines writes, not
-/// metadata, so a command (as root: the owner of most of the system) could
-/// `chmod 4755` a binary or `chmod 777 /etc` outside its roots. The broker
-/// resolves the file as the caller would, allows the change only where the
-/// sandbox may write (its writable roots, its private `/dev/shm`) and only to
-/// the file's owner — the command holds no `CAP_FOWNER` — and performs it on
-/// that inode itself; read-only binds still answer `EROFS`.
-fn handle_chmod(
+/// What a notified metadata call changes.
+enum Change {
+    Mode(u64),
+    Owner { uid: u32, gid: u32 },
+}
+
+/// The `chmod` and `chown` families: Landlock confines writes, not metadata,
+/// so a command (as root: the owner of most of the system) could `chmod 4755`
+/// a binary or `chmod 777 /etc` outside its roots, or `chown` a file to its
+/// own owner — which needs no capability and strips set-uid bits and file
+/// capabilities — or to its own group. The broker resolves the file as the
+/// caller would, allows the change only strictly beneath a writable root (or
+/// in the private `/dev/shm`), only on the caller's own file, only to the
+/// caller's own uid and gids, never adding a set-uid or set-gid bit, and
+/// performs it on that inode itself; read-only binds still answer `EROFS`.
+fn handle_metadata(
     listener: &OwnedFd,
     notif: &libc::seccomp_notif,
     policy: &BrokerPolicy,
@@ -316,13 +324,25 @@ fn handle_chmod(
     let a = notif.data.args;
     const FCHMODAT2: i64 = 452;
     let at_fdcwd = libc::AT_FDCWD as u64 as u32;
-    // (directory or descriptor, path pointer, mode, flags)
-    let (base, path, mode, flags) = match nr {
+    let empty = libc::AT_EMPTY_PATH as u64;
+    let nofollow_flag = libc::AT_SYMLINK_NOFOLLOW as u64;
+    let owner = |uid: u64, gid: u64| Change::Owner {
+        uid: uid as u32,
+        gid: gid as u32,
+    };
+    // (directory or descriptor, path pointer, change, flags)
+    let (base, path, change, flags) = match nr {
         #[cfg(target_arch = "x86_64")]
-        libc::SYS_chmod => (at_fdcwd, Some(a[0]), a[1], 0),
-        libc::SYS_fchmod => (a[0] as u32, None, a[1], libc::AT_EMPTY_PATH as u64),
-        libc::SYS_fchmodat => (a[0] as u32, Some(a[1]), a[2], 0),
-        FCHMODAT2 => (a[0] as u32, Some(a[1]), a[2], a[3]),
+        libc::SYS_chmod => (at_fdcwd, Some(a[0]), Change::Mode(a[1]), 0),
+        libc::SYS_fchmod => (a[0] as u32, None, Change::Mode(a[1]), empty),
+        libc::SYS_fchmodat => (a[0] as u32, Some(a[1]), Change::Mode(a[2]), 0),
+        FCHMODAT2 => (a[0] as u32, Some(a[1]), Change::Mode(a[2]), a[3]),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_chown => (at_fdcwd, Some(a[0]), owner(a[1], a[2]), 0),
+        #[cfg(target_arch = "x86_64")]
+        libc::SYS_lchown => (at_fdcwd, Some(a[0]), owner(a[1], a[2]), nofollow_flag),
+        libc::SYS_fchown => (a[0] as u32, None, owner(a[1], a[2]), empty),
+        libc::SYS_fchownat => (a[0] as u32, Some(a[1]), owner(a[2], a[3]), a[4]),
         _ => return Err(libc::ENOSYS),
     };
     let pidfd = task_pidfd(pid)?;
@@ -336,20 +356,19 @@ fn handle_chmod(
     if !still_valid(listener, notif.id) {
         return Err(libc::ENOENT);
     }
-    let nofollow = flags & libc::AT_SYMLINK_NOFOLLOW as u64 != 0;
+    let nofollow = flags & nofollow_flag != 0;
     let target = if path.is_empty() {
-        if flags & libc::AT_EMPTY_PATH as u64 == 0 {
+        if flags & empty == 0 {
             return Err(libc::ENOENT);
         }
         // SAFETY: duplicates the caller's descriptor into our table.
         let fd = owned(unsafe {
             libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), base as i32, 0u32)
         })?;
-        // fchmod on an O_PATH descriptor is EBADF for the caller too.
+        // fchmod/fchown on an O_PATH descriptor is EBADF for the caller too.
         // SAFETY: reading our descriptor's flags.
-        if nr == libc::SYS_fchmod
-            && unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0
-        {
+        let o_path = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_PATH != 0;
+        if o_path && (nr == libc::SYS_fchmod || nr == libc::SYS_fchown) {
             return Err(libc::EBADF);
         }
         fd
@@ -363,7 +382,8 @@ fn handle_chmod(
         resolve_path(pid, Some(dir), &path, nofollow)?
     };
     let st = stat_of(&target)?;
-    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+    let symlink = st.st_mode & libc::S_IFMT == libc::S_IFLNK;
+    if symlink && matches!(change, Change::Mode(_)) {
         return Err(libc::EOPNOTSUPP); // Linux has no symlink modes
     }
     let real = std::fs::read_link(format!("/proc/self/fd/{}", target.as_raw_fd()))
@@ -375,26 +395,65 @@ fn handle_chmod(
                 .writable
                 .iter()
                 .any(|r| real.starts_with(r) && real != *r));
-    // No set-uid or set-gid bit: a root command would leave a root-owned
-    // set-uid binary for any local user.
-    let special = mode & u64::from(libc::S_ISUID | libc::S_ISGID) != 0;
-    if !writable || special || Some(st.st_uid) != caller_fsuid(pid) {
+    let credentials = caller_credentials(pid).ok_or(libc::EPERM)?;
+    if !writable || st.st_uid != credentials.fsuid {
         return Err(libc::EPERM);
     }
-    let via =
-        CString::new(format!("/proc/self/fd/{}", target.as_raw_fd())).map_err(|_| libc::EINVAL)?;
-    // SAFETY: chmod of a NUL-terminated path naming our descriptor's inode.
-    if unsafe { libc::chmod(via.as_ptr(), (mode as libc::mode_t) & 0o7777) } < 0 {
+    // SAFETY (both arms): calls on our O_PATH descriptor of the resolved inode.
+    let done = match change {
+        Change::Mode(mode) => {
+            // No set-uid or set-gid bit: a root command would leave a
+            // root-owned set-uid binary for any local user.
+            if mode & u64::from(libc::S_ISUID | libc::S_ISGID) != 0 {
+                return Err(libc::EPERM);
+            }
+            let via = CString::new(format!("/proc/self/fd/{}", target.as_raw_fd()))
+                .map_err(|_| libc::EINVAL)?;
+            unsafe { libc::chmod(via.as_ptr(), (mode as libc::mode_t) & 0o7777) }
+        }
+        Change::Owner { uid, gid } => {
+            // What the caller, holding no capability, could do itself.
+            let keep = u32::MAX;
+            if (uid != keep && uid != credentials.fsuid)
+                || (gid != keep && !credentials.groups.contains(&gid))
+            {
+                return Err(libc::EPERM);
+            }
+            unsafe {
+                libc::fchownat(
+                    target.as_raw_fd(),
+                    c"".as_ptr(),
+                    uid,
+                    gid,
+                    libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+                )
+            }
+        }
+    };
+    if done < 0 {
         return Err(last_errno());
     }
     Ok(())
 }
 
-/// The caller's file-system uid, as this process sees uids.
-fn caller_fsuid(pid: libc::pid_t) -> Option<libc::uid_t> {
+/// A caller's file-system uid and the gids it may give a file (its fsgid and
+/// supplementary groups), as this process sees them.
+struct Credentials {
+    fsuid: libc::uid_t,
+    groups: Vec<libc::gid_t>,
+}
+
+fn caller_credentials(pid: libc::pid_t) -> Option<Credentials> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
+    let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name));
+    let fsuid = field("Uid:")?.split_whitespace().nth(3)?.parse().ok()?;
+    let mut groups: Vec<libc::gid_t> = field("Groups:")
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|g| g.parse().ok())
+        .collect();
+    groups.push(field("Gid:")?.split_whitespace().nth(3)?.parse().ok()?);
+    Some(Credentials { fsuid, groups })
 }
 
 /// A NUL-terminated string of at most `PATH_MAX` bytes from the caller's

@@ -93,6 +93,7 @@ pub(crate) fn entry() {
         "connect-own" => connect_own(&argument),
         "fchmod-setuid" => fchmod_setuid(&argument),
         "posix-acl" => posix_acl(&argument),
+        "mmap-write" => mmap_write(&argument),
         "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
@@ -382,6 +383,33 @@ fn posix_acl(path: &str) -> (bool, String) {
         (true, "ACL set".into())
     } else {
         (false, format!("setxattr: {}", errno()))
+    }
+}
+
+/// Writes the first byte of `path` through a shared writable mapping: unlike
+/// `write(2)`, that keeps a set-uid bit.
+fn mmap_write(path: &str) -> (bool, String) {
+    let c = CString::new(path).unwrap_or_default();
+    // SAFETY: open, mmap of one page of our descriptor, one byte written, unmap.
+    unsafe {
+        let fd = libc::open(c.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if fd < 0 {
+            return (false, format!("open O_RDWR: {}", errno()));
+        }
+        let map = libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        );
+        if map == libc::MAP_FAILED {
+            return (false, format!("mmap: {}", errno()));
+        }
+        *map.cast::<u8>() = b'#';
+        libc::munmap(map, 4096);
+        (true, "wrote through a shared mapping".into())
     }
 }
 
