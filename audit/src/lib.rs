@@ -31,8 +31,8 @@ mod sink;
 mod terminal;
 
 pub use event::{AuditDecision, AuditEvent, HttpDetails, Operation, new_session_id, timestamp_now};
-pub use read::{BadLine, Filter, LogContents, log_files, read_log};
+pub use read::{BadLine, Filter, LogContents, log_files, log_files_kept, read_log, read_log_kept};
 pub use redact::{REDACTED, Redactor, USER};
 pub use sample::Sampler;
-pub use sink::{AuditError, AuditSink, FsyncPolicy, SinkOptions};
+pub use sink::{AuditError, AuditSink, DEFAULT_KEEP, FsyncPolicy, SinkOptions};
 pub use terminal::{escape_for_terminal, escape_json_for_terminal, is_unsafe_for_terminal};

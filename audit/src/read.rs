@@ -30,37 +30,34 @@ pub struct LogContents {
     pub bad_lines: Vec<BadLine>,
 }
 
-/// The files of a log, oldest first: `path.N` … `path.1`, `path` — every name
-/// there is, whatever it is (a link at one of these names is listed, so that
-/// reading it is refused rather than silently skipped).
+/// The files of a log with the default number of rotated files
+/// ([`SinkOptions::keep`](crate::SinkOptions)); see [`log_files_kept`].
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
-    let mut rotated: Vec<(usize, PathBuf)> = Vec::new();
-    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                let file = entry.file_name();
-                let Some(file) = file.to_str() else { continue };
-                if let Some(n) = file
-                    .strip_prefix(name)
-                    .and_then(|s| s.strip_prefix('.'))
-                    .and_then(|n| n.parse().ok())
-                {
-                    rotated.push((n, entry.path()));
-                }
-            }
-        }
-    }
-    rotated.sort_by_key(|entry| std::cmp::Reverse(entry.0));
-    let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
+    log_files_kept(path, crate::sink::DEFAULT_KEEP)
+}
+
+/// The files of a log, oldest first: `path.keep` … `path.1`, `path` — every
+/// one of these names there is, whatever it is (a link at one of these names
+/// is listed, so that reading it is refused rather than silently skipped).
+/// Only the names rotation writes count: a `path.N` beyond `keep` was not
+/// written by the log (a sandboxed command could plant one), and is not read.
+pub fn log_files_kept(path: &Path, keep: usize) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = (1..=keep)
+        .rev()
+        .map(|n| rotated_name(path, n))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok())
+        .collect();
     if std::fs::symlink_metadata(path).is_ok() {
         files.push(path.to_path_buf());
     }
     files
+}
+
+/// `path.N`.
+pub(crate) fn rotated_name(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 /// Reads every event of the log at `path` (and its rotated files).
@@ -69,8 +66,14 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
 /// on a FIFO, and must be a regular file: a link, FIFO, directory or device at
 /// the log's name or at a rotated name is [`AuditError::Unsafe`], naming it.
 pub fn read_log(path: &Path) -> Result<LogContents, AuditError> {
+    read_log_kept(path, crate::sink::DEFAULT_KEEP)
+}
+
+/// Reads every event of the log at `path` and its rotated files `.1` …
+/// `.keep` (the `[audit] keep` the log was written with).
+pub fn read_log_kept(path: &Path, keep: usize) -> Result<LogContents, AuditError> {
     let mut contents = LogContents::default();
-    for file in log_files(path) {
+    for file in log_files_kept(path, keep) {
         let mut bytes = Vec::new();
         open_read(&file)?
             .read_to_end(&mut bytes)

@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,9 @@ pub enum FsyncPolicy {
     /// `fdatasync` when this much time passed since the last one.
     Interval(Duration),
 }
+
+/// Rotated files kept unless configured otherwise.
+pub const DEFAULT_KEEP: usize = 5;
 
 /// How the sink behaves.
 #[derive(Debug, Clone)]
@@ -51,7 +54,7 @@ impl Default for SinkOptions {
         Self {
             fsync: FsyncPolicy::Never,
             max_bytes: Some(64 * 1024 * 1024),
-            keep: 5,
+            keep: DEFAULT_KEEP,
             sample_rate: 1.0,
             http_log_headers: false,
             http_log_bodies: false,
@@ -161,10 +164,34 @@ impl AuditSink {
             }
             _ => std::path::absolute(&self.path).unwrap_or_else(|_| self.path.clone()),
         };
-        crate::read::log_files(&path)
+        crate::read::log_files_kept(&path, self.options.keep)
             .into_iter()
             .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file()))
             .collect()
+    }
+
+    /// Creates the rotated names `.1` … `.keep` that do not exist yet, empty
+    /// and private, and returns them: a log inside a directory a sandboxed
+    /// command may write needs every name its readers trust to exist, so the
+    /// sandbox can keep them read-only — otherwise the command could plant
+    /// a `.1` of forged events. Never through a link.
+    pub fn reserve_rotated_names(&self) -> Result<Vec<PathBuf>, AuditError> {
+        let mut created = Vec::new();
+        for n in 1..=self.options.keep {
+            let name = crate::read::rotated_name(&self.path, n);
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&name)
+            {
+                Ok(_) => created.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(source) => return Err(AuditError::Io { path: name, source }),
+            }
+        }
+        Ok(created)
     }
 
     /// Redacts and writes `event`; `Ok(false)` when sampling left it out.

@@ -577,3 +577,54 @@ fn a_planted_directory_link_on_the_way_to_the_log_is_not_followed() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     assert!(victim.join("review.jsonl").exists());
 }
+
+/// A log inside the workspace: the command cannot plant rotated files of
+/// forged events — the names rotation writes (`.1` … `.keep`) exist and are
+/// read-only inside the sandbox, and readers take no `.N` beyond `keep`.
+#[test]
+fn planted_rotated_files_are_neither_writable_nor_read() {
+    if let Some(reason) = skip_reason() {
+        return skip("planted_rotated_files", &reason);
+    }
+    let fixture = Fixture::new();
+    let log = fixture.workspace.join("review.jsonl");
+    let forged = r#"{"timestamp":"2020-01-01T00:00:00.000Z","session_id":"forged","operation":"sandbox_exit","target":"x","decision":"allowed","source":"sandbox"}"#;
+    let script = format!(
+        "echo '{forged}' > review.jsonl.1; echo '{forged}' > review.jsonl.6; \
+         mkdir review.jsonl.99; true"
+    );
+    let output = fixture
+        .command(
+            "workspace",
+            &["--audit-log", log.to_str().unwrap()],
+            &["sh", "-c", &script],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        !std::fs::read_to_string(log.with_extension("jsonl.1"))
+            .unwrap_or_default()
+            .contains("forged"),
+        "review.jsonl.1 was written from inside"
+    );
+    for action in [&["tail"][..], &["query", "--session", "forged"][..]] {
+        let mut command = Command::new(codex_policy_bin());
+        command
+            .env_clear()
+            .env("HOME", &fixture.home)
+            .env("CODEX_HOME", &fixture.codex_home)
+            .arg("audit")
+            .args(action)
+            .arg("--file")
+            .arg(&log);
+        let shown = finishes("audit reader", command);
+        let stdout = String::from_utf8_lossy(&shown.stdout);
+        assert_eq!(shown.status.code(), Some(0), "{action:?}: {shown:?}");
+        // The planted event's date; the real ones quote it only in their targets.
+        assert!(
+            !stdout.lines().any(|l| l.starts_with("2020-01-01")),
+            "{action:?} showed a planted event: {stdout}"
+        );
+    }
+}

@@ -357,3 +357,50 @@ fn a_git_dir_behind_a_replaceable_link_is_refused() {
     assert!(stderr.contains("gdlink"), "{stderr}");
     assert!(!ws.join("ran").exists(), "the command ran");
 }
+
+/// `core.hooksPath` naming a directory that does not exist yet: the command
+/// could create it and fill it for the host's next commit, so `run` creates
+/// it empty first (and says so) and it is read-only inside.
+#[test]
+fn a_missing_hooks_path_is_created_and_protected() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_missing_hooks_path", &reason);
+    }
+    let base = fixture_base().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("codex-policy-hookspath-")
+        .tempdir_in(&base)
+        .unwrap();
+    let repo = dir.path().canonicalize().unwrap().join("repo");
+    std::fs::create_dir_all(repo.join(".git/hooks")).unwrap();
+    std::fs::write(
+        repo.join(".git/config"),
+        "[core]\n\thooksPath = .githooks\n",
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let output = Command::new(codex_policy_bin())
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("CODEX_HOME", home.join(".codex"))
+        .args(["--profile", "workspace", "run", "--no-audit", "--cwd"])
+        .arg(&repo)
+        .args([
+            "--",
+            "sh",
+            "-c",
+            "mkdir -p .githooks; echo evil > .githooks/pre-commit",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("core.hooksPath"), "{stderr}");
+    assert!(repo.join(".githooks").is_dir(), "{stderr}");
+    assert!(
+        !repo.join(".githooks/pre-commit").exists(),
+        "a hook was planted: {stderr}"
+    );
+}

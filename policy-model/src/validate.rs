@@ -391,7 +391,60 @@ fn check_mode<T>(
     }
 }
 
+/// An AWS region as AWS names them (`us-east-1`, `eu-central-2`,
+/// `us-gov-west-1`): `launch` exports it to the command and SDKs build
+/// endpoint host names from it.
+fn valid_aws_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    region.len() <= 32
+        && parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// An AWS profile name `launch` can export: printable ASCII letters, digits
+/// and `_ . @ + -`, as the AWS CLI writes them.
+fn valid_aws_profile(profile: &str) -> bool {
+    !profile.is_empty()
+        && profile.len() <= 128
+        && profile
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.@+-".contains(&b))
+}
+
 fn check_codexrc(rc: &Located<CodexRc>, out: &mut Vec<Finding>) {
+    if let Some(credentials) = &rc.value.credentials {
+        for (pointer, value, valid, expected) in [
+            (
+                "/credentials/aws_region",
+                credentials.aws_region.as_deref(),
+                valid_aws_region as fn(&str) -> bool,
+                "an AWS region such as \"us-east-1\"",
+            ),
+            (
+                "/credentials/aws_profile",
+                credentials.aws_profile.as_deref(),
+                valid_aws_profile,
+                "a profile name of letters, digits and _ . @ + -",
+            ),
+        ] {
+            if let Some(value) = value.filter(|v| !valid(v)) {
+                out.push(Finding::new(
+                    INVALID_VALUE,
+                    at(rc, pointer),
+                    key(pointer),
+                    format!(
+                        "{:?} is not {expected}; launch exports it to the command",
+                        value
+                    ),
+                ));
+            }
+        }
+    }
     let ctx = &rc.value.environment_context;
     let production = ctx.name == EnvironmentName::Production;
     let policy = &ctx.outbound_policy;

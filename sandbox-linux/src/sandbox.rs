@@ -880,6 +880,9 @@ impl LinuxSandbox {
         cwd: &Path,
         command: &mut Command,
     ) -> Result<Prepared, LinuxSandboxError> {
+        // Absolute once: a relative directory would be applied again from
+        // itself by the child's chdir.
+        let cwd = &std::path::absolute(cwd)?;
         let tmpdir = child_env(command, "TMPDIR");
         let mut plan = self.plan(policy, cwd, tmpdir.as_deref())?;
         command.current_dir(cwd);
@@ -950,7 +953,7 @@ fn namespace_setup(
             continue;
         }
         if meta.is_dir() && path.file_name().is_some_and(|n| n == GIT_DIR_NAME) {
-            protected.extend(hooks_path(path));
+            protected.extend(hooks_path(path).and_then(|p| existing_hooks_dir(p, roots, warnings)));
         }
         protected.push(path.clone());
     }
@@ -982,7 +985,8 @@ fn namespace_setup(
     for git in nested.found {
         for path in codex_policy_model::git_metadata_paths(&git) {
             if path.is_dir() {
-                protected.extend(hooks_path(&path));
+                protected
+                    .extend(hooks_path(&path).and_then(|p| existing_hooks_dir(p, roots, warnings)));
             }
             protected.push(path);
         }
@@ -1179,6 +1183,37 @@ fn hooks_path(git_dir: &Path) -> Option<PathBuf> {
         Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
         None => worktree.join(value),
     };
+    Some(path)
+}
+
+/// A hooks directory to protect: `path` itself when it exists; when it does
+/// not but would lie inside a writable root, the command could create it and
+/// fill it for the host's next git command — so it is created now (empty,
+/// 0755) to be bound read-only, and `notes` says so. `None` otherwise.
+fn existing_hooks_dir(
+    path: PathBuf,
+    roots: &EffectiveWritableRoots,
+    notes: &mut Vec<String>,
+) -> Option<PathBuf> {
+    if let Ok(real) = std::fs::canonicalize(&path) {
+        return Some(real);
+    }
+    let nearest = path
+        .ancestors()
+        .find_map(|a| std::fs::canonicalize(a).ok())?;
+    if !roots.roots.iter().any(|r| nearest.starts_with(&r.root)) {
+        return None;
+    }
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(&path)
+        .ok()?;
+    notes.push(format!(
+        "note: created {} (empty): core.hooksPath names it, and the sandbox keeps it read-only",
+        path.display()
+    ));
     std::fs::canonicalize(path).ok()
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codex_policy::audit::{
     AuditDecision, AuditEvent, AuditSink, Filter, FsyncPolicy, Operation, SinkOptions,
-    escape_for_terminal, escape_json_for_terminal, log_files, new_session_id, read_log,
+    escape_for_terminal, escape_json_for_terminal, log_files_kept, new_session_id, read_log_kept,
 };
 use codex_policy::model::FsyncSetting;
 use codex_policy::model::validate::Validation;
@@ -164,6 +164,34 @@ impl AuditTrail {
     /// The files the sandboxed command must not write, replace or remove: the
     /// log and its rotated siblings (see `AuditSink::protected_paths`); none
     /// when nothing is logged.
+    /// When the sandboxed command could write where the log lies, creates
+    /// the log's missing rotated names (empty, 0600) so that the sandbox can
+    /// keep them read-only too, and says so.
+    pub(crate) fn reserve_rotated_names(
+        &mut self,
+        writable: &codex_policy::model::CommandWritable,
+    ) -> Result<(), Failure> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        if !writable.could_write(sink.path()) {
+            return Ok(());
+        }
+        match sink.reserve_rotated_names() {
+            Ok(created) if !created.is_empty() => {
+                eprintln!(
+                    "codex-policy: note: created {} empty rotated audit file(s) next to {} \
+                     (mode 0600), so that the sandbox can keep them read-only",
+                    created.len(),
+                    sink.path().display()
+                );
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => self.failed(e.to_string()),
+        }
+    }
+
     pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
         self.sink
             .as_ref()
@@ -219,19 +247,20 @@ pub(crate) fn show(
     filter: &Filter,
     last: Option<usize>,
     json: bool,
+    keep: usize,
 ) -> Result<u8, Failure> {
     let path = log_path(file)?;
     // Whatever the log holds, and the names of its files, may come from the
     // sandboxed command: printed with control characters made visible.
     let shown = |text: &str| escape_for_terminal(text).into_owned();
-    if log_files(&path).is_empty() {
+    if log_files_kept(&path, keep).is_empty() {
         return Err(Failure::new(
             exit::INVALID_INPUT,
             format!("{}: no audit log here", shown(&path.to_string_lossy())),
         ));
     }
-    let log =
-        read_log(&path).map_err(|e| Failure::new(exit::INVALID_INPUT, shown(&e.to_string())))?;
+    let log = read_log_kept(&path, keep)
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, shown(&e.to_string())))?;
     for bad in &log.bad_lines {
         eprintln!(
             "codex-policy: note: {}:{}: {} ({})",

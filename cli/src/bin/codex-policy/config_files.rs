@@ -52,6 +52,27 @@ pub(crate) fn discover(
     })
 }
 
+/// The `[audit]` table of the config.toml that applies (`--config`, else
+/// `$CODEX_HOME/config.toml`), if it loads.
+pub(crate) fn audit_table(
+    cli: &crate::Cli,
+) -> Result<Option<codex_policy::model::AuditTable>, Failure> {
+    let none = RuntimeFiles {
+        runtime: None,
+        policy: None,
+        requirements: None,
+    };
+    let found = discover(&none, cli.config.as_deref(), Path::new("."))
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
+    let only_config = ValidationInputs {
+        config: found.config,
+        ..Default::default()
+    };
+    Ok(validate(&only_config)
+        .config
+        .and_then(|loaded| loaded.config.audit))
+}
+
 #[derive(Serialize)]
 struct Report<'a> {
     files: Vec<&'a Path>,
@@ -104,14 +125,28 @@ fn render(inputs: &ValidationInputs, v: &Validation, json: bool) -> Result<Strin
         .count();
     let warnings = v.findings.len() - errors;
     if json {
+        // Keys and values come from the files: C1 and bidi controls as \u escapes.
         return to_json(&Report {
             files,
             errors,
             warnings,
             findings: &v.findings,
-        });
+        })
+        .map(|text| codex_policy::audit::escape_json_for_terminal(&text).into_owned());
     }
-    let mut lines: Vec<String> = v.findings.iter().map(ToString::to_string).collect();
+    // Line by line: a key or value from a hostile file shows its control
+    // characters instead of sending them to the terminal.
+    let mut lines: Vec<String> = v
+        .findings
+        .iter()
+        .map(|f| {
+            f.to_string()
+                .lines()
+                .map(codex_policy::audit::escape_for_terminal)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
     lines.push(format!(
         "{} checked: {errors} error(s), {warnings} warning(s)",
         if files.is_empty() {

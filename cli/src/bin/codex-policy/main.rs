@@ -364,9 +364,13 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             exec_rules::check(&resolved, rules, command, audit, &files, cli.json)
         }
         Some(Command::Audit { action }) => match action {
-            AuditAction::Tail { file, lines } => {
-                audit::show(file.as_deref(), &Default::default(), Some(*lines), cli.json)
-            }
+            AuditAction::Tail { file, lines } => audit::show(
+                file.as_deref(),
+                &Default::default(),
+                Some(*lines),
+                cli.json,
+                audit_keep(cli)?,
+            ),
             AuditAction::Query {
                 file,
                 decision,
@@ -384,7 +388,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
                     since: *since,
                     until: *until,
                 };
-                audit::show(file.as_deref(), &filter, None, cli.json)
+                audit::show(file.as_deref(), &filter, None, cli.json, audit_keep(cli)?)
             }
             AuditAction::Append { file } => audit::append(file.as_deref()),
         },
@@ -394,6 +398,16 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             Ok(0)
         }
     }
+}
+
+/// How many rotated files the log keeps (`[audit] keep` of config.toml):
+/// the readers read no other `.N` (one beyond it was not written by the log).
+/// A config.toml that does not load leaves the default: reading a log must
+/// not depend on it.
+fn audit_keep(cli: &Cli) -> Result<usize, Failure> {
+    Ok(config_files::audit_table(cli)?
+        .and_then(|audit| audit.keep)
+        .map_or(codex_policy::audit::DEFAULT_KEEP, |k| k.get()))
 }
 
 fn resolve_profile(cli: &Cli) -> Result<ResolvedProfile, codex_policy::ProfileError> {

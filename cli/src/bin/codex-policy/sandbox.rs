@@ -73,6 +73,7 @@ pub(crate) fn run(
         },
         &composed.files,
     )?;
+    trail.reserve_rotated_names(&writable)?;
     // The profile is loaded even when no file is: record where it came from.
     let profile = trail
         .event(
@@ -152,7 +153,11 @@ pub(crate) fn run(
             }
         }
         if mode != Mode::Debug {
-            for warning in report.rules.iter().filter(|r| r.starts_with("warning:")) {
+            for warning in report
+                .rules
+                .iter()
+                .filter(|r| r.starts_with("warning:") || r.starts_with("note:"))
+            {
                 eprintln!("codex-policy: {warning}");
             }
         }
