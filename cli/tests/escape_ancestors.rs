@@ -321,9 +321,10 @@ fn nested_repositories_are_protected() {
     table.finish();
 }
 
-/// A `.git` file whose `gitdir:` path goes through a symlink inside a writable
-/// root: binding the git dir would protect nothing (the link can be
-/// re-pointed at a planted one), so the run is refused (125) and nothing runs.
+/// The working directory's `.git` file whose `gitdir:` path goes through a
+/// symlink inside a writable root: binding the git dir would protect nothing
+/// (the link can be re-pointed at a planted one), so the run is refused (125)
+/// and nothing runs.
 #[test]
 fn a_git_dir_behind_a_replaceable_link_is_refused() {
     if let Some(reason) = skip_reason() {
@@ -337,8 +338,9 @@ fn a_git_dir_behind_a_replaceable_link_is_refused() {
     let ws = dir.path().canonicalize().unwrap().join("ws");
     std::fs::create_dir_all(ws.join("gd/hooks")).unwrap();
     std::os::unix::fs::symlink("gd", ws.join("gdlink")).unwrap();
-    std::fs::create_dir_all(ws.join("sub")).unwrap();
-    std::fs::write(ws.join("sub/.git"), "gitdir: ../gdlink\n").unwrap();
+    // The working directory's own repository: refused. (A nested one gets a
+    // warning: one under /tmp must not stop every run.)
+    std::fs::write(ws.join(".git"), "gitdir: gdlink\n").unwrap();
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let output = Command::new(codex_policy_bin())
@@ -403,4 +405,76 @@ fn a_missing_hooks_path_is_created_and_protected() {
         !repo.join(".githooks/pre-commit").exists(),
         "a hook was planted: {stderr}"
     );
+}
+
+/// `core.hooksPath` read as git reads it (a trailing comment), and one that
+/// passes through a symlink or `..` inside the workspace, which the command
+/// could re-point before the host's next commit: the first is protected, the
+/// others refuse the run (125).
+#[test]
+fn hooks_path_is_read_as_git_reads_it() {
+    if let Some(reason) = skip_reason() {
+        return skip("hooks_path_is_read_as_git_reads_it", &reason);
+    }
+    let git_found = Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !git_found {
+        return skip("hooks_path_is_read_as_git_reads_it", "git is not installed");
+    }
+    let base = fixture_base().unwrap();
+    for (value, prepare, refused) in [
+        ("hooks ; shared hooks", None, false),
+        ("lnk/hooks", Some("lnk"), true),
+        ("sub/../hk", None, true),
+    ] {
+        let dir = tempfile::Builder::new()
+            .prefix("codex-policy-hookspath-git-")
+            .tempdir_in(&base)
+            .unwrap();
+        let repo = dir.path().canonicalize().unwrap().join("repo");
+        std::fs::create_dir_all(repo.join(".git/hooks")).unwrap();
+        std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::create_dir_all(repo.join(".git/objects")).unwrap();
+        std::fs::create_dir_all(repo.join(".git/refs")).unwrap();
+        std::fs::write(
+            repo.join(".git/config"),
+            format!("[core]\n\tbare = false\n\thooksPath = {value}\n"),
+        )
+        .unwrap();
+        if let Some(link) = prepare {
+            std::fs::create_dir_all(repo.join("real/hooks")).unwrap();
+            std::os::unix::fs::symlink("real", repo.join(link)).unwrap();
+        }
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let output = Command::new(codex_policy_bin())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("CODEX_HOME", home.join(".codex"))
+            .args(["--profile", "workspace", "run", "--no-audit", "--cwd"])
+            .arg(&repo)
+            .args([
+                "--",
+                "sh",
+                "-c",
+                "mkdir -p hooks && echo evil > hooks/pre-commit; echo ran > ran",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if refused {
+            assert_eq!(output.status.code(), Some(125), "{value}: {stderr}");
+            assert!(!repo.join("ran").exists(), "{value}: the command ran");
+        } else {
+            assert!(repo.join("ran").exists(), "{value}: {stderr}");
+            assert!(
+                !repo.join("hooks/pre-commit").exists(),
+                "{value}: a hook was planted where git looks: {stderr}"
+            );
+        }
+    }
 }

@@ -194,3 +194,34 @@ fn a_set_uid_file_inside_a_root_cannot_be_rewritten_through_a_mapping() {
     }
     table.finish();
 }
+
+/// `file_setattr` (Linux 6.17) sets file flags by path, like the refused
+/// `FS_IOC_FSSETXATTR`: refused inside the sandbox for a file outside.
+#[test]
+fn file_flags_outside_cannot_be_set_by_path() {
+    if let Some(reason) = skip_reason() {
+        return skip("file_flags_outside", &reason);
+    }
+    let mut table = Table::new("file flags by path");
+    for profile in ["offline", "workspace"] {
+        let fixture = Fixture::new();
+        let target = fixture.home.join("flagged");
+        std::fs::write(&target, "x").unwrap();
+        let output = probe::attack(
+            &fixture,
+            profile,
+            "file-setattr",
+            target.to_str().unwrap(),
+            false,
+        )
+        .unwrap();
+        table.record(
+            profile,
+            "file_setattr NODUMP on a file outside",
+            Outcome::Refused,
+            Outcome::allowed_if(Verdict::of(&output) == Verdict::Allowed),
+            &output,
+        );
+    }
+    table.finish();
+}

@@ -952,20 +952,31 @@ fn namespace_setup(
         if meta.file_type().is_symlink() {
             continue;
         }
-        if meta.is_dir() && path.file_name().is_some_and(|n| n == GIT_DIR_NAME) {
-            protected.extend(hooks_path(path).and_then(|p| existing_hooks_dir(p, roots, warnings)));
+        if path.file_name().is_some_and(|n| n == GIT_DIR_NAME) {
+            let git_dir = if meta.is_dir() {
+                Some(path.clone())
+            } else {
+                codex_policy_model::git_metadata_paths(path)
+                    .into_iter()
+                    .find(|p| p.is_dir())
+            };
+            if let (Some(worktree), Some(git_dir)) = (path.parent(), git_dir) {
+                protected.extend(protect_hooks(worktree, &git_dir, plan, true, warnings)?);
+            }
         }
         protected.push(path.clone());
     }
     let nested = nested_repositories(roots);
     // A git dir reached through a symlink the command could re-point is not
     // protected by binding the directory: refuse (best effort: say so).
+    // Refused for a root's own repository; for a nested one (one in /tmp must
+    // not stop every run) a warning.
     let dot_gits = roots
         .roots
         .iter()
-        .map(|r| r.root.join(GIT_DIR_NAME))
-        .chain(nested.found.iter().cloned());
-    for dot_git in dot_gits {
+        .map(|r| (r.root.join(GIT_DIR_NAME), true))
+        .chain(nested.found.iter().map(|g| (g.clone(), false)));
+    for (dot_git, refuse) in dot_gits {
         for link in codex_policy_model::git_dir_links(&dot_git) {
             if roots.roots.iter().any(|r| link.starts_with(&r.root)) {
                 let why = format!(
@@ -974,7 +985,7 @@ fn namespace_setup(
                     dot_git.display(),
                     link.display()
                 );
-                if !plan.best_effort {
+                if refuse && !plan.best_effort {
                     return Err(io::Error::other(format!("refusing to run: {why}")));
                 }
                 warnings.push(format!("warning: not protected: {why}"));
@@ -983,13 +994,13 @@ fn namespace_setup(
     }
     protected.extend(nested.privileged_files);
     for git in nested.found {
-        for path in codex_policy_model::git_metadata_paths(&git) {
-            if path.is_dir() {
-                protected
-                    .extend(hooks_path(&path).and_then(|p| existing_hooks_dir(p, roots, warnings)));
-            }
-            protected.push(path);
+        let paths = codex_policy_model::git_metadata_paths(&git);
+        // The git directory: the `.git` directory, or the one a `.git` file names.
+        let git_dir = paths.iter().find(|p| p.is_dir()).cloned();
+        if let (Some(worktree), Some(git_dir)) = (git.parent(), git_dir) {
+            protected.extend(protect_hooks(worktree, &git_dir, plan, false, warnings)?);
         }
+        protected.extend(paths);
     }
     if let Some(stopped) = nested.stopped_at {
         warnings.push(format!(
@@ -1156,9 +1167,109 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
     result
 }
 
-/// The hooks directory a repository's `core.hooksPath` names (relative to the
-/// working tree), when set in its `.git/config` and present.
-fn hooks_path(git_dir: &Path) -> Option<PathBuf> {
+/// The hooks directory git itself would use in the work tree `worktree`
+/// (whose git directory is `git_dir`), asked of git (`rev-parse --git-path
+/// hooks`): it reads `core.hooksPath` from every config git reads —
+/// includes, worktree config, the user's and the system's, with comments,
+/// quoting and continuations — where a parser of our own could disagree with
+/// it and protect the wrong directory. No hook or `core.fsmonitor` runs for
+/// that. Git is asked only when a config it would read mentions `hooksPath`
+/// or an include (a process costs a millisecond or two); without git, a plain
+/// `[core] hooksPath` line is read. `None` for the default (inside the git
+/// directory, protected with it).
+fn hooks_path(worktree: &Path, git_dir: &Path) -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let configs = [
+        Some(git_dir.join("config")),
+        Some(git_dir.join("config.worktree")),
+        home.as_ref().map(|h| h.join(".gitconfig")),
+        home.as_ref().map(|h| h.join(".config/git/config")),
+        std::env::var_os("GIT_CONFIG_GLOBAL").map(PathBuf::from),
+        Some(PathBuf::from("/etc/gitconfig")),
+    ];
+    let mentioned = configs.iter().flatten().any(|file| {
+        std::fs::read(file).is_ok_and(|bytes| {
+            let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+            text.contains("hookspath") || text.contains("include")
+        })
+    }) || std::env::var_os("GIT_CONFIG_COUNT").is_some();
+    if !mentioned {
+        return None;
+    }
+    // This repository's git directory, named: discovery could find another
+    // repository above a git directory git does not recognize.
+    let mut git_dir_arg = std::ffi::OsString::from("--git-dir=");
+    git_dir_arg.push(git_dir);
+    let mut work_tree_arg = std::ffi::OsString::from("--work-tree=");
+    work_tree_arg.push(worktree);
+    let asked = Command::new("git")
+        .arg(git_dir_arg)
+        .arg(work_tree_arg)
+        .arg("-c")
+        .arg("safe.directory=*")
+        .arg("-C")
+        .arg(worktree)
+        // As configured (relative to the work tree), not canonical: a link
+        // or `..` on the way must be seen to be refused.
+        .args(["rev-parse", "--git-path", "hooks"])
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_COMMON_DIR")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output();
+    let path = match asked {
+        Ok(out) if out.status.success() => {
+            let text = std::str::from_utf8(&out.stdout)
+                .ok()?
+                .trim_end_matches('\n');
+            worktree.join(text)
+        }
+        _ => plain_hooks_path(git_dir, worktree)?,
+    };
+    let common = std::fs::canonicalize(git_dir).ok();
+    let default = common
+        .as_ref()
+        .is_some_and(|c| std::fs::canonicalize(&path).is_ok_and(|p| p.starts_with(c)));
+    (!default && !path.starts_with(git_dir)).then_some(path)
+}
+
+/// Protects the hooks directory of the work tree `worktree`: `Ok(Some)` with
+/// the directory to bind read-only. One that cannot be protected — a `..` or
+/// a symlink on the way inside a writable root, which the command could
+/// re-point before the host's next commit — refuses the run when `refuse`
+/// (the working directory's repository; best effort: a warning), and is a
+/// warning for a nested repository (one in `/tmp` must not stop every run).
+fn protect_hooks(
+    worktree: &Path,
+    git_dir: &Path,
+    plan: &SandboxPlan,
+    refuse: bool,
+    notes: &mut Vec<String>,
+) -> io::Result<Option<PathBuf>> {
+    let Some(path) = hooks_path(worktree, git_dir) else {
+        return Ok(None);
+    };
+    if let Some(why) = replaceable_hooks_path(&path, &plan.roots) {
+        let why = format!(
+            "core.hooksPath of {} ({}) passes through {why}, which the command could \
+             re-point; give it a path without links or `..`",
+            worktree.display(),
+            path.display()
+        );
+        if refuse && !plan.best_effort {
+            return Err(io::Error::other(format!("refusing to run: {why}")));
+        }
+        notes.push(format!("warning: not protected: {why}"));
+        return Ok(None);
+    }
+    Ok(existing_hooks_dir(path, &plan.roots, notes))
+}
+
+/// `core.hooksPath` from `.git/config` read without git: the last plain
+/// `hooksPath = value` line of a `[core]` section.
+fn plain_hooks_path(git_dir: &Path, worktree: &Path) -> Option<PathBuf> {
     let config = std::fs::read_to_string(git_dir.join("config")).ok()?;
     let mut in_core = false;
     let mut found = None;
@@ -1178,12 +1289,35 @@ fn hooks_path(git_dir: &Path) -> Option<PathBuf> {
         }
     }
     let value = found?;
-    let worktree = git_dir.parent()?;
-    let path = match value.strip_prefix("~/") {
+    Some(match value.strip_prefix("~/") {
         Some(rest) => PathBuf::from(std::env::var_os("HOME")?).join(rest),
         None => worktree.join(value),
-    };
-    Some(path)
+    })
+}
+
+/// Why `path` (a hooks directory) cannot be protected: a `..` component, or a
+/// symlink on the way, inside a writable root.
+fn replaceable_hooks_path(path: &Path, roots: &EffectiveWritableRoots) -> Option<String> {
+    let inside = |p: &Path| roots.roots.iter().any(|r| p.starts_with(&r.root));
+    let mut current = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir if inside(&current) => {
+                return Some(format!("`..` after {}", current.display()));
+            }
+            std::path::Component::Normal(name) => {
+                current.push(name);
+                let link = current
+                    .symlink_metadata()
+                    .is_ok_and(|m| m.file_type().is_symlink());
+                if link && inside(&current) {
+                    return Some(format!("the symlink {}", current.display()));
+                }
+            }
+            other => current.push(other),
+        }
+    }
+    None
 }
 
 /// A hooks directory to protect: `path` itself when it exists; when it does
@@ -1195,6 +1329,10 @@ fn existing_hooks_dir(
     roots: &EffectiveWritableRoots,
     notes: &mut Vec<String>,
 ) -> Option<PathBuf> {
+    // A `..` or a symlink on the way inside a writable root: git resolves the
+    // path anew at each commit, and the command could re-point it — binding
+    // the directory it resolves to now would protect nothing. The run is
+    // refused in `namespace_setup` (see `replaceable_hooks_path`).
     if let Ok(real) = std::fs::canonicalize(&path) {
         return Some(real);
     }

@@ -88,7 +88,7 @@ const FILE_ATTRIBUTE_IOCTLS: [u64; 9] = [
 /// mode bits and a default ACL those of files created later, beyond the
 /// broker's `chmod` rules, and seccomp cannot read the attribute's name.
 /// Refused as unsupported (`EOPNOTSUPP`), which copying tools take in stride.
-const XATTR_WRITES: [u32; 8] = [
+const XATTR_WRITES: [u32; 9] = [
     libc::SYS_setxattr as u32,
     libc::SYS_lsetxattr as u32,
     libc::SYS_fsetxattr as u32,
@@ -97,6 +97,7 @@ const XATTR_WRITES: [u32; 8] = [
     libc::SYS_fremovexattr as u32,
     463, // setxattrat
     466, // removexattrat
+    469, // file_setattr: the flags of FS_IOC_FSSETXATTR, by path (Linux 6.17)
 ];
 
 /// The compiled program.
@@ -255,6 +256,11 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
     .try_into()?;
     description
         .push("seccomp ENOSYS: clone3, openat2 (flags or mode unreadable by seccomp)".into());
+    description.push(
+        "seccomp EOPNOTSUPP: setxattr, lsetxattr, fsetxattr, removexattr, lremovexattr, \
+         fremovexattr, setxattrat, removexattrat, file_setattr (an ACL rewrites a mode)"
+            .into(),
+    );
     #[cfg(target_arch = "x86_64")]
     description.push("seccomp EPERM: every x32 system call (nr >= 0x40000000)".into());
 

@@ -94,6 +94,7 @@ pub(crate) fn entry() {
         "fchmod-setuid" => fchmod_setuid(&argument),
         "posix-acl" => posix_acl(&argument),
         "mmap-write" => mmap_write(&argument),
+        "file-setattr" => file_setattr(&argument),
         "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
@@ -411,6 +412,34 @@ fn mmap_write(path: &str) -> (bool, String) {
         libc::munmap(map, 4096);
         (true, "wrote through a shared mapping".into())
     }
+}
+
+/// `file_setattr(AT_FDCWD, path, {FS_XFLAG_NODUMP})` (Linux 6.17): file
+/// flags by path, the syscall form of `FS_IOC_FSSETXATTR`.
+fn file_setattr(path: &str) -> (bool, String) {
+    #[repr(C)]
+    #[derive(Default)]
+    struct FileAttr {
+        xflags: u64,
+        extsize: u32,
+        nextents: u32,
+        projid: u32,
+        cowextsize: u32,
+    }
+    let c = CString::new(path).unwrap_or_default();
+    let mut attr = FileAttr::default();
+    let size = std::mem::size_of::<FileAttr>();
+    // SAFETY: file_getattr/file_setattr with a valid path and struct.
+    unsafe {
+        if libc::syscall(468, libc::AT_FDCWD, c.as_ptr(), &mut attr, size, 0) < 0 {
+            return (false, format!("file_getattr: {}", errno()));
+        }
+        attr.xflags |= 0x80; // FS_XFLAG_NODUMP
+        if libc::syscall(469, libc::AT_FDCWD, c.as_ptr(), &attr, size, 0) < 0 {
+            return (false, format!("file_setattr: {}", errno()));
+        }
+    }
+    (true, "flags changed".into())
 }
 
 fn unix_datagram() -> (bool, String) {
