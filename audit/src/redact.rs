@@ -289,19 +289,29 @@ fn authorization_spans(text: &str) -> Vec<std::ops::Range<usize>> {
             from = start;
         }
     }
-    for header in ["authorization: ", "authorization="] {
+    for header in ["authorization:", "authorization="] {
         let mut from = 0;
         while let Some(i) = find_from(&lower, header, from) {
-            let start = i + header.len();
+            let spaces = lower[i + header.len()..].len()
+                - lower[i + header.len()..]
+                    .trim_start_matches([' ', '\t'])
+                    .len();
+            let start = i + header.len() + spaces;
             let value = &lower[start..];
             let skip_scheme = ["bearer ", "basic ", "token "]
                 .iter()
                 .find(|s| value.starts_with(**s))
                 .map_or(0, |s| s.len());
             let start = start + skip_scheme;
-            let end = text[start..]
-                .find(['\n', '"', '\''])
-                .map_or(text.len(), |e| start + e);
+            // To the end of the line or quote where the header starts one;
+            // one word inside a command line (see `key_value_spans`).
+            let starts_text = i == 0 || matches!(lower.as_bytes()[i - 1], b'\n' | b'"' | b'\'');
+            let end = if starts_text {
+                text[start..].find(['\n', '"', '\''])
+            } else {
+                text[start..].find(|c: char| c.is_whitespace() || matches!(c, '"' | '\''))
+            }
+            .map_or(text.len(), |e| start + e);
             if end > start {
                 spans.push(start..end);
             }
@@ -323,7 +333,12 @@ fn secret_parameter_spans(text: &str) -> Vec<std::ops::Range<usize>> {
             .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
             .map_or(0, |(i, c)| i + c.len_utf8());
         let name = text[name_start..eq].to_ascii_lowercase();
-        if name.is_empty() || !SECRET_NAMES.iter().any(|s| name.contains(s)) {
+        // A secret name anywhere in it, or a last word that says secret
+        // (`DB_PASS`, `GPG_PASSPHRASE`, `COOKIE`, `--creds`).
+        let trimmed = name.trim_start_matches('-');
+        if name.is_empty()
+            || !(SECRET_NAMES.iter().any(|s| name.contains(s)) || names_secret(trimmed))
+        {
             continue;
         }
         let start = eq + 1;
@@ -601,7 +616,13 @@ fn key_value_spans(text: &str) -> Vec<std::ops::Range<usize>> {
         if name.is_empty() || !names_secret(name) {
             continue;
         }
-        let header = !quoted && (name.contains('-') || name.eq_ignore_ascii_case("cookie"));
+        // A header's value runs to the end of its line or quote only where a
+        // header starts one (`-H 'X-Api-Key: a b'`, a header dump); elsewhere
+        // in a command line it is one word, so that an argument made to look
+        // like a header cannot hide the arguments after it.
+        let starts_text = k == 0 || matches!(bytes[k - 1], b'\n' | b'\r' | b'"' | b'\'');
+        let header =
+            !quoted && starts_text && (name.contains('-') || name.eq_ignore_ascii_case("cookie"));
         let after = &text[colon + 1..];
         let start = colon + 1 + (after.len() - after.trim_start_matches([' ', '\t']).len());
         let rest = &text[start..];

@@ -257,6 +257,22 @@ fn new_shapes_become_exactly() {
             "Authorization: Bearer opaque",
             "Authorization: Bearer [REDACTED]",
         ),
+        // An argument made to look like a header hides nothing after it.
+        (
+            "find X-Api-Key:1 important -delete",
+            "find X-Api-Key:[REDACTED] important -delete",
+        ),
+        (
+            "find Cookie: 1 important -delete",
+            "find Cookie: [REDACTED] important -delete",
+        ),
+        (
+            "curl -H authorization:SECRET https://x",
+            "curl -H authorization:[REDACTED] https://x",
+        ),
+        ("DB_PASS=hunter2 make", "DB_PASS=[REDACTED] make"),
+        ("GPG_PASSPHRASE=abc gpg", "GPG_PASSPHRASE=[REDACTED] gpg"),
+        ("tool --creds=abc", "tool --creds=[REDACTED]"),
     ] {
         assert_eq!(r.redact(text), expected, "{text}");
         assert_eq!(r.redact(expected), expected, "fixed point: {expected}");

@@ -149,3 +149,58 @@ fn monitor_mode_reports_and_runs() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("monitor mode"));
     assert!(fixture.workspace.join("done").exists());
 }
+
+#[test]
+fn probe_entry() {
+    common::probe::entry();
+}
+
+/// A `network_rule` in a rules file is a domain rule: under `workspace-net`
+/// it makes the network filtered, which — without the egress proxy — is
+/// closed, and `run` says so.
+#[test]
+fn a_network_rule_in_a_rules_file_closes_the_network() {
+    use common::probe::{self, Verdict};
+    if let Some(reason) = skip_reason() {
+        return skip("a_network_rule_closes_the_network", &reason);
+    }
+    let fixture = Fixture::new();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let argv = probe::argv();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    for (rules, open) in [
+        (None, true),
+        (
+            Some(
+                "network_rule(host = \"evil.example.com\", protocol = \"https\", decision = \"deny\")\n",
+            ),
+            false,
+        ),
+    ] {
+        let mut extra: Vec<String> = Vec::new();
+        if let Some(text) = rules {
+            extra.push("--rules".into());
+            extra.push(rules_file(&fixture.home, text));
+        }
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let output = probe::command(
+            fixture.command("workspace-net", &extra, &argv),
+            "tcp-connect",
+            &port,
+        )
+        .output()
+        .unwrap();
+        assert_eq!(
+            Verdict::of(&output) == Verdict::Allowed,
+            open,
+            "rules {rules:?}: {output:?}"
+        );
+        if !open {
+            assert!(
+                String::from_utf8_lossy(&output.stderr).contains("network is OFF"),
+                "{output:?}"
+            );
+        }
+    }
+}

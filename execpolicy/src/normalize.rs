@@ -44,12 +44,60 @@ pub struct Concern {
 }
 
 /// Shells whose `-c` scripts are parsed.
-const SHELLS: &[&str] = &["bash", "sh", "zsh", "dash", "ksh", "mksh", "ash"];
+const SHELLS: &[&str] = &[
+    "bash", "rbash", "sh", "zsh", "dash", "ksh", "ksh93", "mksh", "ash", "yash", "posh",
+];
 
 /// Programs and builtins that run another command, unwrapped here.
 const WRAPPERS: &[&str] = &[
     "env", "command", "exec", "builtin", "nice", "nohup", "time", "timeout", "stdbuf", "setsid",
     "ionice", "sudo", "doas", "xargs", "busybox", "toybox", "eval", "find",
+];
+
+/// Programs that run another program with arguments of their own syntax, not
+/// read here: a command under one of them needs approval at best — matching
+/// no rule, it would otherwise pass where the same command inside `bash -c`
+/// would not.
+const LAUNCHERS: &[&str] = &[
+    "taskset",
+    "setarch",
+    "linux32",
+    "linux64",
+    "i386",
+    "x86_64",
+    "chrt",
+    "prlimit",
+    "script",
+    "flock",
+    "chroot",
+    "su",
+    "runuser",
+    "watch",
+    "unbuffer",
+    "strace",
+    "ltrace",
+    "gdb",
+    "valgrind",
+    "nsenter",
+    "unshare",
+    "firejail",
+    "systemd-run",
+    "setpriv",
+    "setuidgid",
+    "numactl",
+    "cgexec",
+    "faketime",
+    "catchsegv",
+    "parallel",
+    "entr",
+    "expect",
+    "rlwrap",
+    "torsocks",
+    "proxychains",
+    "proxychains4",
+    "nocache",
+    "eatmydata",
+    "fakeroot",
 ];
 
 /// Where a wrapper or shell given by path is trusted to be the real one.
@@ -150,6 +198,7 @@ pub(crate) fn is_plain(argv: &[String]) -> bool {
     !first.contains(['/', '='])
         && !SHELLS.contains(&first.as_str())
         && !WRAPPERS.contains(&first.as_str())
+        && !LAUNCHERS.contains(&first.as_str())
         && !argv.iter().any(|t| t.contains('\u{FFFD}'))
 }
 
@@ -226,6 +275,15 @@ fn unwrap(argv: &[String], depth: usize, out: &mut Normalized) {
         }
         let name = basename(first);
         let is_shell = SHELLS.contains(&name);
+        if LAUNCHERS.contains(&name) {
+            concern(
+                out,
+                rest,
+                format!("{name} runs another program with arguments not read here"),
+            );
+            out.commands.push(rest.to_vec());
+            return;
+        }
         if !is_shell && !WRAPPERS.contains(&name) {
             out.commands.push(rest.to_vec());
             return;
@@ -989,7 +1047,20 @@ impl Walk {
     /// its command substitutions, decided too).
     fn word(&mut self, raw: &str) -> String {
         match plain_word(raw) {
-            Ok(value) => value,
+            Ok(value) => {
+                // Quoted text a builtin may evaluate again: bash runs `$(…)` in
+                // an array subscript given to `printf -v`, `read`, `test -v`,
+                // `declare`, `let`… (`printf -v 'a[$(rm x)]' y`).
+                if ["$(", "`", "${", "$[", "$(("]
+                    .iter()
+                    .any(|syntax| value.contains(syntax))
+                {
+                    self.concerns.push(format!(
+                        "the word {raw:?} holds shell syntax a builtin may evaluate again"
+                    ));
+                }
+                value
+            }
             Err(why) => {
                 self.concerns.push(why);
                 if raw.contains("$(") || raw.contains('`') {

@@ -30,6 +30,7 @@ fn defaults() -> Policy {
 /// A forbidden `rm` through every wrapper form.
 const FORBIDDEN_THROUGH_WRAPPERS: &[&str] = &[
     "rm -rf /",
+    "rbash -c 'rm x'",
     "/bin/rm -rf /",
     "/usr/bin/rm x",
     "./rm x",
@@ -140,6 +141,16 @@ const FORBIDDEN_THROUGH_WRAPPERS: &[&str] = &[
 /// Variables and prefixes that change what runs: never allowed, whatever the
 /// command (here all safe programs).
 const NEVER_ALLOWED: &[&str] = &[
+    // A builtin that evaluates a quoted array subscript again runs `$(…)`.
+    "bash -c 'echo x; printf -v \"a[\\$(rm victim)]\" y'",
+    "bash -c \"echo 'a[$(rm victim)]'\"",
+    // Launchers whose arguments are not read.
+    "taskset 1 rm victim",
+    "setarch x86_64 rm victim",
+    "chrt -o 0 rm victim",
+    "prlimit rm victim",
+    "script -qc 'rm victim' /dev/null",
+    "flock /tmp/l rm victim",
     "LD_PRELOAD=./evil.so ls",
     "LD_LIBRARY_PATH=. ls",
     "LD_AUDIT=./a.so ls",

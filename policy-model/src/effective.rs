@@ -423,7 +423,7 @@ fn where_<T>(file: &crate::Located<T>, pointer: &str) -> String {
     format!("{} {}", file.locate(pointer), crate::dotted(pointer))
 }
 
-fn with_network(policy: &SandboxPolicy, open: bool) -> SandboxPolicy {
+pub(crate) fn with_network(policy: &SandboxPolicy, open: bool) -> SandboxPolicy {
     match policy {
         SandboxPolicy::ReadOnly { .. } => SandboxPolicy::ReadOnly {
             network_access: open,

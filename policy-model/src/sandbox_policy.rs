@@ -48,6 +48,13 @@ pub enum SandboxPolicy {
 }
 
 impl SandboxPolicy {
+    /// The same policy with the network closed; full access, which has no
+    /// network switch, becomes workspace-write without network (the
+    /// strictest policy with one), as composition does.
+    pub fn with_network_closed(&self) -> SandboxPolicy {
+        crate::effective::with_network(self, false)
+    }
+
     /// A read-only policy without network.
     pub const fn read_only() -> Self {
         Self::ReadOnly {

@@ -95,6 +95,7 @@ pub(crate) fn entry() {
         "posix-acl" => posix_acl(&argument),
         "mmap-write" => mmap_write(&argument),
         "file-setattr" => file_setattr(&argument),
+        "tcp-connect" => tcp_connect(&argument),
         "connect-as-recycled-pid" => connect_as_recycled_pid(&argument),
         "device" => device(&argument),
         "device-ioctl" => device_ioctl(&argument),
@@ -440,6 +441,14 @@ fn file_setattr(path: &str) -> (bool, String) {
         }
     }
     (true, "flags changed".into())
+}
+
+/// A TCP connection to `127.0.0.1:<port>`.
+fn tcp_connect(port: &str) -> (bool, String) {
+    match std::net::TcpStream::connect(("127.0.0.1", port.parse().unwrap_or(9))) {
+        Ok(_) => (true, "connected".into()),
+        Err(e) => (false, format!("connect: {e}")),
+    }
 }
 
 fn unix_datagram() -> (bool, String) {

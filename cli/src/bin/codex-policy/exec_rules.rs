@@ -178,9 +178,10 @@ fn describe(evaluation: &Evaluation) -> String {
 }
 
 /// The exec-policy gate before `run`/`launch` start a command: `Ok` to go on.
-/// Every decision is recorded. In monitor mode (`deny_on_violation: false`) a
-/// refusal is reported and the command runs anyway; file-system restrictions
-/// still apply.
+/// Every decision is recorded; `Ok(true)` when the rules hold `network_rule`
+/// entries, which filter the network like any domain rule. In monitor mode
+/// (`deny_on_violation: false`) a refusal is reported and the command runs
+/// anyway; file-system restrictions still apply.
 pub(crate) fn gate(
     rules: &[PathBuf],
     resolved: &ResolvedProfile,
@@ -189,9 +190,9 @@ pub(crate) fn gate(
     argv: &[String],
     monitor: bool,
     trail: &mut AuditTrail,
-) -> Result<(), Failure> {
+) -> Result<bool, Failure> {
     if rules.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let tmpdir = std::env::var_os("TMPDIR");
     // The run's own policy (profile, files and --writable-root composed): a
@@ -247,7 +248,8 @@ pub(crate) fn gate(
         _ => reason,
     };
     trail.record(event)?;
-    outcome
+    // `network_rule` entries are domain rules: they make the network filtered.
+    outcome.map(|()| !policy.network_rules().is_empty())
 }
 
 /// Asks on the controlling terminal; `false` without one.

@@ -96,7 +96,7 @@ pub(crate) fn run(
         );
         trail.record(event)?;
     }
-    crate::exec_rules::gate(
+    let rules_filter_network = crate::exec_rules::gate(
         &args.rules,
         resolved,
         &composed.effective.sandbox_policy.value,
@@ -113,7 +113,18 @@ pub(crate) fn run(
     for note in &composed.effective.notes {
         eprintln!("codex-policy: note: {note}");
     }
-    let policy = &composed.effective.sandbox_policy.value;
+    // A rules file's `network_rule` filters the network like any domain rule:
+    // without the egress proxy, filtered means closed.
+    let closed;
+    let mut policy = &composed.effective.sandbox_policy.value;
+    if rules_filter_network && policy.has_network_access() {
+        eprintln!(
+            "codex-policy: note: the rules files hold network_rule entries; domain filtering \
+             needs the egress proxy, which this release does not have, so the network is OFF"
+        );
+        closed = policy.with_network_closed();
+        policy = &closed;
+    }
     // The audit log and Codex's home stay out of the command's reach even
     // inside a writable root (read-only binds; their directories pinned).
     let mut protected = trail.protected_paths();
