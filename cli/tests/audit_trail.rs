@@ -325,3 +325,32 @@ fn bad_audit_input_is_refused_clearly() {
     let events: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(events.len(), 1);
 }
+
+/// A secret inside a `bash -c` script is redacted like one given as separate
+/// arguments: each argument is redacted on its own before the line is joined.
+#[test]
+fn secrets_inside_a_shell_script_are_redacted() {
+    if let Some(reason) = skip_reason() {
+        return skip("secrets_inside_a_shell_script", &reason);
+    }
+    let fixture = Fixture::new();
+    let log = fixture.home.join("audit.jsonl");
+    let output = fixture
+        .command(
+            "workspace",
+            &["--audit-log", log.to_str().unwrap()],
+            &[
+                "sh",
+                "-c",
+                "true curl --password hunter2 -u admin:adminpass",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !text.contains("hunter2") && !text.contains("adminpass"),
+        "{text}"
+    );
+}

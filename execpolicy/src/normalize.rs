@@ -772,8 +772,25 @@ fn find_step(argv: &[String]) -> Step {
     }
 }
 
+/// Why a builtin call inside a script may change what runs: it sets a shell
+/// variable whose value it builds itself (`printf -v x 'a[\x24(rm v)]'` holds
+/// no `$(` a reader can see), or reads one as an array subscript that bash
+/// evaluates (`test -v 'y[x]'`), or sets `PS4` and the like.
+fn sets_shell_variable(argv: &[String]) -> Option<String> {
+    let (program, args) = argv.split_first()?;
+    let assigns = match program.as_str() {
+        "printf" | "test" | "[" | "[[" | "wait" => args.iter().any(|a| a == "-v"),
+        "read" | "mapfile" | "readarray" | "declare" | "typeset" | "local" | "export"
+        | "readonly" | "let" | "getopts" | "unset" => true,
+        _ => false,
+    };
+    assigns.then(|| format!("{program} sets or evaluates a shell variable the script builds"))
+}
+
 /// Shell options that cannot change what a `-c` script runs.
-const HARMLESS_SHELL_FLAGS: &str = "eEuxvlinfrhBHPTmbapCt";
+/// Not `-x` (xtrace): bash expands `PS4` — which the script itself may have
+/// set, `printf -v PS4 '\x24(…)'` — before every command it traces.
+const HARMLESS_SHELL_FLAGS: &str = "eEuvlinfrhBHPTmbapCt";
 const HARMLESS_SHELL_LONG: &[&str] = &[
     "--norc",
     "--noprofile",
@@ -809,7 +826,6 @@ const HARMLESS_SET_O: &[&str] = &[
     "privileged",
     "verbose",
     "vi",
-    "xtrace",
 ];
 
 /// `bash [options] -c SCRIPT [NAME [ARGS…]]`, options in any clusters.
@@ -1137,6 +1153,9 @@ impl Walk {
                     self.list(&subshell.list);
                 }
             }
+        }
+        if let Some(why) = sets_shell_variable(&argv) {
+            self.concerns.push(why);
         }
         self.commands.push(argv);
     }

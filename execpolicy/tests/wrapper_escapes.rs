@@ -141,6 +141,12 @@ const FORBIDDEN_THROUGH_WRAPPERS: &[&str] = &[
 /// Variables and prefixes that change what runs: never allowed, whatever the
 /// command (here all safe programs).
 const NEVER_ALLOWED: &[&str] = &[
+    // A value built by `printf -v` (no `$(` to see), evaluated as a subscript.
+    r#"bash -c "printf -v x 'a[\x24(rm v)]'; printf -v 'y[x]' 1""#,
+    r#"bash -c "printf -v x 'a[\x24(rm v)]'; test -v 'y[x]'""#,
+    // xtrace expands PS4 before every command.
+    r#"bash -xc "printf -v PS4 '\x24(rm v)'; true""#,
+    r#"bash -x -c "printf -v PS4 '\044(rm v)'; true""#,
     // A builtin that evaluates a quoted array subscript again runs `$(…)`.
     "bash -c 'echo x; printf -v \"a[\\$(rm victim)]\" y'",
     "bash -c \"echo 'a[$(rm victim)]'\"",
@@ -226,7 +232,6 @@ const STILL_ALLOWED: &[&str] = &[
     "bash -c ls",
     "bash -lc 'git status && ls'",
     "bash -ec 'ls; cat f'",
-    "bash -xc 'ls'",
     "bash --norc --noprofile -c ls",
     "sh -o errexit -o pipefail -c 'ls | cat'",
     "bash -c 'ls' name extra",

@@ -19,6 +19,16 @@ pub(crate) fn shell_words(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
 
+/// A command line as an event's target: each argument redacted on its own
+/// first — a `bash -c` script is then read as the command line it is, where
+/// `--password x` or `-u user:pw` inside one quoted word would not be — and
+/// the whole again by the sink.
+pub(crate) fn audit_target(argv: &[String]) -> String {
+    let redactor = codex_policy::audit::Redactor::new(&[]);
+    let redacted: Vec<String> = argv.iter().map(|a| redactor.redact(a)).collect();
+    shell_words(&redacted)
+}
+
 /// Where events go for one command, and what to do when they cannot.
 pub(crate) struct AuditTrail {
     sink: Option<AuditSink>,

@@ -10,7 +10,7 @@ use codex_policy::execpolicy::{
 
 use codex_policy::audit::{AuditDecision, Operation, escape_for_terminal as shown};
 
-use crate::audit::{AuditTrail, TrailOptions, shell_words};
+use crate::audit::{AuditTrail, TrailOptions, audit_target, shell_words};
 use crate::{Failure, exit, print_out, to_json};
 
 /// The rules files, or the built-in default policy when none is given. A
@@ -105,7 +105,7 @@ pub(crate) fn check(
     let (decision, reason) = audit_view(&evaluation, summary(&evaluation));
     let mut event = trail.event(
         Operation::CommandExec,
-        shell_words(command),
+        audit_target(command),
         decision,
         "execpolicy",
     );
@@ -237,7 +237,7 @@ pub(crate) fn gate(
     };
     let mut event = trail.event(
         Operation::CommandExec,
-        shell_words(argv),
+        audit_target(argv),
         decision,
         "execpolicy",
     );

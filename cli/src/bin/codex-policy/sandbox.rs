@@ -3,7 +3,7 @@
 use std::process::Command;
 
 #[cfg(target_os = "linux")]
-use crate::audit::{AuditTrail, TrailOptions, shell_words};
+use crate::audit::{AuditTrail, TrailOptions, audit_target};
 #[cfg(target_os = "linux")]
 use codex_policy::ProtectionStatus;
 #[cfg(target_os = "linux")]
@@ -147,7 +147,7 @@ pub(crate) fn run(
     let sandbox = sandbox
         .protect_paths(protected)
         .allow_unix_sockets(composed.effective.unix_sockets.iter().cloned());
-    let target = shell_words(&argv);
+    let target = audit_target(&argv);
     let started_at = std::time::Instant::now();
     // Once `sandbox_start` is recorded as allowed, every outcome ends with a
     // `sandbox_exit` (a command that could not be executed included).
