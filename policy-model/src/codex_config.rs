@@ -220,12 +220,12 @@ impl CodexConfig {
         source: &SourceFile,
     ) -> Result<Option<ConfiguredSandbox>, ConfigError> {
         let codex_mode = self.codex_mode(source)?;
-        let seed_mode = self
+        let table_mode = self
             .sandbox
             .as_ref()
             .and_then(|t| t.mode.as_ref())
             .map(|m| ("sandbox.mode".to_owned(), m));
-        let (mode_key, mode) = match (seed_mode, codex_mode) {
+        let (mode_key, mode) = match (table_mode, codex_mode) {
             (Some((k1, m1)), Some((k2, m2))) if m1.get_ref() != m2.get_ref() => {
                 return Err(conflict(source, (&k1, m1), (&k2, m2)));
             }
@@ -233,7 +233,7 @@ impl CodexConfig {
             (None, None) => return Ok(None),
         };
 
-        let seed_network = self
+        let table_network = self
             .sandbox
             .as_ref()
             .and_then(|t| t.network_access.as_ref())
@@ -251,7 +251,7 @@ impl CodexConfig {
                 .map(|n| ("sandbox_read_only.network_access".to_owned(), n)),
             SandboxMode::DangerFullAccess => None,
         };
-        let (network_key, network_access) = match (seed_network, mode_network) {
+        let (network_key, network_access) = match (table_network, mode_network) {
             (Some((k1, n1)), Some((k2, n2))) if n1.get_ref() != n2.get_ref() => {
                 return Err(conflict(source, (&k1, n1), (&k2, n2)));
             }

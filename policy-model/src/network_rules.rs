@@ -1,4 +1,4 @@
-//! Typed network rule maps (seed 003): `domains` (`"host" = "allow" | "deny"`)
+//! Typed network rule maps: `domains` (`"host" = "allow" | "deny"`)
 //! and `unix_sockets` (`"/path" = "allow" | "none"`), in managed
 //! `requirements.toml` `[experimental_network]` and in `config.toml`
 //! `[permissions.<profile>.network]`.

@@ -1,4 +1,4 @@
-//! The four environment patterns of seed 000, as typed values: `init` writes
+//! The four environment patterns of the runtime-control files, as typed values: `init` writes
 //! them, and each one validates without a finding.
 
 use std::num::{NonZeroU16, NonZeroU32};
@@ -8,7 +8,7 @@ use crate::{
     NetworkAccess, NetworkGate, Observability, OutboundPolicy, PolicyVersion, SampleRate,
 };
 
-/// A pattern of seed 000.
+/// An environment pattern of the runtime-control files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RuntimePattern {

@@ -1,4 +1,4 @@
-//! Runtime context for harness code (seed 000, "Runtime Context Propagation"):
+//! Runtime context for harness code ("Runtime Context Propagation" of the runtime-control files):
 //! which environment this process runs in and whether it may use the network,
 //! without going through the CLI.
 //!

@@ -1,5 +1,5 @@
 //! `.codexrc.json` (runtime environment) and `harness.policy.json` (enforcement
-//! policy), every key of seed 000 with its documented default. Unknown keys are
+//! policy), every key of the runtime-control format with its documented default. Unknown keys are
 //! errors (with a "did you mean" hint); `$schema` is allowed.
 
 use std::collections::BTreeMap;
@@ -52,7 +52,7 @@ pub struct EnvironmentContext {
     pub telemetry: Option<Telemetry>,
 }
 
-/// The environments of seed 000.
+/// The environments of the runtime-control files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -232,7 +232,7 @@ fn default_version() -> PolicyVersion {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[non_exhaustive]
 pub enum PolicyVersion {
-    /// Seed 000's format.
+    /// The runtime-control format.
     #[serde(rename = "1.0")]
     V1_0,
 }

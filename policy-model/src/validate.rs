@@ -1,4 +1,4 @@
-//! `validate`: every check of seed 000's validation script and its best
+//! `validate`: every check of the runtime-control validation script and its best
 //! practices, as findings with stable codes, severity, location and fix.
 
 use std::collections::BTreeSet;
@@ -534,7 +534,7 @@ fn check_harness(
     }
 }
 
-/// Loopback entries are local reach, not egress; the seed's patterns list them
+/// Loopback entries are local reach, not egress; the environment patterns list them
 /// in `dns_allow` only.
 fn egress_names(patterns: &[DomainPattern]) -> BTreeSet<String> {
     patterns

@@ -39,7 +39,7 @@ fn assert_located(err: &ConfigError, line: usize, column: usize, key: Option<&st
 }
 
 #[test]
-fn seed_001_sandbox_table() {
+fn the_sandbox_table_of_the_profiles() {
     let got = configured("[sandbox]\nmode = \"workspace-write\"\nnetwork_access = true\n")
         .unwrap()
         .unwrap();

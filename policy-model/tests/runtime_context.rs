@@ -1,4 +1,4 @@
-//! The runtime-context API of seed 000: file first, environment fallback,
+//! The runtime-context API: file first, environment fallback,
 //! actionable network errors, and no silent fallback from a broken file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -6,7 +6,7 @@ use codex_policy_model::SandboxPolicy;
 use codex_profiles::{FileWrites, SecurityProfile};
 
 #[test]
-fn capability_table_matches_seed_001() {
+fn capability_table_matches_the_profiles() {
     // (profile, network, write, full write, sandbox policy)
     let table = [
         (

@@ -59,7 +59,7 @@ struct Cli {
 enum Command {
     /// Run a command under the effective policy's sandbox.
     Run(RunArgs),
-    /// Seed 000's launcher: validate the runtime files (errors: 125, nothing
+    /// The launcher: validate the runtime files (errors: 125, nothing
     /// started), export CODEX_* and AWS_* for the command, then `run` it.
     Launch(RunArgs),
     /// Show the effective policy and the source that decided each field.
@@ -98,7 +98,7 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
-    /// Write one of seed 000's environment patterns (.codexrc.json + harness.policy.json).
+    /// Write one of the environment patterns (.codexrc.json + harness.policy.json).
     Init {
         /// development, sandbox, production or air-gapped.
         #[arg(long, value_parser = parse_pattern)]

@@ -278,7 +278,7 @@ fn loaded_files(composed: &crate::effective::Composed) -> Vec<String> {
     .collect()
 }
 
-/// The environment seed 000's launcher gives the command.
+/// The environment the launcher gives the command.
 fn launcher_environment(composed: &crate::effective::Composed, command: &mut Command) {
     let absolute =
         |path: &std::path::Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());

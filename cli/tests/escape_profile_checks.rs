@@ -1,4 +1,4 @@
-//! The three checks of seed 001's "Testing Security Profiles": under `offline`,
+//! The three checks of "Testing Security Profiles": under `offline`,
 //! curl is blocked, a write to /etc is blocked, and a shell cannot escape (here:
 //! a reverse shell to a listener on the host's loopback).
 
@@ -11,12 +11,12 @@ use std::net::TcpListener;
 use common::escape::{Fixture, Outcome, Table, skip, skip_reason};
 
 #[test]
-fn seed_001_sandbox_escape_checks() {
+fn security_profile_escape_checks() {
     if let Some(reason) = skip_reason() {
-        return skip("seed_001_sandbox_escape_checks", &reason);
+        return skip("security_profile_escape_checks", &reason);
     }
     let fixture = Fixture::new();
-    let mut table = Table::new("seed 001 checks (offline)");
+    let mut table = Table::new("security profile checks (offline)");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -37,7 +37,7 @@ fn seed_001_sandbox_escape_checks() {
         &output,
     );
 
-    let target = format!("/etc/codex-policy-seed-{}", std::process::id());
+    let target = format!("/etc/codex-policy-profile-check-{}", std::process::id());
     let output = fixture.run("offline", &[], &format!("echo pwned > {target}"));
     let written = std::path::Path::new(&target).exists();
     let _ = std::fs::remove_file(&target);
