@@ -11,7 +11,6 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
 
 use rustc_hash::FxHashMap;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A host as a connection names it: a normalized domain name or an IP address.
@@ -164,6 +163,37 @@ impl DomainPattern {
             Self::Any | Self::Subdomains(_) | Self::ApexAndSubdomains(_)
         )
     }
+
+    /// `localhost` and loopback addresses: local reach, not external egress.
+    pub(crate) fn is_loopback(&self) -> bool {
+        match self {
+            Self::Ip(ip) => ip.is_loopback(),
+            Self::Exact(name) => name.as_str() == "localhost",
+            _ => false,
+        }
+    }
+
+    /// Whether every host `inner` names is also named by `self`.
+    pub(crate) fn covers(&self, inner: &DomainPattern) -> bool {
+        let strictly_under = |name: &DomainName, base: &DomainName| {
+            name.as_str()
+                .strip_suffix(base.as_str())
+                .is_some_and(|head| head.ends_with('.') && head.len() > 1)
+        };
+        match (self, inner) {
+            (Self::Any, _) => true,
+            (a, b) if a == b => true,
+            (
+                Self::Subdomains(base),
+                Self::Exact(n) | Self::Subdomains(n) | Self::ApexAndSubdomains(n),
+            ) => strictly_under(n, base),
+            (
+                Self::ApexAndSubdomains(base),
+                Self::Exact(n) | Self::Subdomains(n) | Self::ApexAndSubdomains(n),
+            ) => n == base || strictly_under(n, base),
+            _ => false,
+        }
+    }
 }
 
 impl FromStr for DomainPattern {
@@ -217,7 +247,8 @@ impl<'de> Deserialize<'de> for DomainPattern {
     }
 }
 
-impl JsonSchema for DomainPattern {
+#[cfg(feature = "json-schema")]
+impl schemars::JsonSchema for DomainPattern {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "DomainPattern".into()
     }
@@ -362,5 +393,32 @@ mod tests {
             Err(DomainError::AmbiguousNumeric("999.1".into()))
         );
         assert_eq!(host("[::1]"), Host::Ip("::1".parse().unwrap()));
+    }
+
+    fn p(text: &str) -> DomainPattern {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    #[test]
+    fn pattern_coverage() {
+        assert!(p("*").covers(&p("a.com")));
+        assert!(p("**.a.com").covers(&p("a.com")));
+        assert!(p("**.a.com").covers(&p("*.a.com")));
+        assert!(p("**.a.com").covers(&p("x.y.a.com")));
+        assert!(p("*.a.com").covers(&p("x.a.com")));
+        assert!(p("*.a.com").covers(&p("**.x.a.com")));
+        assert!(!p("*.a.com").covers(&p("a.com")));
+        assert!(!p("*.a.com").covers(&p("**.a.com")));
+        assert!(!p("*.a.com").covers(&p("xa.com")));
+        assert!(!p("a.com").covers(&p("x.a.com")));
+        assert!(!p("a.com").covers(&p("*")));
+        assert!(p("10.0.0.1").covers(&p("10.0.0.1")));
+    }
+
+    #[test]
+    fn loopback_patterns() {
+        assert!(p("localhost").is_loopback() && p("127.0.0.1").is_loopback());
+        assert!(p("::1").is_loopback());
+        assert!(!p("**.localhost").is_loopback() && !p("10.0.0.1").is_loopback());
     }
 }

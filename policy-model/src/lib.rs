@@ -4,9 +4,30 @@
 //! nothing, write only inside some roots, or anything at all; with or without
 //! network. [`SandboxPolicy::writable_roots`] turns a policy and a working directory
 //! into the exact, canonical directories an OS sandbox must allow, and the
-//! subpaths (`.git`, `.codex`, `.agents`) it must keep read-only. Configuration
-//! files are parsed here too, into types whose errors point at file, line, column
-//! and key ([`ConfigError`]); JSON Schemas are generated from the same types.
+//! subpaths (`.git`, `.codex`, `.agents`) it must keep read-only; a [`Sandbox`]
+//! backend enforces it and says what it enforced ([`EnforcementReport`]).
+//!
+//! The crate is built in layers, each using only the ones before it:
+//!
+//! 1. **policy** (`policy/`, `sandbox.rs`): [`SandboxPolicy`], [`SandboxMode`],
+//!    writable roots; and the [`Sandbox`] contract the OS backends implement.
+//! 2. **domain** (`domain.rs`): host names, [`DomainPattern`]s and the
+//!    [`DomainMatcher`].
+//! 3. **files** (`files/`): the configuration files (`config.toml`, managed
+//!    `requirements.toml`, `.codexrc.json`, `harness.policy.json`) as types whose
+//!    errors point at file, line, column and key ([`ConfigError`]); the
+//!    [`RuntimeContext`] harness code reads. With the `json-schema` feature
+//!    (off by default) the same types derive `schemars::JsonSchema`.
+//! 4. [`validate`] (`validate/`): every check on those files, as [`validate::Finding`]s with
+//!    stable codes.
+//! 5. [`effective`] (`effective/`): the validated files composed with a profile's policy into
+//!    an [`effective::EffectivePolicy`], each field with the source that
+//!    decided it.
+//!
+//! The types of layers 1 to 3 are re-exported here, at the crate root. An
+//! embedder that only enforces a policy needs layer 1; one that reads the
+//! configuration files as the `codex-policy` command does calls
+//! [`validate::validate`] and then [`effective::compose`].
 //!
 //! ```
 //! use codex_policy_model::SandboxPolicy;
@@ -22,49 +43,39 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod codex_config;
-mod diagnostic;
 mod domain;
 pub mod effective;
-mod json_source;
-mod network_rules;
-mod patterns;
-mod runtime_context;
-mod runtime_files;
+mod files;
+mod policy;
+mod regular_file;
 mod sandbox;
-mod sandbox_policy;
-pub mod secrets;
-pub mod tightening;
 pub mod validate;
-mod writable_roots;
 
-pub use codex_config::{
-    ApprovalPolicy, AuditTable, CodexConfig, CodexProfileTable, ConfiguredSandbox, FsyncSetting,
-    ReadOnlyTable, SandboxTable, WorkspaceWriteTable,
-};
-pub use diagnostic::{
-    ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile, open_regular,
-};
 pub use domain::{
     DomainError, DomainMatcher, DomainName, DomainPattern, DomainVerdict, Host, decide,
 };
-pub use json_source::{JsonLocator, dotted};
-pub use network_rules::{
-    DomainEntry, DomainRule, ManagedNetworkTable, NetworkRules, PermissionsProfile,
-    ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
+/// The check that policy files the sandboxed command could have written only
+/// tighten the policy; also reachable as [`effective::tightening`].
+pub use effective::tightening;
+pub use files::{
+    ApprovalPolicy, AuditTable, CodexConfig, CodexProfileTable, CodexRc, ConfigError,
+    ConfiguredSandbox, ContextSource, Credentials, Diagnostic, DiagnosticKind, DomainEntry,
+    DomainRule, Egress, EgressMode, EnvironmentContext, EnvironmentName, FsyncSetting,
+    HarnessPolicy, IpRule, IpRuleError, Limits, Located, Location, MAX_CONFIG_BYTES,
+    ManagedNetworkTable, NetworkAccess, NetworkAccessError, NetworkGate, NetworkRules,
+    Observability, OutboundPolicy, PermissionsProfile, PolicyVersion, ProfileNetworkTable,
+    ReadOnlyTable, Requirements, RuntimeContext, RuntimeContextError, RuntimePattern, SampleRate,
+    SandboxTable, SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile, Telemetry,
+    UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, open_regular,
 };
-pub use patterns::RuntimePattern;
-pub use runtime_context::{ContextSource, NetworkAccessError, RuntimeContext, RuntimeContextError};
-pub use runtime_files::{
-    CodexRc, Credentials, Egress, EgressMode, EnvironmentContext, EnvironmentName, HarnessPolicy,
-    IpRule, Limits, Located, NetworkAccess, NetworkGate, Observability, OutboundPolicy,
-    PolicyVersion, SampleRate, SecretRef, Telemetry,
+pub use policy::{
+    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes,
+    SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownSandboxMode, WritableRoot,
+    WritableRootsError, git_dir_links, git_metadata_paths,
 };
 pub use sandbox::{
     EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxedChild,
 };
-pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
-pub use writable_roots::{
-    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes,
-    SkipReason, SkippedRoot, WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
-};
+/// Secret detection, shared by validation and the audit log's redaction; also
+/// reachable as [`validate::secrets`].
+pub use validate::secrets;

@@ -86,4 +86,13 @@ fn bad_network_variable_is_named() {
     let err =
         RuntimeContext::load_with(env(&[("CODEX_NETWORK_ACCESS", "on")]), dir.path()).unwrap_err();
     assert!(err.to_string().contains("CODEX_NETWORK_ACCESS"), "{err}");
+    let RuntimeContextError::NetworkVariable(inner) = &err else {
+        panic!("expected NetworkVariable, got {err:?}");
+    };
+    assert_eq!(inner.given(), "on");
+    assert_eq!(
+        err.to_string(),
+        "environment variable CODEX_NETWORK_ACCESS: \"on\" is not a network access level; \
+         expected enabled, restricted or disabled"
+    );
 }

@@ -338,10 +338,9 @@ fn tmpdir_that_is_or_contains_a_protected_path_is_skipped() {
     for d in [&home, &codex_home, &repo.join(".git"), &cwd, &sibling] {
         fs::create_dir_all(d).unwrap();
     }
-    let homes = ProtectedHomes {
-        home: Some(home.clone()),
-        codex_home: Some(codex_home.clone()),
-    };
+    let mut homes = ProtectedHomes::default();
+    homes.home = Some(home.clone());
+    homes.codex_home = Some(codex_home.clone());
     let roots_for = |tmpdir: &Path| {
         policy(&[])
             .writable_roots_protecting(&cwd, Some(tmpdir.as_os_str()), &homes)

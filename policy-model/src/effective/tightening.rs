@@ -6,21 +6,23 @@
 //! drop a `harness.policy.json` with `deny_on_violation: false` into its
 //! workspace, or create `~/.codex/config.toml` when it runs in `$HOME`. Such a
 //! file is still read, because it can tighten the policy, but every key that
-//! would loosen it is a [`COMMAND_WRITABLE_LOOSENS`](crate::validate::COMMAND_WRITABLE_LOOSENS)
-//! finding (an error) naming the file, line, column and key, why, and how to
-//! fix it. "Loosen" is measured against the same run without the
+//! would loosen it is a [`COMMAND_WRITABLE_LOOSENS`] finding (an error) naming
+//! the file, line, column and key, why, and how to fix it. "Loosen" is measured against the same run without the
 //! command-writable files. The decision for every key is in
 //! `docs/composition.md`.
 
 use std::ops::Range;
 use std::path::Path;
 
-use crate::effective::{NetworkLevel, View, compose_view};
-use crate::validate::{COMMAND_WRITABLE_LOOSENS, Finding, Validation};
-use crate::{
-    ApprovalPolicy, CommandWritable, DomainPattern, Location, SandboxMode, SandboxPolicy,
-    SourceFile,
+use super::composition::{NetworkLevel, compose_view};
+use super::domains::DomainOutcome;
+use super::view::View;
+use crate::domain::DomainPattern;
+use crate::files::{
+    ApprovalPolicy, Location, NetworkRules, SocketRule, SourceFile, dotted, pointer_segment,
 };
+use crate::policy::{CommandWritable, SandboxMode, SandboxPolicy};
+use crate::validate::{COMMAND_WRITABLE_LOOSENS, Finding, LoadedConfig, Validation};
 
 /// What the check needs to know about the run.
 #[derive(Debug, Clone, Copy)]
@@ -114,10 +116,10 @@ pub fn loosening_findings(files: &Validation, run: &RunContext<'_>) -> Vec<Findi
             ));
         }
         for name in credentials.secrets.keys() {
-            let pointer = format!("/credentials/secrets/{}", escape(name));
+            let pointer = format!("/credentials/secrets/{}", pointer_segment(name));
             out.push(finding(
                 rc.locate(&pointer),
-                crate::dotted(&pointer),
+                dotted(&pointer),
                 "a secret reference chooses which secret the harness fetches for the command"
                     .into(),
                 "remove the entry from credentials.secrets",
@@ -143,7 +145,7 @@ pub fn loosening_findings(files: &Validation, run: &RunContext<'_>) -> Vec<Findi
 type MakeFinding<'f> = dyn Fn(Location, String, String, &str) -> Finding + 'f;
 
 fn config_findings(
-    config: &crate::validate::LoadedConfig,
+    config: &LoadedConfig,
     run: &RunContext<'_>,
     out: &mut Vec<Finding>,
     finding: &MakeFinding<'_>,
@@ -287,7 +289,7 @@ fn loose_approval(approval: ApprovalPolicy) -> bool {
 
 fn socket_findings(
     source: &SourceFile,
-    rules: &crate::NetworkRules,
+    rules: &NetworkRules,
     prefix: &[&str],
     out: &mut Vec<Finding>,
     finding: &MakeFinding<'_>,
@@ -310,7 +312,7 @@ fn socket_findings(
     for entry in rules
         .unix_sockets
         .iter()
-        .filter(|e| e.rule == crate::SocketRule::Allow)
+        .filter(|e| e.rule == SocketRule::Allow)
     {
         let socket = entry.path.to_string_lossy();
         let mut path: Vec<&str> = prefix.to_vec();
@@ -361,18 +363,18 @@ fn network_findings(
     let baseline_allows = |pattern: &DomainPattern| match baseline.network.value {
         NetworkLevel::Open | NetworkLevel::Denylist => true,
         NetworkLevel::Allowlist => baseline.domains.iter().any(|d| {
-            d.decision == "allow"
+            d.decision == DomainOutcome::Allow
                 && d.pattern
                     .parse::<DomainPattern>()
-                    .is_ok_and(|outer| pattern_covers(&outer, pattern))
+                    .is_ok_and(|outer| outer.covers(pattern))
         }),
-        NetworkLevel::Off | NetworkLevel::LoopbackOnly => crate::effective::is_loopback(pattern),
+        NetworkLevel::Off | NetworkLevel::LoopbackOnly => pattern.is_loopback(),
     };
     if full.network.value > NetworkLevel::LoopbackOnly {
         for d in full
             .domains
             .iter()
-            .filter(|d| d.decision == "allow" && writable(&d.named_in))
+            .filter(|d| d.decision == DomainOutcome::Allow && writable(&d.named_in))
         {
             let Ok(pattern) = d.pattern.parse::<DomainPattern>() else {
                 continue;
@@ -403,7 +405,7 @@ fn network_findings(
         let pointer = "/environment_context/outbound_policy/ip_allow";
         out.push(finding(
             rc.locate(pointer),
-            crate::dotted(pointer),
+            dotted(pointer),
             "ip_allow makes internal addresses reachable that the policy without this file \
              does not allow"
                 .into(),
@@ -424,7 +426,7 @@ fn has_ip_allow(files: &Validation, writable: &dyn Fn(&Path) -> bool) -> bool {
     })
 }
 
-/// `file:line:col key` (as [`crate::effective::DomainDecision::decided_by`])
+/// `file:line:col key` (as [`super::DomainDecision::decided_by`])
 /// back into a location and a key.
 fn split_at(decided_by: &str) -> (Location, String) {
     let (at, key) = decided_by.split_once(' ').unwrap_or((decided_by, ""));
@@ -440,32 +442,6 @@ fn split_at(decided_by: &str) -> (Location, String) {
         },
         key.to_owned(),
     )
-}
-
-/// Whether every host `inner` names is also named by `outer`.
-pub(crate) fn pattern_covers(outer: &DomainPattern, inner: &DomainPattern) -> bool {
-    use DomainPattern as P;
-    let strictly_under = |name: &crate::DomainName, base: &crate::DomainName| {
-        name.as_str()
-            .strip_suffix(base.as_str())
-            .is_some_and(|head| head.ends_with('.') && head.len() > 1)
-    };
-    match (outer, inner) {
-        (P::Any, _) => true,
-        (a, b) if a == b => true,
-        (P::Subdomains(base), P::Exact(n) | P::Subdomains(n) | P::ApexAndSubdomains(n)) => {
-            strictly_under(n, base)
-        }
-        (P::ApexAndSubdomains(base), P::Exact(n) | P::Subdomains(n) | P::ApexAndSubdomains(n)) => {
-            n == base || strictly_under(n, base)
-        }
-        _ => false,
-    }
-}
-
-/// RFC 6901 escaping of one pointer segment.
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// The span of the key at `path` in a TOML document (the last key found on
@@ -505,26 +481,6 @@ fn toml_string(text: &str, path: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn p(text: &str) -> DomainPattern {
-        text.parse().unwrap_or_else(|e| panic!("{text}: {e:?}"))
-    }
-
-    #[test]
-    fn pattern_coverage() {
-        assert!(pattern_covers(&p("*"), &p("a.com")));
-        assert!(pattern_covers(&p("**.a.com"), &p("a.com")));
-        assert!(pattern_covers(&p("**.a.com"), &p("*.a.com")));
-        assert!(pattern_covers(&p("**.a.com"), &p("x.y.a.com")));
-        assert!(pattern_covers(&p("*.a.com"), &p("x.a.com")));
-        assert!(pattern_covers(&p("*.a.com"), &p("**.x.a.com")));
-        assert!(!pattern_covers(&p("*.a.com"), &p("a.com")));
-        assert!(!pattern_covers(&p("*.a.com"), &p("**.a.com")));
-        assert!(!pattern_covers(&p("*.a.com"), &p("xa.com")));
-        assert!(!pattern_covers(&p("a.com"), &p("x.a.com")));
-        assert!(!pattern_covers(&p("a.com"), &p("*")));
-        assert!(pattern_covers(&p("10.0.0.1"), &p("10.0.0.1")));
-    }
 
     #[test]
     fn toml_spans() {

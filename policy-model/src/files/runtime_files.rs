@@ -9,15 +9,17 @@ use std::num::{NonZeroU16, NonZeroU32};
 use std::path::Path;
 use std::str::FromStr;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::json_source::parse_json;
-use crate::{ConfigError, DomainPattern, JsonLocator, SourceFile};
+use super::json_source::{JsonLocator, parse_json};
+use super::{ConfigError, Location, SourceFile};
+use crate::domain::DomainPattern;
 
 /// `.codexrc.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct CodexRc {
     /// The JSON Schema this file follows (ignored).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -36,8 +38,10 @@ pub struct CodexRc {
 }
 
 /// `environment_context`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct EnvironmentContext {
     /// The environment; `production` turns on the strictest checks.
     pub name: EnvironmentName,
@@ -53,7 +57,8 @@ pub struct EnvironmentContext {
 }
 
 /// The environments of the runtime-control files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EnvironmentName {
@@ -86,7 +91,8 @@ impl fmt::Display for EnvironmentName {
 }
 
 /// `environment_context.network_access`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum NetworkAccess {
@@ -110,23 +116,44 @@ impl NetworkAccess {
     }
 }
 
-impl FromStr for NetworkAccess {
-    type Err = String;
+impl fmt::Display for NetworkAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for NetworkAccess {
+    type Err = UnknownNetworkAccess;
+
+    fn from_str(text: &str) -> Result<Self, UnknownNetworkAccess> {
         match text {
             "enabled" => Ok(Self::Enabled),
             "restricted" => Ok(Self::Restricted),
             "disabled" => Ok(Self::Disabled),
-            other => Err(format!(
-                "{other:?} is not a network access level; expected enabled, restricted or disabled"
-            )),
+            other => Err(UnknownNetworkAccess {
+                given: other.to_owned(),
+            }),
         }
     }
 }
 
+/// A name that is not a [`NetworkAccess`] level (`CODEX_NETWORK_ACCESS=open`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{given:?} is not a network access level; expected enabled, restricted or disabled")]
+pub struct UnknownNetworkAccess {
+    given: String,
+}
+
+impl UnknownNetworkAccess {
+    /// The text that was given.
+    pub fn given(&self) -> &str {
+        &self.given
+    }
+}
+
 /// How an egress list is read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EgressMode {
@@ -140,8 +167,10 @@ pub enum EgressMode {
 }
 
 /// `environment_context.outbound_policy`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct OutboundPolicy {
     /// How `dns_allow` is read (default `allowlist`).
     #[serde(default)]
@@ -158,8 +187,10 @@ pub struct OutboundPolicy {
 }
 
 /// `environment_context.telemetry`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Telemetry {
     /// Record traces of network activity.
     #[serde(default)]
@@ -170,8 +201,10 @@ pub struct Telemetry {
 }
 
 /// `credentials`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Credentials {
     /// AWS profile name, exported as `AWS_PROFILE` by `launch`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,8 +218,10 @@ pub struct Credentials {
 }
 
 /// `limits`: positive integers.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Limits {
     /// Most HTTP requests in one session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,8 +235,10 @@ pub struct Limits {
 }
 
 /// `harness.policy.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct HarnessPolicy {
     /// The JSON Schema this file follows (ignored).
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
@@ -229,7 +266,8 @@ fn default_version() -> PolicyVersion {
 }
 
 /// `version` of `harness.policy.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub enum PolicyVersion {
     /// The runtime-control format.
@@ -238,8 +276,10 @@ pub enum PolicyVersion {
 }
 
 /// `network`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct NetworkGate {
     /// Hard gate: `false` (default) blocks every network system call.
     #[serde(default)]
@@ -250,8 +290,10 @@ pub struct NetworkGate {
 }
 
 /// `network.egress`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Egress {
     /// How `domains` is read (default `allowlist`).
     #[serde(default)]
@@ -265,8 +307,10 @@ pub struct Egress {
 }
 
 /// `observability`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Observability {
     /// Log HTTP bodies of network events.
     #[serde(default)]
@@ -280,9 +324,12 @@ pub struct Observability {
 }
 
 /// A probability in `0.0..=1.0` (default 1).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, JsonSchema)]
-#[schemars(transparent)]
-pub struct SampleRate(#[schemars(range(min = 0.0, max = 1.0))] f64);
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "json-schema", schemars(transparent))]
+pub struct SampleRate(
+    #[cfg_attr(feature = "json-schema", schemars(range(min = 0.0, max = 1.0)))] f64,
+);
 
 impl SampleRate {
     /// A rate in `0.0..=1.0`, or `None`.
@@ -346,27 +393,48 @@ impl IpRule {
 }
 
 impl FromStr for IpRule {
-    type Err = String;
+    type Err = IpRuleError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, IpRuleError> {
         let (address, prefix) = match text.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (text, None),
         };
-        let address: IpAddr = address
-            .parse()
-            .map_err(|_| format!("{text:?} is not an IP address or CIDR network"))?;
+        let address: IpAddr = address.parse().map_err(|_| IpRuleError::NotAnAddress {
+            input: text.to_owned(),
+        })?;
         let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{text:?}: prefix length must be 0..={max}"))?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| {
+                IpRuleError::PrefixLength {
+                    input: text.to_owned(),
+                    max,
+                }
+            })?,
         };
         Ok(Self { address, prefix })
     }
+}
+
+/// Why a text is not an [`IpRule`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IpRuleError {
+    /// The part before any `/` is not an IPv4 or IPv6 address.
+    #[error("{input:?} is not an IP address or CIDR network")]
+    NotAnAddress {
+        /// The rule as written.
+        input: String,
+    },
+    /// The part after `/` is not a prefix length the address family has.
+    #[error("{input:?}: prefix length must be 0..={max}")]
+    PrefixLength {
+        /// The rule as written.
+        input: String,
+        /// The longest prefix of the address family: 32 or 128.
+        max: u8,
+    },
 }
 
 impl fmt::Display for IpRule {
@@ -393,9 +461,9 @@ impl SecretRef {
 }
 
 impl FromStr for SecretRef {
-    type Err = String;
+    type Err = SecretRefError;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, SecretRefError> {
         let is_reference = text.starts_with("arn:")
             || (text.starts_with("projects/") && text.contains("/secrets/"))
             || (text.starts_with("https://") && text.contains(".vault.azure.net/secrets/"))
@@ -405,15 +473,20 @@ impl FromStr for SecretRef {
         if is_reference && text.len() <= 2048 && !text.chars().any(char::is_whitespace) {
             Ok(Self(text.to_owned()))
         } else {
-            // Never echo the value: it may be the secret itself.
-            Err(
-                "not a secret reference (expected an ARN, projects/…/secrets/…, a Key Vault \
-                 URL, vault:, op://, ssm: or env:); secret values never belong in config"
-                    .to_owned(),
-            )
+            Err(SecretRefError)
         }
     }
 }
+
+/// A text that is not a [`SecretRef`]. It never holds the text: that may be
+/// the secret itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+#[error(
+    "not a secret reference (expected an ARN, projects/…/secrets/…, a Key Vault URL, vault:, \
+     op://, ssm: or env:); secret values never belong in config"
+)]
+pub struct SecretRefError;
 
 macro_rules! string_serde {
     ($ty:ty, $name:literal, $description:literal) => {
@@ -428,7 +501,8 @@ macro_rules! string_serde {
                 text.parse().map_err(serde::de::Error::custom)
             }
         }
-        impl JsonSchema for $ty {
+        #[cfg(feature = "json-schema")]
+        impl schemars::JsonSchema for $ty {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 $name.into()
             }
@@ -467,19 +541,27 @@ string_serde!(
 
 /// A parsed runtime file and where its keys are.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Located<T> {
     /// The file's text and path.
     pub source: SourceFile,
     /// The parsed value.
     pub value: T,
     /// Where each key is.
-    pub locator: JsonLocator,
+    pub(crate) locator: JsonLocator,
 }
 
 impl<T> Located<T> {
-    /// The location of a JSON pointer in the file.
-    pub fn locate(&self, pointer: &str) -> crate::Location {
+    /// The location of a JSON pointer (`/network/egress/domains/0`) in the
+    /// file: of the key itself, else of its nearest present ancestor.
+    pub fn locate(&self, pointer: &str) -> Location {
         self.source.locate(self.locator.offset(pointer))
+    }
+
+    /// Whether the file writes the key at `pointer` (rather than leaving it
+    /// to its default).
+    pub fn contains(&self, pointer: &str) -> bool {
+        self.locator.contains(pointer)
     }
 }
 
@@ -514,5 +596,85 @@ impl HarnessPolicy {
             value,
             locator,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_network_access_is_typed_and_says_what_was_expected() {
+        assert_eq!("restricted".parse(), Ok(NetworkAccess::Restricted));
+        let err = "open".parse::<NetworkAccess>().unwrap_err();
+        assert_eq!(err.given(), "open");
+        assert_eq!(
+            err.to_string(),
+            "\"open\" is not a network access level; expected enabled, restricted or disabled"
+        );
+    }
+
+    #[test]
+    fn malformed_ip_rules_are_typed() {
+        let rule: IpRule = "10.0.0.0/8".parse().unwrap();
+        assert!(rule.contains("10.1.2.3".parse().unwrap()));
+        assert_eq!("fd00::1".parse::<IpRule>().unwrap().prefix, 128);
+
+        let err = "10.0.0/8".parse::<IpRule>().unwrap_err();
+        assert_eq!(
+            err,
+            IpRuleError::NotAnAddress {
+                input: "10.0.0/8".into()
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "\"10.0.0/8\" is not an IP address or CIDR network"
+        );
+
+        for (text, max) in [("10.0.0.0/33", 32), ("fd00::/129", 128), ("10.0.0.0/x", 32)] {
+            let err = text.parse::<IpRule>().unwrap_err();
+            assert_eq!(
+                err,
+                IpRuleError::PrefixLength {
+                    input: text.into(),
+                    max
+                }
+            );
+            assert_eq!(
+                err.to_string(),
+                format!("{text:?}: prefix length must be 0..={max}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_secret_value_is_refused_without_being_echoed() {
+        assert!(
+            "arn:aws:secretsmanager:us-east-1:1:secret:x"
+                .parse::<SecretRef>()
+                .is_ok()
+        );
+        let secret = "hunter2-not-a-reference";
+        let err = secret.parse::<SecretRef>().unwrap_err();
+        assert_eq!(err, SecretRefError);
+        let message = err.to_string();
+        assert!(
+            message.starts_with("not a secret reference (expected an ARN"),
+            "{message}"
+        );
+        assert!(!message.contains(secret), "{message}");
+    }
+
+    #[test]
+    fn string_types_report_their_typed_error_through_serde() {
+        let err = serde_json::from_str::<IpRule>("\"10.0.0.0/99\"").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("\"10.0.0.0/99\": prefix length must be 0..=32"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<NetworkAccess>("\"on\"").unwrap_err();
+        assert!(err.to_string().contains("unknown variant `on`"), "{err}");
     }
 }

@@ -1,4 +1,5 @@
-//! Errors that point at the exact place in a configuration file.
+//! A configuration file's text, read safely, and the errors that point at the
+//! exact place in it.
 //!
 //! Every configuration error a user can see names the file, the 1-based line and
 //! column, the key path and, where we know one, how to fix it.
@@ -7,6 +8,8 @@ use std::fmt;
 use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use crate::regular_file::OpenError;
 
 /// Largest configuration file we read. Real files are a few KiB; the cap keeps a
 /// hostile or mistaken path (a log file, `/dev/zero`) from exhausting memory.
@@ -93,7 +96,7 @@ impl SourceFile {
     }
 
     /// Builds an error located at `span` (or at the start of the file when unknown).
-    pub fn error(
+    pub(crate) fn error(
         &self,
         span: Option<Range<usize>>,
         key: Option<String>,
@@ -125,109 +128,15 @@ impl SourceFile {
 /// Anything that is not a regular file (after symlinks) is
 /// [`ConfigError::NotARegularFile`].
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ConfigError> {
-    let io_error = |source| ConfigError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    let file = options.open(path).map_err(|source| {
-        // A socket cannot be opened at all (ENXIO); say what it is.
-        match std::fs::metadata(path) {
-            Ok(meta) if !meta.is_file() => ConfigError::NotARegularFile {
-                path: path.to_path_buf(),
-                kind: file_kind(&meta),
-            },
-            _ => io_error(source),
-        }
-    })?;
-    let meta = file.metadata().map_err(io_error)?;
-    if !meta.is_file() {
-        return Err(ConfigError::NotARegularFile {
+    crate::regular_file::open(path).map_err(|err| match err {
+        OpenError::Io(source) => ConfigError::Io {
             path: path.to_path_buf(),
-            kind: file_kind(&meta),
-        });
-    }
-    #[cfg(unix)]
-    clear_nonblocking(&file).map_err(io_error)?;
-    Ok(file)
-}
-
-#[cfg(unix)]
-fn clear_nonblocking(file: &std::fs::File) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let fd = file.as_raw_fd();
-    // SAFETY: `fd` is a descriptor owned by `file` for the whole call; F_GETFL
-    // and F_SETFL only read and set its status flags.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: as above.
-    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-/// What a non-regular file is, in words.
-fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    let kind = meta.file_type();
-    if kind.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-        if kind.is_char_device() {
-            return "a character device";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-    }
-    "not a regular file"
-}
-
-/// The dotted key a TOML line defines, for syntax errors where the parser cannot
-/// name one: the last `[table]` header before `offset` plus the `key =` on the
-/// offending line (or the header itself when the error is on a header line).
-pub(crate) fn toml_key_at(text: &str, offset: usize) -> Option<String> {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let header = |line: &str| {
-        let line = line.trim();
-        let inner = line.strip_prefix("[[").or_else(|| line.strip_prefix('['))?;
-        let end = inner.find(']')?;
-        Some(inner[..end].trim().to_owned())
-    };
-    let line = &text[line_start..line_end];
-    if let Some(table) = header(line) {
-        return Some(table);
-    }
-    let key = line
-        .split_once('=')
-        .map(|(key, _)| key.trim())
-        .filter(|key| !key.is_empty() && !key.starts_with('#'))?;
-    let table = text[..line_start].lines().rev().find_map(header);
-    Some(match table {
-        Some(table) if !table.is_empty() => format!("{table}.{key}"),
-        _ => key.to_owned(),
+            source,
+        },
+        OpenError::NotARegularFile(kind) => ConfigError::NotARegularFile {
+            path: path.to_path_buf(),
+            kind,
+        },
     })
 }
 
@@ -345,6 +254,7 @@ pub enum DiagnosticKind {
 
 /// One located problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Diagnostic {
     /// What kind of problem.
     pub kind: DiagnosticKind,
@@ -456,16 +366,6 @@ mod tests {
         // An offset inside a character is clamped back to its start.
         assert_eq!(line_column(text, 8), (2, 2));
         assert_eq!(line_column(text, 10_000), (3, 1));
-    }
-
-    #[test]
-    fn toml_key_is_read_from_the_offending_line() {
-        let text = "top = 1\n[sandbox]\nmode = \"x\nother = 2\n[[arr]]\n";
-        assert_eq!(toml_key_at(text, 3).as_deref(), Some("top"));
-        assert_eq!(toml_key_at(text, 12).as_deref(), Some("sandbox"));
-        assert_eq!(toml_key_at(text, 25).as_deref(), Some("sandbox.mode"));
-        assert_eq!(toml_key_at(text, text.len() - 2).as_deref(), Some("arr"));
-        assert_eq!(toml_key_at("# only = comment", 3), None);
     }
 
     #[test]

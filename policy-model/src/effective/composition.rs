@@ -1,17 +1,18 @@
-//! The effective policy: the security profile's sandbox policy composed with
-//! `.codexrc.json`, `harness.policy.json`, managed `requirements.toml` and
-//! `config.toml` permission rules. Most restrictive wins, denies win over
-//! allows, and every field records the source that decided it.
+//! Composition: the profile's policy and the validated files into one
+//! [`EffectivePolicy`], the most restrictive source winning each field.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::validate::Validation;
-use crate::{
-    DomainMatcher, DomainPattern, DomainRule, EgressMode, EnvironmentName, Host, NetworkAccess,
-    SandboxPolicy,
+use super::domains::{DomainDecision, domain_decisions};
+use super::view::{View, where_};
+use crate::files::{
+    DomainRule, EgressMode, EnvironmentName, NetworkAccess, NetworkRules, SocketRule,
 };
+use crate::policy::SandboxPolicy;
+use crate::validate::Validation;
 
 /// A value and the source that decided it (`harness.policy.json:4:5
 /// network.enabled`, `profile workspace (command line)`, `default`).
@@ -35,6 +36,7 @@ impl<T> Decided<T> {
 /// How much network a policy allows, from least to most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum NetworkLevel {
     /// No network.
     Off,
@@ -60,24 +62,9 @@ impl fmt::Display for NetworkLevel {
     }
 }
 
-/// The decision on one domain pattern named by any source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DomainDecision {
-    /// The normalized pattern.
-    pub pattern: String,
-    /// `allow`, `deny`, or `not-allowed` (named, but dropped by a stricter source).
-    pub decision: &'static str,
-    /// The file (and location) that decided.
-    pub decided_by: String,
-    /// Why, in words.
-    pub reason: String,
-    /// The file that named the pattern (which may not be the one that decided).
-    #[serde(skip)]
-    pub(crate) named_in: std::path::PathBuf,
-}
-
 /// The composed policy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct EffectivePolicy {
     /// The sandbox policy as it will be enforced (network adjusted below).
     pub sandbox_policy: Decided<SandboxPolicy>,
@@ -126,30 +113,7 @@ pub fn compose(
     )
 }
 
-/// The files composition reads, possibly a subset of a [`Validation`].
-pub(crate) struct View<'a> {
-    pub(crate) codexrc: Option<&'a crate::Located<crate::CodexRc>>,
-    pub(crate) harness: Option<&'a crate::Located<crate::HarnessPolicy>>,
-    pub(crate) config: Option<&'a crate::validate::LoadedConfig>,
-    pub(crate) requirements: Option<&'a (crate::SourceFile, crate::NetworkRules)>,
-}
-
-impl<'a> View<'a> {
-    /// The files of `files` whose path `include` accepts.
-    pub(crate) fn of(files: &'a Validation, include: &dyn Fn(&std::path::Path) -> bool) -> Self {
-        Self {
-            codexrc: files.codexrc.as_ref().filter(|f| include(f.source.path())),
-            harness: files.harness.as_ref().filter(|f| include(f.source.path())),
-            config: files.config.as_ref().filter(|f| include(f.source.path())),
-            requirements: files
-                .requirements
-                .as_ref()
-                .filter(|(s, _)| include(s.path())),
-        }
-    }
-}
-
-pub(crate) fn compose_view(
+pub(super) fn compose_view(
     profile_policy: &SandboxPolicy,
     profile_source: &str,
     profile_name: &str,
@@ -240,7 +204,7 @@ pub(crate) fn compose_view(
     let deny_on_violation = files.harness.as_ref().map_or_else(
         || Decided::new(true, "default (fail closed)"),
         |h| {
-            let decided_by = if h.locator.contains("/deny_on_violation") {
+            let decided_by = if h.contains("/deny_on_violation") {
                 where_(h, "/deny_on_violation")
             } else {
                 format!("{} (default)", h.source.path().display())
@@ -277,7 +241,7 @@ pub(crate) fn compose_view(
                 .into(),
         );
     }
-    let sandbox_policy = with_network(profile_policy, network_enforced_open);
+    let sandbox_policy = profile_policy.with_network(network_enforced_open);
     EffectivePolicy {
         sandbox_policy: Decided::new(sandbox_policy, profile_source),
         network: Decided::new(level, decided_by),
@@ -298,10 +262,9 @@ pub(crate) fn compose_view(
 }
 
 /// See [`EffectivePolicy::unix_sockets`]: most restrictive wins.
-fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<std::path::PathBuf> {
-    use crate::network_rules::SocketRule;
+fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<PathBuf> {
     let sources = rule_sources(profile_name, files);
-    let allowed_by = |rules: &crate::NetworkRules, path: &std::path::Path| {
+    let allowed_by = |rules: &NetworkRules, path: &Path| {
         rules
             .unix_sockets
             .iter()
@@ -311,7 +274,7 @@ fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<std::path::PathB
         .requirements
         .map(|(_, rules)| rules)
         .filter(|rules| !rules.unix_sockets.is_empty());
-    let mut out: Vec<std::path::PathBuf> = sources
+    let mut out: Vec<PathBuf> = sources
         .iter()
         .flat_map(|(rules, _, _)| &rules.unix_sockets)
         .filter(|e| e.rule == SocketRule::Allow)
@@ -336,7 +299,7 @@ fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<std::path::PathB
 fn rule_sources<'a>(
     profile_name: &str,
     files: &View<'a>,
-) -> Vec<(&'a crate::NetworkRules, String, String)> {
+) -> Vec<(&'a NetworkRules, String, String)> {
     let mut out = Vec::new();
     if let Some((source, rules)) = &files.requirements {
         out.push((
@@ -416,237 +379,5 @@ fn level_of(mode: EgressMode) -> NetworkLevel {
         EgressMode::Denylist => NetworkLevel::Denylist,
         EgressMode::Open => NetworkLevel::Open,
         _ => NetworkLevel::Allowlist,
-    }
-}
-
-fn where_<T>(file: &crate::Located<T>, pointer: &str) -> String {
-    format!("{} {}", file.locate(pointer), crate::dotted(pointer))
-}
-
-pub(crate) fn with_network(policy: &SandboxPolicy, open: bool) -> SandboxPolicy {
-    match policy {
-        SandboxPolicy::ReadOnly { .. } => SandboxPolicy::ReadOnly {
-            network_access: open,
-        },
-        SandboxPolicy::WorkspaceWrite {
-            writable_roots,
-            exclude_tmpdir_env_var,
-            exclude_slash_tmp,
-            ..
-        } => SandboxPolicy::WorkspaceWrite {
-            writable_roots: writable_roots.clone(),
-            network_access: open,
-            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
-            exclude_slash_tmp: *exclude_slash_tmp,
-        },
-        // Full access has no network switch; a closed network must be honoured
-        // by the strictest policy that has one.
-        SandboxPolicy::DangerFullAccess if !open => SandboxPolicy::workspace_write(false),
-        other => other.clone(),
-    }
-}
-
-/// One entry a source contributes: pattern, allow/deny, where.
-struct Named {
-    pattern: DomainPattern,
-    rule: DomainRule,
-    at: String,
-    file: std::path::PathBuf,
-    managed: bool,
-    runtime_file: Option<usize>,
-}
-
-/// Adds a runtime file's egress list: its entries, and (for an allowlist) the
-/// list itself, which every other runtime file's allowed domain must pass.
-fn add_runtime_list<T>(
-    named: &mut Vec<Named>,
-    runtime_lists: &mut Vec<(Vec<DomainPattern>, String)>,
-    file: &crate::Located<T>,
-    pointer: &str,
-    mode: EgressMode,
-    patterns: &[DomainPattern],
-) {
-    let rule = if mode == EgressMode::Denylist {
-        DomainRule::Deny
-    } else {
-        DomainRule::Allow
-    };
-    let list_index = (rule == DomainRule::Allow).then_some(runtime_lists.len());
-    for (i, pattern) in patterns.iter().enumerate() {
-        named.push(Named {
-            pattern: pattern.clone(),
-            rule,
-            at: where_(file, &format!("{pointer}/{i}")),
-            file: file.source.path().to_path_buf(),
-            managed: false,
-            runtime_file: list_index,
-        });
-    }
-    if list_index.is_some() {
-        runtime_lists.push((patterns.to_vec(), file.source.path().display().to_string()));
-    }
-}
-
-fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<DomainDecision> {
-    let mut named: Vec<Named> = Vec::new();
-    let mut runtime_lists: Vec<(Vec<DomainPattern>, String)> = Vec::new();
-    if let Some(rc) = &files.codexrc {
-        let policy = &rc.value.environment_context.outbound_policy;
-        let pointer = "/environment_context/outbound_policy/dns_allow";
-        add_runtime_list(
-            &mut named,
-            &mut runtime_lists,
-            rc,
-            pointer,
-            policy.mode,
-            &policy.dns_allow,
-        );
-    }
-    if let Some(h) = &files.harness
-        && let Some(egress) = &h.value.network.egress
-    {
-        let pointer = "/network/egress/domains";
-        add_runtime_list(
-            &mut named,
-            &mut runtime_lists,
-            h,
-            pointer,
-            egress.mode,
-            &egress.domains,
-        );
-    }
-    if let Some((source, rules)) = &files.requirements {
-        for e in &rules.domains {
-            named.push(Named {
-                pattern: e.pattern.clone(),
-                rule: e.rule,
-                at: e.at.clone(),
-                file: source.path().to_path_buf(),
-                managed: true,
-                runtime_file: None,
-            });
-        }
-    }
-    if let Some(config) = &files.config
-        && let Some((_, rules)) = config
-            .permissions
-            .iter()
-            .find(|(name, _)| name == profile_name)
-    {
-        for e in &rules.domains {
-            named.push(Named {
-                pattern: e.pattern.clone(),
-                rule: e.rule,
-                at: e.at.clone(),
-                file: config.source.path().to_path_buf(),
-                managed: false,
-                runtime_file: None,
-            });
-        }
-    }
-
-    let managed_only = files
-        .requirements
-        .as_ref()
-        .is_some_and(|(_, r)| r.managed_allowed_domains_only);
-    let denies: Vec<&Named> = named
-        .iter()
-        .filter(|n| n.rule == DomainRule::Deny)
-        .collect();
-    let matchers: Vec<DomainMatcher> = runtime_lists
-        .iter()
-        .map(|(list, _)| DomainMatcher::new(list))
-        .collect();
-
-    let mut out: Vec<DomainDecision> = Vec::new();
-    for n in &named {
-        let (decision, decided_by, reason) = if n.rule == DomainRule::Deny {
-            ("deny", n.at.clone(), "denied (deny always wins)".to_owned())
-        } else if let Some(deny) = denies.iter().find(|d| covers(&d.pattern, &n.pattern)) {
-            (
-                "deny",
-                deny.at.clone(),
-                format!("allowed at {} but denied here; deny wins", n.at),
-            )
-        } else if managed_only && !n.managed {
-            (
-                "not-allowed",
-                n.at.clone(),
-                "managed_allowed_domains_only: only managed allow entries count".to_owned(),
-            )
-        } else if is_loopback(&n.pattern) {
-            (
-                "allow",
-                n.at.clone(),
-                "local address (loopback is not external egress)".to_owned(),
-            )
-        } else if let Some(missing) = n.runtime_file.and_then(|own| {
-            matchers
-                .iter()
-                .zip(&runtime_lists)
-                .enumerate()
-                .find(|(i, (m, (list, _)))| {
-                    *i != own && !list.contains(&n.pattern) && !matches_exact(m, &n.pattern)
-                })
-        }) {
-            let (_, (_, (_, file))) = missing;
-            (
-                "not-allowed",
-                n.at.clone(),
-                format!("not allowed by {file}: both runtime files must allow a domain"),
-            )
-        } else {
-            (
-                "allow",
-                n.at.clone(),
-                if n.managed {
-                    "managed baseline".into()
-                } else {
-                    "allowed".into()
-                },
-            )
-        };
-        let pattern = n.pattern.to_string();
-        if !out
-            .iter()
-            .any(|d| d.pattern == pattern && d.decided_by == decided_by)
-        {
-            out.push(DomainDecision {
-                pattern,
-                decision,
-                decided_by,
-                reason,
-                named_in: n.file.clone(),
-            });
-        }
-    }
-    out
-}
-
-/// `localhost` and loopback addresses: local reach, which `validate` also leaves
-/// out of the two files' egress comparison.
-pub(crate) fn is_loopback(pattern: &DomainPattern) -> bool {
-    match pattern {
-        DomainPattern::Ip(ip) => ip.is_loopback(),
-        DomainPattern::Exact(name) => name.as_str() == "localhost",
-        _ => false,
-    }
-}
-
-/// Whether deny pattern `deny` covers everything `allowed` names.
-fn covers(deny: &DomainPattern, allowed: &DomainPattern) -> bool {
-    if deny == allowed || deny.is_global_wildcard() {
-        return true;
-    }
-    let matcher = DomainMatcher::new([deny]);
-    matches_exact(&matcher, allowed)
-}
-
-/// For an exact name or IP, whether `matcher` matches it.
-fn matches_exact(matcher: &DomainMatcher, pattern: &DomainPattern) -> bool {
-    match pattern {
-        DomainPattern::Exact(name) => matcher.matches(&Host::Name(name.clone())),
-        DomainPattern::Ip(ip) => matcher.matches(&Host::Ip(*ip)),
-        _ => false,
     }
 }

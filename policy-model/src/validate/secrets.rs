@@ -179,7 +179,7 @@ pub fn key_names_secret(key: &str) -> bool {
 /// Whether a value is a reference to a secret rather than one (`arn:…`,
 /// `${VAR}`, `env:…`, …); such values are fine under secret-named keys.
 pub fn is_reference(value: &str) -> bool {
-    value.parse::<crate::SecretRef>().is_ok()
+    value.parse::<crate::files::SecretRef>().is_ok()
         || (value.starts_with("${") && value.ends_with('}'))
         || value.is_empty()
 }

@@ -5,18 +5,19 @@
 use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 
-use crate::{ConfigError, SourceFile};
+use super::diagnostic::{did_you_mean, key_path};
+use super::{ConfigError, SourceFile};
 
 /// Byte offsets of the keys (and array elements) of a JSON document, by JSON
 /// pointer (`/environment_context/outbound_policy/dns_allow/2`).
 #[derive(Debug, Clone, Default)]
-pub struct JsonLocator {
+pub(crate) struct JsonLocator {
     offsets: FxHashMap<String, usize>,
 }
 
 impl JsonLocator {
     /// The offset of `pointer`, or of its nearest present ancestor, or 0.
-    pub fn offset(&self, pointer: &str) -> usize {
+    pub(crate) fn offset(&self, pointer: &str) -> usize {
         let mut pointer = pointer;
         loop {
             if let Some(offset) = self.offsets.get(pointer) {
@@ -30,7 +31,7 @@ impl JsonLocator {
     }
 
     /// Whether `pointer` is present in the document.
-    pub fn contains(&self, pointer: &str) -> bool {
+    pub(crate) fn contains(&self, pointer: &str) -> bool {
         self.offsets.contains_key(pointer)
     }
 }
@@ -41,11 +42,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
 ) -> Result<(T, JsonLocator), ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_str(source.text());
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let key = crate::diagnostic::key_path(err.path());
+        let key = key_path(err.path());
         let inner = err.into_inner();
         let offset = offset_of(source.text(), inner.line(), inner.column());
         let message = strip_position(&inner.to_string());
-        let help = crate::diagnostic::did_you_mean(&message);
+        let help = did_you_mean(&message);
         let error = source.error(Some(offset..offset), key, message, help);
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
@@ -147,14 +148,14 @@ pub(crate) fn locate(source: &SourceFile) -> Result<JsonLocator, ConfigError> {
                     if keys.contains(&key) {
                         return Err(source.error(
                             Some(i..end),
-                            Some(dotted(&format!("{pointer}/{}", escape(&key)))),
+                            Some(dotted(&format!("{pointer}/{}", pointer_segment(&key)))),
                             format!("duplicate key {key:?}"),
                             Some("keep one of the entries".to_owned()),
                         ));
                     }
                     locator
                         .offsets
-                        .insert(format!("{pointer}/{}", escape(&key)), i);
+                        .insert(format!("{pointer}/{}", pointer_segment(&key)), i);
                     keys.push(key);
                     *expect_key = false;
                 } else {
@@ -189,7 +190,7 @@ fn element_pointer(stack: &mut [Frame], locator: &mut JsonLocator, offset: usize
         Some(Frame::Object { pointer, keys, .. }) => {
             format!(
                 "{pointer}/{}",
-                keys.last().map(|k| escape(k)).unwrap_or_default()
+                keys.last().map(|k| pointer_segment(k)).unwrap_or_default()
             )
         }
         None => String::new(),
@@ -210,12 +211,12 @@ fn string_end(bytes: &[u8], start: usize) -> usize {
 }
 
 /// RFC 6901 escaping of one pointer segment.
-fn escape(key: &str) -> String {
+pub(crate) fn pointer_segment(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
 /// `/a/b/0` as the dotted key path used in diagnostics: `a.b[0]`.
-pub fn dotted(pointer: &str) -> String {
+pub(crate) fn dotted(pointer: &str) -> String {
     let mut out = String::new();
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");

@@ -6,20 +6,23 @@
 //! there would otherwise silently change what the sandbox allows.
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::{ConfigError, SandboxMode, SandboxPolicy, SourceFile};
+use super::network_rules::PermissionsProfile;
+use super::toml_source::parse_toml;
+use super::{ConfigError, SourceFile};
+use crate::policy::{SandboxMode, SandboxPolicy};
 
 /// The keys of `config.toml` that decide the sandbox.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CodexConfig {
     /// Codex's top-level sandbox mode.
-    #[schemars(with = "Option<SandboxMode>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
     pub sandbox_mode: Option<Spanned<SandboxMode>>,
     /// The `[sandbox]` table: `mode` and `network_access` together.
     pub sandbox: Option<SandboxTable>,
@@ -28,21 +31,23 @@ pub struct CodexConfig {
     /// Settings that apply when the mode is `read-only`.
     pub sandbox_read_only: Option<ReadOnlyTable>,
     /// Codex's active profile: its `sandbox_mode` replaces the top-level one.
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
     pub profile: Option<Spanned<String>>,
     /// Codex's named profiles (`[profiles.<name>]`).
     #[serde(default)]
     pub profiles: BTreeMap<String, CodexProfileTable>,
     /// Permission profiles (`[permissions.<name>.network]` domain and socket rules).
     #[serde(default)]
-    pub permissions: BTreeMap<String, crate::PermissionsProfile>,
+    pub permissions: BTreeMap<String, PermissionsProfile>,
     /// Where and how codex-policy writes its audit log.
     pub audit: Option<AuditTable>,
 }
 
 /// `[audit]`: the audit log of codex-policy.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct AuditTable {
     /// The log file (default `$CODEX_HOME/audit/audit.jsonl`).
     pub path: Option<PathBuf>,
@@ -57,7 +62,8 @@ pub struct AuditTable {
 }
 
 /// When audit events are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum FsyncSetting {
@@ -70,26 +76,30 @@ pub enum FsyncSetting {
 }
 
 /// `[sandbox]`: the mode and its network switch in one place.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct SandboxTable {
     /// The sandbox mode.
-    #[schemars(with = "Option<SandboxMode>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
     pub mode: Option<Spanned<SandboxMode>>,
     /// Whether outbound network is allowed (default `false`).
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub network_access: Option<Spanned<bool>>,
 }
 
 /// `[sandbox_workspace_write]`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct WorkspaceWriteTable {
     /// Whether outbound network is allowed in `workspace-write` (default `false`).
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub network_access: Option<Spanned<bool>>,
     /// Extra absolute directories the child may write.
-    #[schemars(with = "Vec<PathBuf>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<PathBuf>"))]
     #[serde(default)]
     pub writable_roots: Vec<Spanned<PathBuf>>,
     /// Leave `$TMPDIR` out of the writable roots.
@@ -101,34 +111,39 @@ pub struct WorkspaceWriteTable {
     /// Codex's approval setting; accepted for compatibility, decided by the harness.
     pub ask_for_approval: Option<ApprovalPolicy>,
     /// Not supported here; present only to explain where domain rules go instead.
-    #[schemars(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allowlisted_domains: Option<Spanned<toml::Value>>,
     /// Not supported here; see `allowlisted_domains`.
-    #[schemars(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allowlist_expiry: Option<Spanned<toml::Value>>,
 }
 
 /// `[sandbox_read_only]`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ReadOnlyTable {
     /// Whether outbound network is allowed in `read-only` (default `false`).
-    #[schemars(with = "Option<bool>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
     pub network_access: Option<Spanned<bool>>,
     /// Codex's approval setting; accepted for compatibility, decided by the harness.
     pub ask_for_approval: Option<ApprovalPolicy>,
 }
 
 /// `[profiles.<name>]`: only `sandbox_mode` matters here; other keys belong to Codex.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct CodexProfileTable {
     /// The profile's sandbox mode.
-    #[schemars(with = "Option<SandboxMode>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
     pub sandbox_mode: Option<Spanned<SandboxMode>>,
 }
 
 /// Codex's approval policies, spelled as in its `config.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ApprovalPolicy {
@@ -144,6 +159,7 @@ pub enum ApprovalPolicy {
 
 /// The sandbox a `config.toml` asks for, with the keys that decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConfiguredSandbox {
     /// The mode.
     pub mode: SandboxMode,
@@ -363,29 +379,4 @@ fn conflict<T: std::fmt::Debug>(
         ),
         Some("make them agree or remove one of them".to_owned()),
     )
-}
-
-/// Parses TOML into `T`; every error carries file, line, column and key.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
-    source: &SourceFile,
-) -> Result<T, ConfigError> {
-    let deserializer = toml::Deserializer::parse(source.text()).map_err(|err| {
-        let key = err
-            .span()
-            .and_then(|span| crate::diagnostic::toml_key_at(source.text(), span.start));
-        toml_error(source, &err, key).syntax()
-    })?;
-    serde_path_to_error::deserialize(deserializer)
-        .map_err(|err| toml_error(source, err.inner(), crate::diagnostic::key_path(err.path())))
-}
-
-pub(crate) fn toml_error(
-    source: &SourceFile,
-    err: &toml::de::Error,
-    key: Option<String>,
-) -> ConfigError {
-    let span: Option<Range<usize>> = err.span();
-    let message = err.message().trim_end();
-    let help = crate::diagnostic::did_you_mean(message);
-    source.error(span, key, message.to_owned(), help)
 }

@@ -20,7 +20,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::{CodexRc, ConfigError, NetworkAccess, OutboundPolicy};
+use super::{CodexRc, ConfigError, NetworkAccess, OutboundPolicy, UnknownNetworkAccess};
 
 /// Where the context came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,7 @@ pub enum ContextSource {
 
 /// The runtime environment a handler runs in.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RuntimeContext {
     /// Environment name (`dev`, `sandbox`, `production`, `air-gapped`, or what
     /// `CODEX_CONTEXT_NAME` says).
@@ -57,11 +58,12 @@ pub enum RuntimeContextError {
     Config(#[from] ConfigError),
     /// `CODEX_NETWORK_ACCESS` holds something else than enabled/restricted/disabled.
     #[error("environment variable CODEX_NETWORK_ACCESS: {0}")]
-    NetworkVariable(String),
+    NetworkVariable(UnknownNetworkAccess),
 }
 
 /// The network is not enabled for this runtime.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 #[error(
     "Network disabled by runtime harness (network_access={access}, from {source_name}). Set \
      environment_context.network_access to \"enabled\" in .codexrc.json (and network.enabled \
@@ -69,7 +71,7 @@ pub enum RuntimeContextError {
 )]
 pub struct NetworkAccessError {
     /// The access level in force.
-    pub access: &'static str,
+    pub access: NetworkAccess,
     /// Where it came from.
     pub source_name: String,
 }
@@ -126,7 +128,7 @@ impl RuntimeContext {
             return Ok(());
         }
         Err(NetworkAccessError {
-            access: self.network_access.as_str(),
+            access: self.network_access,
             source_name: match &self.source {
                 ContextSource::File(path) => path.display().to_string(),
                 ContextSource::Environment => "CODEX_NETWORK_ACCESS".into(),

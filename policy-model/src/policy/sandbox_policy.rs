@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What a sandboxed child may do with the file system and the network.
@@ -10,7 +9,8 @@ use serde::{Deserialize, Serialize};
 /// The serialized form is Codex's: an object tagged by `mode`, so
 /// `{"mode":"read-only","network_access":false}` and
 /// `{"mode":"danger-full-access"}` deserialize unchanged, in JSON and in TOML.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(
     tag = "mode",
     rename_all = "kebab-case",
@@ -52,7 +52,33 @@ impl SandboxPolicy {
     /// network switch, becomes workspace-write without network (the
     /// strictest policy with one), as composition does.
     pub fn with_network_closed(&self) -> SandboxPolicy {
-        crate::effective::with_network(self, false)
+        self.with_network(false)
+    }
+
+    /// The same policy with the network `open` or closed; full access, which
+    /// has no network switch, is closed as [`SandboxPolicy::with_network_closed`]
+    /// says and left as it is when opened.
+    pub(crate) fn with_network(&self, open: bool) -> SandboxPolicy {
+        match self {
+            Self::ReadOnly { .. } => Self::ReadOnly {
+                network_access: open,
+            },
+            Self::WorkspaceWrite {
+                writable_roots,
+                exclude_tmpdir_env_var,
+                exclude_slash_tmp,
+                ..
+            } => Self::WorkspaceWrite {
+                writable_roots: writable_roots.clone(),
+                network_access: open,
+                exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
+                exclude_slash_tmp: *exclude_slash_tmp,
+            },
+            // Full access has no network switch; a closed network must be honoured
+            // by the strictest policy that has one.
+            Self::DangerFullAccess if !open => Self::workspace_write(false),
+            Self::DangerFullAccess => Self::DangerFullAccess,
+        }
     }
 
     /// A read-only policy without network.
@@ -106,7 +132,8 @@ impl SandboxPolicy {
 /// unit variant even with `deny_unknown_fields`, so `danger-full-access` is an
 /// empty struct variant here: `{"mode":"danger-full-access","network_access":false}`
 /// must be refused, not read as full access.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
 enum StrictSandboxPolicy {
     /// Read the whole file system, write nothing.
@@ -155,7 +182,8 @@ impl From<StrictSandboxPolicy> for SandboxPolicy {
 }
 
 /// The three sandbox modes, as spelled in `config.toml` (`sandbox_mode`, `[sandbox] mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SandboxMode {

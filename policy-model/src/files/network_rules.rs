@@ -11,14 +11,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::{ConfigError, DomainPattern, SourceFile};
+use super::toml_source::parse_toml;
+use super::{ConfigError, SourceFile};
+use crate::domain::{DomainError, DomainPattern};
 
 /// A domain's entry in a `domains` map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum DomainRule {
@@ -29,7 +31,8 @@ pub enum DomainRule {
 }
 
 /// A unix socket's entry in an `unix_sockets` map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SocketRule {
@@ -40,23 +43,31 @@ pub enum SocketRule {
 }
 
 /// `[experimental_network]` as written, before normalization.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ManagedNetworkTable {
     /// Domain rules: `"api.example.com" = "allow"`.
-    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<BTreeMap<String, DomainRule>>")
+    )]
     pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
     /// Unix socket rules: `"/var/run/x.sock" = "allow"`.
-    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<BTreeMap<String, SocketRule>>")
+    )]
     pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
     /// Legacy allow list (normalized into `domains`).
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub allowed_domains: Option<Spanned<Vec<Spanned<String>>>>,
     /// Legacy deny list (normalized into `domains`).
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub denied_domains: Option<Spanned<Vec<Spanned<String>>>>,
     /// Legacy socket list (normalized into `unix_sockets`).
-    #[schemars(with = "Option<Vec<String>>")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
     pub allow_unix_sockets: Option<Spanned<Vec<Spanned<String>>>>,
     /// Only managed allow entries count; user additions are ignored and other
     /// domains are hard-denied.
@@ -68,39 +79,51 @@ pub struct ManagedNetworkTable {
 }
 
 /// Managed `requirements.toml`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Requirements {
     /// The managed network baseline.
     pub experimental_network: Option<ManagedNetworkTable>,
 }
 
 /// `[permissions.<profile>.network]` in `config.toml`.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ProfileNetworkTable {
     /// Domain rules.
-    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<BTreeMap<String, DomainRule>>")
+    )]
     pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
     /// Unix socket rules.
-    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<BTreeMap<String, SocketRule>>")
+    )]
     pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
     /// Escape hatch: any absolute unix socket path may be connected to.
     #[serde(default)]
     pub dangerously_allow_all_unix_sockets: bool,
     /// Refused here: see [`ProfileNetworkTable::normalize`].
-    #[schemars(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allowed_domains: Option<Spanned<toml::Value>>,
     /// Refused here.
-    #[schemars(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub denied_domains: Option<Spanned<toml::Value>>,
     /// Refused here.
-    #[schemars(skip)]
+    #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allow_unix_sockets: Option<Spanned<toml::Value>>,
 }
 
 /// `[permissions.<profile>]`: only `network` is read here.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct PermissionsProfile {
     /// Network rules of the profile.
     pub network: Option<ProfileNetworkTable>,
@@ -108,6 +131,7 @@ pub struct PermissionsProfile {
 
 /// One normalized domain rule and where it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DomainEntry {
     /// The normalized pattern.
     pub pattern: DomainPattern,
@@ -119,6 +143,7 @@ pub struct DomainEntry {
 
 /// One normalized unix-socket rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct SocketEntry {
     /// Absolute socket path.
     pub path: PathBuf,
@@ -128,6 +153,7 @@ pub struct SocketEntry {
 
 /// A network block after normalization: one canonical shape whatever was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NetworkRules {
     /// Domain rules.
     pub domains: Vec<DomainEntry>,
@@ -149,7 +175,7 @@ impl Requirements {
 
     /// Parses text already read.
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
-        crate::codex_config::parse_toml(source)
+        parse_toml(source)
     }
 
     /// The normalized managed network baseline (empty when absent).
@@ -293,7 +319,7 @@ fn domain_entry(
     text: &Spanned<String>,
     rule: DomainRule,
 ) -> Result<DomainEntry, ConfigError> {
-    let pattern: DomainPattern = text.get_ref().parse().map_err(|e: crate::DomainError| {
+    let pattern: DomainPattern = text.get_ref().parse().map_err(|e: DomainError| {
         source.error(Some(text.span()), Some(key.to_owned()), e.to_string(), None)
     })?;
     if rule == DomainRule::Deny && pattern.is_global_wildcard() {

@@ -3,10 +3,11 @@
 
 use std::num::{NonZeroU16, NonZeroU32};
 
-use crate::{
+use super::{
     CodexRc, Egress, EgressMode, EnvironmentContext, EnvironmentName, HarnessPolicy, Limits,
     NetworkAccess, NetworkGate, Observability, OutboundPolicy, PolicyVersion, SampleRate,
 };
+use crate::domain::DomainPattern;
 
 /// An environment pattern of the runtime-control files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,7 @@ fn ports(list: &[u16]) -> Vec<NonZeroU16> {
     list.iter().filter_map(|p| NonZeroU16::new(*p)).collect()
 }
 
-fn domains(list: &[&str]) -> Vec<crate::DomainPattern> {
+fn domains(list: &[&str]) -> Vec<DomainPattern> {
     list.iter().filter_map(|d| d.parse().ok()).collect()
 }
 
@@ -180,12 +181,50 @@ impl RuntimePattern {
 }
 
 impl std::str::FromStr for RuntimePattern {
-    type Err = String;
+    type Err = UnknownRuntimePattern;
 
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, UnknownRuntimePattern> {
         Self::ALL
             .into_iter()
             .find(|p| p.as_str() == text)
-            .ok_or_else(|| format!("unknown pattern {text:?}; expected development, sandbox, production or air-gapped"))
+            .ok_or_else(|| UnknownRuntimePattern {
+                given: text.to_owned(),
+            })
+    }
+}
+
+/// A name that is not one of [`RuntimePattern::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown pattern {given:?}; expected development, sandbox, production or air-gapped")]
+pub struct UnknownRuntimePattern {
+    given: String,
+}
+
+impl UnknownRuntimePattern {
+    /// The name that was given.
+    pub fn given(&self) -> &str {
+        &self.given
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_names_round_trip() {
+        for pattern in RuntimePattern::ALL {
+            assert_eq!(pattern.as_str().parse(), Ok(pattern));
+        }
+    }
+
+    #[test]
+    fn unknown_pattern_is_typed_and_lists_the_names() {
+        let err = "staging".parse::<RuntimePattern>().unwrap_err();
+        assert_eq!(err.given(), "staging");
+        assert_eq!(
+            err.to_string(),
+            "unknown pattern \"staging\"; expected development, sandbox, production or air-gapped"
+        );
     }
 }

@@ -4,10 +4,9 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::SandboxPolicy;
+use super::SandboxPolicy;
 
 /// Names under every writable root that stay read-only, whether or not they exist yet:
 /// they hold agent configuration, and letting the agent create them would let it
@@ -22,7 +21,8 @@ pub const GIT_DIR_NAME: &str = ".git";
 const MAX_GIT_POINTER_BYTES: u64 = 4096;
 
 /// One directory the child may write, minus the subpaths that stay read-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 pub struct WritableRoot {
     /// Canonical path (symlinks resolved) of the writable directory.
     pub root: PathBuf,
@@ -42,7 +42,8 @@ impl WritableRoot {
 }
 
 /// Why a requested root is not among the effective ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -59,7 +60,9 @@ pub enum SkipReason {
 }
 
 /// A requested root that was left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct SkippedRoot {
     /// The path as requested.
     pub path: PathBuf,
@@ -92,6 +95,7 @@ impl std::fmt::Display for SkippedRoot {
 /// The homes no `$TMPDIR` may be or contain, besides the working directory's
 /// repository and its `.codex`/`.agents`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProtectedHomes {
     /// The user's home (`$HOME`).
     pub home: Option<PathBuf>,
@@ -115,7 +119,9 @@ impl ProtectedHomes {
 }
 
 /// The writable roots of a policy for one working directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct EffectiveWritableRoots {
     /// Canonical, de-duplicated roots; none is inside another.
     pub roots: Vec<WritableRoot>,
@@ -425,7 +431,7 @@ fn common_dir(git_dir: &Path) -> Option<PathBuf> {
 
 fn read_small(path: &Path) -> Option<String> {
     let mut text = String::new();
-    crate::open_regular(path)
+    crate::regular_file::open(path)
         .ok()?
         .take(MAX_GIT_POINTER_BYTES)
         .read_to_string(&mut text)

@@ -1,0 +1,22 @@
+//! The effective policy: the security profile's sandbox policy composed with
+//! `.codexrc.json`, `harness.policy.json`, managed `requirements.toml` and
+//! `config.toml` permission rules. Most restrictive wins, denies win over
+//! allows, and every field records the source that decided it.
+//!
+//! - `view`: which of the validated files composition reads.
+//! - `domains`: the [`DomainDecision`] on every domain pattern any file names.
+//! - `composition`: [`compose`] itself, into an [`EffectivePolicy`] (network level
+//!   and filters, unix sockets, monitor mode).
+//! - [`tightening`]: the check that files the sandboxed command could have
+//!   written only make the policy stricter, by composing with and without them.
+//!
+//! This is the top layer: it reads what validation parsed, and nothing else in
+//! the crate depends on it.
+
+mod composition;
+mod domains;
+pub mod tightening;
+mod view;
+
+pub use composition::{Decided, EffectivePolicy, NetworkLevel, compose};
+pub use domains::{DomainDecision, DomainOutcome};

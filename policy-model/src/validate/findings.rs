@@ -1,0 +1,198 @@
+//! The vocabulary of validation: every [`FindingCode`] (`CP0001`…) with its
+//! severity, meaning and usual fix, and the located [`Finding`]s that use them.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::files::{ConfigError, DiagnosticKind, Location};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Severity {
+    /// The configuration must not be used (`validate` exits 1).
+    Error,
+    /// Probably a mistake or a weak posture (`--strict` makes it fail).
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+        })
+    }
+}
+
+/// A documented finding code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FindingCode {
+    /// `CP0012`.
+    pub code: &'static str,
+    /// Its severity.
+    pub severity: Severity,
+    /// What it means.
+    pub title: &'static str,
+    /// The usual fix.
+    pub fix: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident = $code:literal, $sev:ident, $title:literal, $fix:literal;)*) => {
+        $(
+            #[doc = $title]
+            pub const $name: FindingCode = FindingCode {
+                code: $code, severity: Severity::$sev, title: $title, fix: $fix,
+            };
+        )*
+        /// Every finding code, for documentation.
+        pub const ALL_CODES: &[FindingCode] = &[$($name),*];
+    };
+}
+
+codes! {
+    UNREADABLE = "CP0001", Error, "the file cannot be read (missing, too large, not UTF-8, not a regular file)",
+        "check the path; configuration files are UTF-8 and at most 1 MiB";
+    SYNTAX = "CP0002", Error, "not well-formed JSON or TOML",
+        "fix the syntax at the location shown (JSON allows no comments or trailing commas)";
+    UNKNOWN_KEY = "CP0003", Error, "a key the format does not have",
+        "remove the key or correct its spelling (see the hint)";
+    INVALID_VALUE = "CP0004", Error, "a value of the wrong type, out of range, or not allowed",
+        "use a value of the documented type and range (docs/configuration.md)";
+    DUPLICATE_KEY = "CP0005", Error, "a key written twice",
+        "keep one of the entries";
+    NOTHING = "CP0006", Error, "no configuration file to validate",
+        "pass --runtime, --policy, --config or --requirements, or run in a directory with .codexrc.json";
+    NETWORK_MISMATCH = "CP0010", Error, ".codexrc.json network_access and harness.policy.json network.enabled disagree",
+        "set network_access to \"enabled\" exactly when network.enabled is true";
+    ALLOWLIST_DIFFERS = "CP0011", Warning, "the two files allow different domains",
+        "list the same domains in dns_allow and network.egress.domains (may be intentional)";
+    PRODUCTION_MONITOR_MODE = "CP0012", Error, "production requires deny_on_violation: true",
+        "set \"deny_on_violation\": true in harness.policy.json";
+    PRODUCTION_NOT_ALLOWLIST = "CP0013", Error, "production must use allowlist mode",
+        "set the egress mode to \"allowlist\" and list every domain";
+    PRODUCTION_WILDCARD = "CP0014", Warning, "a wildcard domain pattern in production",
+        "list explicit domains in production";
+    GLOBAL_WILDCARD_IN_PRODUCTION = "CP0015", Error, "the global `*` in production",
+        "list explicit domains in production";
+    LITERAL_SECRET = "CP0016", Error, "a literal secret in a configuration file (value not shown)",
+        "remove it, rotate it, and reference it under credentials.secrets (e.g. arn:aws:secretsmanager:…)";
+    WILDCARD_IN_DENYLIST = "CP0017", Error, "`*` in a deny list",
+        "a deny list names what to block; to block everything, disable the network";
+    MONITOR_MODE_IN_SANDBOX = "CP0018", Warning, "deny_on_violation: false in the sandbox environment",
+        "sandbox is production-like: set \"deny_on_violation\": true";
+    OPEN_EGRESS = "CP0019", Warning, "egress mode \"open\" allows any destination",
+        "use \"allowlist\" (development only: \"open\")";
+    RULES_WITHOUT_EFFECT = "CP0020", Warning, "egress rules that the network setting makes irrelevant",
+        "remove them, or enable the network they describe";
+    EMPTY_ALLOWLIST = "CP0021", Warning, "network enabled in allowlist mode with nothing allowed",
+        "list the domains the agent needs, or disable the network";
+    PRODUCTION_HTTP_LOGGING = "CP0022", Warning, "production logs HTTP bodies or headers",
+        "set http_log_bodies and http_log_headers to false (compliance)";
+    PORTS_DIFFER = "CP0023", Warning, "the two files allow different ports",
+        "list the same ports in port_allow and network.egress.ports";
+    COMMAND_WRITABLE_LOOSENS = "CP0024", Error, "a policy file the sandboxed command could have written loosens the policy",
+        "remove the key, or keep the file outside every writable root of the run (pass it with --policy, --runtime, --config or --requirements from a directory the command cannot write)";
+}
+
+/// One problem found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Finding {
+    /// Stable code, e.g. `CP0012`.
+    pub code: &'static str,
+    /// Error or warning.
+    pub severity: Severity,
+    /// The file, when the finding belongs to one.
+    pub file: Option<PathBuf>,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// Dotted key path.
+    pub key: Option<String>,
+    /// What is wrong (never a secret's value).
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl Finding {
+    pub(crate) fn new(
+        code: FindingCode,
+        location: Option<Location>,
+        key: Option<String>,
+        message: String,
+    ) -> Self {
+        let (file, line, column) = match location {
+            Some(l) => (Some(l.file), Some(l.line), Some(l.column)),
+            None => (None, None, None),
+        };
+        Self {
+            code: code.code,
+            severity: code.severity,
+            file,
+            line,
+            column,
+            key,
+            message,
+            fix: code.fix.to_owned(),
+        }
+    }
+
+    pub(super) fn from_error(err: &ConfigError, file: &Path) -> Self {
+        let code = match err.kind() {
+            DiagnosticKind::Unreadable => UNREADABLE,
+            DiagnosticKind::Syntax => SYNTAX,
+            DiagnosticKind::UnknownKey => UNKNOWN_KEY,
+            DiagnosticKind::DuplicateKey => DUPLICATE_KEY,
+            _ => INVALID_VALUE,
+        };
+        match err.diagnostic() {
+            Some(d) => {
+                let mut finding = Self::new(
+                    code,
+                    Some(d.location.clone()),
+                    d.key.clone(),
+                    d.message.clone(),
+                );
+                if let Some(help) = &d.help {
+                    finding.fix = help.clone();
+                }
+                finding
+            }
+            None => Self::new(
+                code,
+                Some(Location {
+                    file: file.to_path_buf(),
+                    line: 1,
+                    column: 1,
+                }),
+                None,
+                err.to_string(),
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let (Some(line), Some(column)) = (self.line, self.column) {
+                write!(f, ":{line}:{column}")?;
+            }
+            write!(f, ": ")?;
+        }
+        write!(f, "{} {}", self.severity, self.code)?;
+        if let Some(key) = &self.key {
+            write!(f, " [{key}]")?;
+        }
+        write!(f, ": {}\n  fix: {}", self.message, self.fix)
+    }
+}

@@ -1,0 +1,155 @@
+//! Validation: every check of the runtime-control files and their best
+//! practices, as findings with stable codes, severity, location and fix.
+//!
+//! [`validate`] parses the files it is given (`.codexrc.json`,
+//! `harness.policy.json`, `config.toml`, managed `requirements.toml`), turns
+//! every parse error into a finding, and checks each file and the relations
+//! between them. The parsed files it returns in a [`Validation`] are what
+//! `effective::compose` reads.
+//!
+//! - `findings`: [`Finding`], [`Severity`] and every [`FindingCode`] ([`ALL_CODES`]).
+//! - `checks`: the checks on the parsed runtime-control files.
+//! - `secret_scan`: literal secrets in any of the files ([`LITERAL_SECRET`]).
+//! - [`secrets`]: what a secret looks like, shared with the audit log's redaction.
+
+use std::path::PathBuf;
+
+use crate::files::{
+    CodexConfig, CodexRc, ConfigError, HarnessPolicy, Located, NetworkRules, Requirements,
+    SourceFile,
+};
+use checks::{check_alignment, check_codexrc, check_harness};
+use secret_scan::{scan_json_secrets, scan_toml_secrets};
+
+mod checks;
+mod findings;
+mod secret_scan;
+pub mod secrets;
+
+pub use findings::*;
+
+/// The files to validate; `None` means "not given".
+#[derive(Debug, Clone, Default)]
+pub struct ValidationInputs {
+    /// `.codexrc.json`.
+    pub runtime: Option<PathBuf>,
+    /// `harness.policy.json`.
+    pub policy: Option<PathBuf>,
+    /// `config.toml`.
+    pub config: Option<PathBuf>,
+    /// Managed `requirements.toml`.
+    pub requirements: Option<PathBuf>,
+}
+
+/// A parsed `config.toml` with its normalized permission-profile network rules.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct LoadedConfig {
+    /// The file.
+    pub source: SourceFile,
+    /// Its sandbox keys.
+    pub config: CodexConfig,
+    /// `[permissions.<name>.network]`, normalized, by profile name.
+    pub permissions: Vec<(String, NetworkRules)>,
+}
+
+/// Everything that parsed, for composition, plus the findings.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Validation {
+    /// Parsed `.codexrc.json`.
+    pub codexrc: Option<Located<CodexRc>>,
+    /// Parsed `harness.policy.json`.
+    pub harness: Option<Located<HarnessPolicy>>,
+    /// Parsed `config.toml`.
+    pub config: Option<LoadedConfig>,
+    /// Parsed managed requirements, normalized.
+    pub requirements: Option<(SourceFile, NetworkRules)>,
+    /// What was found, in file order.
+    pub findings: Vec<Finding>,
+}
+
+impl Validation {
+    /// Whether any finding is an error (or, with `strict`, any finding at all).
+    pub fn fails(&self, strict: bool) -> bool {
+        self.findings
+            .iter()
+            .any(|f| strict || f.severity == Severity::Error)
+    }
+}
+
+/// Validates the given files and the relations between them.
+pub fn validate(inputs: &ValidationInputs) -> Validation {
+    let mut v = Validation::default();
+    if inputs.runtime.is_none()
+        && inputs.policy.is_none()
+        && inputs.config.is_none()
+        && inputs.requirements.is_none()
+    {
+        v.findings.push(Finding::new(
+            NOTHING,
+            None,
+            None,
+            "no configuration file was found or given".into(),
+        ));
+        return v;
+    }
+    if let Some(path) = &inputs.runtime {
+        scan_json_secrets(path, &mut v.findings);
+        match CodexRc::load(path) {
+            Ok(rc) => v.codexrc = Some(rc),
+            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+        }
+    }
+    if let Some(path) = &inputs.policy {
+        scan_json_secrets(path, &mut v.findings);
+        match HarnessPolicy::load(path) {
+            Ok(policy) => v.harness = Some(policy),
+            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+        }
+    }
+    if let Some(path) = &inputs.config {
+        scan_toml_secrets(path, &mut v.findings);
+        let loaded = CodexConfig::load(path).and_then(|(source, config)| {
+            config.configured_sandbox(&source)?;
+            let rules = config
+                .permissions
+                .iter()
+                .filter_map(|(name, profile)| profile.network.as_ref().map(|n| (name, n)))
+                .map(|(name, network)| Ok((name.clone(), network.normalize(&source, name)?)))
+                .collect::<Result<Vec<_>, ConfigError>>()?;
+            Ok(LoadedConfig {
+                source,
+                config,
+                permissions: rules,
+            })
+        });
+        match loaded {
+            Ok(config) => v.config = Some(config),
+            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+        }
+    }
+    if let Some(path) = &inputs.requirements {
+        scan_toml_secrets(path, &mut v.findings);
+        let loaded = Requirements::load(path)
+            .and_then(|(source, requirements)| Ok((requirements.network_rules(&source)?, source)));
+        match loaded {
+            Ok((rules, source)) => v.requirements = Some((source, rules)),
+            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+        }
+    }
+    let environment = v
+        .codexrc
+        .as_ref()
+        .map(|rc| rc.value.environment_context.name);
+    if let Some(rc) = &v.codexrc {
+        check_codexrc(rc, &mut v.findings);
+    }
+    if let Some(policy) = &v.harness {
+        check_harness(policy, environment, &mut v.findings);
+    }
+    if let (Some(rc), Some(policy)) = (&v.codexrc, &v.harness) {
+        check_alignment(rc, policy, &mut v.findings);
+    }
+    v
+}
