@@ -54,10 +54,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let dir = tempfile::tempdir().unwrap();
-    let options = SinkOptions {
-        max_bytes: None,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default().with_max_bytes(None);
     let mut sink = AuditSink::open(&dir.path().join("audit.jsonl"), options).unwrap();
     let batch = events();
     group.throughput(Throughput::Elements(batch.len() as u64));

@@ -1,10 +1,10 @@
 //! The audit event: one JSON object per line.
 
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What was attempted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Operation {
@@ -27,7 +27,8 @@ pub enum Operation {
 }
 
 /// What was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuditDecision {
@@ -49,7 +50,9 @@ impl AuditDecision {
 /// HTTP details of a network event, kept only when the policy asks for them
 /// (`http_log_headers`, `http_log_bodies`); header values named in
 /// `redact_headers` are redacted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct HttpDetails {
     /// Request method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,8 +65,33 @@ pub struct HttpDetails {
     pub body: Option<String>,
 }
 
+impl HttpDetails {
+    /// The request method.
+    #[must_use]
+    pub fn with_method(mut self, method: impl Into<String>) -> Self {
+        self.method = Some(method.into());
+        self
+    }
+
+    /// Adds a header.
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The body (text).
+    #[must_use]
+    pub fn with_body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+}
+
 /// One audit event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct AuditEvent {
     /// RFC 3339 UTC with milliseconds: `2026-11-23T18:30:00.123Z`.
     pub timestamp: String,
@@ -103,7 +131,9 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
-    /// An event stamped now.
+    /// An event stamped now. The optional fields are set afterwards
+    /// (`event.exit_status = Some(0)`) or with the `with_*` methods: the
+    /// event may gain fields, so it cannot be built as a struct literal.
     pub fn now(
         session_id: &str,
         operation: Operation,
@@ -133,10 +163,24 @@ impl AuditEvent {
         self.reason = Some(reason.into());
         self
     }
+
+    /// Sets the security profile in force.
+    #[must_use]
+    pub fn with_profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = Some(profile.into());
+        self
+    }
+
+    /// Sets the HTTP details of a network event.
+    #[must_use]
+    pub fn with_http(mut self, http: HttpDetails) -> Self {
+        self.http = Some(http);
+        self
+    }
 }
 
 /// RFC 3339, UTC, milliseconds, `Z`.
-pub fn timestamp_now() -> String {
+pub(crate) fn timestamp_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 

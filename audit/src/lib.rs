@@ -7,6 +7,8 @@
 //! and API keys, configured headers — and reaches the file in a single append,
 //! so concurrent writers never interleave. Sampling never drops a `denied` or
 //! `requires_approval` event. [`read_log`] reads it back across rotated files.
+//! A file that may not be the log (a link, a FIFO, another user's file, …) is
+//! refused with [`AuditError::Unsafe`], saying why as an [`UnsafeLogFile`].
 //!
 //! ```
 //! use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log};
@@ -30,9 +32,10 @@ mod sample;
 mod sink;
 mod terminal;
 
-pub use event::{AuditDecision, AuditEvent, HttpDetails, Operation, new_session_id, timestamp_now};
+pub use event::{AuditDecision, AuditEvent, HttpDetails, Operation, new_session_id};
 pub use read::{BadLine, Filter, LogContents, log_files, log_files_kept, read_log, read_log_kept};
 pub use redact::{REDACTED, Redactor, USER};
-pub use sample::Sampler;
-pub use sink::{AuditError, AuditSink, DEFAULT_KEEP, FsyncPolicy, SinkOptions};
-pub use terminal::{escape_for_terminal, escape_json_for_terminal, is_unsafe_for_terminal};
+pub use sink::{
+    AuditError, AuditSink, DEFAULT_KEEP, FileKind, FsyncPolicy, SinkOptions, UnsafeLogFile,
+};
+pub use terminal::{escape_for_terminal, escape_json_for_terminal};

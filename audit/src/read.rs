@@ -10,6 +10,7 @@ use crate::sink::AuditError;
 
 /// A line that is not an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BadLine {
     /// The file.
     pub file: PathBuf,
@@ -17,12 +18,13 @@ pub struct BadLine {
     pub line: usize,
     /// Whether it is the file's unfinished last line (a torn write).
     pub torn: bool,
-    /// The parse error.
+    /// Why it is not an event, as the JSON parser worded it.
     pub error: String,
 }
 
 /// What was read.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct LogContents {
     /// Every event, oldest first.
     pub events: Vec<AuditEvent>,
@@ -102,8 +104,18 @@ pub fn read_log_kept(path: &Path, keep: usize) -> Result<LogContents, AuditError
     Ok(contents)
 }
 
-/// Filters for `audit query`.
+/// Which events to keep when reading a log back: every condition set must
+/// hold. Start from [`Filter::default`] (keeps everything):
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, Filter, Operation};
+///
+/// let denials = Filter::default().with_decision(AuditDecision::Denied).with_source("execpolicy".to_owned());
+/// let event = AuditEvent::now("s1", Operation::CommandExec, "curl x", AuditDecision::Denied, "execpolicy");
+/// assert!(denials.matches(&event));
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Filter {
     /// Only this decision.
     pub decision: Option<AuditDecision>,
@@ -120,6 +132,48 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Only this decision (`None`: any).
+    #[must_use]
+    pub fn with_decision(mut self, decision: impl Into<Option<AuditDecision>>) -> Self {
+        self.decision = decision.into();
+        self
+    }
+
+    /// Only this operation (`None`: any).
+    #[must_use]
+    pub fn with_operation(mut self, operation: impl Into<Option<Operation>>) -> Self {
+        self.operation = operation.into();
+        self
+    }
+
+    /// Only this source (`None`: any).
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<Option<String>>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// Only this session (`None`: any).
+    #[must_use]
+    pub fn with_session(mut self, session: impl Into<Option<String>>) -> Self {
+        self.session = session.into();
+        self
+    }
+
+    /// Only events at or after this time (`None`: no lower bound).
+    #[must_use]
+    pub fn with_since(mut self, since: impl Into<Option<chrono::DateTime<chrono::Utc>>>) -> Self {
+        self.since = since.into();
+        self
+    }
+
+    /// Only events before this time (`None`: no upper bound).
+    #[must_use]
+    pub fn with_until(mut self, until: impl Into<Option<chrono::DateTime<chrono::Utc>>>) -> Self {
+        self.until = until.into();
+        self
+    }
+
     /// Whether `event` passes.
     pub fn matches(&self, event: &AuditEvent) -> bool {
         let time = chrono::DateTime::parse_from_rfc3339(&event.timestamp)

@@ -13,31 +13,28 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-use crate::sink::AuditError;
-use crate::terminal::escape_for_terminal;
+use crate::sink::{AuditError, FileKind, UnsafeLogFile};
 
-/// A human name for a kind of file.
-pub(crate) fn describe(file_type: FileType) -> &'static str {
-    if file_type.is_symlink() {
-        "a symbolic link"
-    } else if file_type.is_dir() {
-        "a directory"
-    } else if file_type.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_char_device() {
-        "a character device"
-    } else if file_type.is_block_device() {
-        "a block device"
-    } else if file_type.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
+impl FileKind {
+    /// The kind of a file that is not a regular file.
+    fn of(file_type: FileType) -> Self {
+        if file_type.is_dir() {
+            Self::Directory
+        } else if file_type.is_fifo() {
+            Self::Fifo
+        } else if file_type.is_socket() {
+            Self::Socket
+        } else if file_type.is_char_device() {
+            Self::CharacterDevice
+        } else if file_type.is_block_device() {
+            Self::BlockDevice
+        } else {
+            Self::Other
+        }
     }
 }
 
-fn unsafe_file(path: &Path, problem: String) -> AuditError {
+fn unsafe_file(path: &Path, problem: UnsafeLogFile) -> AuditError {
     AuditError::Unsafe {
         path: path.to_path_buf(),
         problem,
@@ -58,19 +55,16 @@ pub(crate) fn not_regular(path: &Path) -> Option<AuditError> {
     if file_type.is_file() {
         return None;
     }
-    let what = describe(file_type);
     Some(unsafe_file(
         path,
         if file_type.is_symlink() {
-            let target = std::fs::read_link(path)
-                .map(|t| format!(" to {}", escape_for_terminal(&t.to_string_lossy())))
-                .unwrap_or_default();
-            format!(
-                "is {what}{target}, not a regular file; the audit log is never opened \
-                 through a link (remove the link, or name the real file)"
-            )
+            UnsafeLogFile::SymbolicLink {
+                target: std::fs::read_link(path).ok(),
+            }
         } else {
-            format!("is {what}, not a regular file; the audit log must be a regular file")
+            UnsafeLogFile::NotRegular {
+                kind: FileKind::of(file_type),
+            }
         },
     ))
 }
@@ -118,32 +112,22 @@ pub(crate) fn open_append(path: &Path) -> Result<File, AuditError> {
     if meta.uid() != me {
         return Err(unsafe_file(
             path,
-            format!(
-                "is owned by uid {}, not by this user (uid {me}); the audit log must be \
-                 the user's own file",
-                meta.uid()
-            ),
+            UnsafeLogFile::OwnedByOther {
+                owner: meta.uid(),
+                user: me,
+            },
         ));
     }
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o022 != 0 {
-        return Err(unsafe_file(
-            path,
-            format!(
-                "may be written by its group or by others (mode {mode:04o}), so its events \
-                 could be forged; if its contents are trusted, run `chmod 600 {}`",
-                escape_for_terminal(&path.to_string_lossy())
-            ),
-        ));
+        return Err(unsafe_file(path, UnsafeLogFile::WritableByOthers { mode }));
     }
     if meta.nlink() > 1 {
         return Err(unsafe_file(
             path,
-            format!(
-                "has {} hard links; the audit log must be a file of its own (another name \
-                 for it could be any file of this user's)",
-                meta.nlink()
-            ),
+            UnsafeLogFile::HardLinks {
+                links: meta.nlink(),
+            },
         ));
     }
     clear_nonblock(path, &file)?;
@@ -160,10 +144,9 @@ fn regular_file_metadata(path: &Path, file: &File) -> Result<std::fs::Metadata, 
     if !meta.file_type().is_file() {
         return Err(unsafe_file(
             path,
-            format!(
-                "is {}, not a regular file; the audit log must be a regular file",
-                describe(meta.file_type())
-            ),
+            UnsafeLogFile::NotRegular {
+                kind: FileKind::of(meta.file_type()),
+            },
         ));
     }
     Ok(meta)

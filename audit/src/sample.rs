@@ -4,14 +4,14 @@ use crate::event::AuditDecision;
 
 /// Keeps a share of allowed events; refusals always.
 #[derive(Debug, Clone)]
-pub struct Sampler {
+pub(crate) struct Sampler {
     rate: f64,
     state: u64,
 }
 
 impl Sampler {
     /// `rate` in `0..=1` (clamped).
-    pub fn new(rate: f64) -> Self {
+    pub(crate) fn new(rate: f64) -> Self {
         let seed = std::process::id() as u64 ^ chrono::Utc::now().timestamp_subsec_nanos() as u64;
         Self {
             rate: rate.clamp(0.0, 1.0),
@@ -20,7 +20,7 @@ impl Sampler {
     }
 
     /// Whether to write an event with this decision.
-    pub fn keep(&mut self, decision: AuditDecision) -> bool {
+    pub(crate) fn keep(&mut self, decision: AuditDecision) -> bool {
         if decision.is_refusal() || self.rate >= 1.0 {
             return true;
         }

@@ -13,6 +13,7 @@ use crate::event::AuditEvent;
 use crate::redact::Redactor;
 use crate::safe_file::{not_regular, open_append};
 use crate::sample::Sampler;
+use crate::terminal::escape_for_terminal;
 
 /// When events are forced to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,8 +31,21 @@ pub enum FsyncPolicy {
 /// Rotated files kept unless configured otherwise.
 pub const DEFAULT_KEEP: usize = 5;
 
-/// How the sink behaves.
+/// How the sink behaves. Start from [`SinkOptions::default`] and change what
+/// differs with the `with_*` methods:
+///
+/// ```
+/// use std::time::Duration;
+/// use codex_audit::{FsyncPolicy, SinkOptions};
+///
+/// let options = SinkOptions::default()
+///     .with_fsync(FsyncPolicy::Interval(Duration::from_secs(1)))
+///     .with_max_bytes(Some(1 << 20))
+///     .with_keep(3);
+/// assert_eq!(options.keep, 3);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SinkOptions {
     /// When to force events to disk.
     pub fsync: FsyncPolicy,
@@ -47,6 +61,58 @@ pub struct SinkOptions {
     pub http_log_bodies: bool,
     /// Header names whose values are redacted.
     pub redact_headers: Vec<String>,
+}
+
+impl SinkOptions {
+    /// When to force events to disk.
+    #[must_use]
+    pub fn with_fsync(mut self, fsync: FsyncPolicy) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// Rotate when the file would grow past this many bytes (`None`: never).
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: Option<u64>) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Rotated files kept (`audit.jsonl.1` … `.keep`).
+    #[must_use]
+    pub fn with_keep(mut self, keep: usize) -> Self {
+        self.keep = keep;
+        self
+    }
+
+    /// Share of allowed events written, in `0..=1` (denials and approvals
+    /// always are).
+    #[must_use]
+    pub fn with_sample_rate(mut self, sample_rate: f64) -> Self {
+        self.sample_rate = sample_rate;
+        self
+    }
+
+    /// Keep HTTP headers of network events.
+    #[must_use]
+    pub fn with_http_log_headers(mut self, on: bool) -> Self {
+        self.http_log_headers = on;
+        self
+    }
+
+    /// Keep HTTP bodies of network events.
+    #[must_use]
+    pub fn with_http_log_bodies(mut self, on: bool) -> Self {
+        self.http_log_bodies = on;
+        self
+    }
+
+    /// Header names whose values are redacted.
+    #[must_use]
+    pub fn with_redact_headers(mut self, names: Vec<String>) -> Self {
+        self.redact_headers = names;
+        self
+    }
 }
 
 impl Default for SinkOptions {
@@ -79,16 +145,132 @@ pub enum AuditError {
     /// The path holds something the log must not be written to: a symbolic
     /// link, a FIFO, a directory or another non-regular file, another user's
     /// file, a file others may write, or a file with several hard links.
-    #[error("audit log {}: {problem}", path.display())]
+    #[error("audit log {}: {}", path.display(), problem.explain(path))]
     Unsafe {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        problem: String,
+        problem: UnsafeLogFile,
     },
     /// An event could not be serialized (a bug).
     #[error("serializing an audit event: {0}")]
     Serialize(#[from] serde_json::Error),
+}
+
+/// Why a file may not be the audit log (see [`AuditError::Unsafe`], whose
+/// text explains it and how to fix it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsafeLogFile {
+    /// A symbolic link: the log is never opened through one.
+    SymbolicLink {
+        /// Where it points, when that could be read.
+        target: Option<PathBuf>,
+    },
+    /// Something else than a regular file.
+    NotRegular {
+        /// What it is.
+        kind: FileKind,
+    },
+    /// A file of another user's.
+    OwnedByOther {
+        /// Its owner's uid.
+        owner: u32,
+        /// This process's effective uid.
+        user: u32,
+    },
+    /// A file its group or others may write: its events could be forged.
+    WritableByOthers {
+        /// Its permission bits (`0o620`).
+        mode: u32,
+    },
+    /// A file with several hard links: another name for it could be any
+    /// file of this user's.
+    HardLinks {
+        /// How many.
+        links: u64,
+    },
+}
+
+impl UnsafeLogFile {
+    /// The problem in words, about the file at `path`.
+    fn explain<'a>(&'a self, path: &'a Path) -> impl std::fmt::Display + 'a {
+        Explained(self, path)
+    }
+}
+
+struct Explained<'a>(&'a UnsafeLogFile, &'a Path);
+
+impl std::fmt::Display for Explained<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Names a link may hold, or the log's own name, come from wherever
+        // the log lies: shown with control characters made visible.
+        let shown = |p: &Path| escape_for_terminal(&p.to_string_lossy()).into_owned();
+        match self.0 {
+            UnsafeLogFile::SymbolicLink { target } => write!(
+                f,
+                "is a symbolic link{}, not a regular file; the audit log is never opened \
+                 through a link (remove the link, or name the real file)",
+                target
+                    .as_deref()
+                    .map(|t| format!(" to {}", shown(t)))
+                    .unwrap_or_default()
+            ),
+            UnsafeLogFile::NotRegular { kind } => write!(
+                f,
+                "is {}, not a regular file; the audit log must be a regular file",
+                kind.describe()
+            ),
+            UnsafeLogFile::OwnedByOther { owner, user } => write!(
+                f,
+                "is owned by uid {owner}, not by this user (uid {user}); the audit log must be \
+                 the user's own file"
+            ),
+            UnsafeLogFile::WritableByOthers { mode } => write!(
+                f,
+                "may be written by its group or by others (mode {mode:04o}), so its events \
+                 could be forged; if its contents are trusted, run `chmod 600 {}`",
+                shown(self.1)
+            ),
+            UnsafeLogFile::HardLinks { links } => write!(
+                f,
+                "has {links} hard links; the audit log must be a file of its own (another name \
+                 for it could be any file of this user's)"
+            ),
+        }
+    }
+}
+
+/// What a file that is not a regular file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileKind {
+    /// A directory.
+    Directory,
+    /// A FIFO (named pipe).
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A character device.
+    CharacterDevice,
+    /// A block device.
+    BlockDevice,
+    /// Anything else that is not a regular file.
+    Other,
+}
+
+impl FileKind {
+    /// In words: `a directory`, `a FIFO (named pipe)`, ….
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Directory => "a directory",
+            Self::Fifo => "a FIFO (named pipe)",
+            Self::Socket => "a socket",
+            Self::CharacterDevice => "a character device",
+            Self::BlockDevice => "a block device",
+            Self::Other => "not a regular file",
+        }
+    }
 }
 
 /// An open audit log.

@@ -10,7 +10,7 @@ use std::fmt::Write;
 /// (`char::is_control`), the Unicode bidi embeddings, overrides and isolates
 /// (U+202A–U+202E, U+2066–U+2069), the bidi marks (U+200E, U+200F, U+061C)
 /// and the line and paragraph separators (U+2028, U+2029).
-pub fn is_unsafe_for_terminal(c: char) -> bool {
+pub(crate) fn is_unsafe_for_terminal(c: char) -> bool {
     c.is_control()
         || matches!(
             c,
@@ -24,7 +24,9 @@ pub fn is_unsafe_for_terminal(c: char) -> bool {
         )
 }
 
-/// `text` with every character of [`is_unsafe_for_terminal`] written visibly:
+/// `text` with every character that could drive a terminal — C0 controls,
+/// DEL, C1 controls, bidi embeddings, overrides, isolates and marks, line and
+/// paragraph separators — written visibly:
 /// `\n`, `\r`, `\t`, `\xNN` for the other ASCII controls (`\x1b` for ESC,
 /// `\x08` for backspace, `\x7f` for DEL) and `\u{NNNN}` for the rest (`\u{9b}`
 /// for the C1 CSI, `\u{202e}` for RIGHT-TO-LEFT OVERRIDE). Everything else,
@@ -58,8 +60,8 @@ pub fn escape_for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// JSON text (as `serde_json` writes it, pretty or not) with the characters of
-/// [`is_unsafe_for_terminal`] that JSON allows raw inside strings — DEL, the
+/// JSON text (as `serde_json` writes it, pretty or not) with the characters
+/// that could drive a terminal and that JSON allows raw inside strings — DEL, the
 /// C1 controls, bidi controls, U+2028/U+2029 — written as `\uNNNN` escapes;
 /// newlines, carriage returns and tabs are left alone, since they can only be
 /// formatting between tokens (`serde_json` escapes them inside strings).

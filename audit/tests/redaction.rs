@@ -116,12 +116,10 @@ fn placements(secret: &str) -> Vec<String> {
 fn sink_with_http(path: &std::path::Path) -> AuditSink {
     AuditSink::open(
         path,
-        SinkOptions {
-            http_log_headers: true,
-            http_log_bodies: true,
-            redact_headers: vec!["X-Api-Key".into()],
-            ..SinkOptions::default()
-        },
+        SinkOptions::default()
+            .with_http_log_headers(true)
+            .with_http_log_bodies(true)
+            .with_redact_headers(vec!["X-Api-Key".into()]),
     )
     .unwrap()
 }
@@ -142,14 +140,13 @@ fn no_corpus_secret_reaches_the_file() {
             "test",
         )
         .with_reason(text.clone());
-        event.http = Some(HttpDetails {
-            method: Some("POST".into()),
-            headers: vec![
-                ("X-Api-Key".into(), "opaque-header-secret".into()),
-                ("X-Trace".into(), text.clone()),
-            ],
-            body: Some(text.clone()),
-        });
+        event.http = Some(
+            HttpDetails::default()
+                .with_method("POST")
+                .with_header("X-Api-Key", "opaque-header-secret")
+                .with_header("X-Trace", text.clone())
+                .with_body(text.clone()),
+        );
         sink.record(event).unwrap();
     }
     let written = std::fs::read_to_string(&path).unwrap();

@@ -44,9 +44,11 @@ fn returns<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static
         .unwrap_or_else(|_| panic!("{what} never returned: it blocked"))
 }
 
+/// The path refused and the text of the refusal (what is wrong, after the path).
 fn unsafe_problem(err: AuditError) -> (PathBuf, String) {
+    let text = err.to_string();
     match err {
-        AuditError::Unsafe { path, problem } => (path, problem),
+        AuditError::Unsafe { path, .. } => (path, text),
         other => panic!("expected a refusal of an unsafe file, got {other}"),
     }
 }
@@ -199,11 +201,9 @@ fn rotation_never_carries_or_follows_a_link_planted_at_a_rotated_name() {
     let victim = dir.path().join("victim");
     std::fs::write(&victim, "original\n").unwrap();
     let log = dir.path().join("audit.jsonl");
-    let options = SinkOptions {
-        max_bytes: Some(600),
-        keep: 3,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default()
+        .with_max_bytes(Some(600))
+        .with_keep(3);
     let mut sink = AuditSink::open(&log, options.clone()).unwrap();
     for i in 0..3 {
         sink.record(event(&format!("before {i}"))).unwrap();
@@ -252,11 +252,9 @@ fn protected_paths_are_the_log_and_its_rotated_files() {
     let dir = tempfile::tempdir().unwrap();
     let real = std::fs::canonicalize(dir.path()).unwrap();
     let log = dir.path().join("audit.jsonl");
-    let options = SinkOptions {
-        max_bytes: Some(600),
-        keep: 2,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default()
+        .with_max_bytes(Some(600))
+        .with_keep(2);
     let mut sink = AuditSink::open(&log, options).unwrap();
     assert_eq!(sink.protected_paths(), vec![real.join("audit.jsonl")]);
     for i in 0..30 {

@@ -30,10 +30,7 @@ fn log_and_its_directory_are_private() {
 fn sampling_never_drops_refusals() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let options = SinkOptions {
-        sample_rate: 0.0,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default().with_sample_rate(0.0);
     let mut sink = AuditSink::open(&path, options).unwrap();
     for i in 0..300 {
         let decision = [
@@ -49,10 +46,7 @@ fn sampling_never_drops_refusals() {
 
     // At a rate of one half, roughly half the allowed events remain.
     let half = dir.path().join("half.jsonl");
-    let options = SinkOptions {
-        sample_rate: 0.5,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default().with_sample_rate(0.5);
     let mut sink = AuditSink::open(&half, options).unwrap();
     for i in 0..2_000 {
         sink.record(event(&format!("cmd {i}"), AuditDecision::Allowed))
@@ -65,18 +59,15 @@ fn sampling_never_drops_refusals() {
 #[test]
 fn http_headers_and_bodies_only_when_enabled() {
     let dir = tempfile::tempdir().unwrap();
-    let details = HttpDetails {
-        method: Some("POST".into()),
-        headers: vec![("X-Trace".into(), "abc".into())],
-        body: Some("{\"q\":1}".into()),
-    };
+    let details = HttpDetails::default()
+        .with_method("POST")
+        .with_header("X-Trace", "abc")
+        .with_body("{\"q\":1}");
     for (enabled, name) in [(false, "off.jsonl"), (true, "on.jsonl")] {
         let path = dir.path().join(name);
-        let options = SinkOptions {
-            http_log_headers: enabled,
-            http_log_bodies: enabled,
-            ..SinkOptions::default()
-        };
+        let options = SinkOptions::default()
+            .with_http_log_headers(enabled)
+            .with_http_log_bodies(enabled);
         let mut sink = AuditSink::open(&path, options).unwrap();
         let mut e = AuditEvent::now(
             "s1",
@@ -98,11 +89,9 @@ fn http_headers_and_bodies_only_when_enabled() {
 fn rotation_keeps_the_newest_files_and_reads_back_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let options = SinkOptions {
-        max_bytes: Some(2_000),
-        keep: 3,
-        ..SinkOptions::default()
-    };
+    let options = SinkOptions::default()
+        .with_max_bytes(Some(2_000))
+        .with_keep(3);
     let mut sink = AuditSink::open(&path, options).unwrap();
     for i in 0..200 {
         sink.record(event(&format!("cmd {i:04}"), AuditDecision::Allowed))

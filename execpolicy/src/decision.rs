@@ -1,9 +1,27 @@
 //! Decisions: Codex's three for rules, and the four outcomes of program
 //! definitions.
 
+use std::fmt;
+use std::str::FromStr;
+
 use serde::{Deserialize, Serialize};
 
 /// The decision of a rule (Codex's spelling). Ordered from least to most strict.
+///
+/// Deliberately exhaustive: these three are the whole vocabulary every other
+/// result maps to ([`ProgramOutcome::decision`],
+/// [`Verdict::decision`](crate::Verdict::decision)), and a caller that gates
+/// commands should handle each one explicitly rather than through a
+/// wildcard.
+///
+/// ```
+/// use codex_execpolicy::Decision;
+///
+/// assert_eq!("prompt".parse::<Decision>(), Ok(Decision::Prompt));
+/// let err = "deny".parse::<Decision>().unwrap_err();
+/// assert_eq!(err.got(), "deny");
+/// assert_eq!(err.to_string(), r#"decision must be "allow", "prompt" or "forbidden" (got "deny")"#);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Decision {
@@ -16,15 +34,15 @@ pub enum Decision {
 }
 
 impl Decision {
-    /// Parses `allow`, `prompt` or `forbidden`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    /// Parses `allow`, `prompt` or `forbidden` (as [`str::parse`] does).
+    pub fn parse(text: &str) -> Result<Self, ParseDecisionError> {
         match text {
             "allow" => Ok(Self::Allow),
             "prompt" => Ok(Self::Prompt),
             "forbidden" => Ok(Self::Forbidden),
-            other => Err(format!(
-                "decision must be \"allow\", \"prompt\" or \"forbidden\" (got {other:?})"
-            )),
+            other => Err(ParseDecisionError {
+                got: other.to_owned(),
+            }),
         }
     }
 
@@ -38,10 +56,42 @@ impl Decision {
     }
 }
 
+impl FromStr for Decision {
+    type Err = ParseDecisionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A decision spelled other than `allow`, `prompt` or `forbidden`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("decision must be \"allow\", \"prompt\" or \"forbidden\" (got {got:?})")]
+pub struct ParseDecisionError {
+    got: String,
+}
+
+impl ParseDecisionError {
+    /// The text that is not a decision.
+    pub fn got(&self) -> &str {
+        &self.got
+    }
+}
+
 /// The outcome of a program definition for one command line. Ordered from least
 /// to most strict.
+///
+/// Not exhaustive: match the outcomes you treat specially and map the rest
+/// through [`ProgramOutcome::decision`], which every outcome has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum ProgramOutcome {
     /// Verified safe: only reads.
     Safe,

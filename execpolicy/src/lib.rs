@@ -13,10 +13,11 @@
 //! `prompt`. Rules files the sandbox could have written can be loaded
 //! tightening-only ([`PolicyLoader::tightening_only`]).
 //! Rules files are evaluated in a hardened interpreter: no `load()`, no file or
-//! network access, bounded steps and memory.
+//! network access, bounded steps and memory. A file that is refused is a
+//! [`LoadError`]: where (`file:line:column`) and a typed [`LoadErrorKind`].
 //!
 //! ```
-//! use codex_execpolicy::{Decision, PolicyLoader};
+//! use codex_execpolicy::{Decision, InvalidRuleValue, LoadErrorKind, PolicyLoader};
 //!
 //! let mut loader = PolicyLoader::new();
 //! loader.load_str("rules.star", r#"
@@ -29,10 +30,20 @@
 //! let check = |s: &str| policy.check(&argv(s)).decision.map(|v| v.decision());
 //! assert_eq!(check("git status"), Some(Decision::Allow));
 //! assert_eq!(check("bash -lc git&&curl"), Some(Decision::Forbidden));
+//!
+//! let err = PolicyLoader::new()
+//!     .load_str("team.rules", r#"prefix_rule(pattern = ["rm"], decision = "deny")"#)
+//!     .unwrap_err();
+//! assert!(matches!(err.kind, LoadErrorKind::InvalidValue(InvalidRuleValue::Decision(_))));
+//! assert_eq!(
+//!     err.to_string(),
+//!     r#"team.rules:1:1: decision must be "allow", "prompt" or "forbidden" (got "deny")"#
+//! );
 //! # Ok::<(), codex_execpolicy::LoadError>(())
 //! ```
 
 mod decision;
+mod error;
 mod loader;
 mod normalize;
 mod paths;
@@ -40,10 +51,14 @@ mod policy;
 mod program;
 mod rules;
 
-pub use decision::{Decision, ProgramOutcome};
-pub use loader::{DEFAULT_POLICY, LoadError, MAX_RULES_BYTES, MAX_RULES_NESTING, PolicyLoader};
-pub use normalize::{Concern, MAX_SCRIPT_BYTES, MAX_SHELL_OPENERS, Normalized, normalize};
+pub use decision::{Decision, ParseDecisionError, ProgramOutcome};
+pub use error::{
+    ExampleList, InterpreterError, InvalidRuleValue, LoadError, LoadErrorKind, LooseningRule,
+    UnboundedConstruct,
+};
+pub use loader::{MAX_RULES_BYTES, MAX_RULES_NESTING, PolicyLoader};
+pub use normalize::MAX_SHELL_OPENERS;
 pub use paths::verify_paths;
 pub use policy::{Evaluation, Policy, Verdict};
 pub use program::{ArgType, MatchedArg};
-pub use rules::{NetworkRule, RuleMatch};
+pub use rules::{NetworkProtocol, NetworkRule, RuleMatch};

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
+use starlark::ErrorKind;
 use starlark::any::ProvidesStaticType;
-use starlark::codemap::{FileSpan, FileSpanRef};
+use starlark::codemap::FileSpanRef;
 use starlark::environment::{GlobalsBuilder, Module};
 use starlark::eval::{BeforeStmtFunc, BeforeStmtFuncDyn, Evaluator};
 use starlark::starlark_module;
@@ -26,8 +27,12 @@ use starlark::values::Value;
 use starlark::values::list::{ListRef, UnpackList};
 use starlark::values::none::NoneType;
 
+use crate::error::{
+    ExampleList, InterpreterError, InvalidRuleValue, LoadError, LoadErrorKind, LooseningRule,
+    UnboundedConstruct,
+};
 use crate::program::{ArgSlot, ArgType, Arity, ProgramOption, ProgramSpec};
-use crate::rules::{NetworkRule, PatternToken, PrefixRule};
+use crate::rules::{NetworkProtocol, NetworkRule, PatternToken, PrefixRule};
 use crate::{Decision, Policy, ProgramOutcome};
 
 /// Largest rules file read.
@@ -42,44 +47,32 @@ const MAX_HEAP_BYTES: usize = 256 * 1024 * 1024;
 /// pre-scan (a located error) before it reaches the parser.
 pub const MAX_RULES_NESTING: usize = 32;
 
-/// Why a rules file was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
-pub struct LoadError {
-    /// The file (as named when loaded).
-    pub file: String,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl LoadError {
-    fn at(file: &str, line: usize, column: usize, message: impl Into<String>) -> Self {
-        Self {
-            file: file.to_owned(),
-            line,
-            column,
-            message: message.into(),
+/// Where a starlark error points, and what it is.
+fn interpreter_error(error: starlark::Error, file: &str, parsing: bool) -> LoadError {
+    let (line, column) = error.span().map_or((1, 1), |span| {
+        let resolved = span.resolve_span();
+        (resolved.begin.line + 1, resolved.begin.column + 1)
+    });
+    let text = InterpreterError::new(error.without_diagnostic().to_string());
+    let kind = if parsing {
+        LoadErrorKind::Syntax(text)
+    } else {
+        match error.into_kind() {
+            // The builtins' and the budget's own errors, typed.
+            ErrorKind::Native(e) | ErrorKind::Other(e) => match e.downcast::<LoadErrorKind>() {
+                Ok(kind) => kind,
+                Err(e) => match e.downcast::<InvalidRuleValue>() {
+                    Ok(value) => LoadErrorKind::InvalidValue(value),
+                    Err(_) => LoadErrorKind::Evaluation(text),
+                },
+            },
+            ErrorKind::Parser(_) => LoadErrorKind::Syntax(text),
+            ErrorKind::Scope(_) => LoadErrorKind::UnknownName(text),
+            ErrorKind::Function(_) => LoadErrorKind::BadArguments(text),
+            _ => LoadErrorKind::Evaluation(text),
         }
-    }
-
-    fn from_span(span: Option<&FileSpan>, file: &str, message: impl Into<String>) -> Self {
-        match span {
-            Some(span) => {
-                let resolved = span.resolve_span();
-                Self::at(
-                    file,
-                    resolved.begin.line + 1,
-                    resolved.begin.column + 1,
-                    message,
-                )
-            }
-            None => Self::at(file, 1, 1, message),
-        }
-    }
+    };
+    LoadError::at(file, line, column, kind)
 }
 
 /// Builds a [`Policy`] from one or more rules files.
@@ -114,7 +107,7 @@ enum PendingKind {
 
 /// The embedded default policy (`default.policy`): read-only programs and their
 /// safe options, with examples for each.
-pub const DEFAULT_POLICY: &str = include_str!("default.policy");
+pub(crate) const DEFAULT_POLICY: &str = include_str!("default.policy");
 
 impl PolicyLoader {
     /// An empty loader.
@@ -162,26 +155,21 @@ impl PolicyLoader {
         // Never blocks on a FIFO, refuses what is not a regular file, and reads
         // at most one byte past the limit.
         let file = codex_policy_model::open_regular(path)
-            .map_err(|e| LoadError::at(&name, 1, 1, e.to_string()))?;
+            .map_err(|e| LoadError::at(&name, 1, 1, LoadErrorKind::Open(e)))?;
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(
             &mut std::io::Read::take(file, MAX_RULES_BYTES as u64 + 1),
             &mut bytes,
         )
-        .map_err(|e| LoadError::at(&name, 1, 1, format!("cannot read: {e}")))?;
+        .map_err(|e| LoadError::at(&name, 1, 1, LoadErrorKind::Read(e)))?;
         if bytes.len() > MAX_RULES_BYTES {
-            return Err(LoadError::at(
-                &name,
-                1,
-                1,
-                format!("larger than {MAX_RULES_BYTES} bytes"),
-            ));
+            return Err(LoadError::at(&name, 1, 1, too_large()));
         }
         let text = String::from_utf8(bytes).map_err(|e| {
             let prefix =
                 String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).into_owned();
             let line = prefix.matches('\n').count() + 1;
-            LoadError::at(&name, line, 1, "not valid UTF-8")
+            LoadError::at(&name, line, 1, LoadErrorKind::NotUtf8)
         })?;
         self.load_str(&name, &text)
     }
@@ -189,32 +177,27 @@ impl PolicyLoader {
     /// Loads rules from text; `name` appears in errors and rule locations.
     pub fn load_str(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
         if text.len() > MAX_RULES_BYTES {
-            return Err(LoadError::at(
-                name,
-                1,
-                1,
-                format!("larger than {MAX_RULES_BYTES} bytes"),
-            ));
+            return Err(LoadError::at(name, 1, 1, too_large()));
         }
         prescan(name, text)?;
         let mut dialect = Dialect::Extended.clone();
         dialect.enable_load = false;
         dialect.enable_f_strings = true;
-        let ast = AstModule::parse(name, text.to_owned(), &dialect).map_err(|e| {
-            LoadError::from_span(e.span(), name, e.without_diagnostic().to_string())
-        })?;
+        let ast = AstModule::parse(name, text.to_owned(), &dialect)
+            .map_err(|e| interpreter_error(e, name, true))?;
         let globals = GlobalsBuilder::new().with(policy_builtins).build();
         let pending_before = self.builder.borrow().pending.len();
         let builder = &self.builder;
         Module::with_temp_heap(|module| -> Result<(), LoadError> {
             let mut eval = Evaluator::new(&module);
             eval.extra = Some(builder);
-            eval.set_max_callstack_size(64)
-                .map_err(|e| LoadError::at(name, 1, 1, e.to_string()))?;
-            eval.before_stmt_for_dap(BeforeStmtFunc::from_dyn(Box::new(Budget { steps: 0 })));
-            eval.eval_module(ast, &globals).map_err(|e| {
-                LoadError::from_span(e.span(), name, e.without_diagnostic().to_string())
+            eval.set_max_callstack_size(64).map_err(|e| {
+                let text = InterpreterError::new(e.to_string());
+                LoadError::at(name, 1, 1, LoadErrorKind::Evaluation(text))
             })?;
+            eval.before_stmt_for_dap(BeforeStmtFunc::from_dyn(Box::new(Budget { steps: 0 })));
+            eval.eval_module(ast, &globals)
+                .map_err(|e| interpreter_error(e, name, false))?;
             Ok(())
         })?;
         self.builder.borrow().verify_examples(pending_before)
@@ -223,6 +206,12 @@ impl PolicyLoader {
     /// The loaded policy.
     pub fn finish(self) -> Policy {
         self.builder.into_inner().policy
+    }
+}
+
+fn too_large() -> LoadErrorKind {
+    LoadErrorKind::TooLarge {
+        limit: MAX_RULES_BYTES,
     }
 }
 
@@ -239,15 +228,14 @@ impl<'e> BeforeStmtFuncDyn<'e> for Budget {
     ) -> starlark::Result<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            return Err(starlark::Error::new_other(anyhow::anyhow!(
-                "the rules file ran more than {MAX_STEPS} statements; rules files must be declarative"
-            )));
+            return Err(starlark::Error::new_other(
+                LoadErrorKind::TooManyStatements { limit: MAX_STEPS },
+            ));
         }
         if eval.heap().allocated_bytes() > MAX_HEAP_BYTES {
-            return Err(starlark::Error::new_other(anyhow::anyhow!(
-                "the rules file used more than {} MiB",
-                MAX_HEAP_BYTES >> 20
-            )));
+            return Err(starlark::Error::new_other(LoadErrorKind::TooMuchMemory {
+                limit_mib: MAX_HEAP_BYTES >> 20,
+            }));
         }
         Ok(())
     }
@@ -268,28 +256,21 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
     // Indentation of the enclosing blocks.
     let mut indents: Vec<usize> = vec![0];
     let mut at_line_start = true;
-    let error = |i: usize, line: usize, line_start: usize, message: String| {
+    let error = |i: usize, line: usize, line_start: usize, kind: LoadErrorKind| {
         let column = text[line_start..i].chars().count() + 1;
-        Err(LoadError::at(name, line, column, message))
+        Err(LoadError::at(name, line, column, kind))
     };
-    let refuse = |i: usize, line: usize, line_start: usize, what: &str| {
-        error(
-            i,
-            line,
-            line_start,
-            format!(
-                "{what} is not allowed in rules files: it could build unbounded values (rules files are declarative)"
-            ),
-        )
+    let refuse = |i: usize, line: usize, line_start: usize, construct: UnboundedConstruct| {
+        error(i, line, line_start, LoadErrorKind::Unbounded { construct })
     };
     let too_deep = |i: usize, line: usize, line_start: usize| {
         error(
             i,
             line,
             line_start,
-            format!(
-                "nesting deeper than {MAX_RULES_NESTING} levels (brackets, chained operators or calls, indented blocks); expected a flat, declarative rules file: split the expression into several statements"
-            ),
+            LoadErrorKind::TooDeep {
+                limit: MAX_RULES_NESTING,
+            },
         )
     };
     // Adds one link to the current chain; `Err` when too deep.
@@ -383,12 +364,7 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                             j += 1;
                         }
                         if bytes[i] == b'}' || !named || bytes.get(j) != Some(&b'}') {
-                            return error(
-                                i,
-                                line,
-                                line_start,
-                                "only a name is allowed inside the braces of an f-string in rules files (expected `{name}`; write `{{` for a literal brace)".into(),
-                            );
+                            return error(i, line, line_start, LoadErrorKind::FStringExpression);
                         }
                         i = j + 1;
                         continue;
@@ -417,7 +393,9 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                         i,
                         line,
                         line_start,
-                        format!("unmatched `{}`", char::from(c)),
+                        LoadErrorKind::UnmatchedBracket {
+                            bracket: char::from(c),
+                        },
                     );
                 }
                 chains.pop();
@@ -433,8 +411,8 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                 chains[0] = 0;
                 i += 1;
             }
-            b'*' => return refuse(i, line, line_start, "the `*` operator"),
-            b'%' => return refuse(i, line, line_start, "the `%` operator"),
+            b'*' => return refuse(i, line, line_start, UnboundedConstruct::StarOperator),
+            b'%' => return refuse(i, line, line_start, UnboundedConstruct::PercentOperator),
             b'.' if i > 0
                 && (bytes[i - 1].is_ascii_alphanumeric()
                     || matches!(bytes[i - 1], b'_' | b')' | b']' | b'"' | b'\''))
@@ -442,7 +420,7 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                     .get(i + 1)
                     .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_') =>
             {
-                return refuse(i, line, line_start, "a method call");
+                return refuse(i, line, line_start, UnboundedConstruct::MethodCall);
             }
             b'+' | b'-' | b'/' | b'<' | b'>' | b'=' | b'!' | b'&' | b'|' | b'^' | b'~' | b'@'
             | b':' => {
@@ -458,7 +436,7 @@ fn prescan(name: &str, text: &str) -> Result<(), LoadError> {
                 }
                 let word = &text[start..i];
                 if chains.len() > 1 && word == "for" {
-                    return refuse(start, line, line_start, "a comprehension");
+                    return refuse(start, line, line_start, UnboundedConstruct::Comprehension);
                 }
                 let links = match word {
                     "not" | "and" | "or" | "in" | "is" | "if" | "else" | "elif" => 1,
@@ -486,13 +464,11 @@ fn builder<'v, 'a>(eval: &Evaluator<'v, 'a, '_>) -> anyhow::Result<RefMut<'a, Bu
         .ok_or_else(|| anyhow::anyhow!("internal error: the policy builder is missing"))
 }
 
-/// In a tightening-only file, `what` would loosen the policy: an error that
+/// In a tightening-only file, `rule` would loosen the policy: an error that
 /// says why and how to fix it (the caller's span locates it).
-fn refuse_if_tightening(eval: &Evaluator<'_, '_, '_>, what: &str, fix: &str) -> anyhow::Result<()> {
+fn refuse_if_tightening(eval: &Evaluator<'_, '_, '_>, rule: LooseningRule) -> anyhow::Result<()> {
     if builder(eval)?.tightening_only {
-        anyhow::bail!(
-            "this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got {what}; to fix: {fix}, or move it into a rules file the sandbox cannot write"
-        );
+        return Err(LoadErrorKind::Loosening(rule).into());
     }
     Ok(())
 }
@@ -511,73 +487,77 @@ fn location(eval: &Evaluator<'_, '_, '_>) -> (String, usize, usize) {
     }
 }
 
-fn strings(list: UnpackList<Value<'_>>, what: &str) -> anyhow::Result<Vec<String>> {
+/// The strings of `list`; `not_string` says what is wrong with another value
+/// (given its type).
+fn strings(
+    list: UnpackList<Value<'_>>,
+    not_string: fn(&'static str) -> InvalidRuleValue,
+) -> Result<Vec<String>, InvalidRuleValue> {
     list.items
         .into_iter()
         .map(|v| {
             v.unpack_str()
                 .map(str::to_owned)
-                .ok_or_else(|| anyhow::anyhow!("{what} must be strings (got {})", v.get_type()))
+                .ok_or_else(|| not_string(v.get_type()))
         })
         .collect()
 }
 
-fn example(value: Value<'_>) -> anyhow::Result<Vec<String>> {
+fn example(value: Value<'_>) -> Result<Vec<String>, InvalidRuleValue> {
     let tokens = if let Some(text) = value.unpack_str() {
-        shlex::split(text)
-            .ok_or_else(|| anyhow::anyhow!("example {text:?} has invalid shell quoting"))?
+        shlex::split(text).ok_or_else(|| InvalidRuleValue::ExampleQuoting {
+            example: text.to_owned(),
+        })?
     } else if let Some(list) = ListRef::from_value(value) {
         list.content()
             .iter()
             .map(|v| {
                 v.unpack_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| anyhow::anyhow!("example tokens must be strings"))
+                    .ok_or(InvalidRuleValue::ExampleTokenNotString)
             })
-            .collect::<anyhow::Result<_>>()?
+            .collect::<Result<_, _>>()?
     } else {
-        anyhow::bail!(
-            "an example must be a string or a list of strings (got {})",
-            value.get_type()
-        );
+        return Err(InvalidRuleValue::ExampleType {
+            got_type: value.get_type(),
+        });
     };
     if tokens.is_empty() {
-        anyhow::bail!("an example cannot be empty");
+        return Err(InvalidRuleValue::EmptyExample);
     }
     Ok(tokens)
 }
 
-fn examples(list: Option<UnpackList<Value<'_>>>) -> anyhow::Result<Vec<Vec<String>>> {
+fn examples(list: Option<UnpackList<Value<'_>>>) -> Result<Vec<Vec<String>>, InvalidRuleValue> {
     list.map_or(Ok(Vec::new()), |l| {
         l.items.into_iter().map(example).collect()
     })
 }
 
-fn justification(text: Option<&str>) -> anyhow::Result<Option<String>> {
+fn justification(text: Option<&str>) -> Result<Option<String>, InvalidRuleValue> {
     match text {
-        Some(t) if t.trim().is_empty() => anyhow::bail!("justification cannot be empty"),
+        Some(t) if t.trim().is_empty() => Err(InvalidRuleValue::EmptyJustification),
         other => Ok(other.map(str::to_owned)),
     }
 }
 
 /// A `network_rule` host as Codex normalizes it: no scheme or path, a `:port`
 /// (or `[v6]:port`) removed, lowercase, no trailing dot, no wildcard.
-fn network_host(raw: &str) -> anyhow::Result<String> {
+fn network_host(raw: &str) -> Result<String, InvalidRuleValue> {
+    let given = || raw.to_owned();
     let mut host = raw.trim();
     if host.contains("://") || host.contains(['/', '?', '#']) {
-        anyhow::bail!(
-            "network_rule host must be a host name or IP address, without scheme or path"
-        );
+        return Err(InvalidRuleValue::NetworkHostSchemeOrPath { host: given() });
     }
     if let Some(inside) = host.strip_prefix('[') {
         let Some((address, rest)) = inside.split_once(']') else {
-            anyhow::bail!("network_rule host has an unclosed [IPv6] literal");
+            return Err(InvalidRuleValue::NetworkHostUnclosedBracket { host: given() });
         };
         let port_ok = rest
             .strip_prefix(':')
             .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if !rest.is_empty() && !port_ok {
-            anyhow::bail!("network_rule host has an unexpected suffix: {raw}");
+            return Err(InvalidRuleValue::NetworkHostSuffix { host: given() });
         }
         host = address;
     } else if host.matches(':').count() == 1
@@ -590,13 +570,29 @@ fn network_host(raw: &str) -> anyhow::Result<String> {
     }
     let host = host.trim_end_matches('.').trim().to_ascii_lowercase();
     if host.is_empty() || host.contains('*') || host.chars().any(char::is_whitespace) {
-        anyhow::bail!("network_rule host must be one specific host name or IP address");
+        return Err(InvalidRuleValue::NetworkHostNotSpecific { host: given() });
     }
     Ok(host)
 }
 
+/// A `network_rule` protocol; Codex's `https_connect` and `http-connect` are
+/// `https`.
+fn network_protocol(protocol: &str) -> Result<NetworkProtocol, InvalidRuleValue> {
+    Ok(match protocol {
+        "http" => NetworkProtocol::Http,
+        "https" | "https_connect" | "http-connect" => NetworkProtocol::Https,
+        "socks5_tcp" => NetworkProtocol::Socks5Tcp,
+        "socks5_udp" => NetworkProtocol::Socks5Udp,
+        other => {
+            return Err(InvalidRuleValue::NetworkProtocol {
+                got: other.to_owned(),
+            });
+        }
+    })
+}
+
 /// `ARG_*` constants name a type and how many positional arguments it takes.
-fn arg_slot(name: &str) -> anyhow::Result<ArgSlot> {
+fn arg_slot(name: &str) -> Result<ArgSlot, InvalidRuleValue> {
     let (arg_type, arity) = match name {
         "ARG_RFILE" => (ArgType::ReadableFile, Arity::One),
         "ARG_RFILES" => (ArgType::ReadableFile, Arity::OneOrMore),
@@ -606,9 +602,39 @@ fn arg_slot(name: &str) -> anyhow::Result<ArgSlot> {
         "ARG_OPAQUE_VALUES" => (ArgType::OpaqueValue, Arity::ZeroOrMore),
         "ARG_POS_INT" => (ArgType::PositiveInteger, Arity::One),
         "ARG_SED_COMMAND" => (ArgType::SedCommand, Arity::One),
-        other => anyhow::bail!("unknown argument type {other:?}; use one of the ARG_* constants"),
+        other => {
+            return Err(InvalidRuleValue::ArgType {
+                got: other.to_owned(),
+            });
+        }
     };
     Ok(ArgSlot { arg_type, arity })
+}
+
+/// One `pattern` element: a word, or a non-empty list of alternatives.
+fn pattern_token(value: Value<'_>) -> Result<PatternToken, InvalidRuleValue> {
+    if let Some(word) = value.unpack_str() {
+        return Ok(PatternToken::Single(word.into()));
+    }
+    let Some(list) = ListRef::from_value(value) else {
+        return Err(InvalidRuleValue::PatternElement {
+            got_type: value.get_type(),
+        });
+    };
+    let words: Vec<Box<str>> = list
+        .content()
+        .iter()
+        .map(|v| {
+            v.unpack_str()
+                .map(Box::from)
+                .ok_or(InvalidRuleValue::AlternativeNotString)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(match words.len() {
+        0 => return Err(InvalidRuleValue::EmptyAlternatives),
+        1 => PatternToken::Single(words.into_iter().next().unwrap_or_default()),
+        _ => PatternToken::Alternatives(words.into()),
+    })
 }
 
 #[starlark_module]
@@ -632,43 +658,18 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
     ) -> anyhow::Result<NoneType> {
         let decision = decision
             .map_or(Ok(Decision::Allow), Decision::parse)
-            .map_err(anyhow::Error::msg)?;
+            .map_err(InvalidRuleValue::Decision)?;
         if decision == Decision::Allow {
-            refuse_if_tightening(
-                eval,
-                "a prefix_rule whose decision is \"allow\" (the default when none is given)",
-                "give decision = \"prompt\" or \"forbidden\"",
-            )?;
+            refuse_if_tightening(eval, LooseningRule::AllowPrefixRule)?;
         }
         let justification = self::justification(justification)?.map(Arc::<str>::from);
-        let mut tokens = Vec::with_capacity(pattern.items.len());
-        for value in pattern.items {
-            tokens.push(if let Some(word) = value.unpack_str() {
-                PatternToken::Single(word.into())
-            } else if let Some(list) = ListRef::from_value(value) {
-                let words: Vec<Box<str>> = list
-                    .content()
-                    .iter()
-                    .map(|v| {
-                        v.unpack_str()
-                            .map(Box::from)
-                            .ok_or_else(|| anyhow::anyhow!("pattern alternatives must be strings"))
-                    })
-                    .collect::<anyhow::Result<_>>()?;
-                match words.len() {
-                    0 => anyhow::bail!("pattern alternatives cannot be empty"),
-                    1 => PatternToken::Single(words.into_iter().next().unwrap_or_default()),
-                    _ => PatternToken::Alternatives(words.into()),
-                }
-            } else {
-                anyhow::bail!(
-                    "a pattern element must be a string or a list of strings (got {})",
-                    value.get_type()
-                );
-            });
-        }
+        let tokens = pattern
+            .items
+            .into_iter()
+            .map(pattern_token)
+            .collect::<Result<Vec<_>, _>>()?;
         let Some((first, rest)) = tokens.split_first() else {
-            anyhow::bail!("pattern cannot be empty");
+            return Err(InvalidRuleValue::EmptyPattern.into());
         };
         let at = location(eval);
         let defined_at: Arc<str> = format!("{}:{}:{}", at.0, at.1, at.2).into();
@@ -704,22 +705,27 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         paths: UnpackList<Value<'v>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
-        refuse_if_tightening(
-            eval,
-            "host_executable (it lets a path be judged by a program's rules as they are)",
-            "remove it; an unlisted path is judged by its program's rules, at best needing approval",
-        )?;
+        refuse_if_tightening(eval, LooseningRule::HostExecutable)?;
         if name.is_empty() || name.contains('/') {
-            anyhow::bail!("host_executable name must be a bare program name (got {name:?})");
+            return Err(InvalidRuleValue::HostExecutableName {
+                name: name.to_owned(),
+            }
+            .into());
         }
         let mut resolved = Vec::new();
-        for path in strings(paths, "host_executable paths")? {
+        for path in strings(paths, |got_type| InvalidRuleValue::HostExecutablePathType {
+            got_type,
+        })? {
             let p = PathBuf::from(&path);
             if !p.is_absolute() {
-                anyhow::bail!("host_executable paths must be absolute (got {path:?})");
+                return Err(InvalidRuleValue::HostExecutablePathRelative { path }.into());
             }
             if p.file_name().and_then(|n| n.to_str()) != Some(name) {
-                anyhow::bail!("host_executable path {path:?} must end in {name:?}");
+                return Err(InvalidRuleValue::HostExecutablePathName {
+                    path,
+                    name: name.to_owned(),
+                }
+                .into());
             }
             if !resolved.contains(&p) {
                 resolved.push(p);
@@ -739,36 +745,20 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         justification: Option<&'v str>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
-        if !matches!(
-            protocol,
-            "http" | "https" | "https_connect" | "http-connect" | "socks5_tcp" | "socks5_udp"
-        ) {
-            anyhow::bail!(
-                "network_rule protocol must be one of http, https, socks5_tcp, socks5_udp (got {protocol})"
-            );
-        }
+        let protocol = network_protocol(protocol)?;
         let decision = if decision == "deny" {
             Decision::Forbidden
         } else {
-            Decision::parse(decision).map_err(anyhow::Error::msg)?
+            Decision::parse(decision).map_err(InvalidRuleValue::Decision)?
         };
         if decision == Decision::Allow {
-            refuse_if_tightening(
-                eval,
-                "a network_rule whose decision is \"allow\"",
-                "give decision = \"prompt\" or \"deny\"",
-            )?;
+            refuse_if_tightening(eval, LooseningRule::AllowNetworkRule)?;
         }
         let host = network_host(host)?;
-        let protocol = if protocol.starts_with("http") && protocol != "http" {
-            "https"
-        } else {
-            protocol
-        };
         let justification = self::justification(justification)?;
         builder(eval)?.policy.network_rules.push(NetworkRule {
             host,
-            protocol: protocol.into(),
+            protocol,
             decision,
             justification,
         });
@@ -777,7 +767,10 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
 
     fn flag<'v>(name: &'v str) -> anyhow::Result<String> {
         if !name.starts_with('-') || name.len() < 2 {
-            anyhow::bail!("a flag starts with `-` (got {name:?})");
+            return Err(InvalidRuleValue::FlagName {
+                name: name.to_owned(),
+            }
+            .into());
         }
         Ok(format!("flag\u{0}{name}"))
     }
@@ -785,7 +778,10 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
     fn opt<'v>(name: &'v str, r#type: &'v str, required: Option<bool>) -> anyhow::Result<String> {
         let _ = required;
         if !name.starts_with('-') || name.len() < 2 {
-            anyhow::bail!("an option starts with `-` (got {name:?})");
+            return Err(InvalidRuleValue::OptionName {
+                name: name.to_owned(),
+            }
+            .into());
         }
         arg_slot(r#type)?;
         Ok(format!("opt\u{0}{name}\u{0}{}", r#type))
@@ -803,18 +799,17 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         if forbidden.is_none() {
-            refuse_if_tightening(
-                eval,
-                "a define_program without `forbidden` (its commands could be judged safe)",
-                "add forbidden = \"reason\" to forbid what it matches",
-            )?;
+            refuse_if_tightening(eval, LooseningRule::ProgramWithoutForbidden)?;
         }
         if program.is_empty() || program.contains('/') {
-            anyhow::bail!("define_program program must be a bare name (got {program:?})");
+            return Err(InvalidRuleValue::ProgramName {
+                program: program.to_owned(),
+            }
+            .into());
         }
         let mut parsed_options = Vec::new();
         for text in options.map_or(Ok(Vec::new()), |o| {
-            strings(o, "options (use flag() and opt())")
+            strings(o, |got_type| InvalidRuleValue::OptionType { got_type })
         })? {
             let parts: Vec<&str> = text.split('\u{0}').collect();
             parsed_options.push(match parts.as_slice() {
@@ -826,32 +821,32 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
                     name: (*name).into(),
                     value: Some(arg_slot(arg)?.arg_type),
                 },
-                _ => anyhow::bail!("options must be made with flag() or opt() (got {text:?})"),
+                _ => return Err(InvalidRuleValue::OptionSpec { text }.into()),
             });
         }
         let slots: Vec<ArgSlot> = args
-            .map_or(Ok(Vec::new()), |a| strings(a, "args"))?
+            .map_or(Ok(Vec::new()), |a| {
+                strings(a, |got_type| InvalidRuleValue::ArgsType { got_type })
+            })?
             .iter()
             .map(|a| arg_slot(a))
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         if slots.iter().filter(|s| s.arity != Arity::One).count() > 1 {
-            anyhow::bail!(
-                "at most one variable-length argument (ARG_RFILES, ARG_RFILES_OR_CWD, ARG_OPAQUE_VALUES)"
-            );
+            return Err(InvalidRuleValue::SeveralVariableLength.into());
         }
         let system_path: Vec<Box<str>> = system_path
-            .map_or(Ok(Vec::new()), |p| strings(p, "system_path"))?
+            .map_or(Ok(Vec::new()), |p| {
+                strings(p, |got_type| InvalidRuleValue::SystemPathType { got_type })
+            })?
             .into_iter()
-            .map(|p| {
-                if Path::new(&p).is_absolute() {
-                    Ok(p.into_boxed_str())
+            .map(|path| {
+                if Path::new(&path).is_absolute() {
+                    Ok(path.into_boxed_str())
                 } else {
-                    Err(anyhow::anyhow!(
-                        "system_path entries must be absolute (got {p:?})"
-                    ))
+                    Err(InvalidRuleValue::SystemPathRelative { path })
                 }
             })
-            .collect::<anyhow::Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         let at = location(eval);
         let spec = ProgramSpec {
             program: program.into(),
@@ -882,7 +877,17 @@ impl Builder {
     fn verify_examples(&self, from: usize) -> Result<(), LoadError> {
         for pending in &self.pending[from..] {
             let (file, line, column) = &pending.at;
-            let fail = |message: String| Err(LoadError::at(file, *line, *column, message));
+            let fail = |example: &Vec<String>, listed_in: ExampleList| {
+                Err(LoadError::at(
+                    file,
+                    *line,
+                    *column,
+                    LoadErrorKind::ExampleMismatch {
+                        example: example.clone(),
+                        listed_in,
+                    },
+                ))
+            };
             match &pending.kind {
                 PendingKind::Prefix(rules) => {
                     let mut alone = Policy {
@@ -894,18 +899,12 @@ impl Builder {
                     }
                     for example in &pending.matches {
                         if alone.matches_for_argv(example).is_empty() {
-                            return fail(format!(
-                                "example {:?} does not match this rule",
-                                example.join(" ")
-                            ));
+                            return fail(example, ExampleList::Match);
                         }
                     }
                     for example in &pending.not_matches {
                         if !alone.matches_for_argv(example).is_empty() {
-                            return fail(format!(
-                                "example {:?} matches this rule but is listed in not_match",
-                                example.join(" ")
-                            ));
+                            return fail(example, ExampleList::NotMatch);
                         }
                     }
                 }
@@ -927,20 +926,14 @@ impl Builder {
                     for example in &pending.matches {
                         match outcome(example) {
                             Some(ProgramOutcome::Unverified) | None => {
-                                return fail(format!(
-                                    "should_match example {:?} is not verified by this definition",
-                                    example.join(" ")
-                                ));
+                                return fail(example, ExampleList::ShouldMatch);
                             }
                             _ => {}
                         }
                     }
                     for example in &pending.not_matches {
                         if !matches!(outcome(example), Some(ProgramOutcome::Unverified) | None) {
-                            return fail(format!(
-                                "should_not_match example {:?} is verified by this definition",
-                                example.join(" ")
-                            ));
+                            return fail(example, ExampleList::ShouldNotMatch);
                         }
                     }
                 }

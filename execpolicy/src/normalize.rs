@@ -23,24 +23,24 @@ use brush_parser::ast::{self, Command, CommandPrefixOrSuffixItem, CompoundComman
 
 /// What a command line comes down to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Normalized {
+pub(crate) struct Normalized {
     /// The commands that will run, each to be decided.
-    pub commands: Vec<Vec<String>>,
+    pub(crate) commands: Vec<Vec<String>>,
     /// The wrappers around them (`sudo ls`, `timeout 5 ls`, `bash -c '…'`):
     /// decided by their own rules when some match; no rule is needed.
-    pub wrappers: Vec<Vec<String>>,
+    pub(crate) wrappers: Vec<Vec<String>>,
     /// What could make the real effect differ from what is decided: each
     /// makes the command at best `prompt`.
-    pub concerns: Vec<Concern>,
+    pub(crate) concerns: Vec<Concern>,
 }
 
 /// Why a command line cannot be verified as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Concern {
+pub(crate) struct Concern {
     /// The command line or script concerned.
-    pub script: String,
+    pub(crate) script: String,
     /// What makes it unverifiable.
-    pub reason: String,
+    pub(crate) reason: String,
 }
 
 /// Shells whose `-c` scripts are parsed.
@@ -118,7 +118,7 @@ pub const MAX_SHELL_OPENERS: usize = 64;
 const MAX_LAYERS: usize = 64;
 
 /// Longest shell script parsed.
-pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 
 /// Variables whose value cannot change which program runs or what it loads.
 /// Any other assignment is a concern: an allowlist, not a denylist, because
@@ -175,7 +175,7 @@ const HARMLESS_VARS: &[&str] = &[
 ];
 
 /// Normalizes `argv`.
-pub fn normalize(argv: &[String]) -> Normalized {
+pub(crate) fn normalize(argv: &[String]) -> Normalized {
     let mut out = Normalized::default();
     if let Some(i) = argv.iter().position(|t| t.contains('\u{FFFD}')) {
         out.concerns.push(Concern {

@@ -22,8 +22,11 @@ pub struct Policy {
 
 /// The overall decision: Codex's vocabulary when a rule decided, the program
 /// definitions' vocabulary when only definitions did.
+///
+/// Not exhaustive: [`Verdict::decision`] maps every verdict to a [`Decision`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Verdict {
     /// `allow`, `prompt` or `forbidden`.
     Rule(Decision),
@@ -44,6 +47,7 @@ impl Verdict {
 /// The result of checking a command line: Codex's `{"decision", "matchedRules"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Evaluation {
     /// The strictest decision of all matches; absent when nothing matched.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -153,7 +157,7 @@ impl Policy {
     /// is judged by the rules of its program's name; unless a
     /// `host_executable` (or `system_path`) lists it, it is also a concern
     /// (at best `prompt`): `/tmp/rm` is not known to be `rm`, but may be.
-    pub fn matches_for_argv(&self, argv: &[String]) -> Vec<RuleMatch> {
+    pub(crate) fn matches_for_argv(&self, argv: &[String]) -> Vec<RuleMatch> {
         let Some((name, path)) = self.program_of(argv) else {
             return Vec::new();
         };

@@ -75,6 +75,7 @@ pub(crate) struct ProgramSpec {
 
 /// An argument of a matched command line and its type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct MatchedArg {
     /// The argument as given.
     pub value: String,

@@ -66,11 +66,12 @@ impl PrefixRule {
 /// `network_rule(host=..., protocol=..., decision=...)`: exposed to the network
 /// policy; not used to decide on command lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct NetworkRule {
     /// Lowercase host without port or trailing dot.
     pub host: String,
-    /// `http`, `https`, `socks5_tcp` or `socks5_udp`.
-    pub protocol: String,
+    /// The protocol the rule is about.
+    pub protocol: NetworkProtocol,
     /// `deny` in a rules file is `forbidden` here.
     pub decision: Decision,
     /// Why.
@@ -78,13 +79,56 @@ pub struct NetworkRule {
     pub justification: Option<String>,
 }
 
+/// The protocol of a `network_rule`, spelled as in rules files and JSON
+/// (`http`, `https`, `socks5_tcp`, `socks5_udp`). Codex's `https_connect` and
+/// `http-connect` are `https`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub enum NetworkProtocol {
+    /// Plain HTTP.
+    #[serde(rename = "http")]
+    Http,
+    /// HTTPS (and HTTP `CONNECT` tunnels).
+    #[serde(rename = "https")]
+    Https,
+    /// SOCKS5 TCP connections.
+    #[serde(rename = "socks5_tcp")]
+    Socks5Tcp,
+    /// SOCKS5 UDP associations.
+    #[serde(rename = "socks5_udp")]
+    Socks5Udp,
+}
+
+impl NetworkProtocol {
+    /// The spelling in rules files and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Https => "https",
+            Self::Socks5Tcp => "socks5_tcp",
+            Self::Socks5Udp => "socks5_udp",
+        }
+    }
+}
+
+impl std::fmt::Display for NetworkProtocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One rule that matched, in Codex's JSON shape (`{"prefixRuleMatch": {...}}`),
 /// plus where the rule is defined.
+///
+/// The three kinds are Codex's, and a caller rendering matches handles each
+/// one, so the enum is exhaustive; each kind's fields are not (match them
+/// with `..`). [`RuleMatch::decision`] gives what any match contributes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RuleMatch {
     /// A prefix rule matched.
     #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
     PrefixRuleMatch {
         /// The tokens the pattern covered.
         matched_prefix: Vec<String>,
@@ -101,6 +145,7 @@ pub enum RuleMatch {
     },
     /// A program definition matched.
     #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
     ProgramMatch {
         /// The program.
         program: String,
@@ -121,6 +166,7 @@ pub enum RuleMatch {
     /// part of a split command no rule covers. Always `prompt`: the command
     /// needs approval unless something else forbids it.
     #[serde(rename_all = "camelCase")]
+    #[non_exhaustive]
     ShellRuleMatch {
         /// The command line or script concerned.
         script: String,
@@ -132,8 +178,9 @@ pub enum RuleMatch {
 }
 
 impl RuleMatch {
-    /// The decision this match contributes.
-    pub(crate) fn decision(&self) -> Decision {
+    /// The decision this match contributes: a program definition's outcome
+    /// as a decision ([`ProgramOutcome::decision`]).
+    pub fn decision(&self) -> Decision {
         match self {
             Self::PrefixRuleMatch { decision, .. } | Self::ShellRuleMatch { decision, .. } => {
                 *decision

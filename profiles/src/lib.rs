@@ -9,8 +9,9 @@
 //! | `trusted` | anywhere | yes |
 //!
 //! Each profile maps to a [`SandboxPolicy`](codex_policy_model::SandboxPolicy).
-//! [`ProfileResolver`] picks the profile that applies from the command line, the
-//! environment and `config.toml`, and records which source chose it.
+//! [`ProfileResolver`] picks the profile that applies from the caller's explicit
+//! choice, the environment and `config.toml`, and records which source chose
+//! it; a source it cannot use is a [`ProfileError`] naming that source.
 //!
 //! ```
 //! use codex_profiles::SecurityProfile;

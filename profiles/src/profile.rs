@@ -4,11 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use codex_policy_model::{SandboxMode, SandboxPolicy};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A named bundle of permissions for an agent's child processes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SecurityProfile {
@@ -105,7 +105,9 @@ impl SecurityProfile {
 }
 
 /// The capabilities of a profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
 pub struct Capabilities {
     /// Network allowed ([`SecurityProfile::allows_network`]).
     pub network: bool,
@@ -118,7 +120,8 @@ pub struct Capabilities {
 }
 
 /// Where a profile lets child processes write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum FileWrites {
@@ -147,12 +150,26 @@ impl fmt::Display for SecurityProfile {
 }
 
 /// A name that is not one of the five profiles.
+///
+/// ```
+/// use codex_profiles::SecurityProfile;
+///
+/// let err = "Workspace".parse::<SecurityProfile>().unwrap_err();
+/// assert_eq!(err.name(), "Workspace");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown security profile {0:?}; valid profiles: offline, net-read-only, workspace, \
      workspace-net, trusted"
 )]
-pub struct UnknownProfile(pub String);
+pub struct UnknownProfile(String);
+
+impl UnknownProfile {
+    /// The name given.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
 
 impl FromStr for SecurityProfile {
     type Err = UnknownProfile;

@@ -1,6 +1,7 @@
 //! Which profile applies, and which source chose it.
 //!
-//! Precedence: `--profile` > `CODEX_SECURITY_PROFILE` > `config.toml` > `offline`.
+//! Precedence: the caller's explicit choice (the CLI's `--profile`) >
+//! `CODEX_SECURITY_PROFILE` > `config.toml` > `offline`.
 //! Every source that is present is read and validated, even when a higher one
 //! decides: a broken value is an error naming its source, never skipped.
 
@@ -8,7 +9,7 @@ use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use codex_policy_model::{CodexConfig, ConfigError, SandboxPolicy};
+use codex_policy_model::{CodexConfig, ConfigError, SandboxMode, SandboxPolicy};
 use serde::Serialize;
 
 use crate::{SecurityProfile, UnknownProfile};
@@ -60,6 +61,7 @@ impl fmt::Display for ProfileSource {
 
 /// A profile offered by a source that lost to a higher-precedence one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct OverriddenChoice {
     /// The profile it offered.
     pub profile: SecurityProfile,
@@ -69,6 +71,7 @@ pub struct OverriddenChoice {
 
 /// The outcome of resolution.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ResolvedProfile {
     /// The profile that applies.
     pub profile: SecurityProfile,
@@ -131,7 +134,7 @@ pub enum ProfileError {
         /// The config file.
         path: PathBuf,
         /// The mode it asks for.
-        mode: String,
+        mode: SandboxMode,
         /// The network switch it asks for.
         network_access: bool,
     },
@@ -165,7 +168,8 @@ impl ProfileResolver {
         Self::default()
     }
 
-    /// The `--profile` flag, if given.
+    /// The profile the caller was given explicitly (the CLI's `--profile`),
+    /// if any: it outranks every other source.
     pub fn command_line(mut self, profile: Option<SecurityProfile>) -> Self {
         self.command_line = profile;
         self
@@ -230,7 +234,7 @@ impl ProfileResolver {
                     let profile = SecurityProfile::from_mode(chosen.mode, chosen.network_access)
                         .ok_or_else(|| ProfileError::NoMatchingProfile {
                             path: path.clone(),
-                            mode: chosen.mode.to_string(),
+                            mode: chosen.mode,
                             network_access: chosen.network_access,
                         })?;
                     let keys = std::iter::once(chosen.mode_key)
