@@ -47,12 +47,10 @@ pub enum Protection {
     FileWrites,
     /// `.git`, `.codex`, `.agents` read-only inside writable roots, and not movable.
     ReadOnlySubpaths,
-    /// No TCP, UDP, raw or netlink socket can be opened.
+    /// No TCP, UDP, raw or netlink socket can be opened. A backend names every
+    /// mechanism that holds the network closed in the status of this one
+    /// protection.
     NetworkSockets,
-    /// The child's network stack is an empty namespace.
-    NetworkNamespace,
-    /// TCP bind and connect refused by Landlock.
-    LandlockTcp,
     /// Signals cannot reach processes outside the sandbox.
     SignalIsolation,
     /// Abstract unix sockets outside the sandbox cannot be reached.
@@ -83,8 +81,6 @@ impl Protection {
             Self::FileWrites => "file writes confined to the writable roots",
             Self::ReadOnlySubpaths => ".git, .codex and .agents read-only inside writable roots",
             Self::NetworkSockets => "no network sockets (only AF_UNIX)",
-            Self::NetworkNamespace => "empty network namespace",
-            Self::LandlockTcp => "TCP bind/connect refused by Landlock",
             Self::SignalIsolation => "no signals to processes outside the sandbox",
             Self::AbstractUnixIsolation => "no abstract unix sockets outside the sandbox",
             Self::SyscallFilter => "dangerous system calls refused",
@@ -125,6 +121,7 @@ pub enum ProtectionStatus {
 
 /// One line of an [`EnforcementReport`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ProtectionReport {
     /// The protection.
     pub protection: Protection,
@@ -139,6 +136,7 @@ pub struct ProtectionReport {
 /// What a sandbox enforced for one child, like the landlock crate's
 /// `RestrictionStatus` but across every layer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct EnforcementReport {
     /// One entry per protection.
     pub protections: Vec<ProtectionReport>,
@@ -146,7 +144,24 @@ pub struct EnforcementReport {
     pub rules: Vec<String>,
 }
 
+impl ProtectionReport {
+    /// One protection, whether the policy depends on it, and its status.
+    pub fn new(protection: Protection, required: bool, status: ProtectionStatus) -> Self {
+        Self {
+            protection,
+            required,
+            status,
+        }
+    }
+}
+
 impl EnforcementReport {
+    /// A report of `protections` (one entry each) and the concrete `rules`
+    /// applied.
+    pub fn new(protections: Vec<ProtectionReport>, rules: Vec<String>) -> Self {
+        Self { protections, rules }
+    }
+
     /// Required protections that are not in force.
     pub fn missing(&self) -> impl Iterator<Item = &ProtectionReport> {
         self.protections

@@ -8,6 +8,7 @@
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use seccompiler::BpfProgram;
@@ -65,11 +66,7 @@ impl Stage {
         match self {
             Self::DeathSignal => "prctl(PR_SET_PDEATHSIG)",
             Self::ParentGone => "parent exited before the sandbox started",
-            Self::Unshare => {
-                "clone(user, mount, pid, ipc namespaces): unprivileged user namespaces \
-                 are unavailable on this host (common in containers); use --best-effort to run \
-                 with Landlock and seccomp only"
-            }
+            Self::Unshare => "clone(user, mount, pid, ipc namespaces)",
             Self::Setgroups => "writing /proc/self/setgroups",
             Self::UidMap => "writing /proc/self/uid_map",
             Self::GidMap => "writing /proc/self/gid_map",
@@ -95,6 +92,9 @@ pub(crate) struct BindMount {
     /// Remount read-only with these extra flags (the original mount's locked
     /// nosuid/nodev/noexec/atime flags, which a user namespace may not drop).
     pub(crate) read_only: Option<libc::c_ulong>,
+    /// Skipped if the path no longer exists (a pin, or a nested repository
+    /// removed since it was found); a required one fails the start.
+    pub(crate) optional: bool,
 }
 
 /// The sandbox's own `/dev`: a tmpfs holding only the ordinary devices (bound
@@ -109,15 +109,23 @@ pub(crate) struct DeviceSetup {
     pub(crate) pts_access: u64,
 }
 
-/// Namespace work done in the child.
+/// The namespace settings that do not depend on the command nor on what is
+/// on disk: built once, shared by every start.
 #[derive(Debug)]
-pub(crate) struct NamespaceSetup {
+pub(crate) struct NamespaceConfig {
     pub(crate) flags: libc::c_int,
     pub(crate) uid_map: Vec<u8>,
     pub(crate) gid_map: Vec<u8>,
-    /// Pins (ancestors first), then read-only binds.
-    pub(crate) mounts: Vec<BindMount>,
     pub(crate) devices: Option<DeviceSetup>,
+}
+
+/// Namespace work done in the child.
+#[derive(Debug)]
+pub(crate) struct NamespaceSetup {
+    pub(crate) config: Arc<NamespaceConfig>,
+    /// Pins (ancestors first), then read-only binds: found on disk for each
+    /// start.
+    pub(crate) mounts: Vec<BindMount>,
     /// The working directory, entered again after mounting: a directory entered
     /// before (std does it before `pre_exec`) still refers to the original mount
     /// and would see beneath the read-only binds.
@@ -127,15 +135,16 @@ pub(crate) struct NamespaceSetup {
 /// How the sandbox learns that whoever started it is gone.
 #[derive(Debug)]
 pub(crate) enum ParentLink {
-    /// A forked child of the caller (`Sandbox::spawn`): the reaper watches a
-    /// pidfd of the caller's *process* — `PR_SET_PDEATHSIG` would follow the
-    /// calling thread, and a thread that exits would kill the sandbox. Without
-    /// pidfds (Linux < 5.3), or without a reaper, the death signal it is.
+    /// A forked child of the caller (`spawn`): a reaper stays between the
+    /// caller and the sandbox and watches a pidfd of the caller's *process* —
+    /// `PR_SET_PDEATHSIG` would follow the calling thread, and a thread that
+    /// exits would kill the sandbox. Without pidfds (Linux < 5.3) there is no
+    /// reaper without namespaces, and the death signal it is.
     Forked {
         pid: libc::pid_t,
         pidfd: Option<OwnedFd>,
     },
-    /// The caller runs the steps itself (`run_command`) and supervises; it
+    /// The caller runs the steps itself (`supervise`) and supervises; it
     /// watches its own parent while it waits.
     InPlace,
 }
@@ -145,8 +154,10 @@ pub(crate) enum ParentLink {
 pub(crate) struct ChildSetup {
     pub(crate) parent: ParentLink,
     pub(crate) namespaces: Option<NamespaceSetup>,
+    /// A ruleset of this start's own: the child adds rules for its private
+    /// `/dev` to it.
     pub(crate) landlock: Option<OwnedFd>,
-    pub(crate) seccomp: Option<BpfProgram>,
+    pub(crate) seccomp: Option<Arc<BpfProgram>>,
     /// The sandbox's end of a socket pair: the seccomp listener for `connect`
     /// goes to the unix-socket broker through it.
     pub(crate) broker: Option<OwnedFd>,
@@ -162,10 +173,13 @@ pub(crate) enum Role {
     /// The process that becomes the command: exec it.
     Command,
     /// The supervisor outside the namespaces: wait for `init`; keep `lifeline`
-    /// open until then (its closing tells the sandbox its supervisor is gone).
+    /// open until then (its closing tells the sandbox its supervisor is gone);
+    /// `status` (non-blocking) holds the command's wait status once init has
+    /// exited.
     Reaper {
         init: libc::pid_t,
         lifeline: libc::c_int,
+        status: libc::c_int,
     },
 }
 
@@ -226,10 +240,11 @@ impl ChildSetup {
         // the parent prepared and that outlives the child's use of it.
         unsafe {
             let mut watch: Option<libc::c_int> = None;
+            let mut status_write: libc::c_int = -1;
             match &self.parent {
                 ParentLink::Forked {
                     pidfd: Some(pidfd), ..
-                } if self.namespaces.is_some() => {
+                } => {
                     if process_gone(pidfd.as_raw_fd()) {
                         return Err((Stage::ParentGone, libc::ESRCH));
                     }
@@ -250,15 +265,54 @@ impl ChildSetup {
                 // Stop signals wait until each process of the chain relays them
                 // (the reaper, then init); a supervisor has blocked them already.
                 block_supervised_signals(true, std::ptr::null_mut());
-                if let Some((init, lifeline)) = clone_into_namespaces(ns)? {
-                    if matches!(self.parent, ParentLink::InPlace) {
-                        return Ok(Role::Reaper { init, lifeline });
+                match clone_into_namespaces(ns)? {
+                    Side::Outside {
+                        init,
+                        lifeline,
+                        status,
+                    } => {
+                        if matches!(self.parent, ParentLink::InPlace) {
+                            return Ok(Role::Reaper {
+                                init,
+                                lifeline,
+                                status,
+                            });
+                        }
+                        reap(init, Some(lifeline), Some(status), watch);
                     }
-                    reap(init, lifeline, watch);
+                    Side::Inside { status } => status_write = status,
                 }
-                if let (Some(devices), Some(ruleset)) = (&ns.devices, &self.landlock) {
+                if let (Some(devices), Some(ruleset)) = (&ns.config.devices, &self.landlock) {
                     grant_private_devices(devices, ruleset.as_raw_fd())?;
                 }
+            } else if let Some(watch) = watch {
+                // No namespaces: a reaper all the same, watching the caller's
+                // process, and the command's death signal armed against the
+                // reaper — single-threaded, it lives as long as the command.
+                block_supervised_signals(true, std::ptr::null_mut());
+                let reaper = libc::getpid();
+                let pid = libc::syscall(
+                    libc::SYS_clone,
+                    libc::SIGCHLD,
+                    0usize,
+                    0usize,
+                    0usize,
+                    0usize,
+                );
+                if pid < 0 {
+                    return Err((Stage::Fork, errno()));
+                }
+                if pid > 0 {
+                    reap(pid as libc::pid_t, None, None, Some(watch));
+                }
+                check(
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
+                    Stage::DeathSignal,
+                )?;
+                if libc::getppid() != reaper {
+                    return Err((Stage::ParentGone, libc::ESRCH));
+                }
+                block_supervised_signals(false, std::ptr::null_mut());
             }
             drop_capabilities()?;
             check(
@@ -275,7 +329,7 @@ impl ChildSetup {
                 install_seccomp(program, self.broker.as_ref().map(AsRawFd::as_raw_fd))?;
             }
             if self.namespaces.is_some() {
-                become_init()?;
+                become_init(status_write)?;
             }
         }
         Ok(Role::Command)
@@ -300,14 +354,26 @@ pub(crate) fn pidfd_open(pid: libc::pid_t) -> Option<libc::c_int> {
     (fd >= 0).then_some(fd as libc::c_int)
 }
 
+/// Which side of the namespace clone [`clone_into_namespaces`] returned on.
+enum Side {
+    /// The caller (reaper or supervisor): the new PID 1, the write end of
+    /// the lifeline, the read end (non-blocking) of the status pipe.
+    Outside {
+        init: libc::pid_t,
+        lifeline: libc::c_int,
+        status: libc::c_int,
+    },
+    /// The new PID 1: the write end of the status pipe, where it leaves the
+    /// command's raw wait status.
+    Inside { status: libc::c_int },
+}
+
 /// Creates the sandbox's first process directly in new user, mount, PID and
 /// IPC (and network) namespaces — the caller stays in its own, so a supervisor
 /// keeps writing its audit log on the host's mounts — and returns its pid in
-/// the caller. In the new process (returns `None`): death signal, uid/gid maps,
-/// private mounts, pins and read-only binds, the private `/dev`, `chdir`.
-unsafe fn clone_into_namespaces(
-    ns: &NamespaceSetup,
-) -> Result<Option<(libc::pid_t, libc::c_int)>, (Stage, i32)> {
+/// the caller. In the new process: death signal, uid/gid maps, private mounts,
+/// pins and read-only binds, the private `/dev`, `chdir`.
+unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32)> {
     // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
     unsafe {
         // The lifeline lets the new PID 1 notice if the reaper died before PID 1
@@ -317,20 +383,38 @@ unsafe fn clone_into_namespaces(
             libc::pipe2(lifeline.as_mut_ptr(), libc::O_CLOEXEC).into(),
             Stage::Fork,
         )?;
-        // A raw clone with no new stack behaves as fork, with namespace flags.
-        let flags = (ns.flags | libc::SIGCHLD) as libc::c_ulong;
-        let pid = libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize);
-        if pid < 0 {
+        // PID 1 exits with 128+N when signal N killed the command (it cannot
+        // die of most signals itself); the raw status, here, tells the two
+        // apart.
+        let mut status = [0 as libc::c_int; 2];
+        if libc::pipe2(status.as_mut_ptr(), libc::O_CLOEXEC) < 0 {
             let err = errno();
             libc::close(lifeline[0]);
             libc::close(lifeline[1]);
+            return Err((Stage::Fork, err));
+        }
+        // A raw clone with no new stack behaves as fork, with namespace flags.
+        let flags = (ns.config.flags | libc::SIGCHLD) as libc::c_ulong;
+        let pid = libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize);
+        if pid < 0 {
+            let err = errno();
+            for fd in lifeline.into_iter().chain(status) {
+                libc::close(fd);
+            }
             return Err((Stage::Unshare, err));
         }
         if pid > 0 {
             libc::close(lifeline[0]);
-            return Ok(Some((pid as libc::pid_t, lifeline[1])));
+            libc::close(status[1]);
+            libc::fcntl(status[0], libc::F_SETFL, libc::O_NONBLOCK);
+            return Ok(Side::Outside {
+                init: pid as libc::pid_t,
+                lifeline: lifeline[1],
+                status: status[0],
+            });
         }
         libc::close(lifeline[1]);
+        libc::close(status[0]);
         check(
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL).into(),
             Stage::DeathSignal,
@@ -347,8 +431,8 @@ unsafe fn clone_into_namespaces(
         libc::close(lifeline[0]);
 
         write_file(c"/proc/self/setgroups", b"deny", Stage::Setgroups)?;
-        write_file(c"/proc/self/uid_map", &ns.uid_map, Stage::UidMap)?;
-        write_file(c"/proc/self/gid_map", &ns.gid_map, Stage::GidMap)?;
+        write_file(c"/proc/self/uid_map", &ns.config.uid_map, Stage::UidMap)?;
+        write_file(c"/proc/self/gid_map", &ns.config.gid_map, Stage::GidMap)?;
         let none = std::ptr::null();
         mount(
             none,
@@ -358,18 +442,24 @@ unsafe fn clone_into_namespaces(
         )?;
         for bind in &ns.mounts {
             let path = bind.path.as_ptr();
-            mount(path, path, libc::MS_BIND | libc::MS_REC, Stage::BindMount)?;
+            let flags = libc::MS_BIND | libc::MS_REC;
+            if libc::mount(path, path, std::ptr::null(), flags, std::ptr::null()) < 0 {
+                if bind.optional && errno() == libc::ENOENT {
+                    continue;
+                }
+                return Err((Stage::BindMount, errno()));
+            }
             if let Some(locked) = bind.read_only {
                 let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
                 mount(none, path, flags, Stage::ReadOnlyRemount)?;
             }
         }
-        if let Some(devices) = &ns.devices {
+        if let Some(devices) = &ns.config.devices {
             private_dev(devices)?;
         }
         check(libc::chdir(ns.cwd.as_ptr()).into(), Stage::Chdir)?;
+        Ok(Side::Inside { status: status[1] })
     }
-    Ok(None)
 }
 
 /// Mounts the sandbox's `/dev`: only null, zero, full, random, urandom and tty
@@ -753,9 +843,10 @@ pub(crate) unsafe fn forward_stop_signals_to(target: libc::pid_t) {
 /// PID 1 of the sandbox forks the command as PID 2 and stays behind as its init:
 /// the kernel shields PID 1 from signals it has no handler for, so a command
 /// running as PID 1 could not, for example, `kill -TERM $$` itself. Init reaps
-/// orphans and leaves with the command's status (128+N for a signal), and its
-/// exit makes the kernel kill whatever is left in the namespace.
-unsafe fn become_init() -> StepResult {
+/// orphans and leaves with the command's status (128+N for a signal), having
+/// written its raw wait status on `status` for the process outside; its exit
+/// makes the kernel kill whatever is left in the namespace.
+unsafe fn become_init(status_pipe: libc::c_int) -> StepResult {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
         // Held since before the sandbox was created (see
@@ -768,10 +859,11 @@ unsafe fn become_init() -> StepResult {
             return Err((Stage::Fork, errno()));
         }
         if command == 0 {
+            libc::close(status_pipe);
             block_supervised_signals(false, std::ptr::null_mut());
             return Ok(());
         }
-        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+        close_all_except(&[Some(status_pipe)]);
         // PID 1 receives only signals it handles: relay stop requests to PID 2,
         // then take what arrived meanwhile.
         forward_stop_signals_to(command);
@@ -780,6 +872,8 @@ unsafe fn become_init() -> StepResult {
             let mut status = 0;
             let pid = libc::waitpid(-1, &mut status, 0);
             if pid == command {
+                let raw = status.to_ne_bytes();
+                libc::write(status_pipe, raw.as_ptr().cast(), raw.len());
                 if libc::WIFSIGNALED(status) {
                     libc::_exit(128 + libc::WTERMSIG(status));
                 }
@@ -792,17 +886,26 @@ unsafe fn become_init() -> StepResult {
     }
 }
 
-/// The reaper: waits for PID 1 of the sandbox and leaves with its status. When it
-/// dies (SIGKILL, SIGTERM), PID 1 gets SIGKILL and the kernel kills every
-/// process of the namespace; when the process that spawned the sandbox exits
-/// (`watch`, a pidfd of it), the reaper kills PID 1 first.
-unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int, watch: Option<libc::c_int>) -> ! {
+/// The reaper: waits for its child — PID 1 of the sandbox, or the command
+/// itself without namespaces — and leaves with the command's status: the
+/// same exit code, or death by the same signal (re-raised on itself), so the
+/// caller's `ExitStatus` tells "exited with 130" from "killed by SIGINT".
+/// When the reaper dies (SIGKILL, SIGTERM), its child gets SIGKILL (and the
+/// kernel kills every process of the namespace); when the process that
+/// spawned the sandbox exits (`watch`, a pidfd of it), the reaper kills its
+/// child first.
+unsafe fn reap(
+    child: libc::pid_t,
+    lifeline: Option<libc::c_int>,
+    status_pipe: Option<libc::c_int>,
+    watch: Option<libc::c_int>,
+) -> ! {
     // SAFETY (whole function): async-signal-safe calls only.
     unsafe {
-        // Close every inherited descriptor but stdio, the lifeline and the
-        // pidfd watched, so the parent's exec-status and error pipes see EOF
-        // when the command execs.
-        close_all_except(&[Some(lifeline), watch]);
+        // Close every inherited descriptor but stdio, the lifeline, the status
+        // pipe and the pidfd watched, so the parent's exec-status and error
+        // pipes see EOF when the command execs.
+        close_all_except(&[lifeline, status_pipe, watch]);
         // Ctrl-C and Ctrl-\ go to the whole foreground group: the command decides
         // what they mean. If the reaper died of them it would tear the sandbox down
         // before a command that handles SIGINT could (as system(3) does).
@@ -810,10 +913,20 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int, watch: Option<libc::c_
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
         forward_stop_signals_to(child);
         block_supervised_signals(false, std::ptr::null_mut());
-        let status = wait_watching(child, watch);
+        let Ok(init_status) = wait_watching(child, watch) else {
+            libc::_exit(125);
+        };
+        let status = command_status(init_status, status_pipe);
         if libc::WIFSIGNALED(status) {
-            // Die of the same signal so the caller sees what killed the command.
+            // Die of the same signal so the caller sees what killed the
+            // command — without a core dump of the reaper's own.
             let signal = libc::WTERMSIG(status);
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
             libc::signal(signal, libc::SIG_DFL);
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
@@ -826,9 +939,36 @@ unsafe fn reap(child: libc::pid_t, lifeline: libc::c_int, watch: Option<libc::c_
     }
 }
 
-/// Waits for `child` (a raw wait status); if the process behind the pidfd
-/// `watch` exits first, kills `child` and then waits. Async-signal-safe.
-pub(crate) unsafe fn wait_watching(child: libc::pid_t, watch: Option<libc::c_int>) -> libc::c_int {
+/// The command's raw wait status: what PID 1 left on `status_pipe` (read
+/// end, non-blocking) before exiting, else `init_status` itself (PID 1 was
+/// killed, or there is no PID 1). Async-signal-safe.
+pub(crate) fn command_status(
+    init_status: libc::c_int,
+    status_pipe: Option<libc::c_int>,
+) -> libc::c_int {
+    let Some(fd) = status_pipe else {
+        return init_status;
+    };
+    if !libc::WIFEXITED(init_status) {
+        return init_status;
+    }
+    let mut raw = [0u8; 4];
+    // SAFETY: a non-blocking read into a stack buffer.
+    let n = unsafe { libc::read(fd, raw.as_mut_ptr().cast(), raw.len()) };
+    if n == 4 {
+        libc::c_int::from_ne_bytes(raw)
+    } else {
+        init_status
+    }
+}
+
+/// Waits for `child` (a raw wait status, or the errno of `waitpid`); if the
+/// process behind the pidfd `watch` exits first, kills `child` and then
+/// waits. Async-signal-safe.
+pub(crate) unsafe fn wait_watching(
+    child: libc::pid_t,
+    watch: Option<libc::c_int>,
+) -> Result<libc::c_int, i32> {
     // SAFETY (whole function): poll/waitpid/kill/close only.
     unsafe {
         let child_fd = watch.and_then(|_| pidfd_open(child));
@@ -863,10 +1003,10 @@ pub(crate) unsafe fn wait_watching(child: libc::pid_t, watch: Option<libc::c_int
         let mut status = 0;
         loop {
             if libc::waitpid(child, &mut status, 0) == child {
-                return status;
+                return Ok(status);
             }
             if errno() != libc::EINTR {
-                libc::_exit(125);
+                return Err(errno());
             }
         }
     }

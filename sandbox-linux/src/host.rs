@@ -4,8 +4,11 @@ use std::io;
 
 use serde::Serialize;
 
-/// The sandboxing features of the running kernel, as seen by this process.
+/// The sandboxing features of the running kernel, as seen by this process
+/// ([`probe`](Self::probe)), or of a host described by the caller
+/// ([`assumed`](Self::assumed)) to plan for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct HostCapabilities {
     /// `uname -r`.
     pub kernel: String,
@@ -26,6 +29,65 @@ pub struct HostCapabilities {
 }
 
 impl HostCapabilities {
+    /// A host described, not probed: nothing available until the `with_*`
+    /// methods say so. [`LinuxSandbox::with_host`](crate::LinuxSandbox::with_host)
+    /// then plans for it as it would on such a machine (what a policy would
+    /// need, what would be missing); starting a command needs the features to
+    /// be really there.
+    ///
+    /// ```
+    /// use codex_sandbox_linux::HostCapabilities;
+    ///
+    /// let host = HostCapabilities::assumed("6.12.0")
+    ///     .with_landlock_abi(Some(6))
+    ///     .with_seccomp(true)
+    ///     .with_seccomp_user_notification(true)
+    ///     .with_namespaces(Some(false));
+    /// assert_eq!(host.landlock_abi, Some(6));
+    /// ```
+    pub fn assumed(kernel: impl Into<String>) -> Self {
+        Self {
+            kernel: kernel.into(),
+            landlock_abi: None,
+            landlock_error: None,
+            seccomp: false,
+            seccomp_user_notification: false,
+            namespaces: Some(false),
+            namespaces_error: None,
+        }
+    }
+
+    /// The Landlock ABI version; `None` (or a version below 1): no Landlock.
+    #[must_use]
+    pub fn with_landlock_abi(mut self, abi: Option<i32>) -> Self {
+        self.landlock_abi = abi.filter(|v| *v >= 1);
+        self.landlock_error = None;
+        self
+    }
+
+    /// Whether seccomp filters can be installed.
+    #[must_use]
+    pub fn with_seccomp(mut self, available: bool) -> Self {
+        self.seccomp = available;
+        self
+    }
+
+    /// Whether seccomp user notification and `pidfd_getfd` work.
+    #[must_use]
+    pub fn with_seccomp_user_notification(mut self, available: bool) -> Self {
+        self.seccomp_user_notification = available;
+        self
+    }
+
+    /// Whether unprivileged user namespaces work; `None`: not known (a plan
+    /// assumes they do, and a start finds out).
+    #[must_use]
+    pub fn with_namespaces(mut self, available: Option<bool>) -> Self {
+        self.namespaces = available;
+        self.namespaces_error = None;
+        self
+    }
+
     /// Probes the kernel. `with_namespaces` forks a child that tries to create the
     /// namespaces; without it (the cheap probe) `namespaces` is `None`.
     pub fn probe(with_namespaces: bool) -> Self {

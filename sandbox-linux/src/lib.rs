@@ -15,27 +15,46 @@
 //!   every `connect` and `chmod` itself, so path-named unix sockets outside the
 //!   sandbox and modes outside the writable roots stay out of reach.
 //!
-//! Everything is prepared in the parent; the child only makes async-signal-safe
-//! system calls, so the caller is never restricted and may be multi-threaded. When
-//! the host lacks a layer the policy needs, [`LinuxSandbox::new`] refuses to start
-//! the command; [`LinuxSandbox::best_effort`] starts it and its
-//! [`EnforcementReport`](codex_policy_model::EnforcementReport) says what is not
-//! enforced.
+//! [`LinuxSandbox::plan`] decides which layers a policy needs and whether this
+//! host provides them; [`LinuxSandbox::prepare`] builds, once, what does not
+//! depend on the command (the Landlock rules, the seccomp program, the
+//! broker's policy, the namespace settings); the [`PreparedSandbox`] then
+//! starts any number of commands, from any thread, each with what depends on
+//! the moment (its mounts, looked for on disk again, its broker). The child
+//! only makes async-signal-safe system calls, so the caller is never
+//! restricted and may be multi-threaded. When the host lacks a layer the
+//! policy needs, a strict sandbox ([`LinuxSandbox::new`]) refuses to start
+//! anything; [`LinuxSandbox::best_effort`] starts with what there is and its
+//! [`EnforcementReport`](codex_policy_model::EnforcementReport) says what is
+//! not enforced.
 //!
 //! ```no_run
 //! # #[cfg(target_os = "linux")] {
-//! use codex_policy_model::{Sandbox, SandboxPolicy};
+//! use codex_policy_model::SandboxPolicy;
 //! use codex_sandbox_linux::LinuxSandbox;
 //!
-//! let policy = SandboxPolicy::workspace_write(false);
-//! let mut command = std::process::Command::new("cargo");
-//! command.arg("test");
-//! let mut started = LinuxSandbox::new().spawn(&policy, "/home/me/project".as_ref(), &mut command)?;
-//! print!("{}", started.report);
-//! let status = started.child.wait()?;
+//! let sandbox = LinuxSandbox::new();
+//! let plan = sandbox.plan(
+//!     &SandboxPolicy::workspace_write(false),
+//!     "/home/me/project".as_ref(),
+//!     std::env::var_os("TMPDIR").as_deref(),
+//! )?;
+//! let prepared = sandbox.prepare(plan)?; // share it between threads (it is Sync)
+//! print!("{}", prepared.report());
+//! for args in [["test", "--quiet"], ["build", "--release"]] {
+//!     let mut command = std::process::Command::new("cargo");
+//!     command.args(args);
+//!     let mut started = prepared.spawn(&mut command)?;
+//!     let status = started.child.wait()?;
+//! }
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! [`Sandbox::spawn`](codex_policy_model::Sandbox::spawn) does the three steps
+//! in one call. A single-threaded program that runs one command and waits for
+//! it can save a process with [`PreparedSandbox::supervise`], which makes the
+//! calling process the sandbox's supervisor (process-wide effects: see there).
 
 #[cfg(target_os = "linux")]
 mod child;
@@ -56,7 +75,8 @@ pub use host::HostCapabilities;
 pub use landlock_rules::LandlockError;
 #[cfg(target_os = "linux")]
 pub use sandbox::{
-    Compatibility, LinuxSandbox, LinuxSandboxError, Running, SandboxPlan, Supervisor,
+    Compatibility, LinuxSandbox, LinuxSandboxError, PreparedSandbox, RepointableStep, SandboxPlan,
+    Supervised,
 };
 #[cfg(target_os = "linux")]
 pub use seccomp_filter::SeccompError;

@@ -1,23 +1,30 @@
-//! `LinuxSandbox`: decides which layers a policy needs, checks the host can
-//! provide them, prepares them in the parent and applies them in the child.
+//! `LinuxSandbox`: decides which layers a policy needs and checks the host can
+//! provide them ([`LinuxSandbox::plan`]), builds them once
+//! ([`LinuxSandbox::prepare`]), and applies them in each child
+//! ([`PreparedSandbox::spawn`], [`PreparedSandbox::supervise`]).
 
 use std::ffi::{CString, OsStr, OsString};
+use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::{Arc, Mutex};
 
 use codex_policy_model::{
     EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection, ProtectionReport,
     ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
 };
+use seccompiler::BpfProgram;
 
-use crate::child::{BindMount, ChildSetup, DeviceSetup, NamespaceSetup, ParentLink, Role, Stage};
+use crate::child::{
+    BindMount, ChildSetup, DeviceSetup, NamespaceConfig, NamespaceSetup, ParentLink, Role, Stage,
+};
 use crate::host::HostCapabilities;
 use crate::landlock_rules::{
-    self, ABI_IOCTL_DEV, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest,
+    self, ABI_IOCTL_DEV, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest, LandlockTemplate,
 };
 use crate::seccomp_filter;
 use crate::socket_broker::{self, BrokerPolicy};
@@ -39,8 +46,7 @@ pub enum Compatibility {
 pub enum LinuxSandboxError {
     /// A protection the policy needs cannot be enforced on this host.
     #[error(
-        "refusing to run: this host cannot enforce the policy\n{}  run `codex-policy doctor` for \
-         details, or pass --best-effort to run with only the protections listed as enforced",
+        "refusing to run: this host cannot enforce the policy\n{}",
         missing_lines(.report)
     )]
     Unenforceable {
@@ -56,6 +62,18 @@ pub enum LinuxSandboxError {
     /// The seccomp filter could not be compiled.
     #[error("compiling the seccomp filter: {0}")]
     Seccomp(#[from] seccomp_filter::SeccompError),
+    /// The sandbox's user, mount, PID and IPC namespaces could not be
+    /// created: unprivileged user namespaces are unavailable on this host.
+    #[error(
+        "refusing to run: the sandbox's user, mount, PID and IPC namespaces cannot be created: \
+         unprivileged user namespaces are unavailable on this host (common in containers): \
+         {source}"
+    )]
+    NamespacesUnavailable {
+        /// The kernel's answer to `clone`.
+        #[source]
+        source: io::Error,
+    },
     /// A setup step failed in the child; nothing of the command ran.
     #[error("sandbox setup failed: {stage}: {source}")]
     Setup {
@@ -77,9 +95,6 @@ pub enum LinuxSandboxError {
     /// Preparing the sandbox failed in the parent.
     #[error("preparing the sandbox: {0}")]
     Io(#[from] io::Error),
-    /// The caller's start hook refused (for example: the audit log cannot be written).
-    #[error("{0}")]
-    Aborted(String),
     /// A path to protect does not exist yet inside a writable root: the command
     /// could create it, and nothing can be bound over what is not there.
     #[error(
@@ -90,6 +105,47 @@ pub enum LinuxSandboxError {
     UnprotectablePath {
         /// The path.
         path: PathBuf,
+    },
+    /// The hooks directory of the working directory's repository
+    /// (`core.hooksPath`) is reached through a symlink or `..` inside a
+    /// writable root: the command could re-point it before the host's next
+    /// git command, so binding what it names now would protect nothing.
+    #[error("refusing to run: {}", hooks_path_why(worktree, hooks_path, through))]
+    UnprotectableHooksPath {
+        /// The work tree whose configuration names it.
+        worktree: PathBuf,
+        /// The hooks directory as configured.
+        hooks_path: PathBuf,
+        /// Where it can be re-pointed.
+        through: RepointableStep,
+    },
+    /// The git directory a `.git` file names is reached through a symlink
+    /// inside a writable root, which the command could re-point.
+    #[error("refusing to run: {}", git_dir_why(dot_git, link))]
+    UnprotectableGitDir {
+        /// The `.git` file.
+        dot_git: PathBuf,
+        /// The symlink on the way.
+        link: PathBuf,
+    },
+    /// The command's working directory is not an existing directory.
+    #[error("the working directory {} cannot be used: {source}", path.display())]
+    WorkingDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// [`PreparedSandbox::supervise`] was called from a process with more
+    /// than one thread; nothing was started.
+    #[error(
+        "the calling process has {threads} threads: only a single-threaded process can become \
+         the sandbox's supervisor (`spawn` starts a sandbox from any thread)"
+    )]
+    MultiThreaded {
+        /// How many threads the process had.
+        threads: usize,
     },
 }
 
@@ -103,30 +159,88 @@ impl LinuxSandboxError {
             _ => 125,
         }
     }
+
+    /// Why a path is not protected, for a warning (best effort, or a nested
+    /// repository).
+    fn why(&self) -> String {
+        match self {
+            Self::UnprotectableHooksPath {
+                worktree,
+                hooks_path,
+                through,
+            } => hooks_path_why(worktree, hooks_path, through),
+            Self::UnprotectableGitDir { dot_git, link } => git_dir_why(dot_git, link),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// A step of a configured path that the command could re-point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RepointableStep {
+    /// A `..` after this directory, inside a writable root.
+    ParentOf(PathBuf),
+    /// This symlink, inside a writable root.
+    Symlink(PathBuf),
+}
+
+impl fmt::Display for RepointableStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ParentOf(dir) => write!(f, "`..` after {}", dir.display()),
+            Self::Symlink(link) => write!(f, "the symlink {}", link.display()),
+        }
+    }
+}
+
+fn hooks_path_why(worktree: &Path, hooks_path: &Path, through: &RepointableStep) -> String {
+    format!(
+        "core.hooksPath of {} ({}) passes through {through}, which the command could \
+         re-point; give it a path without links or `..`",
+        worktree.display(),
+        hooks_path.display()
+    )
+}
+
+fn git_dir_why(dot_git: &Path, link: &Path) -> String {
+    format!(
+        "the git directory named by {} is reached through the symlink {}, which the command \
+         could re-point; write the real path in that file",
+        dot_git.display(),
+        link.display()
+    )
 }
 
 fn missing_lines(report: &EnforcementReport) -> String {
     report
         .missing()
-        .map(|entry| match &entry.status {
+        .filter_map(|entry| match &entry.status {
             ProtectionStatus::NotEnforced { reason } => {
-                format!("  missing: {} ({reason})\n", entry.protection)
+                Some(format!("  missing: {} ({reason})", entry.protection))
             }
-            _ => String::new(),
+            _ => None,
         })
-        .collect()
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-/// The Linux sandbox: Landlock, seccomp and user/mount/PID/network namespaces.
+/// The Linux sandbox: Landlock, seccomp and user/mount/PID/IPC (and network)
+/// namespaces.
+///
+/// [`plan`](Self::plan) decides what a policy needs on this host,
+/// [`prepare`](Self::prepare) builds it once, and the [`PreparedSandbox`]
+/// starts any number of commands, from any thread:
 ///
 /// ```no_run
 /// use codex_sandbox_linux::LinuxSandbox;
-/// use codex_policy_model::{Sandbox, SandboxPolicy};
+/// use codex_policy_model::SandboxPolicy;
 ///
 /// let sandbox = LinuxSandbox::new();
-/// let mut command = std::process::Command::new("make");
-/// let mut started = sandbox.spawn(&SandboxPolicy::workspace_write(false), "/src/app".as_ref(), &mut command)?;
-/// println!("{}", started.report);
+/// let plan = sandbox.plan(&SandboxPolicy::workspace_write(false), "/src/app".as_ref(), None)?;
+/// let prepared = sandbox.prepare(plan)?;
+/// println!("{}", prepared.report());
+/// let mut started = prepared.spawn(&mut std::process::Command::new("make"))?;
 /// let status = started.child.wait()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -144,11 +258,14 @@ impl Default for LinuxSandbox {
     }
 }
 
-/// The layers chosen for one policy on this host.
+/// The layers chosen for one policy on this host: what
+/// [`LinuxSandbox::plan`] decided, before anything is built.
 #[derive(Debug, Clone)]
 pub struct SandboxPlan {
     /// What will and will not be enforced.
     pub report: EnforcementReport,
+    /// The working directory, absolute.
+    cwd: PathBuf,
     landlock_abi: Option<i32>,
     seccomp: bool,
     namespaces: bool,
@@ -160,12 +277,19 @@ pub struct SandboxPlan {
     network_namespace: bool,
     /// `connect` goes through the unix-socket broker.
     broker: bool,
-    /// Run with what can be enforced (`--best-effort`).
+    /// Run with what can be enforced (`BestEffort`).
     best_effort: bool,
     roots: EffectiveWritableRoots,
     /// The caller's protected paths that lie inside a writable root.
     protected: Vec<PathBuf>,
     unrestricted: bool,
+}
+
+impl SandboxPlan {
+    /// The working directory the plan was made for (absolute).
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
 }
 
 impl LinuxSandbox {
@@ -182,7 +306,9 @@ impl LinuxSandbox {
         Self::with_host(Compatibility::BestEffort, HostCapabilities::probe(true))
     }
 
-    /// A sandbox for an already probed host (`doctor` probes once for every profile).
+    /// A sandbox for an already probed host (`doctor` probes once for every
+    /// profile), or for a host described with [`HostCapabilities::assumed`]
+    /// (to plan for it; starting needs the features to be really there).
     pub fn with_host(compatibility: Compatibility, host: HostCapabilities) -> Self {
         Self {
             compatibility,
@@ -229,23 +355,30 @@ impl LinuxSandbox {
     }
 
     /// Decides which layers `policy` needs for a child in `cwd` (with `tmpdir` as
-    /// its `$TMPDIR`) and which this host provides. Starts nothing.
+    /// its `$TMPDIR`) and which this host provides. Starts nothing, builds
+    /// nothing; a strict sandbox refuses here
+    /// ([`Unenforceable`](LinuxSandboxError::Unenforceable)) when a required
+    /// protection cannot be enforced.
     pub fn plan(
         &self,
         policy: &SandboxPolicy,
         cwd: &Path,
         tmpdir: Option<&OsStr>,
     ) -> Result<SandboxPlan, LinuxSandboxError> {
-        let roots = policy.writable_roots(cwd, tmpdir)?;
+        // Absolute once: a relative directory would be applied again from
+        // itself by the child's chdir.
+        let cwd = std::path::absolute(cwd)?;
+        let roots = policy.writable_roots(&cwd, tmpdir)?;
         if policy.has_full_disk_write_access() {
             return Ok(SandboxPlan {
-                report: EnforcementReport {
-                    protections: ALL_PROTECTIONS
+                report: EnforcementReport::new(
+                    ALL_PROTECTIONS
                         .iter()
                         .map(|&protection| not_needed(protection))
                         .collect(),
-                    rules: vec!["danger-full-access: no restriction".into()],
-                },
+                    vec!["danger-full-access: no restriction".into()],
+                ),
+                cwd,
                 landlock_abi: None,
                 seccomp: false,
                 namespaces: false,
@@ -260,11 +393,13 @@ impl LinuxSandbox {
         }
 
         let abi = self.host.landlock_abi.unwrap_or(0);
-        let landlock_why = self
-            .host
-            .landlock_error
-            .clone()
-            .unwrap_or_else(|| format!("Landlock ABI {abi} is too old"));
+        let landlock_why = self.host.landlock_error.clone().unwrap_or_else(|| {
+            if abi >= 1 {
+                format!("Landlock ABI {abi} is too old")
+            } else {
+                "Landlock is unavailable on this host".into()
+            }
+        });
         let namespaces = self.host.namespaces.unwrap_or(true);
         let namespace_why = self
             .host
@@ -273,6 +408,7 @@ impl LinuxSandbox {
             .unwrap_or_else(|| "user namespaces unavailable".into());
         let deny_network = !policy.has_network_access();
         let scopes = abi >= ABI_SCOPES;
+        let landlock_tcp = deny_network && abi >= ABI_TCP;
         let network_namespace = deny_network && !scopes && namespaces;
         let protected = protected_inside_roots(&roots, &self.protected_paths)?;
         let has_protected = !protected.is_empty()
@@ -292,11 +428,7 @@ impl LinuxSandbox {
                 }
             }
         };
-        let entry = |protection, required, status| ProtectionReport {
-            protection,
-            required,
-            status,
-        };
+        let entry = ProtectionReport::new;
         let either = |a: (bool, &str), b: (bool, &str), why: &str| {
             let by: Vec<&str> = [a, b]
                 .iter()
@@ -306,6 +438,16 @@ impl LinuxSandbox {
             status(!by.is_empty(), &by.join(" + "), why)
         };
         let seccomp_why = "seccomp is unavailable (kernel built without CONFIG_SECCOMP_FILTER)";
+        // Every mechanism that closes the network, named in the one
+        // protection's status; seccomp is the one it depends on.
+        let network_also: Vec<&str> = [
+            (landlock_tcp, "Landlock TCP bind/connect rules"),
+            (network_namespace, "empty network namespace"),
+        ]
+        .iter()
+        .filter(|(ok, _)| *ok)
+        .map(|(_, n)| *n)
+        .collect();
         let mut protections = vec![
             entry(
                 Protection::FileWrites,
@@ -335,43 +477,34 @@ impl LinuxSandbox {
             } else {
                 not_needed(Protection::ReadOnlySubpaths)
             },
-        ];
-        if deny_network {
-            protections.extend([
+            if deny_network {
                 entry(
                     Protection::NetworkSockets,
                     true,
-                    status(self.host.seccomp, "seccomp", seccomp_why),
-                ),
-                if scopes {
-                    not_needed(Protection::NetworkNamespace)
-                } else {
-                    entry(
-                        Protection::NetworkNamespace,
-                        false,
-                        status(namespaces, "empty network namespace", &namespace_why),
-                    )
-                },
-                entry(
-                    Protection::LandlockTcp,
-                    false,
-                    status(
-                        abi >= ABI_TCP,
-                        &format!("Landlock ABI {abi}"),
-                        "needs Landlock ABI 4 (Linux 6.7)",
-                    ),
-                ),
-            ]);
-        } else {
-            protections.extend(
-                [
-                    Protection::NetworkSockets,
-                    Protection::NetworkNamespace,
-                    Protection::LandlockTcp,
-                ]
-                .map(not_needed),
-            );
-        }
+                    if self.host.seccomp {
+                        ProtectionStatus::Enforced {
+                            by: std::iter::once("seccomp")
+                                .chain(network_also.iter().copied())
+                                .collect::<Vec<_>>()
+                                .join(" + "),
+                        }
+                    } else if network_also.is_empty() {
+                        ProtectionStatus::NotEnforced {
+                            reason: seccomp_why.into(),
+                        }
+                    } else {
+                        ProtectionStatus::NotEnforced {
+                            reason: format!(
+                                "{seccomp_why}; only {} in force",
+                                network_also.join(" + ")
+                            ),
+                        }
+                    },
+                )
+            } else {
+                not_needed(Protection::NetworkSockets)
+            },
+        ];
         protections.extend([
             entry(
                 Protection::SignalIsolation,
@@ -387,7 +520,7 @@ impl LinuxSandbox {
                 true,
                 either(
                     (scopes, "Landlock abstract-unix scope"),
-                    (network_namespace, "network namespace"),
+                    (network_namespace, "empty network namespace"),
                     "needs Landlock ABI 6 (Linux 6.12), or user namespaces with network off",
                 ),
             ),
@@ -452,15 +585,13 @@ impl LinuxSandbox {
             ),
         ]);
 
-        let report = EnforcementReport {
-            protections,
-            rules: Vec::new(),
-        };
+        let report = EnforcementReport::new(protections, Vec::new());
         if self.compatibility == Compatibility::Strict && !report.is_complete() {
             return Err(LinuxSandboxError::Unenforceable { report });
         }
         Ok(SandboxPlan {
             report,
+            cwd,
             landlock_abi: (abi >= 1).then_some(abi),
             seccomp: self.host.seccomp,
             namespaces,
@@ -474,76 +605,617 @@ impl LinuxSandbox {
         })
     }
 
-    /// Builds the Landlock ruleset, seccomp programs and mount list for `plan`.
-    fn prepare(&self, plan: &mut SandboxPlan, cwd: &Path) -> Result<ChildSetup, LinuxSandboxError> {
+    /// Builds, once, what does not depend on the command: the Landlock
+    /// ruleset (its paths opened, its rights computed, the kernel's
+    /// acceptance checked), the seccomp program, the broker's policy, the
+    /// namespace settings and the private `/dev`; and finds the paths to
+    /// protect as they are on disk now, which each start looks for again
+    /// (see [`PreparedSandbox::spawn`]). Starts nothing. Consumes the plan,
+    /// so that [`PreparedSandbox::report`] is the report of what is applied.
+    ///
+    /// Fails when a protected path cannot be protected (a hooks directory or
+    /// git directory reached through a link the command could re-point, in
+    /// strict mode), or when the kernel refuses a layer.
+    pub fn prepare(&self, plan: SandboxPlan) -> Result<PreparedSandbox, LinuxSandboxError> {
+        let SandboxPlan {
+            mut report,
+            cwd,
+            landlock_abi,
+            seccomp,
+            namespaces,
+            deny_network,
+            network_namespace,
+            broker,
+            best_effort,
+            roots,
+            protected,
+            unrestricted,
+        } = plan;
+        if unrestricted {
+            let common_rules = report.rules.len();
+            return Ok(PreparedSandbox {
+                report,
+                common_rules,
+                cwd,
+                network_disabled: false,
+                layers: None,
+                first_mounts: Mutex::new(None),
+            });
+        }
         let mut rules = Vec::new();
         let mut device_access = (0, 0);
-        let landlock = match plan.landlock_abi {
+        let landlock = match landlock_abi {
             Some(abi) => {
-                let ruleset = landlock_rules::build(&LandlockRequest {
+                let template = LandlockTemplate::build(&LandlockRequest {
                     abi,
-                    writable_roots: &plan.roots.roots,
-                    deny_tcp: plan.deny_network && abi >= ABI_TCP,
+                    writable_roots: &roots.roots,
+                    deny_tcp: deny_network && abi >= ABI_TCP,
                     scopes: abi >= ABI_SCOPES,
                 })?;
-                rules.extend(ruleset.description);
-                device_access = (ruleset.shm_access, ruleset.pts_access);
-                Some(ruleset.fd)
+                rules.extend(template.description.iter().cloned());
+                device_access = (template.shm_access, template.pts_access);
+                Some(template)
             }
             None => None,
         };
-        let seccomp = if plan.seccomp {
-            let built = seccomp_filter::build(plan.deny_network, plan.broker)?;
+        let seccomp = if seccomp {
+            let built = seccomp_filter::build(deny_network, broker)?;
             rules.extend(built.description);
-            Some(built.program)
+            Some(Arc::new(built.program))
         } else {
             None
         };
-        let namespaces = if plan.namespaces {
-            let setup = namespace_setup(plan, cwd, device_access, &mut rules)?;
+        let namespaces = if namespaces {
             rules.push(format!(
                 "namespaces: user, mount, pid, ipc{}; private /dev (null, zero, full, random, \
                  urandom, tty, own devpts and /dev/shm); no capabilities",
-                if plan.network_namespace {
+                if network_namespace {
                     ", net (empty)"
                 } else {
                     ""
                 }
             ));
-            for mount in &setup.mounts {
-                rules.push(format!(
-                    "mount: {} {}",
-                    if mount.read_only.is_some() {
-                        "read-only bind"
-                    } else {
-                        "pinned (cannot be moved)"
-                    },
-                    mount.path.to_string_lossy()
-                ));
-            }
-            Some(setup)
+            Some(Arc::new(namespace_config(
+                network_namespace,
+                device_access,
+            )?))
         } else {
             None
         };
-        plan.report.rules.extend(rules);
-        Ok(ChildSetup {
-            parent: ParentLink::InPlace,
-            namespaces,
-            landlock,
-            seccomp,
-            broker: None,
-            error_pipe: None,
+        let broker = (broker && seccomp.is_some()).then(|| BrokerPolicy {
+            allowed: self.allowed_unix_sockets.clone(),
+            writable: roots.roots.iter().map(|r| r.root.clone()).collect(),
+            own_pid_namespace: namespaces.is_some(),
+            own_network_namespace: network_namespace,
+            network_allowed: !deny_network,
+        });
+        let mounts = MountInputs {
+            roots,
+            protected,
+            best_effort,
+        };
+        let first_mounts = match namespaces {
+            Some(_) => Some(mount_plan(&mounts)?),
+            None => None,
+        };
+        report.rules.extend(rules);
+        let common_rules = report.rules.len();
+        if let Some(first) = &first_mounts {
+            report.rules.extend(first.rules.iter().cloned());
+        }
+        Ok(PreparedSandbox {
+            report,
+            common_rules,
+            cwd,
+            network_disabled: deny_network,
+            layers: Some(Layers {
+                landlock,
+                seccomp,
+                namespaces,
+                broker,
+                mounts,
+            }),
+            first_mounts: Mutex::new(first_mounts),
         })
     }
+}
 
-    /// What the broker lets through for `plan`.
-    fn broker_policy(&self, plan: &SandboxPlan) -> BrokerPolicy {
-        BrokerPolicy {
-            allowed: self.allowed_unix_sockets.clone(),
-            writable: plan.roots.roots.iter().map(|r| r.root.clone()).collect(),
-            own_pid_namespace: plan.namespaces,
-            own_network_namespace: plan.network_namespace,
-            network_allowed: !plan.deny_network,
+/// What the mount plan of a start is computed from.
+#[derive(Debug)]
+struct MountInputs {
+    roots: EffectiveWritableRoots,
+    /// The caller's protected paths inside a writable root.
+    protected: Vec<PathBuf>,
+    best_effort: bool,
+}
+
+/// The mounts of one start, and their lines (warnings first) for its report.
+#[derive(Debug)]
+struct MountPlan {
+    mounts: Vec<BindMount>,
+    rules: Vec<String>,
+}
+
+/// The layers built by [`LinuxSandbox::prepare`], shared by every start.
+#[derive(Debug)]
+struct Layers {
+    landlock: Option<LandlockTemplate>,
+    seccomp: Option<Arc<BpfProgram>>,
+    namespaces: Option<Arc<NamespaceConfig>>,
+    broker: Option<BrokerPolicy>,
+    mounts: MountInputs,
+}
+
+/// A sandbox built for one policy and working directory, ready to start any
+/// number of commands.
+///
+/// Built once by [`LinuxSandbox::prepare`]: the Landlock rules, the seccomp
+/// program, the broker's policy and the namespace settings are shared by
+/// every start. Each start has its own error pipe, broker socket pair and
+/// broker thread, Landlock ruleset (made from the prepared rules: the child
+/// adds its private `/dev` to it) and mount plan: the repositories, hooks
+/// directories and pinned ancestors are looked for on disk again, since an
+/// earlier command of the session may have created a repository.
+///
+/// [`spawn`](Self::spawn) may be called from any thread, concurrently; it
+/// changes nothing in the calling process.
+/// [`supervise`](Self::supervise) is the single-threaded fast path of a
+/// program that runs one command and waits for it.
+#[derive(Debug)]
+pub struct PreparedSandbox {
+    report: EnforcementReport,
+    /// Where the mount lines of `report` begin.
+    common_rules: usize,
+    cwd: PathBuf,
+    network_disabled: bool,
+    /// `None`: the policy is unrestricted.
+    layers: Option<Layers>,
+    /// The mount plan found by `prepare` (shown in `report`), used by the
+    /// first `supervise`; `spawn` always looks again.
+    first_mounts: Mutex<Option<MountPlan>>,
+}
+
+impl PreparedSandbox {
+    /// What every start applies: each protection and how it is enforced, and
+    /// the rules — the Landlock paths, the seccomp lists, the namespaces, then
+    /// the mounts as found when prepared (and warnings about them). Each
+    /// [`spawn`](Self::spawn) finds the mounts again; the report of its child
+    /// lists those it applied.
+    pub fn report(&self) -> &EnforcementReport {
+        &self.report
+    }
+
+    /// The working directory of the plan (absolute): where a command without
+    /// one of its own runs.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// Whether the network is closed to the commands (they also get
+    /// `CODEX_SANDBOX_NETWORK_DISABLED=1`).
+    pub fn network_disabled(&self) -> bool {
+        self.network_disabled
+    }
+
+    /// Starts `command` in the sandbox and returns it with the report of what
+    /// was applied to it.
+    ///
+    /// A helper process is forked between the caller and the sandbox: it
+    /// becomes the sandbox's reaper, forwards SIGTERM and SIGHUP to the
+    /// command, and watches the calling *process* (not the thread): when the
+    /// process exits, the sandbox is killed; a thread that exits does not
+    /// matter. [`Child::wait`] gives the command's own status: its exit code,
+    /// or, when signal N killed it, `ExitStatus::signal() == Some(N)` (the
+    /// reaper dies of the same signal, without a core dump of its own).
+    /// Killing the child kills every process of the sandbox.
+    ///
+    /// Safe from any thread, and concurrently: everything the child does
+    /// between `fork` and `exec` is an async-signal-safe system call on memory
+    /// prepared here, and the calling process's signal dispositions, mask and
+    /// rights are left as they are.
+    ///
+    /// The command runs in its `current_dir` — which must be an existing
+    /// directory, and may lie outside the writable roots (it is then only
+    /// readable) — or, without one, in [`cwd`](Self::cwd). The command
+    /// carries this start's setup: start it once, through this method (a
+    /// second `spawn` of the same `Command` fails). Its `$TMPDIR` is not
+    /// read: the plan's writable roots are fixed.
+    pub fn spawn(&self, command: &mut Command) -> Result<SandboxedChild, LinuxSandboxError> {
+        self.start_child(command, false)
+    }
+
+    /// Starts `command` with the *calling process* as the supervisor of the
+    /// sandbox's init — one process fewer than [`spawn`](Self::spawn), what
+    /// `codex-policy run` uses — and returns the handle to wait for it.
+    ///
+    /// Process-wide and opt-in:
+    /// - the process must be single-threaded (the namespaces are created by
+    ///   `clone` in the calling process, and the command's process runs
+    ///   ordinary code before `exec`): the thread count is read first, and with
+    ///   more than one thread nothing is done and
+    ///   [`MultiThreaded`](LinuxSandboxError::MultiThreaded) is returned;
+    /// - once the sandbox is started, the process forwards SIGTERM and SIGHUP
+    ///   to the command and ignores SIGINT and SIGQUIT (which reach the
+    ///   command directly from the terminal), for the rest of its life;
+    /// - it starts the broker's thread, so the process is multi-threaded
+    ///   until the sandbox ends;
+    /// - without pidfds (Linux < 5.3) it arms `PR_SET_PDEATHSIG` on itself.
+    ///
+    /// The sandbox is killed if the process's parent exits while it runs.
+    /// Without namespaces (best effort) or for an unrestricted plan, the
+    /// command is started as by [`spawn`](Self::spawn) instead, and the
+    /// process is left as it was. The first call applies the mounts found by
+    /// [`LinuxSandbox::prepare`] (those in [`report`](Self::report)); later
+    /// calls look again.
+    pub fn supervise(&self, command: &mut Command) -> Result<Supervised, LinuxSandboxError> {
+        let threads = thread_count()?;
+        if threads > 1 {
+            return Err(LinuxSandboxError::MultiThreaded { threads });
+        }
+        let Some((layers, config)) = self
+            .layers
+            .as_ref()
+            .and_then(|l| l.namespaces.clone().map(|c| (l, c)))
+        else {
+            let started = self.start_child(command, false)?;
+            return Ok(Supervised {
+                running: Running::Child(started.child),
+            });
+        };
+        let cwd = self.working_directory(command)?;
+        if self.network_disabled {
+            command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
+        }
+        let first = self.first_mounts.lock().ok().and_then(|mut m| m.take());
+        let mounts = match first {
+            Some(mounts) => mounts,
+            None => mount_plan(&layers.mounts)?,
+        };
+        let namespaces = NamespaceSetup {
+            config,
+            mounts: mounts.mounts,
+            cwd: c_path(&std::fs::canonicalize(&cwd)?)?,
+        };
+        let mut setup = child_setup(layers, ParentLink::InPlace, Some(namespaces))?;
+        let (error_read, error_write) = error_pipe()?;
+        setup.error_pipe = Some(error_write);
+        let broker_end = attach_broker(&mut setup, layers.broker.is_some())?;
+        // A pidfd of our parent, checked to be it (not a subreaper that took
+        // us over after it exited); without pidfds, the death signal.
+        // SAFETY: getppid has no preconditions.
+        let parent_pid = unsafe { libc::getppid() };
+        let parent = crate::child::pidfd_open(parent_pid)
+            // SAFETY: a pidfd just returned to us.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: getppid has no preconditions.
+        if parent.is_none() || unsafe { libc::getppid() } != parent_pid {
+            // SAFETY: arming our own death signal.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        }
+        // SAFETY: getpid has no preconditions.
+        let supervisor = unsafe { libc::getpid() };
+        // Held until the supervisor's handlers are in place (below): under load
+        // the command can start, and be signalled, before the clone returns here.
+        // SAFETY: a zeroed sigset_t is a valid out-parameter.
+        let mut caller_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: changing our own signal mask.
+        unsafe { crate::child::block_supervised_signals(true, &mut caller_mask) };
+        // SAFETY: the process is single-threaded (checked above).
+        let steps = unsafe { setup.steps() };
+        // SAFETY: getpid has no preconditions.
+        let in_supervisor = unsafe { libc::getpid() } == supervisor;
+        match steps {
+            Ok(Role::Reaper {
+                init,
+                lifeline,
+                status,
+            }) => {
+                // At once, not in `wait`: the command may already be running,
+                // and a Ctrl-C or SIGTERM meant for it must not kill us first.
+                // SAFETY: installing handlers that only call kill(2), and
+                // ignoring terminal signals, in our own process.
+                unsafe {
+                    crate::child::forward_stop_signals_to(init);
+                    libc::signal(libc::SIGINT, libc::SIG_IGN);
+                    libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                    // Signals that arrived meanwhile are delivered now, handled.
+                    libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut());
+                }
+                let running = Supervisor {
+                    init,
+                    // SAFETY: the write end of the lifeline pipe, now ours alone.
+                    _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
+                    // SAFETY: the read end of the status pipe, now ours alone.
+                    status: unsafe { OwnedFd::from_raw_fd(status) },
+                    parent,
+                };
+                // Our copy closed, the pipe reaches EOF once the command has
+                // exec'd (or init failed and wrote why).
+                drop(setup);
+                if let Some(failure) = wait_for_setup(&error_read) {
+                    let _ = running.wait();
+                    return Err(failure);
+                }
+                if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone())
+                    && let Err(err) = start_broker(&end, policy)
+                {
+                    // SAFETY: killing our own child.
+                    unsafe { libc::kill(init, libc::SIGKILL) };
+                    let _ = running.wait();
+                    return Err(err);
+                }
+                Ok(Supervised {
+                    running: Running::Supervisor(running),
+                })
+            }
+            Err((stage, errno)) if in_supervisor => {
+                // SAFETY: restoring our own signal mask.
+                unsafe { libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut()) };
+                Err(setup_error(stage, errno))
+            }
+            // In the sandbox's own processes: never return into the caller's
+            // code; the supervisor reads the failure from the pipe.
+            Err((stage, errno)) => {
+                setup.report(stage, errno);
+                // SAFETY: leaving a forked child.
+                unsafe { libc::_exit(125) }
+            }
+            Ok(Role::Command) => {
+                let source = command.exec();
+                let err = exec_error(command, source);
+                eprintln!("codex-policy: error: {err}");
+                // SAFETY: leaving the forked command process.
+                unsafe { libc::_exit(i32::from(err.exit_status())) }
+            }
+        }
+    }
+
+    /// The command's working directory: its own (absolute, an existing
+    /// directory), else the plan's; set on the command.
+    fn working_directory(&self, command: &mut Command) -> Result<PathBuf, LinuxSandboxError> {
+        let dir = match command.get_current_dir() {
+            Some(dir) => {
+                std::path::absolute(dir).map_err(|source| LinuxSandboxError::WorkingDirectory {
+                    path: dir.to_owned(),
+                    source,
+                })?
+            }
+            None => self.cwd.clone(),
+        };
+        match std::fs::metadata(&dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(LinuxSandboxError::WorkingDirectory {
+                    path: dir,
+                    source: io::Error::from_raw_os_error(libc::ENOTDIR),
+                });
+            }
+            Err(source) => return Err(LinuxSandboxError::WorkingDirectory { path: dir, source }),
+        }
+        command.current_dir(&dir);
+        Ok(dir)
+    }
+
+    /// [`spawn`](Self::spawn); `first_mounts`: apply the mounts found by
+    /// `prepare` if no start has yet (a one-shot `Sandbox::spawn`).
+    fn start_child(
+        &self,
+        command: &mut Command,
+        first_mounts: bool,
+    ) -> Result<SandboxedChild, LinuxSandboxError> {
+        let cwd = self.working_directory(command)?;
+        let Some(layers) = &self.layers else {
+            let child = command
+                .spawn()
+                .map_err(|source| exec_error(command, source))?;
+            return Ok(SandboxedChild {
+                child,
+                report: self.report.clone(),
+            });
+        };
+        if self.network_disabled {
+            command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
+        }
+        let mut rules = self.report.rules[..self.common_rules].to_vec();
+        let namespaces = match &layers.namespaces {
+            Some(config) => {
+                let first = if first_mounts {
+                    self.first_mounts.lock().ok().and_then(|mut m| m.take())
+                } else {
+                    None
+                };
+                let mounts = match first {
+                    Some(mounts) => mounts,
+                    None => mount_plan(&layers.mounts)?,
+                };
+                rules.extend(mounts.rules);
+                Some(NamespaceSetup {
+                    config: Arc::clone(config),
+                    mounts: mounts.mounts,
+                    cwd: c_path(&std::fs::canonicalize(&cwd)?)?,
+                })
+            }
+            None => None,
+        };
+        let report = EnforcementReport::new(self.report.protections.clone(), rules);
+        // SAFETY: getpid has no preconditions.
+        let pid = unsafe { libc::getpid() };
+        let parent = ParentLink::Forked {
+            pid,
+            // SAFETY: a pidfd of our own process, owned from here on.
+            pidfd: crate::child::pidfd_open(pid).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+        };
+        let mut setup = child_setup(layers, parent, namespaces)?;
+        let (error_read, error_write) = error_pipe()?;
+        setup.error_pipe = Some(error_write);
+        let broker_end = attach_broker(&mut setup, layers.broker.is_some())?;
+        // The command keeps its `pre_exec` closure: it reaches the setup
+        // through this cell, emptied as soon as the start is over, so that
+        // this start's descriptors close now and a second start of the same
+        // command fails instead of reusing them. `try_lock` in the child
+        // never waits: only this thread locks the cell, after the fork.
+        let cell = Arc::new(Mutex::new(Some(setup)));
+        let in_child = Arc::clone(&cell);
+        // SAFETY: the closure only makes async-signal-safe system calls on
+        // memory prepared here (`apply`), as `pre_exec` requires.
+        unsafe {
+            command.pre_exec(move || match in_child.try_lock() {
+                Ok(guard) => match guard.as_ref() {
+                    Some(setup) => setup.apply(),
+                    None => Err(io::Error::from_raw_os_error(libc::EALREADY)),
+                },
+                Err(_) => Err(io::Error::from_raw_os_error(libc::EALREADY)),
+            });
+        }
+        let spawned = command.spawn();
+        if let Ok(mut setup) = cell.lock() {
+            setup.take();
+        }
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(source) => {
+                return Err(match read_failure(&error_read) {
+                    Some(failure) => failure,
+                    None => exec_error(command, source),
+                });
+            }
+        };
+        // The sandbox's init reports a failed step on the pipe and exits; std
+        // saw no exec error from the reaper, so look.
+        if let Some(failure) = read_failure(&error_read) {
+            let _ = child.wait();
+            return Err(failure);
+        }
+        if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone()) {
+            start_broker(&end, policy).inspect_err(|_| {
+                let _ = child.kill();
+                let _ = child.wait();
+            })?;
+        }
+        Ok(SandboxedChild { child, report })
+    }
+}
+
+/// The setup of one child: a fresh Landlock ruleset from the template, the
+/// shared seccomp program.
+fn child_setup(
+    layers: &Layers,
+    parent: ParentLink,
+    namespaces: Option<NamespaceSetup>,
+) -> Result<ChildSetup, LinuxSandboxError> {
+    Ok(ChildSetup {
+        parent,
+        namespaces,
+        landlock: layers
+            .landlock
+            .as_ref()
+            .map(LandlockTemplate::instantiate)
+            .transpose()?,
+        seccomp: layers.seccomp.clone(),
+        broker: None,
+        error_pipe: None,
+    })
+}
+
+/// The namespace settings shared by every start: flags, uid/gid maps, the
+/// private `/dev`.
+fn namespace_config(
+    network_namespace: bool,
+    (shm_access, pts_access): (u64, u64),
+) -> io::Result<NamespaceConfig> {
+    // SAFETY: getuid/getgid have no preconditions.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut flags =
+        libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
+    if network_namespace {
+        flags |= libc::CLONE_NEWNET;
+    }
+    Ok(NamespaceConfig {
+        flags,
+        uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+        gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+        devices: Some(device_setup(shm_access, pts_access)?),
+    })
+}
+
+/// How many threads the calling process has.
+fn thread_count() -> io::Result<usize> {
+    // Field 20 of /proc/self/stat, counted after the command name (which
+    // may hold spaces and parentheses).
+    let from_stat = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().nth(17)?.parse().ok()
+        });
+    match from_stat {
+        Some(threads) => Ok(threads),
+        None => Ok(std::fs::read_dir("/proc/self/task")?.count()),
+    }
+}
+
+/// A command started by [`PreparedSandbox::supervise`].
+#[derive(Debug)]
+pub struct Supervised {
+    running: Running,
+}
+
+#[derive(Debug)]
+enum Running {
+    /// The caller is the supervisor of the sandbox's init (the fast path).
+    Supervisor(Supervisor),
+    /// A child process (no namespaces here, or no sandbox at all).
+    Child(Child),
+}
+
+/// The supervisor side of an in-place sandbox: the caller, outside the
+/// namespaces, waiting for the sandbox's init.
+#[derive(Debug)]
+struct Supervisor {
+    init: libc::pid_t,
+    /// Kept open until the sandbox ends: PID 1 checks it to notice a supervisor
+    /// that died before PID 1 armed its death signal.
+    _lifeline: OwnedFd,
+    /// Where PID 1 leaves the command's raw wait status (non-blocking).
+    status: OwnedFd,
+    /// A pidfd of the supervisor's own parent: when that process exits, the
+    /// sandbox is killed. Not `PR_SET_PDEATHSIG`, which follows the parent's
+    /// *thread* (one that exits would kill a healthy run).
+    parent: Option<OwnedFd>,
+}
+
+impl Supervisor {
+    fn wait(self) -> io::Result<ExitStatus> {
+        let watch = self.parent.as_ref().map(AsRawFd::as_raw_fd);
+        // SAFETY: waiting for our own child; the pidfd is ours.
+        let init_status = unsafe { crate::child::wait_watching(self.init, watch) }
+            .map_err(io::Error::from_raw_os_error)?;
+        Ok(ExitStatus::from_raw(crate::child::command_status(
+            init_status,
+            Some(self.status.as_raw_fd()),
+        )))
+    }
+}
+
+impl Supervised {
+    /// The process id: the sandbox's init (outside view) when the caller
+    /// supervises it, else the child's. Signalling it with SIGTERM or
+    /// SIGHUP reaches the command; SIGKILL ends the whole sandbox.
+    pub fn id(&self) -> u32 {
+        match &self.running {
+            Running::Supervisor(supervisor) => supervisor.init.unsigned_abs(),
+            Running::Child(child) => child.id(),
+        }
+    }
+
+    /// Waits for the command: its exit code, or, when signal N killed it,
+    /// `ExitStatus::signal() == Some(N)` (with `core_dumped()` as the
+    /// command's when the caller supervises). If the caller's parent exits
+    /// meanwhile, the sandbox is killed (status: SIGKILL).
+    pub fn wait(self) -> io::Result<ExitStatus> {
+        match self.running {
+            Running::Child(mut child) => child.wait(),
+            Running::Supervisor(supervisor) => supervisor.wait(),
         }
     }
 }
@@ -578,12 +1250,10 @@ fn protected_inside_roots(
     Ok(inside)
 }
 
-const ALL_PROTECTIONS: [Protection; 14] = [
+const ALL_PROTECTIONS: [Protection; 12] = [
     Protection::FileWrites,
     Protection::ReadOnlySubpaths,
     Protection::NetworkSockets,
-    Protection::NetworkNamespace,
-    Protection::LandlockTcp,
     Protection::SignalIsolation,
     Protection::AbstractUnixIsolation,
     Protection::SyscallFilter,
@@ -596,70 +1266,25 @@ const ALL_PROTECTIONS: [Protection; 14] = [
 ];
 
 fn not_needed(protection: Protection) -> ProtectionReport {
-    ProtectionReport {
-        protection,
-        required: false,
-        status: ProtectionStatus::NotNeeded,
-    }
+    ProtectionReport::new(protection, false, ProtectionStatus::NotNeeded)
 }
 
 impl Sandbox for LinuxSandbox {
     type Error = LinuxSandboxError;
 
+    /// [`plan`](LinuxSandbox::plan) (with the command's `$TMPDIR`),
+    /// [`prepare`](LinuxSandbox::prepare) and
+    /// [`PreparedSandbox::spawn`] in one call; the command runs in `cwd`.
     fn spawn(
         &self,
         policy: &SandboxPolicy,
         cwd: &Path,
         command: &mut Command,
     ) -> Result<SandboxedChild, LinuxSandboxError> {
-        let Prepared {
-            report,
-            setup,
-            broker,
-        } = self.prepare_command(policy, cwd, command)?;
-        let Some(mut setup) = setup else {
-            let child = command
-                .spawn()
-                .map_err(|source| exec_error(command, source))?;
-            return Ok(SandboxedChild { child, report });
-        };
-        let (error_read, error_write) = error_pipe()?;
-        setup.error_pipe = Some(error_write);
-        // SAFETY: getpid has no preconditions.
-        let pid = unsafe { libc::getpid() };
-        setup.parent = ParentLink::Forked {
-            pid,
-            // SAFETY: a pidfd of our own process, owned from here on.
-            pidfd: crate::child::pidfd_open(pid).map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
-        };
-        let broker_end = attach_broker(&mut setup, broker.is_some())?;
-        // SAFETY: `apply` only makes async-signal-safe system calls on memory
-        // prepared here, as `pre_exec` requires.
-        unsafe {
-            command.pre_exec(move || setup.apply());
-        }
-        let mut child = match command.spawn() {
-            Ok(child) => child,
-            Err(source) => {
-                return Err(match read_failure(&error_read) {
-                    Some(failure) => failure,
-                    None => exec_error(command, source),
-                });
-            }
-        };
-        // The sandbox's init reports a failed step on the pipe and exits; std
-        // saw no exec error from the reaper, so look.
-        if let Some(failure) = read_failure(&error_read) {
-            let _ = child.wait();
-            return Err(failure);
-        }
-        if let (Some(end), Some(policy)) = (broker_end, broker) {
-            start_broker(&end, policy).inspect_err(|_| {
-                let _ = child.kill();
-                let _ = child.wait();
-            })?;
-        }
-        Ok(SandboxedChild { child, report })
+        let tmpdir = child_env(command, "TMPDIR");
+        let prepared = self.prepare(self.plan(policy, cwd, tmpdir.as_deref())?)?;
+        command.current_dir(prepared.cwd());
+        prepared.start_child(command, true)
     }
 }
 
@@ -699,213 +1324,6 @@ fn start_broker(end: &OwnedFd, policy: BrokerPolicy) -> Result<(), LinuxSandboxE
     Ok(())
 }
 
-/// A report and, unless the policy is unrestricted, the child's setup.
-struct Prepared {
-    report: EnforcementReport,
-    setup: Option<ChildSetup>,
-    broker: Option<BrokerPolicy>,
-}
-
-/// A command started by [`LinuxSandbox::run_command`].
-#[derive(Debug)]
-pub enum Running {
-    /// The caller is the supervisor of the sandbox's init (the fast path).
-    Supervised(Supervisor),
-    /// A child process (no namespaces here, or no sandbox at all).
-    Child(std::process::Child),
-}
-
-/// The supervisor side of an in-place sandbox: the caller, outside the
-/// namespaces, waiting for the sandbox's init.
-#[derive(Debug)]
-pub struct Supervisor {
-    init: libc::pid_t,
-    /// Kept open until the sandbox ends: PID 1 checks it to notice a supervisor
-    /// that died before PID 1 armed its death signal.
-    _lifeline: OwnedFd,
-    /// A pidfd of the supervisor's own parent: when that process exits, the
-    /// sandbox is killed. Not `PR_SET_PDEATHSIG`, which follows the parent's
-    /// *thread* (one that exits would kill a healthy run).
-    parent: Option<OwnedFd>,
-}
-
-impl Running {
-    /// Waits for the command; its exit code, or 128+N when signal N ended it.
-    /// A supervisor forwards SIGTERM and SIGHUP to the command and leaves
-    /// Ctrl-C / Ctrl-\\ to it (they reach it directly) from the moment
-    /// [`LinuxSandbox::run_command`] returns; if the supervisor's parent exits
-    /// meanwhile, the sandbox is killed.
-    pub fn wait(self) -> io::Result<i32> {
-        match self {
-            Self::Child(mut child) => {
-                use std::os::unix::process::ExitStatusExt;
-                let status = child.wait()?;
-                Ok(status
-                    .code()
-                    .or_else(|| status.signal().map(|s| 128 + s))
-                    .unwrap_or(128))
-            }
-            Self::Supervised(supervisor) => {
-                let watch = supervisor.parent.as_ref().map(AsRawFd::as_raw_fd);
-                // SAFETY: waiting for our own child; the pidfd is ours.
-                let status = unsafe { crate::child::wait_watching(supervisor.init, watch) };
-                Ok(if libc::WIFSIGNALED(status) {
-                    128 + libc::WTERMSIG(status)
-                } else {
-                    libc::WEXITSTATUS(status)
-                })
-            }
-        }
-    }
-}
-
-impl LinuxSandbox {
-    /// Starts `command` under `policy` and returns a handle to wait for it: what
-    /// `codex-policy run` uses. With namespaces, the calling process creates the
-    /// sandbox's init directly in its namespaces and stays outside as its
-    /// supervisor — one process fewer than [`Sandbox::spawn`] — so it must be
-    /// single-threaded. Without namespaces (best effort) or without a sandbox,
-    /// the command is a child process. `on_start` receives the report before
-    /// anything is applied (to print and record it); an error from it aborts
-    /// the start.
-    pub fn run_command(
-        &self,
-        policy: &SandboxPolicy,
-        cwd: &Path,
-        command: &mut Command,
-        on_start: impl FnOnce(&EnforcementReport) -> Result<(), String>,
-    ) -> Result<Running, LinuxSandboxError> {
-        let Prepared {
-            report,
-            setup,
-            broker,
-        } = self.prepare_command(policy, cwd, command)?;
-        on_start(&report).map_err(LinuxSandboxError::Aborted)?;
-        let Some(mut setup) = setup.filter(|s| s.namespaces.is_some()) else {
-            return Ok(Running::Child(self.spawn(policy, cwd, command)?.child));
-        };
-        let (error_read, error_write) = error_pipe()?;
-        setup.error_pipe = Some(error_write);
-        let broker_end = attach_broker(&mut setup, broker.is_some())?;
-        // A pidfd of our parent, checked to be it (not a subreaper that took
-        // us over after it exited); without pidfds, the death signal.
-        // SAFETY: getppid has no preconditions.
-        let parent_pid = unsafe { libc::getppid() };
-        let parent = crate::child::pidfd_open(parent_pid)
-            // SAFETY: a pidfd just returned to us.
-            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
-        // SAFETY: getppid has no preconditions.
-        if parent.is_none() || unsafe { libc::getppid() } != parent_pid {
-            // SAFETY: arming our own death signal.
-            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-        }
-        // SAFETY: getpid has no preconditions.
-        let supervisor = unsafe { libc::getpid() };
-        // Held until the supervisor's handlers are in place (below): under load
-        // the command can start, and be signalled, before the clone returns here.
-        // SAFETY: a zeroed sigset_t is a valid out-parameter.
-        let mut caller_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: changing our own signal mask.
-        unsafe { crate::child::block_supervised_signals(true, &mut caller_mask) };
-        // SAFETY: the caller guarantees a single-threaded process.
-        let steps = unsafe { setup.steps() };
-        // SAFETY: getpid has no preconditions.
-        let in_supervisor = unsafe { libc::getpid() } == supervisor;
-        match steps {
-            Ok(Role::Reaper { init, lifeline }) => {
-                // At once, not in `wait`: the command may already be running,
-                // and a Ctrl-C or SIGTERM meant for it must not kill us first.
-                // SAFETY: installing handlers that only call kill(2), and
-                // ignoring terminal signals, in our own process.
-                unsafe {
-                    crate::child::forward_stop_signals_to(init);
-                    libc::signal(libc::SIGINT, libc::SIG_IGN);
-                    libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-                    // Signals that arrived meanwhile are delivered now, handled.
-                    libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut());
-                }
-                let running = Supervisor {
-                    init,
-                    // SAFETY: the write end of the lifeline pipe, now ours alone.
-                    _lifeline: unsafe { OwnedFd::from_raw_fd(lifeline) },
-                    parent,
-                };
-                // Our copy closed, the pipe reaches EOF once the command has
-                // exec'd (or init failed and wrote why).
-                drop(setup);
-                if let Some(failure) = wait_for_setup(&error_read) {
-                    let _ = Running::Supervised(running).wait();
-                    return Err(failure);
-                }
-                if let (Some(end), Some(policy)) = (broker_end, broker)
-                    && let Err(err) = start_broker(&end, policy)
-                {
-                    // SAFETY: killing our own child.
-                    unsafe { libc::kill(init, libc::SIGKILL) };
-                    let _ = Running::Supervised(running).wait();
-                    return Err(err);
-                }
-                Ok(Running::Supervised(running))
-            }
-            Err((stage, errno)) if in_supervisor => {
-                // SAFETY: restoring our own signal mask.
-                unsafe { libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut()) };
-                Err(LinuxSandboxError::Setup {
-                    stage: stage.describe(),
-                    source: io::Error::from_raw_os_error(errno),
-                })
-            }
-            // In the sandbox's own processes: never return into the caller's
-            // code; the supervisor reads the failure from the pipe.
-            Err((stage, errno)) => {
-                setup.report(stage, errno);
-                // SAFETY: leaving a forked child.
-                unsafe { libc::_exit(125) }
-            }
-            Ok(Role::Command) => {
-                let source = command.exec();
-                let err = exec_error(command, source);
-                eprintln!("codex-policy: error: {err}");
-                // SAFETY: leaving the forked command process.
-                unsafe { libc::_exit(i32::from(err.exit_status())) }
-            }
-        }
-    }
-
-    /// Plans for `command` (its `$TMPDIR`, `cwd`), sets its environment, and
-    /// builds the child's setup.
-    fn prepare_command(
-        &self,
-        policy: &SandboxPolicy,
-        cwd: &Path,
-        command: &mut Command,
-    ) -> Result<Prepared, LinuxSandboxError> {
-        // Absolute once: a relative directory would be applied again from
-        // itself by the child's chdir.
-        let cwd = &std::path::absolute(cwd)?;
-        let tmpdir = child_env(command, "TMPDIR");
-        let mut plan = self.plan(policy, cwd, tmpdir.as_deref())?;
-        command.current_dir(cwd);
-        if plan.unrestricted {
-            return Ok(Prepared {
-                report: plan.report,
-                setup: None,
-                broker: None,
-            });
-        }
-        if plan.deny_network {
-            command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
-        }
-        let setup = self.prepare(&mut plan, cwd)?;
-        let broker = plan.broker.then(|| self.broker_policy(&plan));
-        Ok(Prepared {
-            report: plan.report,
-            setup: Some(setup),
-            broker,
-        })
-    }
-}
-
 fn exec_error(command: &Command, source: io::Error) -> LinuxSandboxError {
     LinuxSandboxError::Exec {
         program: command.get_program().to_owned(),
@@ -928,7 +1346,9 @@ fn child_env(command: &Command, name: &str) -> Option<OsString> {
 /// Device nodes bound from the host into the sandbox's own `/dev`.
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
-/// The child's namespace work: pins, read-only binds, the private `/dev`.
+/// The mounts of one start: pins and read-only binds, from what is on disk
+/// now (the repositories, their hooks directories), and the warnings and
+/// mount lines for its report.
 ///
 /// Every protected path inside a writable root (`.git` and the real git dir,
 /// `.codex`, `.agents`, the git hooks directory `core.hooksPath` names, and the
@@ -936,13 +1356,10 @@ const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 /// writable root down to it is pinned — bound onto itself, so a mount point —
 /// so that neither it nor any ancestor can be renamed and replaced by a planted
 /// copy (`mv project x` gets `EBUSY`).
-fn namespace_setup(
-    plan: &SandboxPlan,
-    cwd: &Path,
-    (shm_access, pts_access): (u64, u64),
-    warnings: &mut Vec<String>,
-) -> io::Result<NamespaceSetup> {
-    let roots = &plan.roots;
+fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
+    let mut warnings = Vec::new();
+    let warnings = &mut warnings;
+    let roots = &inputs.roots;
     let mut protected: Vec<PathBuf> = Vec::new();
     for path in roots.roots.iter().flat_map(|r| &r.read_only_subpaths) {
         let Ok(meta) = path.symlink_metadata() else {
@@ -961,7 +1378,7 @@ fn namespace_setup(
                     .find(|p| p.is_dir())
             };
             if let (Some(worktree), Some(git_dir)) = (path.parent(), git_dir) {
-                protected.extend(protect_hooks(worktree, &git_dir, plan, true, warnings)?);
+                protected.extend(protect_hooks(worktree, &git_dir, inputs, true, warnings)?);
             }
         }
         protected.push(path.clone());
@@ -979,28 +1396,29 @@ fn namespace_setup(
     for (dot_git, refuse) in dot_gits {
         for link in codex_policy_model::git_dir_links(&dot_git) {
             if roots.roots.iter().any(|r| link.starts_with(&r.root)) {
-                let why = format!(
-                    "the git directory named by {} is reached through the symlink {}, \
-                     which the command could re-point; write the real path in that file",
-                    dot_git.display(),
-                    link.display()
-                );
-                if refuse && !plan.best_effort {
-                    return Err(io::Error::other(format!("refusing to run: {why}")));
+                let err = LinuxSandboxError::UnprotectableGitDir {
+                    dot_git: dot_git.clone(),
+                    link,
+                };
+                if refuse && !inputs.best_effort {
+                    return Err(err);
                 }
-                warnings.push(format!("warning: not protected: {why}"));
+                warnings.push(format!("warning: not protected: {}", err.why()));
             }
         }
     }
-    protected.extend(nested.privileged_files);
+    // What the search found may go away before the sandbox is set up (a
+    // repository under /tmp that its owner removes): nothing is left to
+    // protect then, and the start goes on without that bind.
+    let mut found: Vec<PathBuf> = nested.privileged_files;
     for git in nested.found {
         let paths = codex_policy_model::git_metadata_paths(&git);
         // The git directory: the `.git` directory, or the one a `.git` file names.
         let git_dir = paths.iter().find(|p| p.is_dir()).cloned();
         if let (Some(worktree), Some(git_dir)) = (git.parent(), git_dir) {
-            protected.extend(protect_hooks(worktree, &git_dir, plan, false, warnings)?);
+            found.extend(protect_hooks(worktree, &git_dir, inputs, false, warnings)?);
         }
-        protected.extend(paths);
+        found.extend(paths);
     }
     if let Some(stopped) = nested.stopped_at {
         warnings.push(format!(
@@ -1010,7 +1428,9 @@ fn namespace_setup(
             stopped.display()
         ));
     }
-    protected.extend(plan.protected.iter().cloned());
+    protected.extend(inputs.protected.iter().cloned());
+    let required = protected.clone();
+    protected.extend(found);
     protected.retain(|p| roots.roots.iter().any(|r| p.starts_with(&r.root)));
     let mut pins: Vec<PathBuf> = Vec::new();
     for path in &protected {
@@ -1032,37 +1452,36 @@ fn namespace_setup(
     }
     pins.retain(|p| !protected.contains(p));
     let mut mounts = Vec::new();
+    let mut rules = std::mem::take(warnings);
     for pin in pins {
+        rules.push(format!("mount: pinned (cannot be moved) {}", pin.display()));
+        // A pin that is gone at mount time takes whatever it held with it:
+        // a required path below it fails its own bind.
         mounts.push(BindMount {
             path: c_path(&pin)?,
             read_only: None,
+            optional: true,
         });
     }
     for path in protected {
+        let optional = !required.contains(&path);
+        let flags = match locked_mount_flags(&path) {
+            Ok(flags) => flags,
+            Err(_) if optional => continue,
+            Err(err) => return Err(err.into()),
+        };
+        rules.push(format!("mount: read-only bind {}", path.display()));
         mounts.push(BindMount {
-            read_only: Some(locked_mount_flags(&path)?),
+            read_only: Some(flags),
             path: c_path(&path)?,
+            optional,
         });
     }
-    // SAFETY: getuid/getgid have no preconditions.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let mut flags =
-        libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC;
-    if plan.network_namespace {
-        flags |= libc::CLONE_NEWNET;
-    }
-    Ok(NamespaceSetup {
-        flags,
-        uid_map: format!("{uid} {uid} 1\n").into_bytes(),
-        gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-        mounts,
-        devices: Some(device_setup(shm_access, pts_access)?),
-        cwd: c_path(&std::fs::canonicalize(cwd)?)?,
-    })
+    Ok(MountPlan { mounts, rules })
 }
 
 /// The host's ordinary device nodes the child binds into its own `/dev`.
-fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
+pub(crate) fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
     Ok(DeviceSetup {
         nodes: DEVICES
             .iter()
@@ -1244,27 +1663,26 @@ fn hooks_path(worktree: &Path, git_dir: &Path) -> Option<PathBuf> {
 fn protect_hooks(
     worktree: &Path,
     git_dir: &Path,
-    plan: &SandboxPlan,
+    inputs: &MountInputs,
     refuse: bool,
     notes: &mut Vec<String>,
-) -> io::Result<Option<PathBuf>> {
+) -> Result<Option<PathBuf>, LinuxSandboxError> {
     let Some(path) = hooks_path(worktree, git_dir) else {
         return Ok(None);
     };
-    if let Some(why) = replaceable_hooks_path(&path, &plan.roots) {
-        let why = format!(
-            "core.hooksPath of {} ({}) passes through {why}, which the command could \
-             re-point; give it a path without links or `..`",
-            worktree.display(),
-            path.display()
-        );
-        if refuse && !plan.best_effort {
-            return Err(io::Error::other(format!("refusing to run: {why}")));
+    if let Some(through) = replaceable_hooks_path(&path, &inputs.roots) {
+        let err = LinuxSandboxError::UnprotectableHooksPath {
+            worktree: worktree.to_owned(),
+            hooks_path: path,
+            through,
+        };
+        if refuse && !inputs.best_effort {
+            return Err(err);
         }
-        notes.push(format!("warning: not protected: {why}"));
+        notes.push(format!("warning: not protected: {}", err.why()));
         return Ok(None);
     }
-    Ok(existing_hooks_dir(path, &plan.roots, notes))
+    Ok(existing_hooks_dir(path, &inputs.roots, notes))
 }
 
 /// `core.hooksPath` from `.git/config` read without git: the last plain
@@ -1297,13 +1715,13 @@ fn plain_hooks_path(git_dir: &Path, worktree: &Path) -> Option<PathBuf> {
 
 /// Why `path` (a hooks directory) cannot be protected: a `..` component, or a
 /// symlink on the way, inside a writable root.
-fn replaceable_hooks_path(path: &Path, roots: &EffectiveWritableRoots) -> Option<String> {
+fn replaceable_hooks_path(path: &Path, roots: &EffectiveWritableRoots) -> Option<RepointableStep> {
     let inside = |p: &Path| roots.roots.iter().any(|r| p.starts_with(&r.root));
     let mut current = PathBuf::new();
     for component in path.components() {
         match component {
             std::path::Component::ParentDir if inside(&current) => {
-                return Some(format!("`..` after {}", current.display()));
+                return Some(RepointableStep::ParentOf(current));
             }
             std::path::Component::Normal(name) => {
                 current.push(name);
@@ -1311,7 +1729,7 @@ fn replaceable_hooks_path(path: &Path, roots: &EffectiveWritableRoots) -> Option
                     .symlink_metadata()
                     .is_ok_and(|m| m.file_type().is_symlink());
                 if link && inside(&current) {
-                    return Some(format!("the symlink {}", current.display()));
+                    return Some(RepointableStep::Symlink(current));
                 }
             }
             other => current.push(other),
@@ -1332,7 +1750,7 @@ fn existing_hooks_dir(
     // A `..` or a symlink on the way inside a writable root: git resolves the
     // path anew at each commit, and the command could re-point it — binding
     // the directory it resolves to now would protect nothing. The run is
-    // refused in `namespace_setup` (see `replaceable_hooks_path`).
+    // refused in `mount_plan` (see `replaceable_hooks_path`).
     if let Ok(real) = std::fs::canonicalize(&path) {
         return Some(real);
     }
@@ -1406,10 +1824,20 @@ fn read_failure(read_end: &OwnedFd) -> Option<LinuxSandboxError> {
     (n == 8).then_some(())?;
     let stage = u32::from_ne_bytes(record[..4].try_into().ok()?);
     let errno = i32::from_ne_bytes(record[4..].try_into().ok()?);
-    Some(LinuxSandboxError::Setup {
-        stage: Stage::from_code(stage)?.describe(),
-        source: io::Error::from_raw_os_error(errno),
-    })
+    Some(setup_error(Stage::from_code(stage)?, errno))
+}
+
+/// The error for a failed setup step: creating the namespaces has a variant
+/// of its own (what is missing on the host), every other step its name.
+fn setup_error(stage: Stage, errno: i32) -> LinuxSandboxError {
+    let source = io::Error::from_raw_os_error(errno);
+    match stage {
+        Stage::Unshare => LinuxSandboxError::NamespacesUnavailable { source },
+        _ => LinuxSandboxError::Setup {
+            stage: stage.describe(),
+            source,
+        },
+    }
 }
 
 /// Waits until every writer of the error pipe is gone (the command exec'd) or
