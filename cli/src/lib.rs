@@ -1,39 +1,70 @@
 //! codex-policy decides and enforces what an AI agent's child processes may do.
 //!
-//! This crate is the one dependency an embedder needs (`cargo add codex-policy`):
-//! it re-exports the typed model ([`SandboxPolicy`], writable roots, config files)
-//! and the security profiles ([`SecurityProfile`], [`ProfileResolver`]), and ships
-//! the `codex-policy` command-line tool built on them. [`NativeSandbox`] is the
-//! [`Sandbox`] of the platform it was built for (Linux: Landlock, seccomp and
-//! namespaces).
+//! An embedder holds one [`Session`] per agent session. Building it runs the
+//! whole pipeline once — the profile resolved ([`ProfileResolver`]), the
+//! runtime-control files found, validated and composed into one effective
+//! policy (most restrictive wins), the exec-policy rules loaded, the audit
+//! trail opened, the OS sandbox planned and prepared — and every command of
+//! the session is then gated, sandboxed and audited the way `codex-policy
+//! run` does it, from any thread. [`Error`] says which stage failed.
 //!
 //! ```
-//! use codex_policy::{ProfileResolver, SandboxPolicy, SecurityProfile};
+//! use codex_policy::{AuditDestination, SecurityProfile, Session};
 //!
 //! let profile: SecurityProfile = "workspace".parse()?;
 //! assert!(profile.allows_write() && !profile.allows_network());
-//! let policy: SandboxPolicy = profile.to_sandbox_policy();
-//! assert!(!policy.has_full_disk_write_access());
-//!
-//! // Or let the command line, environment and config.toml decide, as the CLI does:
-//! let resolved = ProfileResolver::new()
-//!     .command_line(Some(profile))
-//!     .environment(|key| std::env::var_os(key))
-//!     .resolve()?;
-//! println!("{} chosen by {}", resolved.profile, resolved.source);
-//!
-//! // Run a command under the policy; the calling process stays unrestricted.
 //! # #[cfg(target_os = "linux")] {
-//! use codex_policy::{NativeSandbox, Sandbox};
-//! let cwd = std::env::current_dir()?;
-//! let mut command = std::process::Command::new("true");
-//! let mut started = NativeSandbox::best_effort().spawn(&policy, &cwd, &mut command)?;
-//! assert!(started.child.wait()?.success());
+//! let project = tempfile::tempdir()?;
+//! let session = Session::builder()
+//!     .profile(profile)
+//!     .cwd(project.path())
+//!     .audit(AuditDestination::File(project.path().join("audit.jsonl")))
+//!     .best_effort(true)
+//!     .build()?;
+//! let output = session.command(["sh", "-c", "echo hi > note; touch /etc/x"]).output()?;
+//! assert!(!output.status.success()); // /etc is not writable
+//! assert!(project.path().join("note").exists()); // the project is
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The pieces stay available on their own: [`SecurityProfile::to_sandbox_policy`]
+//! gives a [`SandboxPolicy`], and [`NativeSandbox`] (a [`Sandbox`]) runs one
+//! command under it. Features: `exec-policy` (the Starlark rule engine and
+//! the shell parser: [`Session::check`], rules files) and `cli` (the
+//! `codex-policy` binary) are on by default; `default-features = false`
+//! leaves profiles, runtime files, the sandbox and the audit log.
+
+mod compose;
+#[cfg(target_os = "linux")]
+mod doctor;
+mod environment;
+mod error;
+#[cfg(feature = "exec-policy")]
+mod gate;
+mod native;
+mod notice;
+mod session;
+mod trail;
+
+pub use compose::{Composition, MANAGED_REQUIREMENTS, RuntimeFiles, loosening, validate_files};
+#[cfg(target_os = "linux")]
+pub use doctor::{HostReport, ProfileVerdict};
+pub use environment::Environment;
+pub use error::{ConfigurationError, Error, Refusal};
+#[cfg(feature = "exec-policy")]
+pub use gate::{ApprovalRequest, Approver, Check, ExecRules};
+pub use native::*;
+pub use notice::{Notice, NoticeLevel};
+#[cfg(feature = "exec-policy")]
+pub use session::Checker;
+pub use session::{Session, SessionBuilder, SessionChild, SessionCommand};
+pub use trail::{
+    AuditDestination, audit_target, configured_audit_keep, default_audit_log, shell_words,
+};
 
 pub use codex_audit as audit;
+#[cfg(feature = "exec-policy")]
 pub use codex_execpolicy as execpolicy;
 pub use codex_policy_model as model;
 pub use codex_policy_model::{
@@ -41,40 +72,44 @@ pub use codex_policy_model::{
     Protection, ProtectionStatus, Sandbox, SandboxMode, SandboxPolicy, SandboxedChild,
     WritableRoot, WritableRootsError,
 };
-#[cfg(target_os = "linux")]
-pub use codex_sandbox_linux::{
-    Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError, SandboxPlan,
-};
-
-/// The sandbox of the operating system this was built for.
-#[cfg(target_os = "linux")]
-pub type NativeSandbox = codex_sandbox_linux::LinuxSandbox;
 pub use codex_profiles as profiles;
 pub use codex_profiles::{
     Capabilities, ProfileError, ProfileResolver, ProfileSource, ResolvedProfile, SecurityProfile,
 };
 
+/// The status `codex-policy run` exits with for a command that ended with
+/// `status`: its exit code, or 128+N when signal N killed it.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(128)
+}
+
 /// Codex's home (`$CODEX_HOME`, else `~/.codex`) as the sandbox must protect
 /// it: never writable by the command. A home that does not exist but lies
 /// inside one of `roots` could be created by the command — and a
 /// `config.toml` it planted there would be read by the next run — so it is
-/// created first (mode 0700), and `Ok(Some((home, true)))` says so, for the
-/// caller to tell the user. `Ok(None)` when no home is configured.
-pub fn prepare_codex_home(
+/// created first (mode 0700), and a note says so. `Ok(None)` when no home is
+/// configured.
+fn prepare_codex_home(
     roots: &EffectiveWritableRoots,
-) -> Result<Option<(std::path::PathBuf, bool)>, ProfileError> {
-    let Some(home) = profiles::codex_home(|key| std::env::var_os(key))? else {
+    notices: &notice::Notices,
+    env: &Environment,
+) -> Result<Option<std::path::PathBuf>, ProfileError> {
+    let Some(home) = env.codex_home()? else {
         return Ok(None);
     };
     if home.symlink_metadata().is_ok() {
-        return Ok(Some((home, false)));
+        return Ok(Some(home));
     }
     // Where it would be created, as the sandbox sees paths (canonical parents).
     let nearest = home.ancestors().find_map(|a| std::fs::canonicalize(a).ok());
     let inside =
         nearest.is_some_and(|existing| roots.roots.iter().any(|r| existing.starts_with(&r.root)));
     if !inside {
-        return Ok(Some((home, false)));
+        return Ok(Some(home));
     }
     use std::os::unix::fs::DirBuilderExt;
     let created = std::fs::DirBuilder::new()
@@ -82,5 +117,12 @@ pub fn prepare_codex_home(
         .mode(0o700)
         .create(&home)
         .is_ok();
-    Ok(Some((home, created)))
+    if created {
+        notices.note(format!(
+            "created {} (mode 0700): Codex's home lies inside a writable root, and must exist \
+             for the sandbox to keep it read-only",
+            home.display()
+        ));
+    }
+    Ok(Some(home))
 }

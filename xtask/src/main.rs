@@ -1,8 +1,11 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
-//! - `ci`: exactly what `.ci/run` checks: formatting, clippy with warnings denied,
-//!   committed JSON Schemas up to date, and the README's test command, closing with one total line
-//!   (`tests: N passed, N failed, N skipped`) summed over every test binary.
+//! - `ci`: exactly what `.ci/run` checks: formatting, clippy with warnings denied
+//!   (the workspace, and the facade as an embedder builds it without default
+//!   features), committed JSON Schemas up to date, the README's test command, and
+//!   the library example run, closing with one total line (`tests: N passed, N
+//!   failed, N skipped`) summed over every test binary; a test that printed
+//!   `SKIPPED name: reason` counts as skipped, not passed.
 //! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
 //!   `validate` against bare `true`, and the criterion benchmarks, written into
 //!   `docs/benchmarks.md`.
@@ -28,6 +31,27 @@ const CHECKS: &[&[&str]] = &[
         "-D",
         "warnings",
     ],
+    // The facade as an embedder who wants profiles, the sandbox and the audit
+    // log builds it (README): no clap, no Starlark, no shell parser.
+    &[
+        "clippy",
+        "-p",
+        "codex-policy",
+        "--no-default-features",
+        "--",
+        "-D",
+        "warnings",
+    ],
+];
+
+/// The library example, run after the tests: a session from build to audit.
+const EXAMPLE: &[&str] = &[
+    "run",
+    "--quiet",
+    "-p",
+    "codex-policy",
+    "--example",
+    "harness",
 ];
 
 fn main() -> ExitCode {
@@ -80,7 +104,16 @@ fn ci() -> Result<(), String> {
     }
     eprintln!("xtask: cargo xtask schema --check");
     schema::schema(true)?;
-    run_tests()
+    run_tests()?;
+    eprintln!("xtask: cargo {}", EXAMPLE.join(" "));
+    let status = cargo()
+        .args(EXAMPLE)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`cargo {}` failed ({status})", EXAMPLE.join(" ")));
+    }
+    Ok(())
 }
 
 /// Runs the test command, passing its output through while adding up the
@@ -90,9 +123,23 @@ fn run_tests() -> Result<(), String> {
     let mut child = cargo()
         .args(TEST_COMMAND)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let mut totals = Totals::default();
+    // Skips are printed on standard error (uncaptured): passed through and
+    // counted on a thread of their own, so neither pipe can fill up.
+    let skipped = child.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            let mut count = 0u64;
+            let mut err = std::io::stderr().lock();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                count += u64::from(line.starts_with("SKIPPED "));
+                let _ = writeln!(err, "{line}");
+            }
+            count
+        })
+    });
     if let Some(stdout) = child.stdout.take() {
         let mut out = std::io::stdout().lock();
         for line in BufReader::new(stdout).lines() {
@@ -104,6 +151,12 @@ fn run_tests() -> Result<(), String> {
     let status = child
         .wait()
         .map_err(|e| format!("waiting for cargo: {e}"))?;
+    let skipped = skipped
+        .and_then(|reader| reader.join().ok())
+        .unwrap_or_default();
+    // A skipping test returns early and libtest counts it as passed.
+    totals.passed = totals.passed.saturating_sub(skipped);
+    totals.ignored += skipped;
     println!(
         "tests: {} passed, {} failed, {} skipped",
         totals.passed, totals.failed, totals.ignored

@@ -3,75 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use codex_policy::model::RuntimePattern;
-use codex_policy::model::validate::{Severity, Validation, ValidationInputs, validate};
+use codex_policy::model::validate::{Severity, Validation, ValidationInputs};
 use serde::Serialize;
 
-use crate::{Failure, RuntimeFiles, exit, print_out, to_json};
-
-/// Where managed requirements live on Codex installations.
-const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
-
-/// The files to read: explicit flags, else the environment, else the
-/// conventional locations when a file is there (project files in `project_dir`).
-/// Codex's home is found by `codex_profiles::codex_home`, as everywhere else, so
-/// a relative or empty `CODEX_HOME` (or relative `HOME`) is refused here too.
-pub(crate) fn discover(
-    files: &RuntimeFiles,
-    config: Option<&Path>,
-    project_dir: &Path,
-) -> Result<ValidationInputs, codex_policy::ProfileError> {
-    let (runtime, policy, requirements) = (
-        files.runtime.as_deref(),
-        files.policy.as_deref(),
-        files.requirements.as_deref(),
-    );
-    let existing = |path: PathBuf| path.exists().then_some(path);
-    let from_env = |var: &str| {
-        std::env::var_os(var)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let config = match config {
-        Some(path) => Some(path.to_path_buf()),
-        None => codex_policy::profiles::codex_home(|k| std::env::var_os(k))?
-            .and_then(|home| existing(home.join(codex_policy::profiles::CONFIG_FILE_NAME))),
-    };
-    Ok(ValidationInputs {
-        runtime: runtime
-            .map(Path::to_path_buf)
-            .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
-            .or_else(|| existing(project_dir.join(".codexrc.json"))),
-        policy: policy
-            .map(Path::to_path_buf)
-            .or_else(|| from_env("CODEX_POLICY_FILE"))
-            .or_else(|| existing(project_dir.join("harness.policy.json"))),
-        config,
-        requirements: requirements
-            .map(Path::to_path_buf)
-            .or_else(|| existing(PathBuf::from(MANAGED_REQUIREMENTS))),
-    })
-}
-
-/// The `[audit]` table of the config.toml that applies (`--config`, else
-/// `$CODEX_HOME/config.toml`), if it loads.
-pub(crate) fn audit_table(
-    cli: &crate::Cli,
-) -> Result<Option<codex_policy::model::AuditTable>, Failure> {
-    let none = RuntimeFiles {
-        runtime: None,
-        policy: None,
-        requirements: None,
-    };
-    let found = discover(&none, cli.config.as_deref(), Path::new("."))
-        .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-    let only_config = ValidationInputs {
-        config: found.config,
-        ..Default::default()
-    };
-    Ok(validate(&only_config)
-        .config
-        .and_then(|loaded| loaded.config.audit))
-}
+use crate::{Failure, exit, print_out, to_json};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -88,18 +23,28 @@ struct Report<'a> {
 /// would loosen the policy (`CP0024`).
 pub(crate) fn run_validate(
     cli: &crate::Cli,
-    inputs: &ValidationInputs,
-    json: bool,
+    files: &crate::RuntimeFiles,
     strict: bool,
 ) -> Result<u8, Failure> {
-    let mut validation = validate(inputs);
+    let builder = crate::session_builder(
+        cli,
+        &crate::PolicyInputs {
+            cwd: None,
+            writable_roots: Vec::new(),
+            files: files.clone(),
+        },
+    );
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("current directory: {e}")))?;
+    let env = codex_policy::Environment::process();
+    let inputs = crate::runtime_files(cli, files)
+        .discover(&cwd, &env)
+        .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
     // A profile that cannot be resolved is reported through its file already.
-    if let Ok(resolved) = crate::resolve_profile(cli) {
-        let loosening =
-            crate::effective::loosening(&resolved, None, &resolved.sandbox_policy, &validation)?;
-        validation.findings.extend(loosening);
-    }
-    print_out(&render(inputs, &validation, json)?)?;
+    let resolved = builder.resolve().ok();
+    let validation = codex_policy::validate_files(&inputs, resolved.as_ref(), &cwd, &env)
+        .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    print_out(&render(&inputs, &validation, cli.json)?)?;
     Ok(if validation.fails(strict) {
         exit::INVALID_INPUT
     } else {

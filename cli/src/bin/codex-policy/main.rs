@@ -2,19 +2,21 @@
 
 mod audit;
 mod config_files;
-mod effective;
 mod exec_rules;
+mod explain;
 mod profile;
 mod sandbox;
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use codex_policy::model::{CodexRc, HarnessPolicy, Requirements, RuntimePattern};
-use codex_policy::{CodexConfig, ProfileResolver, ResolvedProfile, SandboxPolicy, SecurityProfile};
+use codex_policy::{
+    CodexConfig, ConfigurationError, Error, Refusal, SandboxPolicy, SecurityProfile, SessionBuilder,
+};
 use serde::Serialize;
 
 /// Exit statuses of the contract.
@@ -26,8 +28,6 @@ mod exit {
     /// codex-policy could not start the command under the requested restrictions,
     /// or failed itself.
     pub(crate) const CANNOT_START: u8 = 125;
-    /// The exec policy refused the command.
-    pub(crate) const REFUSED: u8 = 126;
 }
 
 /// Decide and enforce what an AI agent's child processes may do.
@@ -118,7 +118,7 @@ enum Command {
 }
 
 fn parse_pattern(name: &str) -> Result<RuntimePattern, String> {
-    name.parse()
+    name.parse::<RuntimePattern>().map_err(|e| e.to_string())
 }
 
 /// What the effective policy is composed from, besides profile and config.toml.
@@ -135,7 +135,7 @@ struct PolicyInputs {
 }
 
 /// The runtime-control files (config.toml is the global `--config`).
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct RuntimeFiles {
     /// .codexrc.json (default: $CODEX_RUNTIME_CONFIG, else ./.codexrc.json if present).
     #[arg(long, value_name = "FILE")]
@@ -312,9 +312,20 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         Some(Command::Run(_) | Command::Launch(_) | Command::Debug { .. }) => exit::CANNOT_START,
         _ => exit::INVALID_INPUT,
     };
-    let resolve = || resolve_profile(cli).map_err(|e| Failure::new(config_status, e));
     if cli.show_profile {
-        print_out(&profile::render(&resolve()?, cli.json)?)?;
+        let no_inputs = PolicyInputs {
+            cwd: None,
+            writable_roots: Vec::new(),
+            files: RuntimeFiles {
+                runtime: None,
+                policy: None,
+                requirements: None,
+            },
+        };
+        let resolved = session_builder(cli, &no_inputs)
+            .resolve()
+            .map_err(|e| failure(e, config_status))?;
+        print_out(&profile::render(&resolved, cli.json)?)?;
     }
     match &cli.command {
         None => Ok(0),
@@ -324,45 +335,24 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         }
         Some(Command::Doctor) => sandbox::doctor(cli.json),
         Some(Command::Validate { files, strict }) => {
-            let inputs = config_files::discover(files, cli.config.as_deref(), Path::new("."))
-                .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-            config_files::run_validate(cli, &inputs, cli.json, *strict)
+            config_files::run_validate(cli, files, *strict)
         }
         Some(Command::Init {
             pattern,
             dir,
             force,
         }) => config_files::run_init(*pattern, dir, *force),
-        Some(Command::Run(args)) => sandbox::run(cli, &resolve()?, args, sandbox::Mode::Run),
-        Some(Command::Launch(args)) => sandbox::run(cli, &resolve()?, args, sandbox::Mode::Launch),
+        Some(Command::Run(args)) => sandbox::run(cli, args, sandbox::Mode::Run),
+        Some(Command::Launch(args)) => sandbox::run(cli, args, sandbox::Mode::Launch),
         Some(Command::Debug {
             backend: DebugBackend::Landlock,
             run,
-        }) => sandbox::run(cli, &resolve()?, run, sandbox::Mode::Debug),
+        }) => sandbox::run(cli, run, sandbox::Mode::Debug),
         Some(Command::Check {
             rules,
             command,
             audit,
-        }) => {
-            let resolved = resolve()?;
-            // The log goes where `run` would send it: the same files decide
-            // (`[audit] path` of config.toml, and the redaction settings).
-            let files = if audit.no_audit {
-                Default::default()
-            } else {
-                let inputs = PolicyInputs {
-                    cwd: None,
-                    writable_roots: Vec::new(),
-                    files: RuntimeFiles {
-                        runtime: None,
-                        policy: None,
-                        requirements: None,
-                    },
-                };
-                effective::compose(cli, &resolved, &inputs, exit::INVALID_INPUT)?.files
-            };
-            exec_rules::check(&resolved, rules, command, audit, &files, cli.json)
-        }
+        }) => exec_rules::check(cli, rules, command, audit, cli.json),
         Some(Command::Audit { action }) => match action {
             AuditAction::Tail { file, lines } => audit::show(
                 file.as_deref(),
@@ -380,42 +370,91 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
                 since,
                 until,
             } => {
-                let filter = codex_policy::audit::Filter {
-                    decision: *decision,
-                    operation: *operation,
-                    source: source.clone(),
-                    session: session.clone(),
-                    since: *since,
-                    until: *until,
-                };
+                let filter = codex_policy::audit::Filter::default()
+                    .with_decision(*decision)
+                    .with_operation(*operation)
+                    .with_source(source.clone())
+                    .with_session(session.clone())
+                    .with_since(*since)
+                    .with_until(*until);
                 audit::show(file.as_deref(), &filter, None, cli.json, audit_keep(cli)?)
             }
             AuditAction::Append { file } => audit::append(file.as_deref()),
         },
         Some(Command::Explain(inputs)) => {
-            let composed = effective::compose(cli, &resolve()?, inputs, exit::INVALID_INPUT)?;
-            print_out(&effective::render(&composed, cli.json)?)?;
+            let composition = session_builder(cli, inputs)
+                .compose()
+                .map_err(|e| failure(e, exit::INVALID_INPUT))?;
+            print_out(&explain::render(&composition, cli.json)?)?;
             Ok(0)
         }
     }
 }
 
-/// How many rotated files the log keeps (`[audit] keep` of config.toml):
-/// the readers read no other `.N` (one beyond it was not written by the log).
-/// A config.toml that does not load leaves the default: reading a log must
-/// not depend on it.
+/// How many rotated files the log keeps (`[audit] keep` of config.toml).
 fn audit_keep(cli: &Cli) -> Result<usize, Failure> {
-    Ok(config_files::audit_table(cli)?
-        .and_then(|audit| audit.keep)
-        .map_or(codex_policy::audit::DEFAULT_KEEP, |k| k.get()))
+    codex_policy::configured_audit_keep(
+        cli.config.as_deref(),
+        &codex_policy::Environment::process(),
+    )
+    .map_err(|e| Failure::new(exit::INVALID_INPUT, e))
 }
 
-fn resolve_profile(cli: &Cli) -> Result<ResolvedProfile, codex_policy::ProfileError> {
-    ProfileResolver::new()
-        .command_line(cli.profile)
-        .environment(|key| std::env::var_os(key))
-        .config_file(cli.config.clone())
-        .resolve()
+/// The runtime-control files the flags name.
+fn runtime_files(cli: &Cli, files: &RuntimeFiles) -> codex_policy::RuntimeFiles {
+    let mut chosen = codex_policy::RuntimeFiles::default();
+    chosen.runtime = files.runtime.clone();
+    chosen.policy = files.policy.clone();
+    chosen.requirements = files.requirements.clone();
+    chosen.config = cli.config.clone();
+    chosen
+}
+
+/// A session as the flags describe it.
+fn session_builder(cli: &Cli, inputs: &PolicyInputs) -> SessionBuilder {
+    let mut builder =
+        codex_policy::Session::builder().runtime_files(runtime_files(cli, &inputs.files));
+    if let Some(profile) = cli.profile {
+        builder = builder.profile(profile);
+    }
+    if let Some(dir) = &inputs.cwd {
+        builder = builder.cwd(dir);
+    }
+    for root in &inputs.writable_roots {
+        builder = builder.writable_root(root);
+    }
+    builder
+}
+
+/// A library error as the command line reports it: its exit status (bad
+/// configuration is `config_status`), with the flags that would help.
+fn failure(err: Error, config_status: u8) -> Failure {
+    let status = match &err {
+        Error::Configuration(ConfigurationError::ExtraRootsNeedWrites { .. }) => exit::USAGE,
+        // A file the command could have written is a refusal to start, even
+        // for `explain`.
+        Error::Configuration(ConfigurationError::Loosening { .. }) => exit::CANNOT_START,
+        Error::Configuration(_) => config_status,
+        other => other.exit_status(),
+    };
+    let advice = match &err {
+        Error::Configuration(ConfigurationError::InvalidFiles { .. }) => {
+            "\n(run `codex-policy validate` for every finding)"
+        }
+        Error::Configuration(ConfigurationError::ExtraRootsNeedWrites { .. }) => {
+            " (--writable-root)"
+        }
+        Error::AuditLog { .. } => " (use --audit-log to choose another file)",
+        Error::Refused(Refusal::NotApproved { .. }) => {
+            " (there was no terminal to ask on, or the answer was no)"
+        }
+        err if err.lacks_protection() => {
+            "\n  run `codex-policy doctor` for details, or pass --best-effort to run with only \
+             the protections listed as enforced"
+        }
+        _ => "",
+    };
+    Failure::new(status, format!("{err}{advice}"))
 }
 
 fn print_out(text: &str) -> Result<(), Failure> {

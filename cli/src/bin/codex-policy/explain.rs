@@ -1,0 +1,82 @@
+//! `explain`: the effective policy and the source that decided each field.
+
+use codex_policy::model::effective::EffectivePolicy;
+use codex_policy::{Composition, ResolvedProfile};
+use serde::Serialize;
+
+use crate::{Failure, to_json};
+
+#[derive(Serialize)]
+struct Explanation<'a> {
+    profile: &'a ResolvedProfile,
+    effective: &'a EffectivePolicy,
+    warnings: Vec<String>,
+}
+
+/// `explain` output.
+pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failure> {
+    let warnings: Vec<String> = composed
+        .files
+        .findings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let e = &composed.effective;
+    if json {
+        return to_json(&Explanation {
+            profile: &composed.resolved,
+            effective: e,
+            warnings,
+        });
+    }
+    let policy = serde_json::to_string(&e.sandbox_policy.value).map_err(Failure::internal)?;
+    let mut out = vec![
+        format!(
+            "profile            {} ({})",
+            composed.resolved.profile, composed.resolved.source
+        ),
+        format!("sandbox policy     {policy}"),
+        format!(
+            "network            {}  <- {}",
+            e.network.value, e.network.decided_by
+        ),
+        format!(
+            "network enforced   {}",
+            if e.network_enforced_open {
+                "open (host network)"
+            } else {
+                "off"
+            }
+        ),
+        format!(
+            "deny_on_violation  {}  <- {}",
+            e.deny_on_violation.value, e.deny_on_violation.decided_by
+        ),
+        format!(
+            "managed-only       {}  <- {}",
+            e.managed_allowed_domains_only.value, e.managed_allowed_domains_only.decided_by
+        ),
+    ];
+    if let Some(env) = &e.environment {
+        out.push(format!(
+            "environment        {}  <- {}",
+            env.value, env.decided_by
+        ));
+    }
+    if !e.domains.is_empty() {
+        out.push("domains:".into());
+        for d in &e.domains {
+            out.push(format!(
+                "  {:<12} {:<32} <- {}  ({})",
+                d.decision, d.pattern, d.decided_by, d.reason
+            ));
+        }
+    }
+    for note in &e.notes {
+        out.push(format!("note: {note}"));
+    }
+    for warning in warnings {
+        out.push(format!("warning: {warning}"));
+    }
+    Ok(out.join("\n"))
+}

@@ -1,0 +1,262 @@
+//! The configuration stage of a session: finding the runtime-control files,
+//! validating them, and composing them with the profile into one
+//! [`EffectivePolicy`].
+
+use std::path::{Path, PathBuf};
+
+use codex_policy_model::CommandWritable;
+use codex_policy_model::effective::{self, EffectivePolicy};
+use codex_policy_model::tightening::{RunContext, loosening_findings};
+use codex_policy_model::validate::{Finding, Severity, Validation, ValidationInputs, validate};
+use codex_profiles::{ProfileError, ProfileSource, ResolvedProfile, SecurityProfile};
+
+use crate::SandboxPolicy;
+use crate::environment::Environment;
+use crate::error::ConfigurationError;
+
+/// Where managed requirements live on Codex installations.
+pub const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
+
+/// The runtime-control files a session reads. A file left `None` is found as
+/// `codex-policy run` finds it: `.codexrc.json` from `$CODEX_RUNTIME_CONFIG`,
+/// else in the project directory; `harness.policy.json` from
+/// `$CODEX_POLICY_FILE`, else in the project directory; `config.toml` in
+/// `$CODEX_HOME` (default `~/.codex`); `requirements.toml` at
+/// [`MANAGED_REQUIREMENTS`] — each only if it exists.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RuntimeFiles {
+    /// `.codexrc.json`.
+    pub runtime: Option<PathBuf>,
+    /// `harness.policy.json`.
+    pub policy: Option<PathBuf>,
+    /// `config.toml`.
+    pub config: Option<PathBuf>,
+    /// Managed `requirements.toml`.
+    pub requirements: Option<PathBuf>,
+}
+
+impl RuntimeFiles {
+    /// This `.codexrc.json`.
+    #[must_use]
+    pub fn with_runtime(mut self, path: impl Into<PathBuf>) -> Self {
+        self.runtime = Some(path.into());
+        self
+    }
+
+    /// This `harness.policy.json`.
+    #[must_use]
+    pub fn with_policy(mut self, path: impl Into<PathBuf>) -> Self {
+        self.policy = Some(path.into());
+        self
+    }
+
+    /// This `config.toml`.
+    #[must_use]
+    pub fn with_config(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config = Some(path.into());
+        self
+    }
+
+    /// This managed `requirements.toml`.
+    #[must_use]
+    pub fn with_requirements(mut self, path: impl Into<PathBuf>) -> Self {
+        self.requirements = Some(path.into());
+        self
+    }
+
+    /// The files to read for a project in `project_dir`: the explicit ones,
+    /// else the environment, else the conventional locations where a file is
+    /// there. Codex's home is found as everywhere else, so a relative or empty
+    /// `CODEX_HOME` (or relative `HOME`) is refused.
+    pub fn discover(
+        &self,
+        project_dir: &Path,
+        env: &Environment,
+    ) -> Result<ValidationInputs, ProfileError> {
+        let existing = |path: PathBuf| path.exists().then_some(path);
+        let from_env = |var: &str| env.var(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let config = match &self.config {
+            Some(path) => Some(path.clone()),
+            None => env
+                .codex_home()?
+                .and_then(|home| existing(home.join(codex_profiles::CONFIG_FILE_NAME))),
+        };
+        Ok(ValidationInputs {
+            runtime: self
+                .runtime
+                .clone()
+                .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
+                .or_else(|| existing(project_dir.join(".codexrc.json"))),
+            policy: self
+                .policy
+                .clone()
+                .or_else(|| from_env("CODEX_POLICY_FILE"))
+                .or_else(|| existing(project_dir.join("harness.policy.json"))),
+            config,
+            requirements: self
+                .requirements
+                .clone()
+                .or_else(|| existing(PathBuf::from(MANAGED_REQUIREMENTS))),
+        })
+    }
+}
+
+/// The effective policy of a session and what it was composed from.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Composition {
+    /// The profile and the source that chose it.
+    pub resolved: ResolvedProfile,
+    /// The runtime-control files as validated (warnings included).
+    pub files: Validation,
+    /// Profile, files and extra writable roots composed: most restrictive wins.
+    pub effective: EffectivePolicy,
+    /// The directory commands run in (absolute).
+    pub cwd: PathBuf,
+}
+
+impl Composition {
+    /// The sandbox policy every command of the session runs under.
+    pub fn sandbox_policy(&self) -> &SandboxPolicy {
+        &self.effective.sandbox_policy.value
+    }
+
+    /// The configuration files the policy was composed from.
+    pub fn loaded_files(&self) -> Vec<&Path> {
+        let files = &self.files;
+        [
+            files.codexrc.as_ref().map(|f| f.source.path()),
+            files.harness.as_ref().map(|f| f.source.path()),
+            files.config.as_ref().map(|f| f.source.path()),
+            files.requirements.as_ref().map(|(s, _)| s.path()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// Whether a refusal is only reported (`deny_on_violation: false`).
+    pub fn monitor_mode(&self) -> bool {
+        !self.effective.deny_on_violation.value
+    }
+}
+
+/// Validates the files (an error stops everything) and composes them with
+/// the profile and the extra writable roots.
+pub(crate) fn compose(
+    resolved: ResolvedProfile,
+    files: &RuntimeFiles,
+    cwd: &Path,
+    extra_roots: &[PathBuf],
+    env: &Environment,
+) -> Result<Composition, ConfigurationError> {
+    let mut discovered = files.discover(cwd, env)?;
+    // config.toml was already read by profile resolution; validate it too.
+    discovered.config = discovered.config.or_else(|| resolved.config_file.clone());
+    let files = if [
+        &discovered.runtime,
+        &discovered.policy,
+        &discovered.config,
+        &discovered.requirements,
+    ]
+    .iter()
+    .all(|f| f.is_none())
+    {
+        Validation::default()
+    } else {
+        validate(&discovered)
+    };
+    let errors: Vec<Finding> = files
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(ConfigurationError::InvalidFiles { findings: errors });
+    }
+    let policy = with_extra_roots(&resolved.sandbox_policy, extra_roots, resolved.profile)?;
+    let loosening = loosening(&resolved, cwd, &policy, &files, env)?;
+    if !loosening.is_empty() {
+        return Err(ConfigurationError::Loosening {
+            findings: loosening,
+        });
+    }
+    let source = format!("profile {} ({})", resolved.profile, resolved.source);
+    let effective = effective::compose(&policy, &source, resolved.profile.as_str(), &files);
+    Ok(Composition {
+        resolved,
+        files,
+        effective,
+        cwd: cwd.to_path_buf(),
+    })
+}
+
+/// A policy file the command could have written (inside a writable root of
+/// a run of `policy` in `cwd`, with the environment's `$TMPDIR`) may only
+/// tighten: the findings (`CP0024`) of anything in `files` that would loosen it.
+pub fn loosening(
+    resolved: &ResolvedProfile,
+    cwd: &Path,
+    policy: &SandboxPolicy,
+    files: &Validation,
+    env: &Environment,
+) -> Result<Vec<Finding>, ConfigurationError> {
+    let tmpdir = env.var("TMPDIR");
+    let writable = CommandWritable::for_policy(policy, cwd, tmpdir.as_deref())?;
+    Ok(loosening_findings(
+        files,
+        &RunContext {
+            profile_policy: policy,
+            profile_name: resolved.profile.as_str(),
+            profile_from_config: matches!(resolved.source, ProfileSource::ConfigFile { .. }),
+            writable: &writable,
+        },
+    ))
+}
+
+/// Validates the runtime-control files of `inputs` as `codex-policy validate`
+/// does: every finding, plus — for the profile that applies, run in `cwd` —
+/// the keys of a file the sandboxed command could have written that would
+/// loosen the policy (`CP0024`).
+pub fn validate_files(
+    inputs: &ValidationInputs,
+    resolved: Option<&ResolvedProfile>,
+    cwd: &Path,
+    env: &Environment,
+) -> Result<Validation, ConfigurationError> {
+    let mut validation = validate(inputs);
+    if let Some(resolved) = resolved {
+        let found = loosening(resolved, cwd, &resolved.sandbox_policy, &validation, env)?;
+        validation.findings.extend(found);
+    }
+    Ok(validation)
+}
+
+/// Extra writable roots widen a workspace policy; on a read-only one they
+/// would grant writes the profile forbids, so they are refused.
+fn with_extra_roots(
+    policy: &SandboxPolicy,
+    extra: &[PathBuf],
+    profile: SecurityProfile,
+) -> Result<SandboxPolicy, ConfigurationError> {
+    if extra.is_empty() {
+        return Ok(policy.clone());
+    }
+    match policy {
+        SandboxPolicy::WorkspaceWrite {
+            writable_roots,
+            network_access,
+            exclude_tmpdir_env_var,
+            exclude_slash_tmp,
+        } => Ok(SandboxPolicy::WorkspaceWrite {
+            writable_roots: writable_roots.iter().chain(extra).cloned().collect(),
+            network_access: *network_access,
+            exclude_tmpdir_env_var: *exclude_tmpdir_env_var,
+            exclude_slash_tmp: *exclude_slash_tmp,
+        }),
+        SandboxPolicy::DangerFullAccess => Ok(policy.clone()),
+        _ => Err(ConfigurationError::ExtraRootsNeedWrites { profile }),
+    }
+}

@@ -1,0 +1,161 @@
+//! The one error type of a session: which stage failed, wrapping the error of
+//! the crate that failed.
+
+use std::path::PathBuf;
+
+use codex_policy_model::WritableRootsError;
+use codex_policy_model::validate::Finding;
+use codex_profiles::{ProfileError, SecurityProfile};
+
+/// Why a session could not be built, or a command of it not started.
+///
+/// Each variant is a stage: the configuration (nothing was prepared), the
+/// exec policy (the command was refused), the audit log (it cannot record,
+/// and the policy says to fail closed), the host (it cannot enforce the
+/// policy) and the start of the command. [`Error::exit_status`] maps each to
+/// the status `codex-policy run` exits with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The profile, a runtime-control file, a rules file or an option is
+    /// invalid; nothing was started.
+    #[error(transparent)]
+    Configuration(#[from] ConfigurationError),
+    /// The exec policy refused the command; it was not started.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The audit log cannot be written while `deny_on_violation` is in force.
+    #[error(
+        "the audit log cannot be written ({reason}); refusing because deny_on_violation is in force"
+    )]
+    AuditLog {
+        /// What went wrong with the log.
+        reason: String,
+    },
+    /// This host cannot enforce the policy (or the sandbox could not be
+    /// prepared); nothing was started.
+    #[error(transparent)]
+    Unenforceable(crate::SandboxError),
+    /// The command could not be started: not found, not executable, or a
+    /// sandbox step failed in the child.
+    #[error(transparent)]
+    Spawn(crate::SandboxError),
+    /// The calling process could not do its part (its working directory, a
+    /// pipe, waiting).
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The system's answer.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The exit status of the contract: 126 refused by the exec policy or not
+    /// executable, 127 not found, 125 for everything else codex-policy could
+    /// not do.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Self::Refused(_) => 126,
+            Self::Spawn(err) => crate::native::exit_status(err),
+            _ => 125,
+        }
+    }
+
+    /// Whether this host lacks a protection the policy needs: a best-effort
+    /// session would run the command without it (and say so).
+    pub fn lacks_protection(&self) -> bool {
+        matches!(self, Self::Unenforceable(err) if crate::native::lacks_protection(err))
+    }
+}
+
+/// What is wrong with the configuration of a session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigurationError {
+    /// The profile could not be resolved (environment, `config.toml`).
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The runtime-control files have errors.
+    #[error(
+        "the configuration has errors; nothing was started\n{}",
+        lines(findings)
+    )]
+    InvalidFiles {
+        /// Every error, with file, line, column and key.
+        findings: Vec<Finding>,
+    },
+    /// A policy file the sandboxed command could have written would loosen
+    /// the policy (`CP0024`).
+    #[error(
+        "a policy file the sandboxed command could have written would loosen the policy; \
+         nothing was started\n{}",
+        lines(findings)
+    )]
+    Loosening {
+        /// The keys that would loosen it.
+        findings: Vec<Finding>,
+    },
+    /// Extra writable roots were given to a profile that writes nothing.
+    #[error(
+        "extra writable roots need a profile that writes (workspace, workspace-net); \
+         profile {profile} is read-only"
+    )]
+    ExtraRootsNeedWrites {
+        /// The read-only profile.
+        profile: SecurityProfile,
+    },
+    /// The working directory or the writable roots cannot be resolved.
+    #[error(transparent)]
+    WritableRoots(#[from] WritableRootsError),
+    /// A command's working directory lies outside the session's directory
+    /// and its writable roots.
+    #[error(
+        "{}: a command's working directory must lie inside the session's directory {} or a \
+         writable root",
+        dir.display(),
+        session.display()
+    )]
+    DirectoryOutsideSession {
+        /// The directory asked for.
+        dir: PathBuf,
+        /// The session's directory.
+        session: PathBuf,
+    },
+    /// A rules file does not load.
+    #[cfg(feature = "exec-policy")]
+    #[error(transparent)]
+    Rules(#[from] codex_execpolicy::LoadError),
+    /// No command was given.
+    #[error("no command given")]
+    EmptyCommand,
+}
+
+fn lines(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The exec policy's refusal of one command line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A rule forbids it.
+    #[error("refused by the exec policy: {explanation}")]
+    Forbidden {
+        /// The matched rules, in one line.
+        explanation: String,
+    },
+    /// A rule asks for approval, and the session's approver did not give it
+    /// (or the session has none).
+    #[error("needs approval and was not approved: {explanation}")]
+    NotApproved {
+        /// The matched rules, in one line.
+        explanation: String,
+    },
+}

@@ -1,0 +1,1027 @@
+//! [`Session`]: the one pipeline from configuration to a sandboxed, gated,
+//! audited command. Built once per agent session; every command of it uses
+//! the same composed policy, the same loaded rules, the same prepared
+//! sandbox and the same audit trail.
+
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use codex_audit::{AuditDecision, Operation};
+use codex_policy_model::{CommandWritable, EnforcementReport, ProtectionStatus};
+use codex_profiles::{ProfileResolver, ResolvedProfile, SecurityProfile};
+
+use crate::compose::{Composition, RuntimeFiles, compose};
+use crate::environment::Environment;
+use crate::error::{ConfigurationError, Error};
+#[cfg(feature = "exec-policy")]
+use crate::gate::{Approver, Check, ExecGate, ExecRules, decide};
+use crate::native::{LinuxSandbox, PreparedSandbox};
+use crate::notice::{Notice, Notices};
+use crate::trail::{AuditDestination, AuditTrail, TrailOptions, audit_target};
+use crate::{SandboxPolicy, exit_code};
+
+/// Everything a session is built from. Start with [`Session::builder`].
+#[derive(Debug, Default)]
+#[must_use]
+pub struct SessionBuilder {
+    profile: Option<SecurityProfile>,
+    files: RuntimeFiles,
+    cwd: Option<PathBuf>,
+    writable_roots: Vec<PathBuf>,
+    #[cfg(feature = "exec-policy")]
+    rules: ExecRules,
+    #[cfg(feature = "exec-policy")]
+    approver: Option<ApproverSlot>,
+    audit: AuditDestination,
+    session_id: Option<String>,
+    best_effort: bool,
+    launcher_environment: bool,
+    notices: Notices,
+    env: Environment,
+}
+
+#[cfg(feature = "exec-policy")]
+#[derive(Clone)]
+struct ApproverSlot(Approver);
+
+#[cfg(feature = "exec-policy")]
+impl std::fmt::Debug for ApproverSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Approver")
+    }
+}
+
+impl SessionBuilder {
+    /// The security profile; without it, the usual resolution decides
+    /// (`CODEX_SECURITY_PROFILE`, then `config.toml`, then `offline`).
+    pub fn profile(mut self, profile: SecurityProfile) -> Self {
+        self.profile = Some(profile);
+        self
+    }
+
+    /// The runtime-control files; those left unset are found as
+    /// `codex-policy run` finds them (see [`RuntimeFiles`]).
+    pub fn runtime_files(mut self, files: RuntimeFiles) -> Self {
+        self.files = files;
+        self
+    }
+
+    /// The directory commands run in and the main writable root (default:
+    /// the current directory).
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// An extra writable directory (workspace profiles only; a read-only
+    /// profile refuses it).
+    pub fn writable_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.writable_roots.push(dir.into());
+        self
+    }
+
+    /// The exec-policy rules every command is checked against (default:
+    /// none, commands are not gated).
+    #[cfg(feature = "exec-policy")]
+    pub fn rules(mut self, rules: ExecRules) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Who approves a command the exec policy asks approval for. Without
+    /// one, such a command is refused ([`crate::Refusal::NotApproved`]).
+    #[cfg(feature = "exec-policy")]
+    pub fn approver(
+        mut self,
+        approve: impl Fn(&crate::ApprovalRequest<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.approver = Some(ApproverSlot(Arc::new(approve)));
+        self
+    }
+
+    /// Where the audit events go (default: `[audit] path` of config.toml,
+    /// else `$CODEX_HOME/audit/audit.jsonl`).
+    pub fn audit(mut self, destination: AuditDestination) -> Self {
+        self.audit = destination;
+        self
+    }
+
+    /// The session id of the events (default: a new random id).
+    pub fn session_id(mut self, id: impl Into<String>) -> Self {
+        self.session_id = Some(id.into());
+        self
+    }
+
+    /// Run commands even if this host cannot enforce every protection the
+    /// policy needs; a warning lists what is not enforced. Default: refuse.
+    pub fn best_effort(mut self, best_effort: bool) -> Self {
+        self.best_effort = best_effort;
+        self
+    }
+
+    /// Give every command the launcher's environment: `CODEX_RUNTIME_CONFIG`,
+    /// `CODEX_CONTEXT_NAME`, `CODEX_NETWORK_ACCESS`, `CODEX_POLICY_FILE`,
+    /// `AWS_PROFILE`, `AWS_REGION` from the runtime-control files.
+    pub fn launcher_environment(mut self, enabled: bool) -> Self {
+        self.launcher_environment = enabled;
+        self
+    }
+
+    /// Where notes and warnings go (default: standard error, as
+    /// `codex-policy: warning: …`).
+    pub fn on_notice(mut self, handler: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.notices = Notices::new(Arc::new(handler));
+        self
+    }
+
+    /// The environment variables the session reads (`CODEX_*`, `HOME`,
+    /// `TMPDIR`); default: the process's own.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Stage one: the profile, and the source that chose it.
+    pub fn resolve(&self) -> Result<ResolvedProfile, Error> {
+        let mut resolver = ProfileResolver::new()
+            .environment(|key| self.env.var(key))
+            .config_file(self.files.config.clone());
+        if let Some(profile) = self.profile {
+            resolver = resolver.command_line(Some(profile));
+        }
+        resolver
+            .resolve()
+            .map_err(|e| Error::Configuration(e.into()))
+    }
+
+    /// Stages one and two: the profile composed with the runtime-control
+    /// files and the extra writable roots. Starts and writes nothing.
+    pub fn compose(&self) -> Result<Composition, Error> {
+        let resolved = self.resolve()?;
+        let cwd = match &self.cwd {
+            Some(dir) => std::path::absolute(dir),
+            None => std::env::current_dir(),
+        }
+        .map_err(|source| Error::Io {
+            what: "the working directory",
+            source,
+        })?;
+        Ok(compose(
+            resolved,
+            &self.files,
+            &cwd,
+            &self.writable_roots,
+            &self.env,
+        )?)
+    }
+
+    /// Composes the policy, loads the rules, opens the audit trail (and
+    /// records what was loaded), and prepares the sandbox: everything that
+    /// can be done once for the whole session. An invalid file, a rules file
+    /// that does not load, a log that cannot be written under
+    /// `deny_on_violation`, or a host that cannot enforce the policy stops
+    /// here, before anything is started.
+    pub fn build(self) -> Result<Session, Error> {
+        let (core, policy) = self.core_from(self.compose()?, true)?;
+        let tmpdir = core.tmpdir.clone();
+        // The audit log and Codex's home stay out of the command's reach even
+        // inside a writable root (read-only binds; their directories pinned).
+        let mut protected = core.trail().protected_paths();
+        if let Ok(roots) = policy.writable_roots(&core.composition.cwd, tmpdir.as_deref())
+            && let Some(home) = crate::prepare_codex_home(&roots, &core.notices, &self.env)
+                .map_err(|e| Error::Configuration(e.into()))?
+        {
+            protected.push(home);
+        }
+        let sandbox = if self.best_effort {
+            LinuxSandbox::best_effort()
+        } else {
+            LinuxSandbox::new()
+        }
+        .protect_paths(protected)
+        .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
+        let prepared = sandbox
+            .plan(&policy, &core.composition.cwd, tmpdir.as_deref())
+            .and_then(|plan| sandbox.prepare(plan));
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                let mut trail = core.trail();
+                let event = trail
+                    .event(
+                        Operation::SandboxStart,
+                        core.composition.cwd.display().to_string(),
+                        AuditDecision::Denied,
+                        "sandbox",
+                    )
+                    .with_reason(err.to_string());
+                // The session is refused below whether or not this is written.
+                let _ = trail.record(event);
+                return Err(Error::Unenforceable(err));
+            }
+        };
+        let report = prepared.report();
+        for rule in &report.rules {
+            if let Some(text) = rule.strip_prefix("warning: ") {
+                core.notices.emit(Notice::warning(text));
+            } else if let Some(text) = rule.strip_prefix("note: ") {
+                core.notices.emit(Notice::note(text));
+            }
+        }
+        let missing: Vec<String> = report
+            .missing()
+            .map(|entry| match &entry.status {
+                ProtectionStatus::NotEnforced { reason } => {
+                    format!("  - {}\n    because: {reason}", entry.protection)
+                }
+                _ => format!("  - {}", entry.protection),
+            })
+            .collect();
+        if !missing.is_empty() {
+            core.notices.emit(Notice::warning(format!(
+                "best effort: running WITHOUT these protections:\n{}",
+                missing.join("\n")
+            )));
+        }
+        let start_reason = if missing.is_empty() {
+            serde_json::to_string(&policy).unwrap_or_default()
+        } else {
+            let names: Vec<&str> = report.missing().map(|m| m.protection.describe()).collect();
+            format!("best effort, not enforced: {}", names.join(", "))
+        };
+        Ok(Session {
+            core: Arc::new(core),
+            policy,
+            sandbox: Arc::new(prepared),
+            start_reason,
+            launcher_environment: self.launcher_environment,
+        })
+    }
+
+    /// A session that decides on command lines and records its decisions,
+    /// but starts nothing: what `codex-policy check` uses. Without rules it
+    /// consults the built-in default policy.
+    #[cfg(feature = "exec-policy")]
+    pub fn build_checker(mut self) -> Result<Checker, Error> {
+        if self.rules == ExecRules::None {
+            self.rules = ExecRules::BuiltIn;
+        }
+        let composition = self.compose()?;
+        Ok(Checker {
+            core: Arc::new(self.core_from(composition, false)?.0),
+        })
+    }
+
+    /// The rules files the session loads.
+    fn rules_files(&self) -> &[PathBuf] {
+        #[cfg(feature = "exec-policy")]
+        if let ExecRules::Files(files) = &self.rules {
+            return files;
+        }
+        &[]
+    }
+
+    /// The parts shared by sessions and checkers. `runs` says whether
+    /// commands will run (the log is then written fail-closed under
+    /// `deny_on_violation`, and guarded from links they could plant).
+    fn core_from(
+        &self,
+        composition: Composition,
+        runs: bool,
+    ) -> Result<(Core, SandboxPolicy), Error> {
+        let monitor = composition.monitor_mode();
+        let tmpdir = self.env.var("TMPDIR");
+        let cwd = composition.cwd.clone();
+        let writable = if runs {
+            CommandWritable::for_policy(composition.sandbox_policy(), &cwd, tmpdir.as_deref())
+                .map_err(|e| Error::Configuration(e.into()))?
+        } else {
+            // Nothing starts, so nothing the command wrote is in question.
+            CommandWritable::nothing()
+        };
+        let mut trail = AuditTrail::open(
+            TrailOptions {
+                destination: &self.audit,
+                session_id: self.session_id.as_deref(),
+                fail_closed: runs && !monitor,
+                profile: Some(composition.resolved.profile.to_string()),
+                writable: runs.then_some(&writable),
+                notices: self.notices.clone(),
+                env: &self.env,
+            },
+            &composition.files,
+        )?;
+        if runs {
+            trail.reserve_rotated_names(&writable)?;
+        }
+        #[cfg(feature = "exec-policy")]
+        let gate = ExecGate::load(&self.rules, &writable)?;
+        let policy = composition.sandbox_policy().clone();
+        // A rules file's `network_rule` filters the network like any domain
+        // rule: without the egress proxy, filtered means closed.
+        #[cfg(feature = "exec-policy")]
+        let policy = if gate.as_ref().is_some_and(ExecGate::filters_network)
+            && policy.has_network_access()
+        {
+            self.notices.note(
+                "the rules files hold network_rule entries; domain filtering needs the egress \
+                 proxy, which this release does not have, so the network is OFF"
+                    .into(),
+            );
+            policy.with_network_closed()
+        } else {
+            policy
+        };
+        if runs {
+            // The profile is loaded even when no file is: record where it came from.
+            let resolved = &composition.resolved;
+            let event = trail
+                .event(
+                    Operation::PolicyLoad,
+                    format!("profile {}", resolved.profile),
+                    AuditDecision::Allowed,
+                    "config",
+                )
+                .with_reason(resolved.source.to_string());
+            trail.record(event)?;
+            let loaded = composition
+                .loaded_files()
+                .into_iter()
+                .chain(self.rules_files().iter().map(PathBuf::as_path))
+                .map(|p| p.display().to_string());
+            for file in loaded {
+                let event = trail.event(
+                    Operation::PolicyLoad,
+                    file,
+                    AuditDecision::Allowed,
+                    "config",
+                );
+                trail.record(event)?;
+            }
+            for note in &composition.effective.notes {
+                self.notices.note(note.clone());
+            }
+        }
+        Ok((
+            Core {
+                composition,
+                trail: Mutex::new(trail),
+                #[cfg(feature = "exec-policy")]
+                gate,
+                #[cfg(feature = "exec-policy")]
+                approver: self.approver.clone(),
+                notices: self.notices.clone(),
+                tmpdir,
+            },
+            policy,
+        ))
+    }
+}
+
+/// What sessions and checkers share: the composition, the rules, the trail.
+#[derive(Debug)]
+struct Core {
+    composition: Composition,
+    trail: Mutex<AuditTrail>,
+    #[cfg(feature = "exec-policy")]
+    gate: Option<ExecGate>,
+    #[cfg(feature = "exec-policy")]
+    approver: Option<ApproverSlot>,
+    notices: Notices,
+    /// `$TMPDIR` of the session's environment: a writable root of workspace
+    /// profiles.
+    tmpdir: Option<OsString>,
+}
+
+impl std::fmt::Debug for AuditTrail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditTrail")
+            .field("path", &self.path())
+            .field("session", &self.session_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    /// The trail; a thread that panicked while holding it left it usable
+    /// (every event is written in one append, or not at all).
+    fn trail(&self) -> MutexGuard<'_, AuditTrail> {
+        self.trail.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Checks `argv` run in `cwd` against the rules and records the decision.
+    #[cfg(feature = "exec-policy")]
+    fn check(
+        &self,
+        policy: &SandboxPolicy,
+        cwd: &Path,
+        argv: &[String],
+    ) -> Result<Option<Check>, Error> {
+        let Some(gate) = &self.gate else {
+            return Ok(None);
+        };
+        Ok(Some(gate.check(policy, cwd, self.tmpdir.as_deref(), argv)))
+    }
+
+    /// The gate of one command: decided, recorded, then refused or let through.
+    fn gate(&self, policy: &SandboxPolicy, cwd: &Path, argv: &[String]) -> Result<(), Error> {
+        #[cfg(feature = "exec-policy")]
+        if let Some(check) = self.check(policy, cwd, argv)? {
+            let outcome = decide(
+                &check,
+                argv,
+                self.composition.monitor_mode(),
+                self.approver.as_ref().map(|slot| &slot.0),
+            );
+            if self.composition.monitor_mode() && check.audit_view().0 != AuditDecision::Allowed {
+                self.notices.emit(Notice::warning(format!(
+                    "monitor mode: the exec policy would refuse this command ({}); running it",
+                    check.summary()
+                )));
+            }
+            let (decision, reason) = outcome.audit;
+            let mut trail = self.trail();
+            let event = trail
+                .event(
+                    Operation::CommandExec,
+                    audit_target(argv),
+                    decision,
+                    "execpolicy",
+                )
+                .with_reason(reason);
+            trail.record(event)?;
+            return outcome.result.map_err(Error::Refused);
+        }
+        let _ = (policy, cwd, argv);
+        Ok(())
+    }
+}
+
+/// One agent session: a composed policy, loaded rules, a prepared sandbox
+/// and an audit trail, shared by every command it starts. Cheap to clone
+/// (the clones share everything) and safe to use from several threads.
+///
+/// ```no_run
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let session = codex_policy::Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd("/home/me/project")
+///     .build()?;
+/// let output = session.command(["cargo", "test"]).output()?;
+/// println!("{}", String::from_utf8_lossy(&output.stdout));
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Session {
+    core: Arc<Core>,
+    /// What the sandbox enforces: the composed policy, network closed when
+    /// the rules filter it.
+    policy: SandboxPolicy,
+    sandbox: Arc<PreparedSandbox>,
+    /// The `sandbox_start` reason of every command.
+    start_reason: String,
+    launcher_environment: bool,
+}
+
+impl Session {
+    /// A builder with nothing set: the profile and files are then resolved
+    /// as `codex-policy run` resolves them, in the current directory.
+    pub fn builder() -> SessionBuilder {
+        SessionBuilder::default()
+    }
+
+    /// The session id of every audit event.
+    pub fn id(&self) -> String {
+        self.core.trail().session_id().to_owned()
+    }
+
+    /// The profile, the files and the effective policy with provenance.
+    pub fn composition(&self) -> &Composition {
+        &self.core.composition
+    }
+
+    /// The policy every command runs under.
+    pub fn sandbox_policy(&self) -> &SandboxPolicy {
+        &self.policy
+    }
+
+    /// What the sandbox enforces on this host, and what it does not.
+    pub fn report(&self) -> &EnforcementReport {
+        self.sandbox.report()
+    }
+
+    /// The audit log, when events are written.
+    pub fn audit_log(&self) -> Option<PathBuf> {
+        self.core.trail().path().map(Path::to_path_buf)
+    }
+
+    /// The exec policy's decision on `argv` run in the session's directory,
+    /// with the paths it writes verified against the session's policy: a
+    /// question, so nothing is recorded — the gate of
+    /// [`command`](Self::command) records the decision it acts on. `None`
+    /// when the session has no rules.
+    #[cfg(feature = "exec-policy")]
+    pub fn check<S: AsRef<str>>(&self, argv: &[S]) -> Result<Option<Check>, Error> {
+        let argv: Vec<String> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
+        self.core
+            .check(&self.policy, &self.core.composition.cwd, &argv)
+    }
+
+    /// A command of this session, shaped like [`std::process::Command`]:
+    /// `argv[0]` is the program. Each start is gated by the rules, sandboxed
+    /// and audited.
+    pub fn command<I, S>(&self, argv: I) -> SessionCommand<'_>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        SessionCommand {
+            session: self,
+            argv: argv.into_iter().map(|a| a.as_ref().to_owned()).collect(),
+            env: Vec::new(),
+            env_clear: false,
+            dir: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+        }
+    }
+}
+
+#[cfg(feature = "exec-policy")]
+fn record_check(core: &Core, check: &Check, argv: &[String]) -> Result<(), Error> {
+    let (decision, reason) = check.audit_view();
+    let mut trail = core.trail();
+    let event = trail
+        .event(
+            Operation::CommandExec,
+            audit_target(argv),
+            decision,
+            "execpolicy",
+        )
+        .with_reason(reason);
+    trail.record(event)
+}
+
+/// Decides on command lines and records each decision (`command_exec`);
+/// starts nothing: what `codex-policy check` is. Built by
+/// [`SessionBuilder::build_checker`].
+#[cfg(feature = "exec-policy")]
+#[derive(Debug, Clone)]
+pub struct Checker {
+    core: Arc<Core>,
+}
+
+#[cfg(feature = "exec-policy")]
+impl Checker {
+    /// The exec policy's decision on `argv` run in the session's directory,
+    /// with the paths it writes verified against the composed policy; the
+    /// decision is recorded.
+    pub fn check<S: AsRef<str>>(&self, argv: &[S]) -> Result<Check, Error> {
+        let argv: Vec<String> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
+        let core = &self.core;
+        let Some(check) = core.check(
+            core.composition.sandbox_policy(),
+            &core.composition.cwd,
+            &argv,
+        )?
+        else {
+            unreachable_rules()
+        };
+        record_check(core, &check, &argv)?;
+        Ok(check)
+    }
+}
+
+/// A checker always has rules (the built-in ones at least).
+#[cfg(feature = "exec-policy")]
+fn unreachable_rules() -> ! {
+    unreachable!("a checker is built with rules")
+}
+
+/// A command of a [`Session`], built like [`std::process::Command`].
+#[derive(Debug)]
+#[must_use]
+pub struct SessionCommand<'s> {
+    session: &'s Session,
+    argv: Vec<OsString>,
+    env: Vec<(OsString, Option<OsString>)>,
+    env_clear: bool,
+    dir: Option<PathBuf>,
+    stdin: Option<Stdio>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl SessionCommand<'_> {
+    /// Adds an argument.
+    pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Self {
+        self.argv.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.argv
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable of the command.
+    pub fn env(&mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> &mut Self {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Removes an environment variable of the command.
+    pub fn env_remove(&mut self, key: impl AsRef<OsStr>) -> &mut Self {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(&mut self) -> &mut Self {
+        self.env.clear();
+        self.env_clear = true;
+        self
+    }
+
+    /// The command's working directory: inside the session's directory or
+    /// one of its writable roots (default: the session's directory).
+    pub fn current_dir(&mut self, dir: impl AsRef<Path>) -> &mut Self {
+        self.dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Standard input (default: inherited; null for [`output`](Self::output)).
+    pub fn stdin(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdin = Some(cfg.into());
+        self
+    }
+
+    /// Standard output (default: inherited; piped for [`output`](Self::output)).
+    pub fn stdout(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stdout = Some(cfg.into());
+        self
+    }
+
+    /// Standard error (default: inherited; piped for [`output`](Self::output)).
+    pub fn stderr(&mut self, cfg: impl Into<Stdio>) -> &mut Self {
+        self.stderr = Some(cfg.into());
+        self
+    }
+
+    /// Gates, sandboxes and starts the command. The streams set here are
+    /// used once: a second `spawn` inherits them again, as `std` does not.
+    pub fn spawn(&mut self) -> Result<SessionChild, Error> {
+        let (mut command, start) = self.prepare()?;
+        let session = self.session;
+        match session.sandbox.spawn(&mut command) {
+            Ok(mut started) => {
+                let child = &mut started.child;
+                Ok(SessionChild {
+                    stdin: child.stdin.take(),
+                    stdout: child.stdout.take(),
+                    stderr: child.stderr.take(),
+                    child: Some(started.child),
+                    exited: None,
+                    core: Arc::clone(&session.core),
+                    start,
+                })
+            }
+            Err(err) => {
+                start.record_not_started(&session.core, &err);
+                Err(spawn_error(err))
+            }
+        }
+    }
+
+    /// Runs the command to its end with standard output and error captured
+    /// (standard input null unless set).
+    pub fn output(&mut self) -> Result<Output, Error> {
+        self.stdin.get_or_insert_with(Stdio::null);
+        self.stdout.get_or_insert_with(Stdio::piped);
+        self.stderr.get_or_insert_with(Stdio::piped);
+        self.spawn()?
+            .wait_with_output()
+            .map_err(|source| Error::Io {
+                what: "waiting for the command",
+                source,
+            })
+    }
+
+    /// Runs the command to its end.
+    pub fn status(&mut self) -> Result<ExitStatus, Error> {
+        self.spawn()?.wait().map_err(|source| Error::Io {
+            what: "waiting for the command",
+            source,
+        })
+    }
+
+    /// Runs the command with the CALLING PROCESS as the supervisor of the
+    /// sandbox (one process fewer than [`spawn`](Self::spawn)): what the
+    /// `codex-policy` command line does. Process-wide, hence explicit: the
+    /// process must be single-threaded ([`crate::SandboxError::MultiThreaded`]
+    /// otherwise), and from here on it forwards `SIGTERM` and `SIGHUP` to
+    /// the command and ignores `SIGINT` and `SIGQUIT` (they reach the
+    /// command from the terminal directly).
+    pub fn supervise(&mut self) -> Result<ExitStatus, Error> {
+        let (mut command, start) = self.prepare()?;
+        let core = &self.session.core;
+        let supervised = match self.session.sandbox.supervise(&mut command) {
+            Ok(supervised) => supervised,
+            Err(err) => {
+                start.record_not_started(core, &err);
+                return Err(spawn_error(err));
+            }
+        };
+        let status = supervised.wait().map_err(|source| Error::Io {
+            what: "waiting for the command",
+            source,
+        })?;
+        start.record_exit(core, exit_code(status), None);
+        Ok(status)
+    }
+
+    /// Gates the command and builds its `std` command; records the start.
+    fn prepare(&mut self) -> Result<(std::process::Command, Start), Error> {
+        let session = self.session;
+        let core = &session.core;
+        let (program, rest) = self
+            .argv
+            .split_first()
+            .ok_or(ConfigurationError::EmptyCommand)?;
+        let dir = self.working_directory()?;
+        let argv: Vec<String> = self
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        core.gate(&session.policy, &dir, &argv)?;
+        let mut command = std::process::Command::new(program);
+        command.args(rest).current_dir(&dir);
+        if self.env_clear {
+            command.env_clear();
+        }
+        if session.launcher_environment {
+            launcher_environment(&core.composition, &mut command);
+        }
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        for (slot, set) in [
+            (
+                self.stdin.take(),
+                std::process::Command::stdin as fn(&mut _, Stdio) -> &mut _,
+            ),
+            (self.stdout.take(), std::process::Command::stdout),
+            (self.stderr.take(), std::process::Command::stderr),
+        ] {
+            if let Some(stdio) = slot {
+                set(&mut command, stdio);
+            }
+        }
+        let start = Start {
+            target: audit_target(&argv),
+            at: Instant::now(),
+        };
+        let mut trail = core.trail();
+        let event = trail
+            .event(
+                Operation::SandboxStart,
+                start.target.clone(),
+                AuditDecision::Allowed,
+                "sandbox",
+            )
+            .with_reason(session.start_reason.clone());
+        trail.record(event)?;
+        Ok((command, start))
+    }
+
+    /// The directory asked for, absolute, refused outside the session's
+    /// directory and writable roots.
+    fn working_directory(&self) -> Result<PathBuf, Error> {
+        let cwd = &self.session.core.composition.cwd;
+        let Some(dir) = &self.dir else {
+            return Ok(cwd.clone());
+        };
+        let dir = cwd.join(dir);
+        let real = std::fs::canonicalize(&dir).map_err(|source| Error::Io {
+            what: "the command's working directory",
+            source,
+        })?;
+        let inside =
+            |root: &Path| std::fs::canonicalize(root).is_ok_and(|root| real.starts_with(root));
+        let in_roots = self
+            .session
+            .policy
+            .writable_roots(cwd, self.session.core.tmpdir.as_deref())
+            .is_ok_and(|roots| roots.roots.iter().any(|r| real.starts_with(&r.root)));
+        if inside(cwd) || in_roots {
+            Ok(real)
+        } else {
+            Err(ConfigurationError::DirectoryOutsideSession {
+                dir,
+                session: cwd.clone(),
+            }
+            .into())
+        }
+    }
+}
+
+/// A start that failed: the host lacking a protection (found out only when
+/// the namespaces are created), or the command itself.
+fn spawn_error(err: crate::SandboxError) -> Error {
+    if crate::native::lacks_protection(&err) {
+        Error::Unenforceable(err)
+    } else {
+        Error::Spawn(err)
+    }
+}
+
+/// A started command's audit target and start time.
+#[derive(Debug)]
+struct Start {
+    target: String,
+    at: Instant,
+}
+
+impl Start {
+    /// Records the `sandbox_exit` that closes a recorded start.
+    fn record_exit(&self, core: &Core, status: i32, reason: Option<String>) {
+        let mut trail = core.trail();
+        let mut event = trail.event(
+            Operation::SandboxExit,
+            self.target.clone(),
+            AuditDecision::Allowed,
+            "sandbox",
+        );
+        event.reason = reason;
+        event.exit_status = Some(status);
+        event.duration_ms = Some(u64::try_from(self.at.elapsed().as_millis()).unwrap_or(u64::MAX));
+        // The command has run: a failure to record its end can only be reported.
+        if let Err(err) = trail.record(event) {
+            core.notices.emit(Notice::warning(err.to_string()));
+        }
+    }
+
+    /// Started, then the command could not be executed (127 not found, 126
+    /// not executable) or the sandbox could not be set up (125).
+    fn record_not_started(&self, core: &Core, err: &crate::SandboxError) {
+        self.record_exit(
+            core,
+            i32::from(crate::native::exit_status(err)),
+            Some(format!("the command did not start: {err}")),
+        );
+    }
+}
+
+/// A running command of a [`Session`], like [`std::process::Child`]. Dropping
+/// it kills the command and reaps it: nothing is left running, no zombie.
+#[derive(Debug)]
+pub struct SessionChild {
+    /// The command's standard input, when piped.
+    pub stdin: Option<ChildStdin>,
+    /// The command's standard output, when piped.
+    pub stdout: Option<ChildStdout>,
+    /// The command's standard error, when piped.
+    pub stderr: Option<ChildStderr>,
+    /// `None` once waited for and recorded.
+    child: Option<std::process::Child>,
+    /// The status once the command has ended, for later `wait`s.
+    exited: Option<ExitStatus>,
+    core: Arc<Core>,
+    start: Start,
+}
+
+impl SessionChild {
+    /// The process id of the sandbox's outermost process (killing it ends
+    /// every process of the sandbox).
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// Kills the command and every process of its sandbox.
+    pub fn kill(&mut self) -> io::Result<()> {
+        match &mut self.child {
+            Some(child) => child.kill(),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits for the command's end. Its status is the command's own: the
+    /// exit code, or the signal that killed it (see [`crate::exit_code`]).
+    pub fn wait(&mut self) -> io::Result<ExitStatus> {
+        drop(self.stdin.take());
+        let Some(child) = &mut self.child else {
+            return self.exited.ok_or_else(|| io::Error::other("the command's status was taken"));
+        };
+        let status = child.wait()?;
+        self.finish(status, None);
+        Ok(status)
+    }
+
+    /// The status if the command has ended, without waiting.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        let Some(child) = &mut self.child else {
+            return Ok(self.exited);
+        };
+        let status = child.try_wait()?;
+        if let Some(status) = status {
+            self.finish(status, None);
+        }
+        Ok(status)
+    }
+
+    /// Waits for the end, collecting standard output and error.
+    pub fn wait_with_output(mut self) -> io::Result<Output> {
+        let Some(mut child) = self.child.take() else {
+            return Err(io::Error::other("the command was already waited for"));
+        };
+        child.stdin = self.stdin.take();
+        child.stdout = self.stdout.take();
+        child.stderr = self.stderr.take();
+        let output = child.wait_with_output();
+        match &output {
+            Ok(output) => self
+                .start
+                .record_exit(&self.core, exit_code(output.status), None),
+            Err(err) => self.start.record_exit(
+                &self.core,
+                125,
+                Some(format!("waiting for the command failed: {err}")),
+            ),
+        }
+        output
+    }
+
+    fn finish(&mut self, status: ExitStatus, reason: Option<String>) {
+        self.child = None;
+        self.exited = Some(status);
+        self.start
+            .record_exit(&self.core, exit_code(status), reason);
+    }
+}
+
+impl Drop for SessionChild {
+    fn drop(&mut self) {
+        let Some(child) = &mut self.child else {
+            return;
+        };
+        // Already ended: just reap it.
+        if let Ok(Some(status)) = child.try_wait() {
+            self.finish(status, None);
+            return;
+        }
+        let _ = child.kill();
+        match child.wait() {
+            Ok(status) => self.finish(
+                status,
+                Some("the handle was dropped before the command ended: killed".into()),
+            ),
+            Err(err) => {
+                self.child = None;
+                self.start.record_exit(
+                    &self.core,
+                    125,
+                    Some(format!("the handle was dropped; reaping failed: {err}")),
+                );
+            }
+        }
+    }
+}
+
+/// The environment the launcher gives the command.
+fn launcher_environment(composition: &Composition, command: &mut std::process::Command) {
+    let absolute = |path: &Path| std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(rc) = &composition.files.codexrc {
+        let ctx = &rc.value.environment_context;
+        command
+            .env("CODEX_RUNTIME_CONFIG", absolute(rc.source.path()))
+            .env("CODEX_CONTEXT_NAME", ctx.name.as_str())
+            .env("CODEX_NETWORK_ACCESS", ctx.network_access.as_str());
+        if let Some(credentials) = &rc.value.credentials {
+            if let Some(profile) = &credentials.aws_profile {
+                command.env("AWS_PROFILE", profile);
+            }
+            if let Some(region) = &credentials.aws_region {
+                command.env("AWS_REGION", region);
+            }
+        }
+    }
+    if let Some(policy) = &composition.files.harness {
+        command.env("CODEX_POLICY_FILE", absolute(policy.source.path()));
+    }
+}

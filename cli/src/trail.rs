@@ -1,0 +1,276 @@
+//! The audit trail of a session: where its events go, and what happens when
+//! they cannot be written.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use codex_audit::{
+    AuditDecision, AuditEvent, AuditSink, FsyncPolicy, Operation, SinkOptions, new_session_id,
+};
+use codex_policy_model::validate::Validation;
+use codex_policy_model::{CommandWritable, FsyncSetting};
+
+use crate::environment::Environment;
+use crate::error::Error;
+use crate::notice::{Notice, Notices};
+
+/// Where the audit events of a session go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuditDestination {
+    /// `[audit] path` of `config.toml`, else `$CODEX_HOME/audit/audit.jsonl`.
+    #[default]
+    Configured,
+    /// This file.
+    File(PathBuf),
+    /// Nowhere: no event is written.
+    Off,
+}
+
+/// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`),
+/// with Codex's home found as for `config.toml`; `None` when there is no home.
+pub fn default_audit_log(
+    env: &Environment,
+) -> Result<Option<PathBuf>, codex_profiles::ProfileError> {
+    let home = env.codex_home()?;
+    Ok(home.map(|home| home.join("audit").join("audit.jsonl")))
+}
+
+/// How many rotated files the log keeps: `[audit] keep` of `config` (default
+/// `$CODEX_HOME/config.toml`). Readers read no other `.N` (one beyond it was
+/// not written by the log). A config.toml that does not load leaves the
+/// default: reading a log must not depend on it.
+pub fn configured_audit_keep(
+    config: Option<&Path>,
+    env: &Environment,
+) -> Result<usize, codex_profiles::ProfileError> {
+    let files = match config {
+        Some(config) => crate::RuntimeFiles::default().with_config(config),
+        None => crate::RuntimeFiles::default(),
+    };
+    let found = files.discover(Path::new("."), env)?;
+    let only_config = codex_policy_model::validate::ValidationInputs {
+        config: found.config,
+        ..Default::default()
+    };
+    Ok(codex_policy_model::validate::validate(&only_config)
+        .config
+        .and_then(|loaded| loaded.config.audit)
+        .and_then(|audit| audit.keep)
+        .map_or(codex_audit::DEFAULT_KEEP, |k| k.get()))
+}
+
+/// A command line as a shell would need it typed.
+pub fn shell_words(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
+}
+
+/// A command line as an event's target: each argument redacted on its own
+/// first — a `bash -c` script is then read as the command line it is, where
+/// `--password x` or `-u user:pw` inside one quoted word would not be — and
+/// the whole again by the sink.
+pub fn audit_target(argv: &[String]) -> String {
+    let redactor = codex_audit::Redactor::new(&[]);
+    let redacted: Vec<String> = argv.iter().map(|a| redactor.redact(a)).collect();
+    shell_words(&redacted)
+}
+
+/// The audit log of one session.
+pub(crate) struct AuditTrail {
+    sink: Option<AuditSink>,
+    session: String,
+    profile: Option<String>,
+    /// `deny_on_violation`: a log that cannot be written refuses the command.
+    fail_closed: bool,
+    notices: Notices,
+}
+
+/// How the trail is opened.
+pub(crate) struct TrailOptions<'a> {
+    pub(crate) destination: &'a AuditDestination,
+    pub(crate) session_id: Option<&'a str>,
+    pub(crate) fail_closed: bool,
+    pub(crate) profile: Option<String>,
+    /// What the sandboxed command can write: a symlink it could have planted
+    /// on the way to the log is refused, never followed.
+    pub(crate) writable: Option<&'a CommandWritable>,
+    pub(crate) notices: Notices,
+    pub(crate) env: &'a Environment,
+}
+
+impl AuditTrail {
+    /// Opens the log. Destination: the explicit file, else `[audit] path` of
+    /// config.toml, else the default path.
+    pub(crate) fn open(options: TrailOptions<'_>, files: &Validation) -> Result<Self, Error> {
+        let session = options
+            .session_id
+            .map_or_else(new_session_id, str::to_owned);
+        let mut trail = Self {
+            sink: None,
+            session,
+            profile: options.profile,
+            fail_closed: options.fail_closed,
+            notices: options.notices,
+        };
+        let explicit = match options.destination {
+            AuditDestination::Off => return Ok(trail),
+            AuditDestination::File(path) => Some(path.clone()),
+            AuditDestination::Configured => None,
+        };
+        let table = files
+            .config
+            .as_ref()
+            .and_then(|c| c.config.audit.clone())
+            .unwrap_or_default();
+        let path = match explicit.clone().or(table.path.clone()) {
+            Some(path) => Some(path),
+            None => default_audit_log(options.env).map_err(|e| Error::AuditLog {
+                reason: e.to_string(),
+            })?,
+        };
+        let Some(path) = path else {
+            trail.failed("no audit log location (set [audit] path, CODEX_HOME or HOME)".into())?;
+            return Ok(trail);
+        };
+        let mut sink_options = SinkOptions::default().with_fsync(match table.fsync {
+            Some(FsyncSetting::EachEvent) => FsyncPolicy::EachEvent,
+            Some(FsyncSetting::Interval) => FsyncPolicy::Interval(Duration::from_millis(
+                table.fsync_interval_ms.map_or(1000, |n| n.get()),
+            )),
+            _ => FsyncPolicy::Never,
+        });
+        if let Some(max) = table.max_bytes {
+            sink_options.max_bytes = Some(max.get());
+        }
+        if let Some(keep) = table.keep {
+            sink_options.keep = keep.get();
+        }
+        if let Some(harness) = &files.harness {
+            let o = &harness.value.observability;
+            sink_options.sample_rate = o.sample_rate.get();
+            sink_options.http_log_headers = o.http_log_headers;
+            sink_options.http_log_bodies = o.http_log_bodies;
+        }
+        if let Some(t) = files
+            .codexrc
+            .as_ref()
+            .and_then(|rc| rc.value.environment_context.telemetry.as_ref())
+        {
+            sink_options.redact_headers = t.redact_headers.clone();
+        }
+        if let Some(link) = options.writable.and_then(|w| w.planted_link(&path)) {
+            trail.failed(format!(
+                "{}: the way to the audit log passes through the symbolic link {}, which the \
+                 sandboxed command could have planted; not following it (choose a log outside \
+                 the writable roots, or remove the link)",
+                path.display(),
+                link.display()
+            ))?;
+            return Ok(trail);
+        }
+        // Opening creates missing directories (0700); Codex's home among them
+        // is said, never created silently.
+        let new_home = explicit
+            .is_none()
+            .then(|| options.env.codex_home().ok().flatten())
+            .flatten()
+            .filter(|home| path.starts_with(home) && home.symlink_metadata().is_err());
+        match AuditSink::open(&path, sink_options) {
+            Ok(sink) => {
+                if let Some(home) = new_home.filter(|home| home.is_dir()) {
+                    trail.notices.note(format!(
+                        "created {} (mode 0700) for the audit log",
+                        home.display()
+                    ));
+                }
+                trail.sink = Some(sink);
+            }
+            Err(e) => trail.failed(e.to_string())?,
+        }
+        Ok(trail)
+    }
+
+    /// The session id of every event.
+    pub(crate) fn session_id(&self) -> &str {
+        &self.session
+    }
+
+    /// The log, when one is written.
+    pub(crate) fn path(&self) -> Option<&Path> {
+        self.sink.as_ref().map(AuditSink::path)
+    }
+
+    /// When the sandboxed command could write where the log lies, creates
+    /// the log's missing rotated names (empty, 0600) so that the sandbox can
+    /// keep them read-only too, and says so.
+    pub(crate) fn reserve_rotated_names(
+        &mut self,
+        writable: &CommandWritable,
+    ) -> Result<(), Error> {
+        let Some(sink) = &self.sink else {
+            return Ok(());
+        };
+        if !writable.could_write(sink.path()) {
+            return Ok(());
+        }
+        match sink.reserve_rotated_names() {
+            Ok(created) if !created.is_empty() => {
+                let message = format!(
+                    "created {} empty rotated audit file(s) next to {} (mode 0600), so that the \
+                     sandbox can keep them read-only",
+                    created.len(),
+                    sink.path().display()
+                );
+                self.notices.note(message);
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(e) => self.failed(e.to_string()),
+        }
+    }
+
+    /// The files the sandboxed command must not write, replace or remove: the
+    /// log and its rotated siblings; none when nothing is logged.
+    pub(crate) fn protected_paths(&self) -> Vec<PathBuf> {
+        self.sink
+            .as_ref()
+            .map(AuditSink::protected_paths)
+            .unwrap_or_default()
+    }
+
+    /// The log cannot be written: refuse (fail closed) or warn.
+    fn failed(&mut self, why: String) -> Result<(), Error> {
+        if self.fail_closed {
+            return Err(Error::AuditLog { reason: why });
+        }
+        self.notices.emit(Notice::warning(format!(
+            "the audit log cannot be written ({why}); continuing (monitor mode)"
+        )));
+        self.sink = None;
+        Ok(())
+    }
+
+    /// A new event of this session.
+    pub(crate) fn event(
+        &self,
+        operation: Operation,
+        target: impl Into<String>,
+        decision: AuditDecision,
+        source: &str,
+    ) -> AuditEvent {
+        let mut event = AuditEvent::now(&self.session, operation, target, decision, source);
+        event.profile = self.profile.clone();
+        event
+    }
+
+    /// Writes an event; a failure refuses or warns as [`AuditTrail::open`] does.
+    pub(crate) fn record(&mut self, event: AuditEvent) -> Result<(), Error> {
+        let Some(sink) = &mut self.sink else {
+            return Ok(());
+        };
+        match sink.record(event) {
+            Ok(_) => Ok(()),
+            Err(e) => self.failed(e.to_string()),
+        }
+    }
+}
