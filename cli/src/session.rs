@@ -926,7 +926,9 @@ impl SessionChild {
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         let Some(child) = &mut self.child else {
-            return self.exited.ok_or_else(|| io::Error::other("the command's status was taken"));
+            return self
+                .exited
+                .ok_or_else(|| io::Error::other("the command's status was taken"));
         };
         let status = child.wait()?;
         self.finish(status, None);
