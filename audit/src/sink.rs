@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::event::AuditEvent;
 use crate::redact::Redactor;
-use crate::safe_file::{not_regular, open_append};
+use crate::safe_file::open_append;
 use crate::sample::Sampler;
 use crate::terminal::escape_for_terminal;
 
@@ -395,8 +395,12 @@ impl AuditSink {
         self.rotate_if_needed(line.len() as u64)?;
         // One write(2) on O_APPEND: the line lands whole, after every other
         // process's lines. A short write (disk full) is an error, not a retry that
-        // could interleave.
-        let written = (&self.file).write(&line).map_err(io(&self.path))?;
+        // could interleave. Under a shared lock: rotation (exclusive) copies
+        // and truncates the live file, and must not lose a line written meanwhile.
+        let written = {
+            let _shared = FileLock::shared(&self.file, &self.path)?;
+            (&self.file).write(&line).map_err(io(&self.path))?
+        };
         if written != line.len() {
             return Err(AuditError::Io {
                 path: self.path.clone(),
@@ -428,48 +432,90 @@ impl AuditSink {
         if size == 0 || size + next <= max {
             return Ok(());
         }
-        let fd = self.file.as_raw_fd();
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(fd, libc::LOCK_EX) } != 0 {
-            return Err(io(&self.path)(std::io::Error::last_os_error()));
-        }
-        let result = self.rotate_locked(max, next);
-        // SAFETY: as above.
-        unsafe { libc::flock(fd, libc::LOCK_UN) };
-        result
+        // On a duplicate of the descriptor (the same open file, so the same
+        // lock): rotation may reopen `self.file`.
+        let held = self.file.try_clone().map_err(io(&self.path))?;
+        let _exclusive = FileLock::exclusive(&held, &self.path)?;
+        self.rotate_locked(max, next)
     }
 
+    /// Rotation keeps every file where it is: each rotated name receives a
+    /// copy of the one before it, and the live log is truncated. A sandbox
+    /// that keeps the log and its rotated files read-only does it with a bind
+    /// mount on each file; renaming a file on the host would end that mount
+    /// in the sandbox's namespace and give a running command the files to
+    /// rewrite. Copies cost a little more than renames, once every
+    /// `max_bytes` (the kernel copies, `copy_file_range`).
     fn rotate_locked(&mut self, max: u64, next: u64) -> Result<(), AuditError> {
-        // Another process may have rotated already: then just follow the path.
-        // Nothing here follows a link: `lstat` to compare, `rename(2)` moves
-        // names (a link at a target is replaced, never written through), and
-        // the new file is opened with the same checks as the first.
+        // Another process may have rotated already (a log rotated by renaming,
+        // by an older release): then just follow the path. Nothing here
+        // follows a link: `lstat` to compare, and every file opened with the
+        // log's own checks.
         let ours = self.file.metadata().map_err(io(&self.path))?;
         let current = std::fs::symlink_metadata(&self.path).ok();
         let already = current
             .as_ref()
             .is_some_and(|m| m.ino() != ours.ino() || m.dev() != ours.dev());
-        if !already && ours.len() + next > max {
-            let numbered = |n: usize| {
-                let mut name = self.path.as_os_str().to_owned();
-                name.push(format!(".{n}"));
-                PathBuf::from(name)
-            };
-            for n in (1..self.options.keep.max(1)).rev() {
-                let from = numbered(n);
-                if std::fs::symlink_metadata(&from).is_err() {
-                    continue;
-                }
-                // A link or other object planted at a rotated name is not
-                // carried along as if it were part of the log.
-                if let Some(refused) = not_regular(&from) {
-                    return Err(refused);
-                }
-                std::fs::rename(&from, numbered(n + 1)).map_err(io(&from))?;
-            }
-            std::fs::rename(&self.path, numbered(1)).map_err(io(&self.path))?;
+        if already {
+            self.file = open_log(&self.path)?;
+            return Ok(());
         }
-        self.file = open_log(&self.path)?;
+        if ours.len() + next <= max {
+            return Ok(());
+        }
+        let numbered = |n: usize| crate::read::rotated_name(&self.path, n);
+        for n in (1..self.options.keep.max(1)).rev() {
+            let from = numbered(n);
+            if std::fs::symlink_metadata(&from).is_err() {
+                continue;
+            }
+            copy_over(&from, &numbered(n + 1))?;
+        }
+        copy_over(&self.path, &numbered(1))?;
+        self.file.set_len(0).map_err(io(&self.path))?;
         Ok(())
+    }
+}
+
+/// Replaces the contents of `to` with those of `from`, in place (same
+/// inode). `from` must be a regular file of the log's kind: a link or other
+/// object planted at a rotated name is refused, never carried along. A link
+/// at `to` is removed (never written through) and a new file made.
+fn copy_over(from: &Path, to: &Path) -> Result<(), AuditError> {
+    let mut source = crate::safe_file::open_read(from)?;
+    if std::fs::symlink_metadata(to).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(to).map_err(io(to))?;
+    }
+    let target = open_log(to)?;
+    target.set_len(0).map_err(io(to))?;
+    std::io::copy(&mut source, &mut &target).map_err(io(to))?;
+    Ok(())
+}
+
+/// An `flock` on the log's descriptor, released when dropped.
+struct FileLock<'a>(&'a File);
+
+impl<'a> FileLock<'a> {
+    fn shared(file: &'a File, path: &Path) -> Result<Self, AuditError> {
+        Self::take(file, path, libc::LOCK_SH)
+    }
+
+    fn exclusive(file: &'a File, path: &Path) -> Result<Self, AuditError> {
+        Self::take(file, path, libc::LOCK_EX)
+    }
+
+    fn take(file: &'a File, path: &Path, operation: libc::c_int) -> Result<Self, AuditError> {
+        // SAFETY: flock on a descriptor the caller owns and keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
+            return Err(io(path)(std::io::Error::last_os_error()));
+        }
+        Ok(Self(file))
+    }
+}
+
+impl Drop for FileLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: unlocking the descriptor locked in `take`.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
     }
 }

@@ -222,8 +222,10 @@ pub(crate) fn decide(
                 explanation: &explanation,
             };
             if approver.is_some_and(|approve| approve(&request)) {
+                // Still `requires_approval`: sampling never drops one, and the
+                // log shows that a person (or the harness) let it through.
                 GateOutcome {
-                    audit: (AuditDecision::Allowed, reason),
+                    audit: (decision, format!("approved: {reason}")),
                     result: Ok(()),
                 }
             } else {

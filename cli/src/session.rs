@@ -303,6 +303,13 @@ impl SessionBuilder {
             // Nothing starts, so nothing the command wrote is in question.
             CommandWritable::nothing()
         };
+        // Everything that can fail on bad input fails before the log is
+        // touched: nothing is written for a session that is not built.
+        #[cfg(feature = "exec-policy")]
+        let gate = ExecGate::load(&self.rules, &writable)?;
+        self.env
+            .codex_home()
+            .map_err(|e| Error::Configuration(e.into()))?;
         let mut trail = AuditTrail::open(
             TrailOptions {
                 destination: &self.audit,
@@ -318,8 +325,6 @@ impl SessionBuilder {
         if runs {
             trail.reserve_rotated_names(&writable)?;
         }
-        #[cfg(feature = "exec-policy")]
-        let gate = ExecGate::load(&self.rules, &writable)?;
         let policy = composition.sandbox_policy().clone();
         // A rules file's `network_rule` filters the network like any domain
         // rule: without the egress proxy, filtered means closed.
@@ -766,7 +771,7 @@ impl SessionCommand<'_> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        core.gate(&session.policy, &dir, &argv)?;
+        core.gate(&session.policy, &dir, &self.gated_argv(&argv))?;
         let mut command = std::process::Command::new(program);
         command.args(rest).current_dir(&dir);
         if self.env_clear {
@@ -808,6 +813,33 @@ impl SessionCommand<'_> {
             .with_reason(session.start_reason.clone());
         trail.record(event)?;
         Ok((command, start))
+    }
+
+    /// The command line the rules decide on: the variables set for the
+    /// command come first, as `env NAME=VALUE … PROGRAM ARGS`, so that one
+    /// that changes what runs (`PATH`, `BASH_ENV`, `LD_PRELOAD`) is judged as
+    /// it would be on a command line — only the exec policy's harmless
+    /// variables pass without approval.
+    fn gated_argv(&self, argv: &[String]) -> Vec<String> {
+        let set: Vec<String> = self
+            .env
+            .iter()
+            .filter_map(|(key, value)| {
+                let value = value.as_ref()?;
+                Some(format!(
+                    "{}={}",
+                    key.to_string_lossy(),
+                    value.to_string_lossy()
+                ))
+            })
+            .collect();
+        if set.is_empty() {
+            return argv.to_vec();
+        }
+        std::iter::once("env".to_owned())
+            .chain(set)
+            .chain(argv.iter().cloned())
+            .collect()
     }
 
     /// The directory asked for, absolute, refused outside the session's

@@ -162,10 +162,63 @@ fn an_approver_decides_what_the_rules_ask_about() {
     assert!(fixture.workspace.join("yes").exists());
     assert!(!fixture.workspace.join("no").exists());
     assert_eq!(*asked.lock().unwrap(), vec!["touch yes", "touch no"]);
-    let decisions: Vec<String> = events(&log)
+    // An approved command stays `requires_approval` (sampling never drops
+    // it), with the approval in its reason.
+    let decisions: Vec<(String, bool)> = events(&log)
         .iter()
         .filter(|e| e["operation"] == "command_exec")
-        .map(|e| e["decision"].as_str().unwrap().to_owned())
+        .map(|e| {
+            (
+                e["decision"].as_str().unwrap().to_owned(),
+                e["reason"].as_str().unwrap().starts_with("approved: "),
+            )
+        })
         .collect();
-    assert_eq!(decisions, vec!["allowed", "requires_approval"]);
+    assert_eq!(
+        decisions,
+        vec![
+            ("requires_approval".to_owned(), true),
+            ("requires_approval".to_owned(), false)
+        ]
+    );
+}
+
+#[test]
+fn variables_set_on_a_command_are_judged_by_the_rules() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "variables_set_on_a_command_are_judged_by_the_rules",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    let rules = rules(
+        &fixture,
+        "prefix_rule(pattern = [\"ls\"], decision = \"allow\")\n",
+    );
+    let (gated, _) = builder(&fixture, "workspace");
+    let session = gated.rules(ExecRules::Files(vec![rules])).build().unwrap();
+    // A PATH that picks another `ls`, a BASH_ENV that runs a script: each is
+    // a command line the rules have not allowed.
+    let evil = fixture.workspace.join("bin");
+    std::fs::create_dir_all(&evil).unwrap();
+    for (key, value) in [
+        ("PATH", evil.to_str().unwrap()),
+        ("LD_PRELOAD", "/nonexistent.so"),
+    ] {
+        let err = session
+            .command(["ls"])
+            .env(key, value)
+            .status()
+            .unwrap_err();
+        assert!(matches!(err, Error::Refused(_)), "{key}: {err:?}");
+    }
+    // A harmless one passes as it would on a command line.
+    let status = session
+        .command(["ls"])
+        .env("LC_ALL", "C")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -80,3 +80,36 @@ fn a_repository_created_by_one_command_is_protected_for_the_next() {
     assert!(!out.status.success(), "{out:?}");
     assert!(!fixture.workspace.join("sub/.git/hooks/pre-commit").exists());
 }
+
+#[test]
+fn a_repository_created_at_the_top_during_the_session_is_protected() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "a_repository_created_at_the_top_during_the_session_is_protected",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    // No repository when the session is built.
+    std::fs::remove_dir_all(fixture.workspace.join(".git")).unwrap();
+    let (builder, _) = builder(&fixture, "workspace");
+    let session = builder.build().unwrap();
+    let out = session
+        .command([
+            "sh",
+            "-c",
+            "mkdir -p .git/hooks && echo '[core]' > .git/config && \
+             echo 'ref: refs/heads/main' > .git/HEAD",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for write in [
+        "echo evil > .git/hooks/pre-commit",
+        "echo '[core] hooksPath = /x' >> .git/config",
+    ] {
+        let out = session.command(["sh", "-c", write]).output().unwrap();
+        assert!(!out.status.success(), "{write}: {out:?}");
+    }
+    assert!(!fixture.workspace.join(".git/hooks/pre-commit").exists());
+}

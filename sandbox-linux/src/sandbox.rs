@@ -14,8 +14,8 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 
 use codex_policy_model::{
-    EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection, ProtectionReport,
-    ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
+    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection,
+    ProtectionReport, ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
 };
 use seccompiler::BpfProgram;
 
@@ -729,6 +729,39 @@ struct MountInputs {
     best_effort: bool,
 }
 
+/// Each root's read-only subpaths as the disk holds them now: those listed
+/// when the plan was made, and a `.git`, `.codex` or `.agents` (or what a
+/// link there points to) an earlier command of the session created since.
+fn read_only_subpaths_now(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut add = |path: PathBuf| {
+        if !paths.contains(&path) {
+            paths.push(path);
+        }
+    };
+    for root in &roots.roots {
+        root.read_only_subpaths.iter().cloned().for_each(&mut add);
+        let fresh = codex_policy_model::git_metadata_paths(&root.root.join(GIT_DIR_NAME))
+            .into_iter()
+            .chain(
+                ALWAYS_PROTECTED_NAMES
+                    .iter()
+                    .map(|name| root.root.join(name)),
+            );
+        for path in fresh {
+            if path
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+                && let Ok(target) = std::fs::canonicalize(&path)
+            {
+                add(target);
+            }
+            add(path);
+        }
+    }
+    paths
+}
+
 /// The mounts of one start, and their lines (warnings first) for its report.
 #[derive(Debug)]
 struct MountPlan {
@@ -1019,11 +1052,11 @@ impl PreparedSandbox {
         let mut rules = self.report.rules[..self.common_rules].to_vec();
         let namespaces = match &layers.namespaces {
             Some(config) => {
-                let first = if first_mounts {
-                    self.first_mounts.lock().ok().and_then(|mut m| m.take())
-                } else {
-                    None
-                };
+                // Taken by every start: once anything has run, the disk may
+                // differ from what `prepare` found, and a later `supervise`
+                // must look again too.
+                let prepared = self.first_mounts.lock().ok().and_then(|mut m| m.take());
+                let first = prepared.filter(|_| first_mounts);
                 let mounts = match first {
                     Some(mounts) => mounts,
                     None => mount_plan(&layers.mounts)?,
@@ -1361,7 +1394,7 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
     let warnings = &mut warnings;
     let roots = &inputs.roots;
     let mut protected: Vec<PathBuf> = Vec::new();
-    for path in roots.roots.iter().flat_map(|r| &r.read_only_subpaths) {
+    for path in &read_only_subpaths_now(roots) {
         let Ok(meta) = path.symlink_metadata() else {
             continue;
         };
@@ -1595,8 +1628,10 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
 /// that. Git is asked only when a config it would read mentions `hooksPath`
 /// or an include (a process costs a millisecond or two); without git, a plain
 /// `[core] hooksPath` line is read. `None` for the default (inside the git
-/// directory, protected with it).
-fn hooks_path(worktree: &Path, git_dir: &Path) -> Option<PathBuf> {
+/// directory, protected with it). The git that is asked runs outside the
+/// sandbox, so it is never looked up on `$PATH` (a directory there may be
+/// one the command can write): see [`host_git`].
+fn hooks_path(worktree: &Path, git_dir: &Path, roots: &EffectiveWritableRoots) -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let configs = [
         Some(git_dir.join("config")),
@@ -1621,23 +1656,26 @@ fn hooks_path(worktree: &Path, git_dir: &Path) -> Option<PathBuf> {
     git_dir_arg.push(git_dir);
     let mut work_tree_arg = std::ffi::OsString::from("--work-tree=");
     work_tree_arg.push(worktree);
-    let asked = Command::new("git")
-        .arg(git_dir_arg)
-        .arg(work_tree_arg)
-        .arg("-c")
-        .arg("safe.directory=*")
-        .arg("-C")
-        .arg(worktree)
-        // As configured (relative to the work tree), not canonical: a link
-        // or `..` on the way must be seen to be refused.
-        .args(["rev-parse", "--git-path", "hooks"])
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_COMMON_DIR")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output();
+    let asked = match host_git(roots) {
+        Some(git) => Command::new(git)
+            .arg(git_dir_arg)
+            .arg(work_tree_arg)
+            .arg("-c")
+            .arg("safe.directory=*")
+            .arg("-C")
+            .arg(worktree)
+            // As configured (relative to the work tree), not canonical: a link
+            // or `..` on the way must be seen to be refused.
+            .args(["rev-parse", "--git-path", "hooks"])
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_WORK_TREE")
+            .env_remove("GIT_COMMON_DIR")
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output(),
+        None => Err(io::Error::from(io::ErrorKind::NotFound)),
+    };
     let path = match asked {
         Ok(out) if out.status.success() => {
             let text = std::str::from_utf8(&out.stdout)
@@ -1654,6 +1692,17 @@ fn hooks_path(worktree: &Path, git_dir: &Path) -> Option<PathBuf> {
     (!default && !path.starts_with(git_dir)).then_some(path)
 }
 
+/// The system's git, by absolute path, from directories that hold the
+/// distribution's programs — never from `$PATH`, never one whose real path
+/// lies inside a writable root (the command could have put it there). `None`
+/// when there is none: the plain config line is read instead.
+fn host_git(roots: &EffectiveWritableRoots) -> Option<PathBuf> {
+    ["/usr/bin/git", "/bin/git", "/usr/local/bin/git"]
+        .iter()
+        .filter_map(|candidate| std::fs::canonicalize(candidate).ok())
+        .find(|real| real.is_file() && !roots.roots.iter().any(|root| real.starts_with(&root.root)))
+}
+
 /// Protects the hooks directory of the work tree `worktree`: `Ok(Some)` with
 /// the directory to bind read-only. One that cannot be protected — a `..` or
 /// a symlink on the way inside a writable root, which the command could
@@ -1667,7 +1716,7 @@ fn protect_hooks(
     refuse: bool,
     notes: &mut Vec<String>,
 ) -> Result<Option<PathBuf>, LinuxSandboxError> {
-    let Some(path) = hooks_path(worktree, git_dir) else {
+    let Some(path) = hooks_path(worktree, git_dir, &inputs.roots) else {
         return Ok(None);
     };
     if let Some(through) = replaceable_hooks_path(&path, &inputs.roots) {

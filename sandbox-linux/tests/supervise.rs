@@ -107,6 +107,23 @@ mod linux {
             .wait()
             .unwrap();
         assert_eq!(status.code(), Some(127));
+
+        // A supervise after a spawn looks at the disk again: what the
+        // spawned command created is protected (the mounts found at prepare
+        // time are only for a first start).
+        let fresh = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let fresh = fresh.path().canonicalize().unwrap();
+        let plan = sandbox
+            .plan(&SandboxPolicy::workspace_write(false), &fresh, None)
+            .unwrap();
+        let prepared = sandbox.prepare(plan).unwrap();
+        let mut setup = Command::new("sh");
+        setup.args(["-c", "mkdir .codex .agents"]);
+        let status = prepared.spawn(&mut setup).unwrap().child.wait().unwrap();
+        assert!(status.success());
+        let status = run(&prepared, "echo x > .codex/x || echo x > .agents/x");
+        assert!(!status.success(), "{status:?}");
+        assert!(!fresh.join(".codex/x").exists() && !fresh.join(".agents/x").exists());
         eprintln!("supervise: ok");
     }
 }
