@@ -75,6 +75,22 @@ pub enum Protection {
 }
 
 impl Protection {
+    /// Every protection, in report order.
+    pub const ALL: [Protection; 12] = [
+        Protection::FileWrites,
+        Protection::ReadOnlySubpaths,
+        Protection::NetworkSockets,
+        Protection::SignalIsolation,
+        Protection::AbstractUnixIsolation,
+        Protection::SyscallFilter,
+        Protection::NoNewPrivileges,
+        Protection::ProcessContainment,
+        Protection::NoCapabilities,
+        Protection::IpcIsolation,
+        Protection::DeviceIsolation,
+        Protection::PathSocketIsolation,
+    ];
+
     /// A short human description.
     pub const fn describe(self) -> &'static str {
         match self {

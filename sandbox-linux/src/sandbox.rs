@@ -372,7 +372,7 @@ impl LinuxSandbox {
         if policy.has_full_disk_write_access() {
             return Ok(SandboxPlan {
                 report: EnforcementReport::new(
-                    ALL_PROTECTIONS
+                    Protection::ALL
                         .iter()
                         .map(|&protection| not_needed(protection))
                         .collect(),
@@ -1282,21 +1282,6 @@ fn protected_inside_roots(
     }
     Ok(inside)
 }
-
-const ALL_PROTECTIONS: [Protection; 12] = [
-    Protection::FileWrites,
-    Protection::ReadOnlySubpaths,
-    Protection::NetworkSockets,
-    Protection::SignalIsolation,
-    Protection::AbstractUnixIsolation,
-    Protection::SyscallFilter,
-    Protection::NoNewPrivileges,
-    Protection::ProcessContainment,
-    Protection::NoCapabilities,
-    Protection::IpcIsolation,
-    Protection::DeviceIsolation,
-    Protection::PathSocketIsolation,
-];
 
 fn not_needed(protection: Protection) -> ProtectionReport {
     ProtectionReport::new(protection, false, ProtectionStatus::NotNeeded)

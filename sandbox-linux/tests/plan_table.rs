@@ -10,21 +10,6 @@ use codex_policy_model::{EnforcementReport, Protection, ProtectionStatus, Sandbo
 use codex_profiles::SecurityProfile;
 use codex_sandbox_linux::{Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError};
 
-const PROTECTIONS: [Protection; 12] = [
-    Protection::FileWrites,
-    Protection::ReadOnlySubpaths,
-    Protection::NetworkSockets,
-    Protection::SignalIsolation,
-    Protection::AbstractUnixIsolation,
-    Protection::SyscallFilter,
-    Protection::NoNewPrivileges,
-    Protection::ProcessContainment,
-    Protection::NoCapabilities,
-    Protection::IpcIsolation,
-    Protection::DeviceIsolation,
-    Protection::PathSocketIsolation,
-];
-
 #[derive(Debug, Clone, Copy)]
 struct Host {
     abi: i32,
@@ -124,8 +109,8 @@ fn check_mechanisms(host: Host, policy: &SandboxPolicy, protection: Protection, 
 
 fn check_report(host: Host, profile: SecurityProfile, report: &EnforcementReport) {
     let policy = profile.to_sandbox_policy();
-    assert_eq!(report.protections.len(), PROTECTIONS.len(), "{report}");
-    for protection in PROTECTIONS {
+    assert_eq!(report.protections.len(), Protection::ALL.len(), "{report}");
+    for protection in Protection::ALL {
         let entries: Vec<_> = report
             .protections
             .iter()
