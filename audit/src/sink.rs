@@ -398,6 +398,9 @@ impl AuditSink {
         // could interleave. Under a shared lock: rotation (exclusive) copies
         // and truncates the live file, and must not lose a line written meanwhile.
         let written = {
+            // Not had within the wait: someone else (a sandboxed command can
+            // open the log read-only and lock it) holds an exclusive lock, so
+            // no rotation of ours is running, and the append is safe without.
             let _shared = FileLock::shared(&self.file, &self.path)?;
             (&self.file).write(&line).map_err(io(&self.path))?
         };
@@ -435,7 +438,12 @@ impl AuditSink {
         // On a duplicate of the descriptor (the same open file, so the same
         // lock): rotation may reopen `self.file`.
         let held = self.file.try_clone().map_err(io(&self.path))?;
-        let _exclusive = FileLock::exclusive(&held, &self.path)?;
+        // Not had within the wait (a lock held elsewhere, perhaps by a
+        // sandboxed command that opened the log to read): the file grows past
+        // `max_bytes` for now, rather than every writer waiting on it.
+        let Some(_exclusive) = FileLock::exclusive(&held, &self.path)? else {
+            return Ok(());
+        };
         self.rotate_locked(max, next)
     }
 
@@ -492,24 +500,44 @@ fn copy_over(from: &Path, to: &Path) -> Result<(), AuditError> {
     Ok(())
 }
 
-/// An `flock` on the log's descriptor, released when dropped.
+/// An `flock` on the log's descriptor, released when dropped. Taken with a
+/// bounded wait: the log is readable by sandboxed commands, and a lock one of
+/// them holds must not stop every writer of the log.
 struct FileLock<'a>(&'a File);
 
+/// How long a writer waits for the log's lock.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
 impl<'a> FileLock<'a> {
-    fn shared(file: &'a File, path: &Path) -> Result<Self, AuditError> {
+    fn shared(file: &'a File, path: &Path) -> Result<Option<Self>, AuditError> {
         Self::take(file, path, libc::LOCK_SH)
     }
 
-    fn exclusive(file: &'a File, path: &Path) -> Result<Self, AuditError> {
+    fn exclusive(file: &'a File, path: &Path) -> Result<Option<Self>, AuditError> {
         Self::take(file, path, libc::LOCK_EX)
     }
 
-    fn take(file: &'a File, path: &Path, operation: libc::c_int) -> Result<Self, AuditError> {
-        // SAFETY: flock on a descriptor the caller owns and keeps open.
-        if unsafe { libc::flock(file.as_raw_fd(), operation) } != 0 {
-            return Err(io(path)(std::io::Error::last_os_error()));
+    /// `None` when the lock was not had within [`LOCK_WAIT`].
+    fn take(
+        file: &'a File,
+        path: &Path,
+        operation: libc::c_int,
+    ) -> Result<Option<Self>, AuditError> {
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            // SAFETY: flock on a descriptor the caller owns and keeps open.
+            if unsafe { libc::flock(file.as_raw_fd(), operation | libc::LOCK_NB) } == 0 {
+                return Ok(Some(Self(file)));
+            }
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(io(path)(err));
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
-        Ok(Self(file))
     }
 }
 

@@ -80,3 +80,30 @@ fn concurrent_writers_lose_nothing_to_rotation() {
     assert!(contents.bad_lines.is_empty(), "{:?}", contents.bad_lines);
     assert_eq!(contents.events.len(), 2_000);
 }
+
+#[test]
+fn a_lock_held_by_a_reader_does_not_stop_the_log() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.jsonl");
+    let options = SinkOptions::default()
+        .with_max_bytes(Some(300))
+        .with_keep(2);
+    let mut sink = AuditSink::open(&log, options).unwrap();
+    sink.record(event("before")).unwrap();
+    // What a sandboxed command can do: open the log read-only and lock it.
+    let reader = std::fs::File::open(&log).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(reader.as_raw_fd(), libc::LOCK_EX) }, 0);
+    for i in 0..3 {
+        sink.record(event(&format!("while locked {i}"))).unwrap();
+    }
+    drop(reader);
+    let targets: Vec<String> = read_log(&log)
+        .unwrap()
+        .events
+        .into_iter()
+        .map(|e| e.target)
+        .collect();
+    assert!(targets.iter().any(|t| t == "while locked 2"), "{targets:?}");
+}

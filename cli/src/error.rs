@@ -131,6 +131,13 @@ pub enum ConfigurationError {
     /// No command was given.
     #[error("no command given")]
     EmptyCommand,
+    /// A variable set for a command has no name, or one with `=` or NUL:
+    /// it cannot be set, and the rules could not judge it.
+    #[error("{name:?} is not a name an environment variable can have")]
+    BadVariableName {
+        /// The name as given.
+        name: String,
+    },
 }
 
 fn lines(findings: &[Finding]) -> String {

@@ -771,6 +771,14 @@ impl SessionCommand<'_> {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
+        if let Some((key, _)) = self.env.iter().find(|(key, _)| {
+            key.is_empty() || key.as_encoded_bytes().iter().any(|&b| b == b'=' || b == 0)
+        }) {
+            return Err(ConfigurationError::BadVariableName {
+                name: key.to_string_lossy().into_owned(),
+            }
+            .into());
+        }
         core.gate(&session.policy, &dir, &self.gated_argv(&argv))?;
         let mut command = std::process::Command::new(program);
         command.args(rest).current_dir(&dir);

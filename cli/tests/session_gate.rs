@@ -222,3 +222,48 @@ fn variables_set_on_a_command_are_judged_by_the_rules() {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn variables_with_odd_names_cannot_hide_the_program() {
+    if let Some(reason) = skip_reason() {
+        return skip("variables_with_odd_names_cannot_hide_the_program", &reason);
+    }
+    let fixture = Fixture::new();
+    let rules = rules(
+        &fixture,
+        "prefix_rule(pattern = [\"rm\"], decision = \"forbidden\")\n",
+    );
+    let (gated, _) = builder(&fixture, "workspace");
+    // Even an approver that says yes to everything.
+    let session = gated
+        .rules(ExecRules::Files(vec![rules]))
+        .approver(|_| true)
+        .build()
+        .unwrap();
+    std::fs::write(fixture.workspace.join("victim"), "x").unwrap();
+    for (key, value) in [
+        ("X-Y", "1"),
+        ("A.B", "1"),
+        ("1", "2"),
+        ("BASH_FUNC_rm%%", "() { :; }"),
+    ] {
+        let err = session
+            .command(["rm", "victim"])
+            .env(key, value)
+            .status()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Refused(Refusal::Forbidden { .. })),
+            "{key}: {err:?}"
+        );
+    }
+    for key in ["", "A=B"] {
+        let err = session
+            .command(["rm", "victim"])
+            .env(key, "1")
+            .status()
+            .unwrap_err();
+        assert_eq!(err.exit_status(), 125, "{key:?}: {err:?}");
+    }
+    assert!(fixture.workspace.join("victim").exists());
+}

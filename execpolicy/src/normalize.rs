@@ -663,7 +663,10 @@ fn env_step(argv: &[String]) -> Step {
     let mut options_done = false;
     while let Some(token) = argv.get(i) {
         let token = token.as_str();
-        if is_assignment(token) {
+        // env takes any word with `=` (not an option) as an assignment, name
+        // or not (`X-Y=1`, `BASH_FUNC_f%%=…`): the program is the first word
+        // without one, and the rules must see that program.
+        if !token.starts_with('-') && token.contains('=') {
             if let Some(why) = assignment_concern(token) {
                 concerns.push(why);
             }

@@ -803,8 +803,8 @@ pub struct PreparedSandbox {
     network_disabled: bool,
     /// `None`: the policy is unrestricted.
     layers: Option<Layers>,
-    /// The mount plan found by `prepare` (shown in `report`), used by the
-    /// first `supervise`; `spawn` always looks again.
+    /// The mount plan found by `prepare` (shown in `report`), used only by
+    /// the one-call `Sandbox::spawn`; `spawn` and `supervise` look again.
     first_mounts: Mutex<Option<MountPlan>>,
 }
 
@@ -899,11 +899,10 @@ impl PreparedSandbox {
         if self.network_disabled {
             command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
         }
-        let first = self.first_mounts.lock().ok().and_then(|mut m| m.take());
-        let mounts = match first {
-            Some(mounts) => mounts,
-            None => mount_plan(&layers.mounts)?,
-        };
+        // Looked for again even on a first start: anything (the caller, another
+        // session) may have created a repository since `prepare`.
+        let _ = self.first_mounts.lock().ok().and_then(|mut m| m.take());
+        let mounts = mount_plan(&layers.mounts)?;
         let namespaces = NamespaceSetup {
             config,
             mounts: mounts.mounts,
@@ -1438,6 +1437,21 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
         }
         found.extend(paths);
     }
+    // A `.git` that is a symlink (as `repo` checkouts make them): the git
+    // directory it points to now is protected; the link itself, inside a
+    // writable root, could be re-pointed, which is said.
+    for (link, git_dir) in nested.linked {
+        if let Some(worktree) = link.parent() {
+            found.extend(protect_hooks(worktree, &git_dir, inputs, false, warnings)?);
+        }
+        warnings.push(format!(
+            "warning: {} is a symbolic link the command could re-point; the git directory it \
+             names now ({}) is kept read-only",
+            link.display(),
+            git_dir.display()
+        ));
+        found.push(git_dir);
+    }
     if let Some(stopped) = nested.stopped_at {
         warnings.push(format!(
             "warning: the search for nested repositories stopped after \
@@ -1536,6 +1550,8 @@ const SEARCHED_LAST: [&str; 3] = ["dist", "build", "vendor"];
 /// stopped if its budget ran out.
 struct NestedRepositories {
     found: Vec<PathBuf>,
+    /// `.git` symlinks and the git directories they point to now.
+    linked: Vec<(PathBuf, PathBuf)>,
     /// Set-uid or set-gid files met on the way, when running as root: a
     /// shared writable mapping changes their contents and keeps the bit, so
     /// they are bound read-only (a root-owned one is root for any user).
@@ -1551,6 +1567,7 @@ struct NestedRepositories {
 fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
     let mut result = NestedRepositories {
         found: Vec::new(),
+        linked: Vec::new(),
         privileged_files: Vec::new(),
         stopped_at: None,
     };
@@ -1576,8 +1593,14 @@ fn nested_repositories(roots: &EffectiveWritableRoots) -> NestedRepositories {
                     };
                     let path = entry.path();
                     if entry.file_name() == GIT_DIR_NAME {
-                        if !kind.is_symlink() && dir != root.root {
+                        if dir == root.root {
+                            // The root's own, listed with its read-only subpaths.
+                        } else if !kind.is_symlink() {
                             result.found.push(path);
+                        } else if let Ok(target) = std::fs::canonicalize(&path)
+                            && target.is_dir()
+                        {
+                            result.linked.push((path, target));
                         }
                     } else if kind.is_dir() && !NOT_SEARCHED.iter().any(|n| entry.file_name() == *n)
                     {
@@ -1623,15 +1646,27 @@ fn hooks_path(worktree: &Path, git_dir: &Path, roots: &EffectiveWritableRoots) -
         Some(git_dir.join("config.worktree")),
         home.as_ref().map(|h| h.join(".gitconfig")),
         home.as_ref().map(|h| h.join(".config/git/config")),
+        std::env::var_os("XDG_CONFIG_HOME").map(|x| PathBuf::from(x).join("git/config")),
         std::env::var_os("GIT_CONFIG_GLOBAL").map(PathBuf::from),
+        std::env::var_os("GIT_CONFIG_SYSTEM").map(PathBuf::from),
         Some(PathBuf::from("/etc/gitconfig")),
+        Some(PathBuf::from("/usr/local/etc/gitconfig")),
     ];
+    // A config the command could plant may be a FIFO (an open would hang
+    // the host) or a link to /dev/zero: regular files only, size-capped.
+    // One that is there but not readable so counts as mentioning: git
+    // decides, and git is given a deadline.
     let mentioned = configs.iter().flatten().any(|file| {
-        std::fs::read(file).is_ok_and(|bytes| {
-            let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
+        if file.symlink_metadata().is_err() {
+            return false;
+        }
+        read_config(file).is_none_or(|text| {
+            let text = text.to_ascii_lowercase();
             text.contains("hookspath") || text.contains("include")
         })
-    }) || std::env::var_os("GIT_CONFIG_COUNT").is_some();
+    }) || ["GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"]
+        .iter()
+        .any(|var| std::env::var_os(var).is_some());
     if !mentioned {
         return None;
     }
@@ -1642,23 +1677,24 @@ fn hooks_path(worktree: &Path, git_dir: &Path, roots: &EffectiveWritableRoots) -
     let mut work_tree_arg = std::ffi::OsString::from("--work-tree=");
     work_tree_arg.push(worktree);
     let asked = match host_git(roots) {
-        Some(git) => Command::new(git)
-            .arg(git_dir_arg)
-            .arg(work_tree_arg)
-            .arg("-c")
-            .arg("safe.directory=*")
-            .arg("-C")
-            .arg(worktree)
-            // As configured (relative to the work tree), not canonical: a link
-            // or `..` on the way must be seen to be refused.
-            .args(["rev-parse", "--git-path", "hooks"])
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .env_remove("GIT_COMMON_DIR")
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output(),
+        Some(git) => output_within(
+            Command::new(git)
+                .arg(git_dir_arg)
+                .arg(work_tree_arg)
+                .arg("-c")
+                .arg("safe.directory=*")
+                .arg("-C")
+                .arg(worktree)
+                // As configured (relative to the work tree), not canonical: a link
+                // or `..` on the way must be seen to be refused.
+                .args(["rev-parse", "--git-path", "hooks"])
+                .env_remove("GIT_DIR")
+                .env_remove("GIT_WORK_TREE")
+                .env_remove("GIT_COMMON_DIR")
+                .env("GIT_OPTIONAL_LOCKS", "0")
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        ),
         None => Err(io::Error::from(io::ErrorKind::NotFound)),
     };
     let path = match asked {
@@ -1677,12 +1713,42 @@ fn hooks_path(worktree: &Path, git_dir: &Path, roots: &EffectiveWritableRoots) -
     (!default && !path.starts_with(git_dir)).then_some(path)
 }
 
+/// A git config file's text: a regular file (after links), opened without
+/// blocking, at most 1 MiB; `None` for anything else.
+fn read_config(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let file = codex_policy_model::open_regular(path).ok()?;
+    let mut text = String::new();
+    file.take(1 << 20).read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// `git`'s output, or an error when it has not finished within a few
+/// seconds (a config that includes a FIFO would block it for good): the
+/// host's start must not hang on what the command planted.
+fn output_within(command: &mut Command) -> io::Result<std::process::Output> {
+    let mut child = command.stdout(std::process::Stdio::piped()).spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if child.try_wait()?.is_some() {
+            return child.wait_with_output();
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// The system's git, by absolute path, from directories that hold the
 /// distribution's programs — never from `$PATH`, never one whose real path
 /// lies inside a writable root (the command could have put it there). `None`
 /// when there is none: the plain config line is read instead.
 fn host_git(roots: &EffectiveWritableRoots) -> Option<PathBuf> {
-    ["/usr/bin/git", "/bin/git", "/usr/local/bin/git"]
+    // /usr/local first: where one is installed, it is the git users run.
+    ["/usr/local/bin/git", "/usr/bin/git", "/bin/git"]
         .iter()
         .filter_map(|candidate| std::fs::canonicalize(candidate).ok())
         .find(|real| real.is_file() && !roots.roots.iter().any(|root| real.starts_with(&root.root)))
@@ -1722,7 +1788,7 @@ fn protect_hooks(
 /// `core.hooksPath` from `.git/config` read without git: the last plain
 /// `hooksPath = value` line of a `[core]` section.
 fn plain_hooks_path(git_dir: &Path, worktree: &Path) -> Option<PathBuf> {
-    let config = std::fs::read_to_string(git_dir.join("config")).ok()?;
+    let config = read_config(&git_dir.join("config"))?;
     let mut in_core = false;
     let mut found = None;
     for line in config.lines() {
