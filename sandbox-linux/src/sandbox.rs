@@ -1854,23 +1854,53 @@ fn existing_hooks_dir(
     if let Ok(real) = std::fs::canonicalize(&path) {
         return Some(real);
     }
-    let nearest = path
+    let (existing, nearest) = path
         .ancestors()
-        .find_map(|a| std::fs::canonicalize(a).ok())?;
-    if !roots.roots.iter().any(|r| nearest.starts_with(&r.root)) {
-        return None;
-    }
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&path)
-        .ok()?;
+        .find_map(|a| std::fs::canonicalize(a).ok().map(|real| (a, real)))?;
+    let root = roots.roots.iter().find(|r| nearest.starts_with(&r.root))?;
+    // Created from the writable root down, one directory at a time, never
+    // through a link: the command could swap a directory on the way for one
+    // between the checks above and the creation.
+    let below_root = nearest.strip_prefix(&root.root).ok()?;
+    let missing = path.strip_prefix(existing).ok()?;
+    create_below(&root.root, &below_root.join(missing))?;
     notes.push(format!(
         "note: created {} (empty): core.hooksPath names it, and the sandbox keeps it read-only",
         path.display()
     ));
     std::fs::canonicalize(path).ok()
+}
+
+/// Creates `relative` (plain names only) below the directory `base`, with
+/// `mkdirat`/`openat` and `O_NOFOLLOW` at every step: a link anywhere on the
+/// way stops it. `None` when it could not.
+fn create_below(base: &Path, relative: &Path) -> Option<()> {
+    let open = |dir: libc::c_int, name: &CString| {
+        // SAFETY: opening a name relative to a descriptor we hold.
+        let fd = unsafe {
+            libc::openat(
+                dir,
+                name.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        // SAFETY: a descriptor just returned to us.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let mut dir = open(libc::AT_FDCWD, &c_path(base).ok()?)?;
+    for component in relative.components() {
+        let std::path::Component::Normal(name) = component else {
+            return None;
+        };
+        let name = CString::new(name.as_bytes()).ok()?;
+        // SAFETY: creating a name relative to a descriptor we hold.
+        let made = unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) };
+        if made != 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+            return None;
+        }
+        dir = open(dir.as_raw_fd(), &name)?;
+    }
+    Some(())
 }
 
 fn c_path(path: &Path) -> io::Result<CString> {
