@@ -191,11 +191,19 @@ impl SessionBuilder {
         // The audit log and Codex's home stay out of the command's reach even
         // inside a writable root (read-only binds; their directories pinned).
         let mut protected = core.trail().protected_paths();
-        if let Ok(roots) = policy.writable_roots(&core.composition.cwd, tmpdir.as_deref())
-            && let Some(home) = crate::prepare_codex_home(&roots, &core.notices, &self.env)
+        if let Ok(roots) = policy.writable_roots(&core.composition.cwd, tmpdir.as_deref()) {
+            // A root asked for and left out (missing, not a directory) is said:
+            // the command would find it read-only.
+            for skipped in &roots.skipped {
+                core.notices.emit(Notice::warning(format!(
+                    "left out of the writable roots: {skipped}"
+                )));
+            }
+            if let Some(home) = crate::prepare_codex_home(&roots, &core.notices, &self.env)
                 .map_err(|e| Error::Configuration(e.into()))?
-        {
-            protected.push(home);
+            {
+                protected.push(home);
+            }
         }
         let sandbox = if self.best_effort {
             LinuxSandbox::best_effort()

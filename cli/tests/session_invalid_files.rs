@@ -146,3 +146,30 @@ fn bad_rules_and_bad_options_fail_at_build() {
     );
     assert!(err.to_string().contains("CODEX_SECURITY_PROFILE"), "{err}");
 }
+
+#[test]
+fn a_writable_root_that_does_not_exist_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let notices = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = notices.clone();
+    let built = Session::builder()
+        .profile("workspace".parse().unwrap())
+        .cwd(dir.path())
+        .environment(Environment::from_vars([(
+            "HOME",
+            dir.path().as_os_str().to_owned(),
+        )]))
+        .audit(AuditDestination::Off)
+        .writable_root(dir.path().join("missing"))
+        .best_effort(true)
+        .on_notice(move |notice| seen.lock().unwrap().push(notice.to_string()))
+        .build();
+    assert!(built.is_ok(), "{built:?}");
+    let notices = notices.lock().unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("left out of the writable roots") && n.contains("missing")),
+        "{notices:?}"
+    );
+}
