@@ -20,6 +20,19 @@ pub(crate) fn exit_status(err: &SandboxError) -> u8 {
     err.exit_status()
 }
 
+/// Refuses, before anything is decided or recorded, to make a
+/// multi-threaded process the supervisor of a sandbox.
+#[cfg(target_os = "linux")]
+pub(crate) fn check_single_threaded() -> Result<(), SandboxError> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(Iterator::count)
+        .map_err(SandboxError::Io)?;
+    if threads > 1 {
+        return Err(SandboxError::MultiThreaded { threads });
+    }
+    Ok(())
+}
+
 /// Whether `err` says the host lacks a protection the policy needs (a
 /// best-effort sandbox would run without it), rather than a failure.
 #[cfg(target_os = "linux")]
@@ -87,9 +100,13 @@ mod unsupported {
     pub(crate) fn lacks_protection(_: &SandboxError) -> bool {
         true
     }
+
+    pub(crate) fn check_single_threaded() -> Result<(), SandboxError> {
+        Ok(())
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
 pub use unsupported::{NativeSandbox, SandboxError};
 #[cfg(not(target_os = "linux"))]
-pub(crate) use unsupported::{exit_status, lacks_protection};
+pub(crate) use unsupported::{check_single_threaded, exit_status, lacks_protection};

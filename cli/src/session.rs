@@ -748,6 +748,9 @@ impl SessionCommand<'_> {
     /// the command and ignores `SIGINT` and `SIGQUIT` (they reach the
     /// command from the terminal directly).
     pub fn supervise(&mut self) -> Result<ExitStatus, Error> {
+        // Before the gate and the log: a start that cannot happen is neither
+        // approved nor recorded.
+        crate::native::check_single_threaded().map_err(Error::Spawn)?;
         let (mut command, start) = self.prepare()?;
         let core = &self.session.core;
         let supervised = match self.session.sandbox.supervise(&mut command) {

@@ -79,7 +79,7 @@ fn supervising_from_a_threaded_process_is_refused_with_the_reason() {
         );
     }
     let fixture = Fixture::new();
-    let (builder, _) = builder(&fixture, "workspace");
+    let (builder, log) = builder(&fixture, "workspace");
     let session = builder.build().unwrap();
     // The test harness runs tests on threads: this process has several.
     let _extra = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_secs(5)));
@@ -96,4 +96,11 @@ fn supervising_from_a_threaded_process_is_refused_with_the_reason() {
     );
     assert!(err.to_string().contains("thread"), "{err}");
     assert!(!fixture.workspace.join("supervised").exists());
+    // Refused before the gate and the log: nothing was recorded as started.
+    assert!(
+        !events(&log)
+            .iter()
+            .any(|e| e["operation"] == "sandbox_start" || e["operation"] == "command_exec"),
+        "a start that could not happen was recorded"
+    );
 }

@@ -877,9 +877,9 @@ impl PreparedSandbox {
     /// The sandbox is killed if the process's parent exits while it runs.
     /// Without namespaces (best effort) or for an unrestricted plan, the
     /// command is started as by [`spawn`](Self::spawn) instead, and the
-    /// process is left as it was. The first call applies the mounts found by
-    /// [`LinuxSandbox::prepare`] (those in [`report`](Self::report)); later
-    /// calls look again.
+    /// process is left as it was. Like [`spawn`](Self::spawn), it looks for
+    /// the mounts on disk again (the [`report`](Self::report) lists them as
+    /// they were at [`LinuxSandbox::prepare`]).
     pub fn supervise(&self, command: &mut Command) -> Result<Supervised, LinuxSandboxError> {
         let threads = thread_count()?;
         if threads > 1 {
