@@ -24,6 +24,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod append;
 mod event;
 mod read;
 mod redact;
@@ -32,6 +33,7 @@ mod sample;
 mod sink;
 mod terminal;
 
+pub use append::{AppendError, MAX_APPEND_LINE, append_events};
 pub use event::{AuditDecision, AuditEvent, HttpDetails, Operation, new_session_id};
 pub use read::{BadLine, Filter, LogContents, log_files, log_files_kept, read_log, read_log_kept};
 pub use redact::{REDACTED, Redactor, USER};

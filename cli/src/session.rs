@@ -428,22 +428,35 @@ impl Core {
 
     /// Checks `argv` run in `cwd` against the rules and records the decision.
     #[cfg(feature = "exec-policy")]
-    fn check(
+    fn check(&self, policy: &SandboxPolicy, cwd: &Path, argv: &[String]) -> Option<Check> {
+        let gate = self.gate.as_ref()?;
+        Some(gate.check(policy, cwd, self.tmpdir.as_deref(), argv))
+    }
+
+    /// Records the exec policy's decision on `argv`.
+    #[cfg(feature = "exec-policy")]
+    fn record_decision(
         &self,
-        policy: &SandboxPolicy,
-        cwd: &Path,
         argv: &[String],
-    ) -> Result<Option<Check>, Error> {
-        let Some(gate) = &self.gate else {
-            return Ok(None);
-        };
-        Ok(Some(gate.check(policy, cwd, self.tmpdir.as_deref(), argv)))
+        decision: AuditDecision,
+        reason: String,
+    ) -> Result<(), Error> {
+        let mut trail = self.trail();
+        let event = trail
+            .event(
+                Operation::CommandExec,
+                audit_target(argv),
+                decision,
+                "execpolicy",
+            )
+            .with_reason(reason);
+        trail.record(event)
     }
 
     /// The gate of one command: decided, recorded, then refused or let through.
     fn gate(&self, policy: &SandboxPolicy, cwd: &Path, argv: &[String]) -> Result<(), Error> {
         #[cfg(feature = "exec-policy")]
-        if let Some(check) = self.check(policy, cwd, argv)? {
+        if let Some(check) = self.check(policy, cwd, argv) {
             let outcome = decide(
                 &check,
                 argv,
@@ -457,16 +470,7 @@ impl Core {
                 )));
             }
             let (decision, reason) = outcome.audit;
-            let mut trail = self.trail();
-            let event = trail
-                .event(
-                    Operation::CommandExec,
-                    audit_target(argv),
-                    decision,
-                    "execpolicy",
-                )
-                .with_reason(reason);
-            trail.record(event)?;
+            self.record_decision(argv, decision, reason)?;
             return outcome.result.map_err(Error::Refused);
         }
         let _ = (policy, cwd, argv);
@@ -540,8 +544,9 @@ impl Session {
     #[cfg(feature = "exec-policy")]
     pub fn check<S: AsRef<str>>(&self, argv: &[S]) -> Result<Option<Check>, Error> {
         let argv: Vec<String> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
-        self.core
-            .check(&self.policy, &self.core.composition.cwd, &argv)
+        Ok(self
+            .core
+            .check(&self.policy, &self.core.composition.cwd, &argv))
     }
 
     /// A command of this session, shaped like [`std::process::Command`]:
@@ -565,21 +570,6 @@ impl Session {
     }
 }
 
-#[cfg(feature = "exec-policy")]
-fn record_check(core: &Core, check: &Check, argv: &[String]) -> Result<(), Error> {
-    let (decision, reason) = check.audit_view();
-    let mut trail = core.trail();
-    let event = trail
-        .event(
-            Operation::CommandExec,
-            audit_target(argv),
-            decision,
-            "execpolicy",
-        )
-        .with_reason(reason);
-    trail.record(event)
-}
-
 /// Decides on command lines and records each decision (`command_exec`);
 /// starts nothing: what `codex-policy check` is. Built by
 /// [`SessionBuilder::build_checker`].
@@ -601,11 +591,11 @@ impl Checker {
             core.composition.sandbox_policy(),
             &core.composition.cwd,
             &argv,
-        )?
-        else {
+        ) else {
             unreachable_rules()
         };
-        record_check(core, &check, &argv)?;
+        let (decision, reason) = check.audit_view();
+        core.record_decision(&argv, decision, reason)?;
         Ok(check)
     }
 }

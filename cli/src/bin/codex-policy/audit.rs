@@ -1,13 +1,11 @@
 //! `audit tail|query|append`: reading the log back, and appending to it.
 
-use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use codex_policy::audit::{
-    AuditDecision, AuditEvent, AuditSink, Filter, Operation, SinkOptions, escape_for_terminal,
-    escape_json_for_terminal, log_files_kept, new_session_id, read_log_kept,
+    AuditEvent, AuditSink, Filter, SinkOptions, append_events, escape_for_terminal,
+    escape_json_for_terminal, log_files_kept, read_log_kept,
 };
-use serde::Deserialize;
 
 use crate::{Failure, exit, print_out, to_json};
 
@@ -92,75 +90,18 @@ pub(crate) fn show(
     Ok(0)
 }
 
-/// One event given to `audit append` (JSON, one per line).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AppendedEvent {
-    operation: Operation,
-    target: String,
-    decision: AuditDecision,
-    source: String,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    session_id: Option<String>,
-}
-
-/// The longest event line `audit append` accepts (1 MiB).
-const MAX_APPEND_LINE: u64 = 1024 * 1024;
-
 /// `audit append`: events from standard input, redacted, one write each.
 pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
     let path = log_path(file)?;
     let mut sink = AuditSink::open(&path, SinkOptions::default())
         .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
-    let session = new_session_id();
-    let mut stdin = std::io::stdin().lock();
-    let mut buffer = Vec::new();
-    for n in 0.. {
-        buffer.clear();
-        // Bounded, so a hostile producer cannot make one "line" exhaust memory.
-        let read = (&mut stdin)
-            .take(MAX_APPEND_LINE + 1)
-            .read_until(b'\n', &mut buffer)
-            .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("stdin: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        if buffer.len() as u64 > MAX_APPEND_LINE {
-            return Err(Failure::new(
-                exit::INVALID_INPUT,
-                format!(
-                    "<stdin>:{}: line longer than {MAX_APPEND_LINE} bytes",
-                    n + 1
-                ),
-            ));
-        }
-        let line = std::str::from_utf8(&buffer).map_err(|e| {
-            Failure::new(
-                exit::INVALID_INPUT,
-                format!("<stdin>:{}: not UTF-8 ({e})", n + 1),
-            )
-        })?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let input: AppendedEvent = serde_json::from_str(line).map_err(|e| {
-            Failure::new(
-                exit::INVALID_INPUT,
-                format!("<stdin>:{}:{}: {e}", n + 1, e.column()),
-            )
-        })?;
-        let mut event = AuditEvent::now(
-            input.session_id.as_deref().unwrap_or(&session),
-            input.operation,
-            input.target,
-            input.decision,
-            &input.source,
-        );
-        event.reason = input.reason;
-        sink.record(event)
-            .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
-    }
+    append_events(std::io::stdin().lock(), "<stdin>", &mut sink).map_err(|e| {
+        let status = if e.is_bad_input() {
+            exit::INVALID_INPUT
+        } else {
+            exit::CANNOT_START
+        };
+        Failure::new(status, e)
+    })?;
     Ok(0)
 }
