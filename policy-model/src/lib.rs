@@ -74,7 +74,8 @@ pub use policy::{
     WritableRootsError, git_dir_links, git_metadata_paths,
 };
 pub use sandbox::{
-    EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxedChild,
+    EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,
+    ProtectionStatus, Sandbox, SandboxedChild,
 };
 /// Secret detection, shared by validation and the audit log's redaction; also
 /// reachable as [`validate::secrets`].

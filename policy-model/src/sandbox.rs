@@ -36,6 +36,41 @@ pub struct SandboxedChild {
     pub child: Child,
     /// What was enforced, and what was not.
     pub report: EnforcementReport,
+    /// For a filtered network: the listening sockets on the sandbox's own
+    /// loopback, whose connections only the caller's egress proxy serves.
+    pub egress_listeners: Option<EgressListeners>,
+}
+
+/// The two listening sockets a sandbox with a filtered network made on its
+/// own loopback (inside its empty network namespace) and handed out: every
+/// connection the command opens to them is accepted, and decided on, by the
+/// egress proxy outside. Nothing else in that namespace leads anywhere.
+#[derive(Debug)]
+pub struct EgressListeners {
+    /// The HTTP proxy's listener (`HTTP_PROXY`, `HTTPS_PROXY`).
+    pub http: std::net::TcpListener,
+    /// The SOCKS5 proxy's listener (`ALL_PROXY`).
+    pub socks: std::net::TcpListener,
+}
+
+/// Where the listeners of [`EgressListeners`] are, inside the sandbox: its
+/// own loopback, at fixed ports (the namespace is empty, so they are free).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EgressPorts {
+    /// The HTTP proxy's port.
+    pub http: u16,
+    /// The SOCKS5 proxy's port.
+    pub socks: u16,
+}
+
+impl Default for EgressPorts {
+    /// 3128 (HTTP, the customary proxy port) and 1080 (SOCKS).
+    fn default() -> Self {
+        Self {
+            http: 3128,
+            socks: 1080,
+        }
+    }
 }
 
 /// One protection a sandbox may provide.

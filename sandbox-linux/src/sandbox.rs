@@ -1043,6 +1043,7 @@ impl PreparedSandbox {
             return Ok(SandboxedChild {
                 child,
                 report: self.report.clone(),
+                egress_listeners: None,
             });
         };
         if self.network_disabled {
@@ -1124,7 +1125,11 @@ impl PreparedSandbox {
                 let _ = child.wait();
             })?;
         }
-        Ok(SandboxedChild { child, report })
+        Ok(SandboxedChild {
+            child,
+            report,
+            egress_listeners: None,
+        })
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::domains::{DomainDecision, domain_decisions};
+use super::egress::EgressRules;
 use super::view::{View, where_};
 use crate::files::{
     DomainRule, EgressMode, EnvironmentName, NetworkAccess, NetworkRules, SocketRule,
@@ -75,9 +76,13 @@ pub struct EffectivePolicy {
     pub network_enforced_open: bool,
     /// What makes the network *filtered* (a domain rule from any file, a
     /// managed-only allowlist, a port list or a limit), each with where it was
-    /// written. Filtering needs the egress proxy, which this release does not
-    /// have, so a filtered network is enforced closed — never open.
+    /// written.
     pub network_filters: Vec<String>,
+    /// For a filtered network (a level between off and open, or open with
+    /// any filter): the rules the egress proxy enforces. The sandbox then
+    /// gives the command an empty network namespace whose only way out is
+    /// the proxy — never the host's network.
+    pub egress: Option<EgressRules>,
     /// Decisions on every domain pattern any source named.
     pub domains: Vec<DomainDecision>,
     /// Block violations (`true`) or monitor (`false`).
@@ -216,23 +221,32 @@ pub(super) fn compose_view(
     let mut notes = Vec::new();
     let network_filters = network_filters(profile_name, files, &domains);
     // The sandbox opens the host network only for `open` with nothing that
-    // filters it; every other level, and any domain rule, port list or limit,
-    // needs the egress proxy, which is not part of this release. Closing the
-    // network is stricter than any of them, never looser.
+    // filters it; every other level above off, and any domain rule, port
+    // list or limit, goes through the egress proxy: an empty network
+    // namespace whose only way out is the proxy. Never the open network.
     let network_enforced_open = level == NetworkLevel::Open && network_filters.is_empty();
-    if matches!(
+    let filtered = matches!(
         level,
         NetworkLevel::LoopbackOnly | NetworkLevel::Allowlist | NetworkLevel::Denylist
-    ) {
+    ) || (level == NetworkLevel::Open && !network_filters.is_empty());
+    let egress = filtered.then(|| {
+        super::egress::egress_rules(
+            level,
+            &domains,
+            files,
+            managed_only.value,
+            !deny_on_violation.value,
+        )
+    });
+    if filtered {
         notes.push(format!(
-            "network is {level} by configuration; domain and address filtering needs the egress \
-             proxy, which this release does not have, so the sandbox keeps the network OFF"
-        ));
-    } else if level == NetworkLevel::Open && !network_filters.is_empty() {
-        notes.push(format!(
-            "network is open but filtered by configuration ({}); filtering needs the egress \
-             proxy, which this release does not have, so the sandbox keeps the network OFF",
-            network_filters.join("; ")
+            "network is {level}{}: enforced by the egress proxy (the command runs in an empty \
+             network namespace whose only way out is the proxy)",
+            if network_filters.is_empty() {
+                String::new()
+            } else {
+                format!(", filtered by {}", network_filters.join("; "))
+            }
         ));
     }
     if !deny_on_violation.value {
@@ -247,6 +261,7 @@ pub(super) fn compose_view(
         network: Decided::new(level, decided_by),
         network_enforced_open,
         network_filters,
+        egress,
         domains,
         deny_on_violation,
         environment: files.codexrc.as_ref().map(|rc| {

@@ -24,6 +24,9 @@ pub struct DomainDecision {
     /// The file that named the pattern (which may not be the one that decided).
     #[serde(skip)]
     pub(super) named_in: PathBuf,
+    /// The pattern itself, for the egress rules.
+    #[serde(skip)]
+    pub(super) parsed: DomainPattern,
 }
 
 /// What composition decided for one domain pattern; serialized (and shown)
@@ -236,6 +239,7 @@ pub(super) fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<Doma
                 decided_by,
                 reason,
                 named_in: n.file.clone(),
+                parsed: n.pattern.clone(),
             });
         }
     }

@@ -7,6 +7,7 @@
 //! - `domains`: the [`DomainDecision`] on every domain pattern any file names.
 //! - `composition`: [`compose`] itself, into an [`EffectivePolicy`] (network level
 //!   and filters, unix sockets, monitor mode).
+//! - `egress`: the [`EgressRules`] a filtered network is enforced with.
 //! - [`tightening`]: the check that files the sandboxed command could have
 //!   written only make the policy stricter, by composing with and without them.
 //!
@@ -15,8 +16,10 @@
 
 mod composition;
 mod domains;
+mod egress;
 pub mod tightening;
 mod view;
 
 pub use composition::{Decided, EffectivePolicy, NetworkLevel, compose};
 pub use domains::{DomainDecision, DomainOutcome};
+pub use egress::{AllowlistMiss, EgressRules};
