@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use codex_policy_model::EnforcementReport;
+use codex_policy_model::{EgressPorts, EnforcementReport};
 use codex_profiles::SecurityProfile;
 use serde::Serialize;
 
@@ -29,6 +29,14 @@ pub struct HostReport {
     pub host: HostCapabilities,
     /// One verdict per profile, in [`SecurityProfile::ALL`] order.
     pub profiles: Vec<ProfileVerdict>,
+    /// Whether a filtered network (allow and deny lists, ports, limits) can
+    /// be enforced here: an empty network namespace whose only way out is
+    /// the egress proxy. When not, such a policy is refused, or run with
+    /// the network off under best effort.
+    pub filtered_network: bool,
+    /// Why a filtered network cannot be enforced here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered_network_error: Option<String>,
 }
 
 impl HostReport {
@@ -53,7 +61,20 @@ impl HostReport {
                 protections: plan.report,
             });
         }
-        Ok(Self { host, profiles })
+        let filtered = SecurityProfile::WorkspaceNet
+            .to_sandbox_policy()
+            .with_network_closed();
+        let filtered_network = LinuxSandbox::with_host(Compatibility::Strict, host.clone())
+            .filtered_network(EgressPorts::default())
+            .plan(&filtered, &cwd, tmpdir.as_deref())
+            .err()
+            .map(|e| e.to_string());
+        Ok(Self {
+            host,
+            profiles,
+            filtered_network: filtered_network.is_none(),
+            filtered_network_error: filtered_network,
+        })
     }
 
     /// Whether every profile is fully enforceable here.
@@ -80,6 +101,14 @@ impl fmt::Display for HostReport {
             (Some(true), _) => writeln!(f, "user namespaces:   yes (user, mount, network, pid)")?,
             (_, Some(err)) => writeln!(f, "user namespaces:   no ({err})")?,
             _ => writeln!(f, "user namespaces:   unknown")?,
+        }
+        match &self.filtered_network_error {
+            None => writeln!(
+                f,
+                "filtered network:  yes (empty network namespace; the egress proxy is its only \
+                 way out)"
+            )?,
+            Some(why) => writeln!(f, "filtered network:  no ({why})")?,
         }
         for verdict in &self.profiles {
             write!(

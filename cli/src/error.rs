@@ -40,6 +40,10 @@ pub enum Error {
     /// sandbox step failed in the child.
     #[error(transparent)]
     Spawn(crate::SandboxError),
+    /// The egress proxy of a filtered network could not be started, or
+    /// could not take a command's listeners; the command does not run.
+    #[error("the egress proxy: {0}")]
+    EgressProxy(codex_network_proxy::ProxyError),
     /// The calling process could not do its part (its working directory, a
     /// pipe, waiting).
     #[error("{what}: {source}")]
@@ -137,6 +141,27 @@ pub enum ConfigurationError {
     BadVariableName {
         /// The name as given.
         name: String,
+    },
+    /// A rules file's `network_rule` names a host the egress proxy cannot
+    /// match (a wildcard in the middle, an invalid name).
+    #[cfg(feature = "exec-policy")]
+    #[error("network_rule host {host:?}: {source}")]
+    NetworkRuleHost {
+        /// The host as written.
+        host: String,
+        /// Why it is not a domain pattern.
+        source: codex_policy_model::DomainError,
+    },
+    /// The standalone proxy was asked for while the effective network is
+    /// off: there is nothing it could let through.
+    #[error(
+        "the effective network is off (decided by {decided_by}): a proxy would refuse \
+         everything; choose a profile with network (workspace-net) or a runtime file that \
+         enables it"
+    )]
+    NetworkOff {
+        /// Who decided.
+        decided_by: String,
     },
 }
 

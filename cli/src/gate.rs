@@ -166,10 +166,30 @@ impl ExecGate {
         }))
     }
 
-    /// Whether the rules hold `network_rule` entries: domain rules, which
-    /// make the network filtered.
-    pub(crate) fn filters_network(&self) -> bool {
-        !self.policy.network_rules().is_empty()
+    /// The rules' `network_rule` entries as domain rules, which make the
+    /// network filtered: `(pattern, denied)`; a `prompt` names nothing (an
+    /// allowlist miss asks anyway). A host the egress proxy could not match
+    /// is refused, never dropped.
+    pub(crate) fn network_rules(
+        &self,
+    ) -> Result<Vec<(codex_policy_model::DomainPattern, bool)>, ConfigurationError> {
+        let mut out = Vec::new();
+        for rule in self.policy.network_rules() {
+            let denied = match rule.decision {
+                codex_execpolicy::Decision::Forbidden => true,
+                codex_execpolicy::Decision::Allow => false,
+                _ => continue,
+            };
+            let pattern =
+                rule.host
+                    .parse()
+                    .map_err(|source| ConfigurationError::NetworkRuleHost {
+                        host: rule.host.clone(),
+                        source,
+                    })?;
+            out.push((pattern, denied));
+        }
+        Ok(out)
     }
 
     /// Decides on `argv` run in `cwd`, and verifies the paths it writes

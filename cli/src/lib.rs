@@ -38,6 +38,7 @@
 mod compose;
 #[cfg(target_os = "linux")]
 mod doctor;
+mod egress;
 mod environment;
 mod error;
 #[cfg(feature = "exec-policy")]
@@ -50,6 +51,7 @@ mod trail;
 pub use compose::{Composition, MANAGED_REQUIREMENTS, RuntimeFiles, loosening, validate_files};
 #[cfg(target_os = "linux")]
 pub use doctor::{HostReport, ProfileVerdict};
+pub use egress::StandaloneProxy;
 pub use environment::Environment;
 pub use error::{ConfigurationError, Error, Refusal};
 #[cfg(feature = "exec-policy")]
@@ -66,6 +68,7 @@ pub use trail::{
 pub use codex_audit as audit;
 #[cfg(feature = "exec-policy")]
 pub use codex_execpolicy as execpolicy;
+pub use codex_network_proxy as network_proxy;
 pub use codex_policy_model as model;
 pub use codex_policy_model::{
     CodexConfig, ConfigError, Diagnostic, EffectiveWritableRoots, EnforcementReport, Location,

@@ -5,16 +5,21 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use codex_audit::{AuditDecision, Operation};
-use codex_policy_model::{CommandWritable, EnforcementReport, ProtectionStatus};
+use codex_policy_model::effective::EgressRules;
+use codex_policy_model::{
+    CommandWritable, EgressListeners, EgressPorts, EnforcementReport, ProtectionStatus,
+};
 use codex_profiles::{ProfileResolver, ResolvedProfile, SecurityProfile};
 
 use crate::compose::{Composition, RuntimeFiles, compose};
+use crate::egress::{SessionProxy, StandaloneProxy};
 use crate::environment::Environment;
 use crate::error::{ConfigurationError, Error};
 #[cfg(feature = "exec-policy")]
@@ -212,6 +217,10 @@ impl SessionBuilder {
         }
         .protect_paths(protected)
         .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
+        let sandbox = match &core.egress {
+            Some(_) => sandbox.filtered_network(EgressPorts::default()),
+            None => sandbox,
+        };
         let prepared = sandbox
             .plan(&policy, &core.composition.cwd, tmpdir.as_deref())
             .and_then(|plan| sandbox.prepare(plan));
@@ -233,6 +242,13 @@ impl SessionBuilder {
             }
         };
         let report = prepared.report();
+        if core.egress.is_some() && prepared.egress_ports().is_none() {
+            core.notices.emit(Notice::warning(
+                "best effort: a filtered network (the egress proxy) cannot be set up on this \
+                 host: it needs user and network namespaces; the command runs with the network \
+                 OFF",
+            ));
+        }
         for rule in &report.rules {
             if let Some(text) = rule.strip_prefix("warning: ") {
                 core.notices.emit(Notice::warning(text));
@@ -261,13 +277,35 @@ impl SessionBuilder {
             let names: Vec<&str> = report.missing().map(|m| m.protection.describe()).collect();
             format!("best effort, not enforced: {}", names.join(", "))
         };
+        let proxy = core
+            .egress
+            .clone()
+            .map(|rules| Arc::new(SessionProxy::new(rules, http_logging(&core.composition))));
         Ok(Session {
             core: Arc::new(core),
             policy,
             sandbox: Arc::new(prepared),
             start_reason,
             launcher_environment: self.launcher_environment,
+            proxy,
         })
+    }
+
+    /// The egress proxy alone, on this host's loopback at `http` and
+    /// `socks` (port 0: any free port), for the effective policy — what
+    /// `codex-policy proxy` runs. Its decisions go to the session's audit
+    /// trail. Refused when the effective network is off.
+    pub fn build_proxy(
+        self,
+        http: SocketAddr,
+        socks: SocketAddr,
+    ) -> Result<StandaloneProxy, Error> {
+        let composition = self.compose()?;
+        let (core, _) = self.core_from(composition, false)?;
+        let rules =
+            crate::egress::standalone_rules(&core.composition.effective, core.egress.as_ref())?;
+        let log_http = http_logging(&core.composition);
+        StandaloneProxy::start(&Arc::new(core), rules, log_http, http, socks)
     }
 
     /// A session that decides on command lines and records its decisions,
@@ -315,6 +353,13 @@ impl SessionBuilder {
         // touched: nothing is written for a session that is not built.
         #[cfg(feature = "exec-policy")]
         let gate = ExecGate::load(&self.rules, &writable)?;
+        #[cfg(feature = "exec-policy")]
+        let network_rules = match &gate {
+            Some(gate) => gate.network_rules()?,
+            None => Vec::new(),
+        };
+        #[cfg(not(feature = "exec-policy"))]
+        let network_rules = Vec::new();
         self.env
             .codex_home()
             .map_err(|e| Error::Configuration(e.into()))?;
@@ -334,17 +379,18 @@ impl SessionBuilder {
             trail.reserve_rotated_names(&writable)?;
         }
         let policy = composition.sandbox_policy().clone();
-        // A rules file's `network_rule` filters the network like any domain
-        // rule: without the egress proxy, filtered means closed.
-        #[cfg(feature = "exec-policy")]
-        let policy = if gate.as_ref().is_some_and(ExecGate::filters_network)
-            && policy.has_network_access()
-        {
+        // A filtered network (a domain rule, a port list or a limit in any
+        // file, or a rules file's `network_rule`) runs in an empty network
+        // namespace whose only way out is the egress proxy.
+        let egress = crate::egress::session_egress(&composition.effective, &policy, &network_rules);
+        if runs && egress.is_some() && composition.effective.egress.is_none() {
             self.notices.note(
-                "the rules files hold network_rule entries; domain filtering needs the egress \
-                 proxy, which this release does not have, so the network is OFF"
+                "the rules files hold network_rule entries: the network is filtered by them, \
+                 through the egress proxy"
                     .into(),
             );
+        }
+        let policy = if egress.is_some() {
             policy.with_network_closed()
         } else {
             policy
@@ -389,6 +435,7 @@ impl SessionBuilder {
                 approver: self.approver.clone(),
                 notices: self.notices.clone(),
                 tmpdir,
+                egress,
             },
             policy,
         ))
@@ -397,7 +444,7 @@ impl SessionBuilder {
 
 /// What sessions and checkers share: the composition, the rules, the trail.
 #[derive(Debug)]
-struct Core {
+pub(crate) struct Core {
     composition: Composition,
     trail: Mutex<AuditTrail>,
     #[cfg(feature = "exec-policy")]
@@ -408,6 +455,8 @@ struct Core {
     /// `$TMPDIR` of the session's environment: a writable root of workspace
     /// profiles.
     tmpdir: Option<OsString>,
+    /// The rules of a filtered network, enforced by the egress proxy.
+    egress: Option<EgressRules>,
 }
 
 impl std::fmt::Debug for AuditTrail {
@@ -422,7 +471,7 @@ impl std::fmt::Debug for AuditTrail {
 impl Core {
     /// The trail; a thread that panicked while holding it left it usable
     /// (every event is written in one append, or not at all).
-    fn trail(&self) -> MutexGuard<'_, AuditTrail> {
+    pub(crate) fn trail(&self) -> MutexGuard<'_, AuditTrail> {
         self.trail.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -502,6 +551,21 @@ pub struct Session {
     /// The `sandbox_start` reason of every command.
     start_reason: String,
     launcher_environment: bool,
+    /// The egress proxy of a filtered network.
+    proxy: Option<Arc<SessionProxy>>,
+}
+
+/// Whether network events carry headers and bodies (`observability` of
+/// `harness.policy.json`).
+fn http_logging(composition: &Composition) -> (bool, bool) {
+    composition
+        .files
+        .harness
+        .as_ref()
+        .map_or((false, false), |h| {
+            let o = &h.value.observability;
+            (o.http_log_headers, o.http_log_bodies)
+        })
 }
 
 impl Session {
@@ -547,6 +611,20 @@ impl Session {
         Ok(self
             .core
             .check(&self.policy, &self.core.composition.cwd, &argv))
+    }
+
+    /// Hands a started command's listeners to the session's proxy. A
+    /// filtered sandbox always hands some: their absence is an error.
+    fn serve_egress(&self, listeners: Option<EgressListeners>) -> Result<(), Error> {
+        match (&self.proxy, listeners) {
+            (Some(proxy), Some(listeners)) => proxy.serve(&self.core, listeners),
+            (None, None) => Ok(()),
+            (Some(_), None) if self.sandbox.egress_ports().is_none() => Ok(()),
+            _ => Err(Error::Io {
+                what: "handing the command's network to the egress proxy",
+                source: io::Error::other("the sandbox and the session disagree on the network"),
+            }),
+        }
     }
 
     /// A command of this session, shaped like [`std::process::Command`]:
@@ -690,6 +768,16 @@ impl SessionCommand<'_> {
         let session = self.session;
         match session.sandbox.spawn(&mut command) {
             Ok(mut started) => {
+                if let Err(err) = session.serve_egress(started.egress_listeners.take()) {
+                    let _ = started.child.kill();
+                    let _ = started.child.wait();
+                    start.record_exit(
+                        &session.core,
+                        125,
+                        Some(format!("the command did not start: {err}")),
+                    );
+                    return Err(err);
+                }
                 let child = &mut started.child;
                 Ok(SessionChild {
                     stdin: child.stdin.take(),
@@ -743,13 +831,26 @@ impl SessionCommand<'_> {
         crate::native::check_single_threaded().map_err(Error::Spawn)?;
         let (mut command, start) = self.prepare()?;
         let core = &self.session.core;
-        let supervised = match self.session.sandbox.supervise(&mut command) {
+        let mut supervised = match self.session.sandbox.supervise(&mut command) {
             Ok(supervised) => supervised,
             Err(err) => {
                 start.record_not_started(core, &err);
                 return Err(spawn_error(err));
             }
         };
+        if let Err(err) = self
+            .session
+            .serve_egress(supervised.take_egress_listeners())
+        {
+            if let Ok(pid) = libc::pid_t::try_from(supervised.id()) {
+                // SAFETY: signalling our own child, the sandbox's init, which
+                // has not been waited for (so the pid is still ours).
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            let _ = supervised.wait();
+            start.record_exit(core, 125, Some(format!("the command did not start: {err}")));
+            return Err(err);
+        }
         let status = supervised.wait().map_err(|source| Error::Io {
             what: "waiting for the command",
             source,
@@ -788,6 +889,15 @@ impl SessionCommand<'_> {
         }
         if session.launcher_environment {
             launcher_environment(&core.composition, &mut command);
+        }
+        if let Some(ports) = session.sandbox.egress_ports() {
+            let loopback = std::net::Ipv4Addr::LOCALHOST;
+            for (key, value) in codex_network_proxy::proxy_environment(
+                (loopback, ports.http).into(),
+                (loopback, ports.socks).into(),
+            ) {
+                command.env(key, value);
+            }
         }
         for (key, value) in &self.env {
             match value {

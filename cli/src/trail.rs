@@ -250,6 +250,11 @@ impl AuditTrail {
         Ok(())
     }
 
+    /// The profile every event of this session names.
+    pub(crate) fn event_profile(&self) -> Option<String> {
+        self.profile.clone()
+    }
+
     /// A new event of this session.
     pub(crate) fn event(
         &self,

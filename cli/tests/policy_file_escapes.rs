@@ -141,12 +141,14 @@ fn explain_shows_a_filtered_network_closed_for_every_source() {
         let r = run(&ws, &home, &env, &args);
         assert_eq!(r.status, 0, "{what}: {}", r.stderr);
         assert!(
-            r.stdout.contains("network enforced   off"),
+            r.stdout
+                .contains("network enforced   filtered: enforced by the egress proxy"),
             "{what}: {}",
             r.stdout
         );
         assert!(
-            r.stdout.contains("keeps the network OFF"),
+            r.stdout
+                .contains("the command runs in an empty network namespace"),
             "{what}: {}",
             r.stdout
         );

@@ -1,8 +1,70 @@
-//! An egress proxy (HTTP CONNECT and SOCKS5) that lets a sandboxed child reach
-//! only the domains its policy allows: names are normalized and matched against
-//! allow and deny patterns (deny wins), resolved once, and the connection goes to
-//! the vetted address so DNS rebinding cannot redirect it.
+//! An egress proxy (HTTP/1.1 with CONNECT, and SOCKS5) that lets a sandboxed
+//! child reach only the destinations its policy allows.
 //!
-//! Status: not implemented yet. This crate is reserved in the workspace layout so
-//! that the dependency rules of `ARCHITECTURE.md` hold from the start; it exposes
-//! no API until the proxy lands.
+//! A sandbox with a filtered network hands over two listening sockets on its
+//! own loopback ([`EgressListeners`](codex_policy_model::EgressListeners));
+//! the child finds them through [`proxy_environment`]. For every request or
+//! tunnel the proxy normalizes the host, decides on it ([`decide`]: deny list,
+//! local literals, allow list, port), resolves an allowed name once through
+//! its [`Resolver`], refuses it if any address is local or private (DNS
+//! rebinding), counts it against the run's limits, logs one audit event, and
+//! connects to the vetted address, never resolving again. Monitor mode lets
+//! what would be refused through and logs it as a violation; the hard limits
+//! ([`HardLimits`]) protect the proxy whatever the mode.
+//!
+//! ```no_run
+//! use codex_network_proxy::{EgressProxy, proxy_environment};
+//! use codex_policy_model::DomainPattern;
+//! use codex_policy_model::effective::EgressRules;
+//!
+//! let rules = EgressRules::open()
+//!     .allowing("**.example.com".parse::<DomainPattern>()?)
+//!     .denying("ads.example.com".parse::<DomainPattern>()?);
+//! let proxy = EgressProxy::builder(rules)
+//!     .session_id("s1")
+//!     .audit(|event| {
+//!         println!("{} {:?}", event.target, event.decision);
+//!         Ok(())
+//!     })
+//!     .start()?;
+//! let (http, socks) = proxy.bind("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)?;
+//! for (name, value) in proxy_environment(http, socks) {
+//!     println!("{name}={value}");
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The decision alone, with no proxy running:
+//!
+//! ```
+//! use codex_network_proxy::{CompiledRules, Decision, Reason, decide};
+//! use codex_policy_model::{DomainPattern, Host};
+//! use codex_policy_model::effective::EgressRules;
+//!
+//! let rules = CompiledRules::new(
+//!     &EgressRules::open().allowing("*.example.com".parse::<DomainPattern>()?),
+//! );
+//! let host = Host::parse("API.Example.COM.")?;
+//! assert_eq!(decide(&rules, &host, 443), Decision::Allow);
+//! let local = Host::parse("0x7f.1")?; // 127.0.0.1
+//! assert_eq!(decide(&rules, &local, 80), Decision::Deny(Reason::NotAllowedLocal));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod decision;
+mod error;
+mod gate;
+mod http;
+mod limits;
+mod proxy;
+mod resolver;
+mod socks;
+mod tunnel;
+
+pub use decision::{
+    BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide, is_local,
+};
+pub use error::ProxyError;
+pub use limits::HardLimits;
+pub use proxy::{EgressProxy, EgressProxyBuilder, RunningProxy, proxy_environment};
+pub use resolver::{ResolveFuture, Resolver, SystemResolver};

@@ -82,9 +82,10 @@ pub enum Protection {
     FileWrites,
     /// `.git`, `.codex`, `.agents` read-only inside writable roots, and not movable.
     ReadOnlySubpaths,
-    /// No TCP, UDP, raw or netlink socket can be opened. A backend names every
-    /// mechanism that holds the network closed in the status of this one
-    /// protection.
+    /// No TCP, UDP, raw or netlink socket leads anywhere — or, for a
+    /// filtered network, only to the egress proxy's listeners. A backend
+    /// names every mechanism that holds the network closed in the status of
+    /// this one protection.
     NetworkSockets,
     /// Signals cannot reach processes outside the sandbox.
     SignalIsolation,
@@ -131,7 +132,7 @@ impl Protection {
         match self {
             Self::FileWrites => "file writes confined to the writable roots",
             Self::ReadOnlySubpaths => ".git, .codex and .agents read-only inside writable roots",
-            Self::NetworkSockets => "no network sockets (only AF_UNIX)",
+            Self::NetworkSockets => "no network, or only through the egress proxy",
             Self::SignalIsolation => "no signals to processes outside the sandbox",
             Self::AbstractUnixIsolation => "no abstract unix sockets outside the sandbox",
             Self::SyscallFilter => "dangerous system calls refused",

@@ -40,7 +40,7 @@ const NET: SandboxPolicy = SandboxPolicy::WorkspaceWrite {
 };
 
 #[test]
-fn a_domain_rule_or_limit_from_any_source_keeps_the_network_closed() {
+fn a_domain_rule_or_limit_from_any_source_filters_the_network() {
     let cases: &[(&str, &[(&str, &str)], NetworkLevel)] = &[
         (
             "managed deny-only",
@@ -148,10 +148,13 @@ fn a_domain_rule_or_limit_from_any_source_keeps_the_network_closed() {
             );
             assert!(!e.network_filters.is_empty(), "{what}");
             assert!(
-                e.notes.iter().any(|n| n.contains("keeps the network OFF")),
+                e.notes
+                    .iter()
+                    .any(|n| n.contains("enforced by the egress proxy")),
                 "{what}: {:?}",
                 e.notes
             );
+            assert!(e.egress.is_some(), "{what}: filtered without egress rules");
             assert!(
                 e.network.decided_by.contains(dir.path().to_str().unwrap())
                     || *level == NetworkLevel::Open,

@@ -2,8 +2,9 @@
 //!
 //! Everything here was allocated by the parent; the child only makes system calls
 //! that are async-signal-safe (prctl, unshare, open/write/close, mount, fork,
-//! waitpid, poll, landlock_restrict_self, seccomp, _exit), because after `fork`
-//! in a multi-threaded caller any allocation could deadlock.
+//! waitpid, poll, socket/ioctl/bind/listen/sendmsg, landlock_restrict_self,
+//! seccomp, _exit), because after `fork` in a multi-threaded caller any
+//! allocation could deadlock.
 
 use std::ffi::CString;
 use std::io;
@@ -34,10 +35,12 @@ pub(crate) enum Stage {
     Landlock,
     Seccomp,
     SocketBroker,
+    Loopback,
+    EgressListeners,
 }
 
 impl Stage {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 19] = [
         Self::DeathSignal,
         Self::ParentGone,
         Self::Unshare,
@@ -55,6 +58,8 @@ impl Stage {
         Self::Landlock,
         Self::Seccomp,
         Self::SocketBroker,
+        Self::Loopback,
+        Self::EgressListeners,
     ];
 
     pub(crate) fn from_code(code: u32) -> Option<Self> {
@@ -81,6 +86,10 @@ impl Stage {
             Self::Landlock => "landlock_restrict_self",
             Self::Seccomp => "installing the seccomp filter",
             Self::SocketBroker => "handing the unix-socket broker its seccomp listener",
+            Self::Loopback => "bringing up `lo` in the sandbox's network namespace",
+            Self::EgressListeners => {
+                "listening on 127.0.0.1 for the egress proxy and handing the listeners out"
+            }
         }
     }
 }
@@ -117,6 +126,10 @@ pub(crate) struct NamespaceConfig {
     pub(crate) uid_map: Vec<u8>,
     pub(crate) gid_map: Vec<u8>,
     pub(crate) devices: Option<DeviceSetup>,
+    /// A filtered network: the ports (HTTP, SOCKS) of the listeners made on
+    /// the loopback of the sandbox's own network namespace and handed out
+    /// for the caller's egress proxy.
+    pub(crate) egress: Option<[u16; 2]>,
 }
 
 /// Namespace work done in the child.
@@ -130,6 +143,9 @@ pub(crate) struct NamespaceSetup {
     /// before (std does it before `pre_exec`) still refers to the original mount
     /// and would see beneath the read-only binds.
     pub(crate) cwd: CString,
+    /// A filtered network: the sandbox's end of this start's socket pair,
+    /// where its first process sends the egress listeners (one message).
+    pub(crate) egress: Option<OwnedFd>,
 }
 
 /// How the sandbox learns that whoever started it is gone.
@@ -372,7 +388,8 @@ enum Side {
 /// IPC (and network) namespaces — the caller stays in its own, so a supervisor
 /// keeps writing its audit log on the host's mounts — and returns its pid in
 /// the caller. In the new process: death signal, uid/gid maps, private mounts,
-/// pins and read-only binds, the private `/dev`, `chdir`.
+/// pins and read-only binds, the private `/dev`, `chdir`; for a filtered
+/// network, `lo` up and the egress listeners handed out.
 unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32)> {
     // SAFETY (whole function): async-signal-safe calls on parent-prepared memory.
     unsafe {
@@ -458,6 +475,16 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
             private_dev(devices)?;
         }
         check(libc::chdir(ns.cwd.as_ptr()).into(), Stage::Chdir)?;
+        // While this process still holds every capability of its user
+        // namespace (so of the network namespace it owns): configuring `lo`
+        // needs CAP_NET_ADMIN, and nothing of the command ever holds it.
+        if let Some(ports) = ns.config.egress {
+            let Some(socket) = &ns.egress else {
+                return Err((Stage::EgressListeners, libc::EBADF));
+            };
+            loopback_up()?;
+            hand_out_listeners(ports, socket.as_raw_fd())?;
+        }
         Ok(Side::Inside { status: status[1] })
     }
 }
@@ -741,13 +768,18 @@ unsafe fn install_seccomp(program: &BpfProgram, broker: Option<libc::c_int>) -> 
     Ok(())
 }
 
-/// Room for one descriptor in an `SCM_RIGHTS` control message, aligned as a
-/// `cmsghdr` must be.
+/// Room for a few descriptors (the broker's listener; the two egress
+/// listeners) in an `SCM_RIGHTS` control message, aligned as a `cmsghdr`
+/// must be.
 #[repr(C)]
 pub(crate) union RightsBuffer {
-    pub(crate) bytes: [u8; 32],
+    pub(crate) bytes: [u8; RIGHTS_BUFFER_BYTES],
     _align: libc::cmsghdr,
 }
+
+/// The size of a [`RightsBuffer`]: `CMSG_SPACE` of two descriptors (24 on
+/// 64-bit targets) fits.
+pub(crate) const RIGHTS_BUFFER_BYTES: usize = 32;
 
 /// A message of the one byte behind `iov`, with `control` as its control
 /// buffer (all of it; a sender sets the length it fills). Async-signal-safe.
@@ -764,23 +796,128 @@ pub(crate) fn rights_message(iov: &mut libc::iovec, control: &mut RightsBuffer) 
 
 /// Sends `fd` over the unix socket `socket` (`SCM_RIGHTS`); async-signal-safe.
 unsafe fn send_fd(socket: libc::c_int, fd: libc::c_int) -> bool {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe { send_fds(socket, &[fd]) }
+}
+
+/// Sends `fds` (as many as a [`RightsBuffer`] holds; `false` for more) over
+/// the unix socket `socket`, in one `SCM_RIGHTS` message with one byte of
+/// data, so the receiver gets all of them or none; async-signal-safe.
+pub(crate) unsafe fn send_fds(socket: libc::c_int, fds: &[libc::c_int]) -> bool {
+    let size = std::mem::size_of_val(fds) as u32;
+    // SAFETY: CMSG_SPACE is arithmetic.
+    if fds.is_empty() || unsafe { libc::CMSG_SPACE(size) } as usize > RIGHTS_BUFFER_BYTES {
+        return false;
+    }
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    let mut control = RightsBuffer { bytes: [0; 32] };
+    let mut control = RightsBuffer {
+        bytes: [0; RIGHTS_BUFFER_BYTES],
+    };
     let mut msg = rights_message(&mut iov, &mut control);
-    // SAFETY: the CMSG_* arithmetic of the C ABI over our control buffer;
-    // sendmsg is async-signal-safe.
+    // SAFETY: the CMSG_* arithmetic of the C ABI over our control buffer,
+    // which has room for the data (checked above); sendmsg is
+    // async-signal-safe.
     unsafe {
-        msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
+        msg.msg_controllen = libc::CMSG_SPACE(size) as _;
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd);
+        (*cmsg).cmsg_len = libc::CMSG_LEN(size) as _;
+        let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+        for (i, fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(data.add(i), *fd);
+        }
         libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) == 1
+    }
+}
+
+/// Brings up `lo` in the sandbox's new network namespace (it is created
+/// down, without 127.0.0.1): the egress listeners are bound there.
+/// Async-signal-safe.
+unsafe fn loopback_up() -> StepResult {
+    // SAFETY (whole function): socket/ioctl/close on a stack `ifreq`.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err((Stage::Loopback, errno()));
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (to, from) in request.ifr_name.iter_mut().zip(b"lo") {
+            *to = *from as libc::c_char;
+        }
+        request.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let ret = libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &request);
+        let err = errno();
+        libc::close(fd);
+        if ret < 0 {
+            return Err((Stage::Loopback, err));
+        }
+    }
+    Ok(())
+}
+
+/// A TCP socket listening on 127.0.0.1:`port` (CLOEXEC, backlog 1024), or
+/// the errno. Async-signal-safe.
+unsafe fn listen_on_loopback(port: u16) -> Result<libc::c_int, i32> {
+    // SAFETY (whole function): socket/bind/listen/close on a stack address.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(errno());
+        }
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_port = port.to_be();
+        addr.sin_addr.s_addr = libc::INADDR_LOOPBACK.to_be();
+        let bound = libc::bind(
+            fd,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        if bound < 0 || libc::listen(fd, 1024) < 0 {
+            let err = errno();
+            libc::close(fd);
+            return Err(err);
+        }
+        Ok(fd)
+    }
+}
+
+/// Listens on 127.0.0.1 at `ports` (HTTP, SOCKS) in the sandbox's network
+/// namespace and sends both listeners in one message on `socket`, to the
+/// caller's egress proxy; then closes them and `socket`, so no process of
+/// the sandbox holds them (they are CLOEXEC besides). Async-signal-safe.
+pub(crate) unsafe fn hand_out_listeners(ports: [u16; 2], socket: libc::c_int) -> StepResult {
+    let mut listeners = [-1 as libc::c_int; 2];
+    let mut failure = None;
+    for (slot, port) in listeners.iter_mut().zip(ports) {
+        // SAFETY: async-signal-safe calls only.
+        match unsafe { listen_on_loopback(port) } {
+            Ok(fd) => *slot = fd,
+            Err(err) => {
+                failure = Some(err);
+                break;
+            }
+        }
+    }
+    // SAFETY: sendmsg of two descriptors we own.
+    if failure.is_none() && !unsafe { send_fds(socket, &listeners) } {
+        failure = Some(errno());
+    }
+    // SAFETY: closing descriptors we own.
+    unsafe {
+        for fd in listeners.into_iter().filter(|fd| *fd >= 0) {
+            libc::close(fd);
+        }
+        libc::close(socket);
+    }
+    match failure {
+        Some(err) => Err((Stage::EgressListeners, err)),
+        None => Ok(()),
     }
 }
 

@@ -13,7 +13,11 @@
 //!   capability;
 //! - a **broker** outside the sandbox (seccomp user notification) performs
 //!   every `connect` and `chmod` itself, so path-named unix sockets outside the
-//!   sandbox and modes outside the writable roots stay out of reach.
+//!   sandbox and modes outside the writable roots stay out of reach;
+//! - with [`LinuxSandbox::filtered_network`], a policy without network gets
+//!   an empty network namespace whose only way out is two listeners on its
+//!   own loopback, made inside at each start and handed to the caller's
+//!   egress proxy.
 //!
 //! [`LinuxSandbox::plan`] decides which layers a policy needs and whether this
 //! host provides them; [`LinuxSandbox::prepare`] builds, once, what does not
@@ -58,6 +62,8 @@
 
 #[cfg(target_os = "linux")]
 mod child;
+#[cfg(target_os = "linux")]
+mod egress;
 #[cfg(target_os = "linux")]
 mod host;
 #[cfg(target_os = "linux")]

@@ -14,19 +14,21 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 
 use codex_policy_model::{
-    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, EnforcementReport, GIT_DIR_NAME, Protection,
-    ProtectionReport, ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild, WritableRootsError,
+    ALWAYS_PROTECTED_NAMES, EffectiveWritableRoots, EgressListeners, EgressPorts,
+    EnforcementReport, GIT_DIR_NAME, Protection, ProtectionReport, ProtectionStatus, Sandbox,
+    SandboxPolicy, SandboxedChild, WritableRootsError,
 };
 use seccompiler::BpfProgram;
 
 use crate::child::{
     BindMount, ChildSetup, DeviceSetup, NamespaceConfig, NamespaceSetup, ParentLink, Role, Stage,
 };
+use crate::egress;
 use crate::host::HostCapabilities;
 use crate::landlock_rules::{
     self, ABI_IOCTL_DEV, ABI_SCOPES, ABI_TCP, ABI_TRUNCATE, LandlockRequest, LandlockTemplate,
 };
-use crate::seccomp_filter;
+use crate::seccomp_filter::{self, Sockets};
 use crate::socket_broker::{self, BrokerPolicy};
 
 /// What to do when the host cannot enforce everything a policy needs.
@@ -136,6 +138,31 @@ pub enum LinuxSandboxError {
         /// Why.
         #[source]
         source: io::Error,
+    },
+    /// A filtered network was asked for
+    /// ([`LinuxSandbox::filtered_network`]), but this host cannot create the
+    /// user and network namespaces it is made of. Strict mode refuses rather
+    /// than open the network; best effort keeps it off instead.
+    #[error(
+        "refusing to run: the filtered network needs user and network namespaces (an empty \
+         network namespace whose only way out is the egress proxy's listeners), which this \
+         host cannot create: {reason}"
+    )]
+    FilteredNetworkUnavailable {
+        /// What is missing on this host, or the kernel's answer.
+        reason: String,
+    },
+    /// The ports given to [`LinuxSandbox::filtered_network`] cannot be used.
+    #[error(
+        "the egress proxy's ports cannot be used (HTTP {}, SOCKS {}): {why}",
+        ports.http,
+        ports.socks
+    )]
+    InvalidEgressPorts {
+        /// The ports as given.
+        ports: EgressPorts,
+        /// Why not.
+        why: &'static str,
     },
     /// [`PreparedSandbox::supervise`] was called from a process with more
     /// than one thread; nothing was started.
@@ -250,6 +277,8 @@ pub struct LinuxSandbox {
     host: HostCapabilities,
     protected_paths: Vec<PathBuf>,
     allowed_unix_sockets: Vec<PathBuf>,
+    /// Set by [`filtered_network`](Self::filtered_network).
+    egress: Option<EgressPorts>,
 }
 
 impl Default for LinuxSandbox {
@@ -279,6 +308,9 @@ pub struct SandboxPlan {
     broker: bool,
     /// Run with what can be enforced (`BestEffort`).
     best_effort: bool,
+    /// A filtered network (the policy has no network of its own, and the
+    /// namespaces it needs are there): the egress listeners' ports.
+    egress: Option<EgressPorts>,
     roots: EffectiveWritableRoots,
     /// The caller's protected paths that lie inside a writable root.
     protected: Vec<PathBuf>,
@@ -315,6 +347,7 @@ impl LinuxSandbox {
             host,
             protected_paths: Vec::new(),
             allowed_unix_sockets: Vec::new(),
+            egress: None,
         }
     }
 
@@ -341,6 +374,32 @@ impl LinuxSandbox {
                 .into_iter()
                 .map(|p| std::fs::canonicalize(&p).unwrap_or(p)),
         );
+        self
+    }
+
+    /// The policy's network is filtered by an egress proxy the caller runs:
+    /// when the policy has no network access of its own, each command gets
+    /// an empty network namespace whose only way out is two listeners on its
+    /// own loopback, `127.0.0.1:<ports.http>` and `127.0.0.1:<ports.socks>`,
+    /// made inside the namespace at each start and handed to the caller
+    /// ([`SandboxedChild::egress_listeners`], or
+    /// [`Supervised::take_egress_listeners`]); every connection to them is
+    /// the proxy's to accept and decide. Nothing else is reachable: not the
+    /// host's loopback, not another interface, and no UDP leaves the
+    /// namespace. The command may open TCP and UDP sockets (the namespace is
+    /// the boundary, not seccomp or Landlock) and does not get
+    /// `CODEX_SANDBOX_NETWORK_DISABLED`; pointing it at the proxy
+    /// (`HTTP_PROXY`, `ALL_PROXY`) is the caller's.
+    ///
+    /// Ignored when the policy already has full network access: there is
+    /// nothing to filter. Needs user and network namespaces: without them a
+    /// strict sandbox refuses
+    /// ([`FilteredNetworkUnavailable`](LinuxSandboxError::FilteredNetworkUnavailable)),
+    /// and a best-effort one keeps the network off — never open — and its
+    /// report says the egress proxy is not reachable.
+    #[must_use]
+    pub fn filtered_network(mut self, ports: EgressPorts) -> Self {
+        self.egress = Some(ports);
         self
     }
 
@@ -386,6 +445,7 @@ impl LinuxSandbox {
                 network_namespace: false,
                 broker: false,
                 best_effort: self.compatibility == Compatibility::BestEffort,
+                egress: None,
                 roots,
                 protected: Vec::new(),
                 unrestricted: true,
@@ -406,10 +466,25 @@ impl LinuxSandbox {
             .namespaces_error
             .clone()
             .unwrap_or_else(|| "user namespaces unavailable".into());
-        let deny_network = !policy.has_network_access();
+        // A filtered network replaces "network off" only where its namespace
+        // can be made; elsewhere the network stays off (best effort) or the
+        // plan is refused (strict) — it is never opened instead.
+        let filter = self.egress.filter(|_| !policy.has_network_access());
+        if let Some(ports) = filter
+            && let Some(why) = egress::invalid_ports(ports)
+        {
+            return Err(LinuxSandboxError::InvalidEgressPorts { ports, why });
+        }
+        if filter.is_some() && !namespaces && self.compatibility == Compatibility::Strict {
+            return Err(LinuxSandboxError::FilteredNetworkUnavailable {
+                reason: namespace_why,
+            });
+        }
+        let egress = filter.filter(|_| namespaces);
+        let deny_network = !policy.has_network_access() && egress.is_none();
         let scopes = abi >= ABI_SCOPES;
         let landlock_tcp = deny_network && abi >= ABI_TCP;
-        let network_namespace = deny_network && !scopes && namespaces;
+        let network_namespace = (deny_network && !scopes && namespaces) || egress.is_some();
         let protected = protected_inside_roots(&roots, &self.protected_paths)?;
         let has_protected = !protected.is_empty()
             || roots.roots.iter().any(|r| {
@@ -448,6 +523,17 @@ impl LinuxSandbox {
         .filter(|(ok, _)| *ok)
         .map(|(_, n)| *n)
         .collect();
+        // Asked for, but not possible here (best effort): said on the line
+        // of the network, which is off.
+        let unreachable_proxy = filter.is_some() && egress.is_none();
+        let proxy_note = if unreachable_proxy {
+            format!(
+                "; the egress proxy is not reachable, the network is off: a filtered network \
+                 needs user and network namespaces ({namespace_why})"
+            )
+        } else {
+            String::new()
+        };
         let mut protections = vec![
             entry(
                 Protection::FileWrites,
@@ -477,7 +563,19 @@ impl LinuxSandbox {
             } else {
                 not_needed(Protection::ReadOnlySubpaths)
             },
-            if deny_network {
+            if let Some(ports) = egress {
+                entry(
+                    Protection::NetworkSockets,
+                    true,
+                    ProtectionStatus::Enforced {
+                        by: format!(
+                            "filtered network: empty network namespace, only the egress \
+                             proxy's listeners at 127.0.0.1:{} (HTTP) and :{} (SOCKS5)",
+                            ports.http, ports.socks
+                        ),
+                    },
+                )
+            } else if deny_network {
                 entry(
                     Protection::NetworkSockets,
                     true,
@@ -486,16 +584,17 @@ impl LinuxSandbox {
                             by: std::iter::once("seccomp")
                                 .chain(network_also.iter().copied())
                                 .collect::<Vec<_>>()
-                                .join(" + "),
+                                .join(" + ")
+                                + &proxy_note,
                         }
                     } else if network_also.is_empty() {
                         ProtectionStatus::NotEnforced {
-                            reason: seccomp_why.into(),
+                            reason: format!("{seccomp_why}{proxy_note}"),
                         }
                     } else {
                         ProtectionStatus::NotEnforced {
                             reason: format!(
-                                "{seccomp_why}; only {} in force",
+                                "{seccomp_why}; only {} in force{proxy_note}",
                                 network_also.join(" + ")
                             ),
                         }
@@ -521,7 +620,8 @@ impl LinuxSandbox {
                 either(
                     (scopes, "Landlock abstract-unix scope"),
                     (network_namespace, "empty network namespace"),
-                    "needs Landlock ABI 6 (Linux 6.12), or user namespaces with network off",
+                    "needs Landlock ABI 6 (Linux 6.12), or user namespaces with network off \
+                     or filtered",
                 ),
             ),
             entry(
@@ -599,6 +699,7 @@ impl LinuxSandbox {
             network_namespace,
             broker,
             best_effort: self.compatibility == Compatibility::BestEffort,
+            egress,
             roots,
             protected,
             unrestricted: false,
@@ -627,6 +728,7 @@ impl LinuxSandbox {
             network_namespace,
             broker,
             best_effort,
+            egress,
             roots,
             protected,
             unrestricted,
@@ -638,6 +740,7 @@ impl LinuxSandbox {
                 common_rules,
                 cwd,
                 network_disabled: false,
+                egress: None,
                 layers: None,
                 first_mounts: Mutex::new(None),
             });
@@ -658,8 +761,15 @@ impl LinuxSandbox {
             }
             None => None,
         };
+        let sockets = if deny_network {
+            Sockets::UnixOnly
+        } else if egress.is_some() {
+            Sockets::Namespaced
+        } else {
+            Sockets::Any
+        };
         let seccomp = if seccomp {
-            let built = seccomp_filter::build(deny_network, broker)?;
+            let built = seccomp_filter::build(sockets, broker)?;
             rules.extend(built.description);
             Some(Arc::new(built.program))
         } else {
@@ -675,9 +785,18 @@ impl LinuxSandbox {
                     ""
                 }
             ));
+            if let Some(ports) = egress {
+                rules.push(format!(
+                    "network: filtered: empty network namespace, lo up; listeners for the \
+                     egress proxy at 127.0.0.1:{} (HTTP) and 127.0.0.1:{} (SOCKS5), made \
+                     inside it at each start and handed to the caller",
+                    ports.http, ports.socks
+                ));
+            }
             Some(Arc::new(namespace_config(
                 network_namespace,
                 device_access,
+                egress,
             )?))
         } else {
             None
@@ -708,6 +827,7 @@ impl LinuxSandbox {
             common_rules,
             cwd,
             network_disabled: deny_network,
+            egress,
             layers: Some(Layers {
                 landlock,
                 seccomp,
@@ -801,6 +921,9 @@ pub struct PreparedSandbox {
     common_rules: usize,
     cwd: PathBuf,
     network_disabled: bool,
+    /// A filtered network: the egress listeners' ports (every start has
+    /// namespaces then).
+    egress: Option<EgressPorts>,
     /// `None`: the policy is unrestricted.
     layers: Option<Layers>,
     /// The mount plan found by `prepare` (shown in `report`), used only by
@@ -828,6 +951,15 @@ impl PreparedSandbox {
     /// `CODEX_SANDBOX_NETWORK_DISABLED=1`).
     pub fn network_disabled(&self) -> bool {
         self.network_disabled
+    }
+
+    /// For a filtered network ([`LinuxSandbox::filtered_network`]), the
+    /// ports of the listeners each start makes on the sandbox's loopback and
+    /// hands out; `None` when the network is not filtered (the policy has
+    /// the network, or it is off — also where a filtered one could not be
+    /// built, in best effort).
+    pub fn egress_ports(&self) -> Option<EgressPorts> {
+        self.egress
     }
 
     /// Starts `command` in the sandbox and returns it with the report of what
@@ -893,6 +1025,7 @@ impl PreparedSandbox {
             let started = self.start_child(command, false)?;
             return Ok(Supervised {
                 running: Running::Child(started.child),
+                egress: started.egress_listeners,
             });
         };
         let cwd = self.working_directory(command)?;
@@ -903,10 +1036,12 @@ impl PreparedSandbox {
         // session) may have created a repository since `prepare`.
         let _ = self.first_mounts.lock().ok().and_then(|mut m| m.take());
         let mounts = mount_plan(&layers.mounts)?;
+        let (egress_end, sandbox_end) = self.egress_pair()?;
         let namespaces = NamespaceSetup {
             config,
             mounts: mounts.mounts,
             cwd: c_path(&std::fs::canonicalize(&cwd)?)?,
+            egress: sandbox_end,
         };
         let mut setup = child_setup(layers, ParentLink::InPlace, Some(namespaces))?;
         let (error_read, error_write) = error_pipe()?;
@@ -966,24 +1101,31 @@ impl PreparedSandbox {
                 drop(setup);
                 if let Some(failure) = wait_for_setup(&error_read) {
                     let _ = running.wait();
-                    return Err(failure);
+                    return Err(self.explain(failure));
                 }
-                if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone())
-                    && let Err(err) = start_broker(&end, policy)
-                {
-                    // SAFETY: killing our own child.
-                    unsafe { libc::kill(init, libc::SIGKILL) };
-                    let _ = running.wait();
-                    return Err(err);
+                let started = receive_egress(egress_end.as_ref()).and_then(|egress| {
+                    if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone()) {
+                        start_broker(&end, policy)?;
+                    }
+                    Ok(egress)
+                });
+                match started {
+                    Ok(egress) => Ok(Supervised {
+                        running: Running::Supervisor(running),
+                        egress,
+                    }),
+                    Err(err) => {
+                        // SAFETY: killing our own child.
+                        unsafe { libc::kill(init, libc::SIGKILL) };
+                        let _ = running.wait();
+                        Err(err)
+                    }
                 }
-                Ok(Supervised {
-                    running: Running::Supervisor(running),
-                })
             }
             Err((stage, errno)) if in_supervisor => {
                 // SAFETY: restoring our own signal mask.
                 unsafe { libc::sigprocmask(libc::SIG_SETMASK, &caller_mask, std::ptr::null_mut()) };
-                Err(setup_error(stage, errno))
+                Err(self.explain(setup_error(stage, errno)))
             }
             // In the sandbox's own processes: never return into the caller's
             // code; the supervisor reads the failure from the pipe.
@@ -1050,6 +1192,7 @@ impl PreparedSandbox {
             command.env("CODEX_SANDBOX_NETWORK_DISABLED", "1");
         }
         let mut rules = self.report.rules[..self.common_rules].to_vec();
+        let (egress_end, sandbox_end) = self.egress_pair()?;
         let namespaces = match &layers.namespaces {
             Some(config) => {
                 // Taken by every start: once anything has run, the disk may
@@ -1066,6 +1209,7 @@ impl PreparedSandbox {
                     config: Arc::clone(config),
                     mounts: mounts.mounts,
                     cwd: c_path(&std::fs::canonicalize(&cwd)?)?,
+                    egress: sandbox_end,
                 })
             }
             None => None,
@@ -1108,7 +1252,7 @@ impl PreparedSandbox {
             Ok(child) => child,
             Err(source) => {
                 return Err(match read_failure(&error_read) {
-                    Some(failure) => failure,
+                    Some(failure) => self.explain(failure),
                     None => exec_error(command, source),
                 });
             }
@@ -1117,19 +1261,49 @@ impl PreparedSandbox {
         // saw no exec error from the reaper, so look.
         if let Some(failure) = read_failure(&error_read) {
             let _ = child.wait();
-            return Err(failure);
+            return Err(self.explain(failure));
         }
-        if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone()) {
-            start_broker(&end, policy).inspect_err(|_| {
-                let _ = child.kill();
-                let _ = child.wait();
-            })?;
-        }
+        // The command has exec'd (std's spawn returned): the listeners were
+        // sent before, or the start fails.
+        let egress_listeners = receive_egress(egress_end.as_ref()).and_then(|egress| {
+            if let (Some(end), Some(policy)) = (broker_end, layers.broker.clone()) {
+                start_broker(&end, policy)?;
+            }
+            Ok(egress)
+        });
+        let egress_listeners = egress_listeners.inspect_err(|_| {
+            let _ = child.kill();
+            let _ = child.wait();
+        })?;
         Ok(SandboxedChild {
             child,
             report,
-            egress_listeners: None,
+            egress_listeners,
         })
+    }
+
+    /// For a filtered network, a fresh socket pair for this start: (ours,
+    /// the sandbox's); `(None, None)` otherwise.
+    fn egress_pair(&self) -> io::Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+        if self.egress.is_none() {
+            return Ok((None, None));
+        }
+        let (ours, theirs) = egress::socket_pair()?;
+        Ok((Some(ours), Some(theirs)))
+    }
+
+    /// A start's failure, named for a filtered network where the namespaces
+    /// could not be created (a strict sandbox assumes they can until a
+    /// start finds out).
+    fn explain(&self, err: LinuxSandboxError) -> LinuxSandboxError {
+        match err {
+            LinuxSandboxError::NamespacesUnavailable { source } if self.egress.is_some() => {
+                LinuxSandboxError::FilteredNetworkUnavailable {
+                    reason: format!("clone(user, mount, pid, ipc, net): {source}"),
+                }
+            }
+            other => other,
+        }
     }
 }
 
@@ -1159,6 +1333,7 @@ fn child_setup(
 fn namespace_config(
     network_namespace: bool,
     (shm_access, pts_access): (u64, u64),
+    egress: Option<EgressPorts>,
 ) -> io::Result<NamespaceConfig> {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -1172,6 +1347,7 @@ fn namespace_config(
         uid_map: format!("{uid} {uid} 1\n").into_bytes(),
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         devices: Some(device_setup(shm_access, pts_access)?),
+        egress: egress.map(egress::child_ports),
     })
 }
 
@@ -1195,6 +1371,8 @@ fn thread_count() -> io::Result<usize> {
 #[derive(Debug)]
 pub struct Supervised {
     running: Running,
+    /// A filtered network's listeners, until taken.
+    egress: Option<EgressListeners>,
 }
 
 #[derive(Debug)]
@@ -1235,6 +1413,14 @@ impl Supervisor {
 }
 
 impl Supervised {
+    /// For a filtered network ([`LinuxSandbox::filtered_network`]): the
+    /// listeners the sandbox made on its own loopback, for the caller's
+    /// egress proxy to accept on (`Some` once; `None` afterwards, and
+    /// without a filtered network). A start without them fails instead.
+    pub fn take_egress_listeners(&mut self) -> Option<EgressListeners> {
+        self.egress.take()
+    }
+
     /// The process id: the sandbox's init (outside view) when the caller
     /// supervises it, else the child's. Signalling it with SIGTERM or
     /// SIGHUP reaches the command; SIGKILL ends the whole sandbox.
@@ -1333,6 +1519,18 @@ fn attach_broker(setup: &mut ChildSetup, wanted: bool) -> io::Result<Option<Owne
     let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     setup.broker = Some(theirs);
     Ok(Some(ours))
+}
+
+/// The egress listeners the sandbox sent on `ours` (our end of this start's
+/// pair), for a filtered network; `None` without one.
+fn receive_egress(ours: Option<&OwnedFd>) -> Result<Option<EgressListeners>, LinuxSandboxError> {
+    ours.map(|end| {
+        egress::receive_listeners(end).map_err(|source| LinuxSandboxError::Setup {
+            stage: Stage::EgressListeners.describe(),
+            source,
+        })
+    })
+    .transpose()
 }
 
 /// Receives the listener the sandbox sent and starts the broker on it.

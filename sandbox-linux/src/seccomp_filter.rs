@@ -108,11 +108,27 @@ pub(crate) struct SeccompProgram {
     pub(crate) description: Vec<String>,
 }
 
-/// Compiles the filters for a child; `deny_network` adds the socket rule;
+/// The socket families a child may create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sockets {
+    /// Every family (the policy has the network).
+    Any,
+    /// `AF_UNIX` only (network off).
+    UnixOnly,
+    /// A filtered network: the sandbox's own, empty network namespace is the
+    /// boundary, so only the families it confines — `AF_UNIX`, `AF_INET`,
+    /// `AF_INET6`, and `AF_NETLINK` for `NETLINK_ROUTE` (to read its own
+    /// interfaces) — never one that reaches past a network namespace
+    /// (`AF_VSOCK` reaches the hypervisor of a virtual machine, Bluetooth a
+    /// radio).
+    Namespaced,
+}
+
+/// Compiles the filters for a child; `sockets` adds the socket rule;
 /// `broker` sends every `connect` to the unix-socket broker and refuses unix
 /// datagram sockets (their `sendto`/`sendmsg` name a peer by path per message,
 /// out of the broker's sight).
-pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, SeccompError> {
+pub(crate) fn build(sockets: Sockets, broker: bool) -> Result<SeccompProgram, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         DENIED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
     let mut description = vec![format!(
@@ -217,16 +233,45 @@ pub(crate) fn build(deny_network: bool, broker: bool) -> Result<SeccompProgram, 
     );
     description.push("seccomp EPERM: personality() other than query and PER_LINUX".into());
 
-    if deny_network {
-        rules.insert(
-            libc::SYS_socket,
-            vec![rule(vec![cond(
-                0,
-                SeccompCmpOp::Ne,
-                libc::AF_UNIX as u64,
-            )?])?],
-        );
-        description.push("seccomp EPERM: socket() of any family but AF_UNIX".into());
+    match sockets {
+        Sockets::Any => {}
+        Sockets::UnixOnly => {
+            rules.insert(
+                libc::SYS_socket,
+                vec![rule(vec![cond(
+                    0,
+                    SeccompCmpOp::Ne,
+                    libc::AF_UNIX as u64,
+                )?])?],
+            );
+            description.push("seccomp EPERM: socket() of any family but AF_UNIX".into());
+        }
+        Sockets::Namespaced => {
+            let other_family = [
+                libc::AF_UNIX,
+                libc::AF_INET,
+                libc::AF_INET6,
+                libc::AF_NETLINK,
+            ]
+            .iter()
+            .map(|&family| cond(0, SeccompCmpOp::Ne, family as u64))
+            .collect::<Result<Vec<_>, _>>()?;
+            rules.insert(
+                libc::SYS_socket,
+                vec![
+                    rule(other_family)?,
+                    rule(vec![
+                        cond(0, SeccompCmpOp::Eq, libc::AF_NETLINK as u64)?,
+                        cond(2, SeccompCmpOp::Ne, libc::NETLINK_ROUTE as u64)?,
+                    ])?,
+                ],
+            );
+            description.push(
+                "seccomp EPERM: socket() of any family but AF_UNIX, AF_INET, AF_INET6 and \
+                 AF_NETLINK/NETLINK_ROUTE (filtered network: its namespace confines those)"
+                    .into(),
+            );
+        }
     }
     if broker {
         // SOCK_RAW is a datagram socket for AF_UNIX; the type's low bits name it.

@@ -167,7 +167,363 @@ pub(crate) fn bench() -> Result<(), String> {
     let report = session_section(&root)?;
     write_section(&doc, "session", &report)?;
     println!("{report}");
+
+    let report = egress_section(&bin, &root, &codex_home)?;
+    write_section(&doc, "egress", &report)?;
+    println!("{report}");
     Ok(())
+}
+
+/// `cargo xtask bench egress`: the egress proxy's section alone.
+pub(crate) fn egress_only() -> Result<(), String> {
+    ensure_tools()?;
+    run(Command::new(crate::cargo_path()).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "codex-policy",
+    ]))?;
+    let root = std::env::current_dir().map_err(|e| e.to_string())?;
+    let bin = root.join("target/release/codex-policy");
+    let codex_home = root.join("target/bench/codex-home");
+    std::fs::create_dir_all(&codex_home).map_err(|e| e.to_string())?;
+    let report = egress_section(&bin, &root, &codex_home)?;
+    write_section(&root.join("docs/benchmarks.md"), "egress", &report)?;
+    println!("{report}");
+    Ok(())
+}
+
+/// Bytes of the egress download benchmark.
+const DOWNLOAD_BYTES: u64 = 256 << 20;
+
+/// Serves `GET` on loopback with `DOWNLOAD_BYTES` of body for `/big` and
+/// two bytes otherwise; echoes anything sent after `ECHO` (tunnel tests).
+/// Returns the port. A thread per connection: the benchmark's client
+/// counts are small, except the idle tunnels, which hold a small stack each.
+fn download_server() -> Result<u16, String> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let _ = std::thread::Builder::new()
+                .stack_size(64 << 10)
+                .spawn(move || {
+                    let mut stream = stream;
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+                        match stream.read(&mut byte) {
+                            Ok(1) => head.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    if head.starts_with(b"ECHO") {
+                        let mut buf = [0u8; 512];
+                        while let Ok(n @ 1..) = stream.read(&mut buf) {
+                            if stream.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    }
+                    let big = head.windows(4).any(|w| w == b"/big");
+                    let length = if big { DOWNLOAD_BYTES } else { 2 };
+                    let header = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+                    );
+                    if stream.write_all(header.as_bytes()).is_err() {
+                        return;
+                    }
+                    let chunk = vec![b'x'; 1 << 20];
+                    let mut left = length;
+                    while left > 0 {
+                        let n = left.min(chunk.len() as u64) as usize;
+                        if stream.write_all(&chunk[..n]).is_err() {
+                            return;
+                        }
+                        left -= n as u64;
+                    }
+                });
+        }
+    });
+    Ok(port)
+}
+
+/// The egress proxy: a large download through `run` and the proxy (plain
+/// HTTP, a CONNECT tunnel, SOCKS5) against the same download direct, in one
+/// hyperfine run; and the standalone proxy's memory per idle tunnel.
+fn egress_section(bin: &Path, root: &Path, codex_home: &Path) -> Result<String, String> {
+    let port = download_server()?;
+    let work = root.join("target/bench/egress");
+    let workspace = work.join("workspace");
+    std::fs::create_dir_all(&workspace).map_err(|e| e.to_string())?;
+    // The loopback server is reachable only because its IP literal is
+    // allowlisted exactly (local addresses are refused otherwise).
+    let rc = work.join("codexrc.json");
+    std::fs::write(
+        &rc,
+        r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+            "outbound_policy": {"mode": "allowlist", "dns_allow": ["127.0.0.1"]}}}"#,
+    )
+    .map_err(|e| e.to_string())?;
+    let url = format!("http://127.0.0.1:{port}/big");
+    let curl = format!("curl -sf -o /dev/null {url}");
+    let ws = workspace.display().to_string();
+    let run_with = |runtime: bool, command: &str| {
+        format!(
+            "{} --profile workspace-net run --no-audit --cwd {ws}{} -- {command}",
+            bin.display(),
+            if runtime {
+                format!(" --runtime {}", rc.display())
+            } else {
+                String::new()
+            }
+        )
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("curl, direct", curl.clone()),
+        ("run (open network) -- curl, direct", run_with(false, &curl)),
+        (
+            "run (filtered) -- curl via the HTTP proxy",
+            run_with(true, &curl),
+        ),
+        (
+            "run (filtered) -- curl through a CONNECT tunnel",
+            run_with(true, &format!("curl -sf -p -o /dev/null {url}")),
+        ),
+        (
+            "run (filtered) -- curl through SOCKS5",
+            run_with(
+                true,
+                &format!("curl -sf --proxy socks5h://127.0.0.1:1080 -o /dev/null {url}"),
+            ),
+        ),
+    ];
+    let runs = "10";
+    let json = work.join("egress.json");
+    let mut command = Command::new("hyperfine");
+    command
+        .env("CODEX_HOME", codex_home)
+        .args(["-N", "--warmup", "2", "--runs", runs, "--export-json"])
+        .arg(&json);
+    for (name, line) in &cases {
+        command.args(["-n", name, line]);
+    }
+    run(&mut command)?;
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?,
+    )
+    .map_err(|e| format!("hyperfine JSON: {e}"))?;
+    let medians: Vec<f64> = results["results"]
+        .as_array()
+        .ok_or("hyperfine JSON has no results")?
+        .iter()
+        .map(|r| r["median"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    if medians.len() != cases.len() {
+        return Err("hyperfine returned a different number of results".into());
+    }
+    let mib = DOWNLOAD_BYTES as f64 / f64::from(1u32 << 20);
+    let mut out = String::new();
+    let _ = writeln!(out, "## Egress proxy: a large download\n");
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` (or `cargo xtask bench egress`) on {}: hyperfine -N, \
+         {runs} runs, one session; curl downloads {mib:.0} MiB from a loopback server \
+         (allowlisted by its IP literal). Through the proxy, the bytes cross loopback twice \
+         and the proxy copies them once.\n",
+        host_line()
+    );
+    let _ = writeln!(
+        out,
+        "| command | median (s) | MiB/s | × direct | × `run`, open network |\n|---|---|---|---|---|"
+    );
+    let (direct, open) = (medians[0], medians[1]);
+    for ((name, _), median) in cases.iter().zip(&medians) {
+        let _ = writeln!(
+            out,
+            "| {name} | {median:.3} | {:.0} | {:.2} | {:.2} |",
+            mib / median,
+            direct / median,
+            open / median
+        );
+    }
+    let worst = medians[2..].iter().copied().fold(0.0, f64::max);
+    let _ = writeln!(
+        out,
+        "\n| goal | measured | |\n|---|---|---|\n| throughput through `run` + proxy ≥ 0.9× \
+         direct (slowest of the three ways) | {:.2}× | {} |",
+        direct / worst,
+        if direct / worst >= 0.9 {
+            "met"
+        } else {
+            "NOT met"
+        }
+    );
+    out.push_str(&proxy_latency(root)?);
+    out.push_str(&idle_tunnels(bin, port, &work, codex_home)?);
+    Ok(out.trim_end().to_owned())
+}
+
+/// What the proxy adds to one request and to one tunnel's set-up: criterion
+/// medians of the same exchange direct and through the proxy, one run.
+fn proxy_latency(root: &Path) -> Result<String, String> {
+    criterion_bench("codex-network-proxy", "proxy", "5")?;
+    let median = |id: &str| criterion_median(root, &format!("egress/{id}")).map(|ns| ns / 1e3);
+    let request = (median("request_direct")?, median("request_through_proxy")?);
+    let connect = median("connect_direct")?;
+    let tunnel = median("connect_tunnel")?;
+    let socks = median("connect_socks5")?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n### Added latency (`cargo bench -p codex-network-proxy --bench proxy`)\n\n\
+         Criterion medians, one run, the proxy in-process on loopback: a keep-alive `GET` \
+         (2-byte answer), and a fresh connection that sends one byte to an echo server and \
+         reads it back — direct, through a `CONNECT` tunnel, through SOCKS5.\n\n\
+         | exchange | direct (µs) | through the proxy (µs) | added (µs) | goal < 200 µs |\n|---|---|---|---|---|"
+    );
+    let verdict = |added: f64| if added < 200.0 { "met" } else { "NOT met" };
+    for (name, direct, proxied) in [
+        ("request (keep-alive `GET`)", request.0, request.1),
+        ("tunnel set-up (`CONNECT`) + echo", connect, tunnel),
+        ("tunnel set-up (SOCKS5) + echo", connect, socks),
+    ] {
+        let added = proxied - direct;
+        let _ = writeln!(
+            out,
+            "| {name} | {direct:.1} | {proxied:.1} | {added:.1} | {} |",
+            verdict(added)
+        );
+    }
+    Ok(out)
+}
+
+/// The standalone proxy's resident memory per idle `CONNECT` tunnel, and
+/// whether every tunnel of the largest batch still carries bytes.
+fn idle_tunnels(bin: &Path, port: u16, work: &Path, codex_home: &Path) -> Result<String, String> {
+    use std::io::{BufRead, Read, Write};
+    raise_descriptor_limit();
+    let rc = work.join("codexrc.json");
+    let mut proxy = Command::new(bin)
+        .env("CODEX_HOME", codex_home)
+        .args(["--profile", "workspace-net", "proxy", "--no-audit"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--socks",
+            "127.0.0.1:0",
+            "--runtime",
+        ])
+        .arg(&rc)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let result = (|| {
+        let stdout = proxy.stdout.take().ok_or("no proxy output")?;
+        let mut first = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .map_err(|e| e.to_string())?;
+        let addr = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .ok_or("no proxy address")?
+            .to_owned();
+        let rss = || -> Result<f64, String> {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", proxy.id()))
+                .map_err(|e| e.to_string())?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .ok_or_else(|| "no VmRSS".to_owned())
+        };
+        let open = |count: usize, tunnels: &mut Vec<std::net::TcpStream>| -> Result<(), String> {
+            for _ in 0..count {
+                let mut stream = std::net::TcpStream::connect(&addr).map_err(|e| e.to_string())?;
+                write!(
+                    stream,
+                    "CONNECT 127.0.0.1:{port} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+                )
+                .map_err(|e| e.to_string())?;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    stream.read_exact(&mut byte).map_err(|e| e.to_string())?;
+                    head.push(byte[0]);
+                }
+                if !head.starts_with(b"HTTP/1.1 200") {
+                    return Err(format!(
+                        "tunnel refused: {}",
+                        String::from_utf8_lossy(&head)
+                    ));
+                }
+                stream
+                    .write_all(b"ECHO\r\n\r\n")
+                    .map_err(|e| e.to_string())?;
+                tunnels.push(stream);
+            }
+            Ok(())
+        };
+        let mut tunnels = Vec::new();
+        open(10, &mut tunnels)?;
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let before = rss()?;
+        let mut rows = Vec::new();
+        for target in [1000usize, 2000, 4000] {
+            open(target - tunnels.len(), &mut tunnels)?;
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            rows.push((target, rss()?));
+        }
+        // Every tunnel of the largest batch still carries bytes both ways.
+        for stream in &mut tunnels {
+            stream.write_all(b"ping").map_err(|e| e.to_string())?;
+            let mut reply = [0u8; 4];
+            stream.read_exact(&mut reply).map_err(|e| e.to_string())?;
+            if &reply != b"ping" {
+                return Err("a tunnel garbled its bytes".into());
+            }
+        }
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n### Idle tunnels (`codex-policy proxy`, resident memory)\n\n\
+             `CONNECT` tunnels to a loopback echo server held open at once; VmRSS of the \
+             proxy process against 10 open tunnels ({before:.0} KiB). After the largest \
+             batch, every tunnel echoed a message.\n\n| tunnels | VmRSS (KiB) | KiB per tunnel |\n|---|---|---|"
+        );
+        for (count, kib) in rows {
+            let _ = writeln!(
+                out,
+                "| {count} | {kib:.0} | {:.1} |",
+                (kib - before) / (count - 10) as f64
+            );
+        }
+        Ok(out)
+    })();
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    result
+}
+
+/// The soft limit on open descriptors raised to the hard one: thousands of
+/// tunnels need two descriptors each, here and in the proxy (which inherits it).
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reading and setting our own limits with a valid struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// What an embedder pays per command: `Session` spawn-and-wait of `true`

@@ -8,7 +8,7 @@
 //!   `SKIPPED name: reason` counts as skipped, not passed.
 //! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
 //!   `validate` against bare `true`, and the criterion benchmarks, written into
-//!   `docs/benchmarks.md`.
+//!   `docs/benchmarks.md`. `bench egress` runs only the egress proxy's section.
 //! - `schema [--check]`: regenerate (or check) `docs/schemas/*.schema.json`.
 
 mod bench;
@@ -64,10 +64,11 @@ fn main() -> ExitCode {
     {
         ["ci"] => report(ci()),
         ["bench"] => report(bench::bench()),
+        ["bench", "egress"] => report(bench::egress_only()),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench | schema [--check]");
+            eprintln!("usage: cargo xtask ci | bench [egress] | schema [--check]");
             ExitCode::from(2)
         }
     }

@@ -1,6 +1,7 @@
 //! `explain`: the effective policy and the source that decided each field.
 
-use codex_policy::model::effective::EffectivePolicy;
+use codex_policy::model::DomainPattern;
+use codex_policy::model::effective::{AllowlistMiss, EffectivePolicy, EgressRules};
 use codex_policy::{Composition, ResolvedProfile};
 use serde::Serialize;
 
@@ -44,6 +45,9 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             "network enforced   {}",
             if e.network_enforced_open {
                 "open (host network)"
+            } else if e.egress.is_some() {
+                "filtered: enforced by the egress proxy (an empty network namespace whose only \
+                 way out is the proxy)"
             } else {
                 "off"
             }
@@ -72,6 +76,9 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             ));
         }
     }
+    if let Some(rules) = &e.egress {
+        out.extend(egress_lines(rules));
+    }
     for note in &e.notes {
         out.push(format!("note: {note}"));
     }
@@ -79,4 +86,49 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
         out.push(format!("warning: {warning}"));
     }
     Ok(out.join("\n"))
+}
+
+/// What the egress proxy lets through, one line per kind of rule.
+fn egress_lines(rules: &EgressRules) -> Vec<String> {
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            "(none)".to_owned()
+        } else {
+            items.join(", ")
+        }
+    };
+    let text = |items: &[DomainPattern]| list(items.iter().map(ToString::to_string).collect());
+    let limit =
+        |value: Option<std::num::NonZeroU32>| value.map_or("none".to_owned(), |v| v.to_string());
+    vec![
+        "egress proxy:".to_owned(),
+        format!("  allow            {}", text(&rules.allow)),
+        format!("  deny             {}", text(&rules.deny)),
+        format!(
+            "  internal         {}{}",
+            list(rules.ip_allow.iter().map(ToString::to_string).collect()),
+            if rules.loopback { " + loopback" } else { "" }
+        ),
+        format!(
+            "  ports            {}",
+            rules.ports.as_ref().map_or("any".to_owned(), |ports| list(
+                ports.iter().map(ToString::to_string).collect()
+            ))
+        ),
+        format!(
+            "  limits           requests {}, in flight {}, timeout {}",
+            limit(rules.max_requests),
+            limit(rules.concurrency),
+            rules
+                .timeout_seconds
+                .map_or("none".to_owned(), |s| format!("{s} s"))
+        ),
+        format!(
+            "  allowlist miss   {}",
+            match rules.allowlist_miss {
+                AllowlistMiss::Deny => "deny (managed-only allowlist)",
+                _ => "ask (a person could approve it)",
+            }
+        ),
+    ]
 }

@@ -110,6 +110,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Run the egress proxy in the foreground, on this host's loopback, for
+    /// the effective policy (the inputs of `run`); one line per listener.
+    Proxy(ProxyArgs),
     /// Print the JSON Schema of a configuration type, generated from the code.
     Schema {
         /// Which schema.
@@ -164,6 +167,39 @@ struct RunArgs {
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+struct ProxyArgs {
+    /// Where the HTTP proxy listens (a loopback address; port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3128", value_parser = parse_loopback)]
+    listen: std::net::SocketAddr,
+    /// Where the SOCKS5 proxy listens (a loopback address; port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1080", value_parser = parse_loopback)]
+    socks: std::net::SocketAddr,
+    /// Also print the variables to export, in shell syntax.
+    #[arg(long)]
+    print_env: bool,
+    #[command(flatten)]
+    inputs: PolicyInputs,
+    /// Exec-policy rules whose network_rule entries filter the network too; may be repeated.
+    #[arg(long = "rules", value_name = "FILE")]
+    rules: Vec<PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
+}
+
+fn parse_loopback(text: &str) -> Result<std::net::SocketAddr, String> {
+    let addr: std::net::SocketAddr = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not an address and port (127.0.0.1:3128): {e}"))?;
+    if addr.ip().is_loopback() {
+        Ok(addr)
+    } else {
+        Err(format!(
+            "{addr}: the proxy listens on loopback only (127.0.0.1 or [::1])"
+        ))
+    }
 }
 
 /// Where the audit events of one command go.
@@ -309,7 +345,9 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
     }
     // Commands that start a process report bad configuration as 125 (the contract).
     let config_status = match cli.command {
-        Some(Command::Run(_) | Command::Launch(_) | Command::Debug { .. }) => exit::CANNOT_START,
+        Some(Command::Run(_) | Command::Launch(_) | Command::Debug { .. } | Command::Proxy(_)) => {
+            exit::CANNOT_START
+        }
         _ => exit::INVALID_INPUT,
     };
     if cli.show_profile {
@@ -343,6 +381,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             force,
         }) => config_files::run_init(*pattern, dir, *force),
         Some(Command::Run(args)) => sandbox::run(cli, args, sandbox::Mode::Run),
+        Some(Command::Proxy(args)) => sandbox::proxy(cli, args),
         Some(Command::Launch(args)) => sandbox::run(cli, args, sandbox::Mode::Launch),
         Some(Command::Debug {
             backend: DebugBackend::Landlock,

@@ -63,6 +63,42 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
     Ok(u8::try_from(codex_policy::exit_code(status)).unwrap_or(u8::MAX))
 }
 
+/// `proxy`: the egress proxy in the foreground until a signal ends it.
+pub(crate) fn proxy(cli: &Cli, args: &crate::ProxyArgs) -> Result<u8, Failure> {
+    let rules = if args.rules.is_empty() {
+        ExecRules::None
+    } else {
+        ExecRules::Files(args.rules.clone())
+    };
+    let mut builder = crate::session_builder(cli, &args.inputs)
+        .rules(rules)
+        .audit(audit_destination(&args.audit));
+    if let Some(id) = &args.audit.session_id {
+        builder = builder.session_id(id);
+    }
+    let proxy = builder
+        .build_proxy(args.listen, args.socks)
+        .map_err(|e| failure(e, exit::CANNOT_START))?;
+    let mut lines = vec![
+        format!("http proxy listening on {}", proxy.http_addr()),
+        format!("socks5 proxy listening on {}", proxy.socks_addr()),
+    ];
+    if args.print_env {
+        for (key, value) in proxy.environment() {
+            lines.push(format!(
+                "export {key}={}",
+                codex_policy::shell_words(&[value])
+            ));
+        }
+    }
+    print_out(&lines.join("\n"))?;
+    // Serves until a signal ends the process; every decision is already in
+    // the log when its answer is sent.
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.
 #[cfg(target_os = "linux")]
 pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {

@@ -1,0 +1,179 @@
+//! The filtered network of a session: the egress rules (the composed files'
+//! and the rules files' `network_rule`s), the proxy that enforces them for
+//! the session's commands, and the standalone proxy of `codex-policy proxy`.
+//!
+//! A command of a filtered session runs in an empty network namespace: its
+//! only way out is a pair of listeners on its own loopback that the sandbox
+//! hands to this process, where the proxy decides on every connection.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use codex_network_proxy::{EgressProxy, RunningProxy};
+use codex_policy_model::effective::{EffectivePolicy, EgressRules, NetworkLevel};
+use codex_policy_model::{DomainPattern, EgressListeners, SandboxPolicy};
+
+use crate::error::{ConfigurationError, Error};
+use crate::session::Core;
+
+/// The egress rules of a session, or `None` when its network is off or open
+/// without any filter. `network_rules`: the `(host, denied)` pairs of the
+/// rules files' `network_rule`s — a deny lands in the deny list, an allow
+/// in the allow list (whatever the protocol it names: the proxy does not
+/// tell a tunnel to port 80 from one to 443), a prompt nowhere (a miss is
+/// an `ask` anyway). They filter an open network too.
+pub(crate) fn session_egress(
+    effective: &EffectivePolicy,
+    policy: &SandboxPolicy,
+    network_rules: &[(DomainPattern, bool)],
+) -> Option<EgressRules> {
+    let mut rules = match &effective.egress {
+        Some(rules) => rules.clone(),
+        None if policy.has_network_access() && !network_rules.is_empty() => {
+            EgressRules::open().with_monitor(!effective.deny_on_violation.value)
+        }
+        None => return None,
+    };
+    for (pattern, denied) in network_rules {
+        rules = if *denied {
+            rules.denying(pattern.clone())
+        } else if rules.allow.contains(&DomainPattern::Any) {
+            rules
+        } else {
+            rules.allowing(pattern.clone())
+        };
+    }
+    Some(rules)
+}
+
+/// The proxy of a session: started at the first command that needs it (a
+/// supervising start must begin single-threaded), then shared by every
+/// command, so that limits count per session.
+pub(crate) struct SessionProxy {
+    rules: EgressRules,
+    log_http: (bool, bool),
+    running: Mutex<Option<RunningProxy>>,
+}
+
+impl std::fmt::Debug for SessionProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionProxy")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionProxy {
+    pub(crate) fn new(rules: EgressRules, log_http: (bool, bool)) -> Self {
+        Self {
+            rules,
+            log_http,
+            running: Mutex::new(None),
+        }
+    }
+
+    /// Serves a started command's listeners, starting the proxy if needed.
+    pub(crate) fn serve(&self, core: &Arc<Core>, listeners: EgressListeners) -> Result<(), Error> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let proxy = match &mut *running {
+            Some(proxy) => proxy,
+            empty => empty.insert(start(core, self.rules.clone(), self.log_http)?),
+        };
+        proxy.serve(listeners).map_err(Error::EgressProxy)
+    }
+}
+
+/// Starts a proxy whose decisions go to `core`'s audit trail.
+fn start(
+    core: &Arc<Core>,
+    rules: EgressRules,
+    log_http: (bool, bool),
+) -> Result<RunningProxy, Error> {
+    let trail = Arc::clone(core);
+    let session_id = core.trail().session_id().to_owned();
+    EgressProxy::builder(rules)
+        .session_id(session_id)
+        .log_http(log_http.0, log_http.1)
+        .audit(move |mut event| {
+            let mut trail = trail.trail();
+            event.profile = trail.event_profile();
+            trail.record(event).map_err(|e| e.to_string())
+        })
+        .start()
+        .map_err(Error::EgressProxy)
+}
+
+/// `codex-policy proxy`: the egress proxy on this host's loopback, for the
+/// effective policy of a session that runs nothing. Built by
+/// [`SessionBuilder::build_proxy`](crate::SessionBuilder::build_proxy).
+#[derive(Debug)]
+pub struct StandaloneProxy {
+    proxy: RunningProxy,
+    http: SocketAddr,
+    socks: SocketAddr,
+    rules: EgressRules,
+}
+
+impl StandaloneProxy {
+    pub(crate) fn start(
+        core: &Arc<Core>,
+        rules: EgressRules,
+        log_http: (bool, bool),
+        http: SocketAddr,
+        socks: SocketAddr,
+    ) -> Result<Self, Error> {
+        let proxy = start(core, rules.clone(), log_http)?;
+        let (http, socks) = proxy.bind(http, socks).map_err(Error::EgressProxy)?;
+        Ok(Self {
+            proxy,
+            http,
+            socks,
+            rules,
+        })
+    }
+
+    /// Where the HTTP proxy listens.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// Where the SOCKS5 proxy listens.
+    pub fn socks_addr(&self) -> SocketAddr {
+        self.socks
+    }
+
+    /// The rules it enforces.
+    pub fn rules(&self) -> &EgressRules {
+        &self.rules
+    }
+
+    /// The variables that point a program at it (`HTTP_PROXY`, `HTTPS_PROXY`,
+    /// `ALL_PROXY` as `socks5h://`, lower-case forms, `NO_PROXY` cleared).
+    pub fn environment(&self) -> Vec<(&'static str, String)> {
+        codex_network_proxy::proxy_environment(self.http, self.socks)
+    }
+
+    /// Stops accepting and closes every connection.
+    pub fn stop(self) {
+        self.proxy.stop();
+    }
+}
+
+/// The rules a standalone proxy enforces: the filtered network's
+/// (`egress`), or every public host for an open one. An effective network
+/// that is off has nothing to let through: refused, naming who decided.
+pub(crate) fn standalone_rules(
+    effective: &EffectivePolicy,
+    egress: Option<&EgressRules>,
+) -> Result<EgressRules, Error> {
+    if let Some(rules) = egress {
+        return Ok(rules.clone());
+    }
+    if effective.network.value == NetworkLevel::Open {
+        return Ok(EgressRules::open().with_monitor(!effective.deny_on_violation.value));
+    }
+    Err(ConfigurationError::NetworkOff {
+        decided_by: effective.network.decided_by.clone(),
+    }
+    .into())
+}

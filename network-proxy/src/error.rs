@@ -1,0 +1,34 @@
+//! The crate's error type.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// Why the proxy could not start or listen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// The proxy's runtime or its thread could not be started.
+    #[error("could not start the proxy runtime: {0}")]
+    Runtime(#[source] io::Error),
+    /// A standalone proxy listens on loopback only.
+    #[error("{addr} is not a loopback address: the proxy listens on loopback only")]
+    NotLoopback {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// Listening on an address failed.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// A handed-over listener could not be used.
+    #[error("could not use a handed-over listener: {0}")]
+    Listener(#[source] io::Error),
+    /// The proxy was stopped.
+    #[error("the proxy has been stopped")]
+    Stopped,
+}

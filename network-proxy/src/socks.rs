@@ -1,0 +1,176 @@
+//! SOCKS5 (RFC 1928), no authentication, CONNECT only.
+//!
+//! Hand-written rather than taken from a crate: it is small, and a SOCKS
+//! crate would resolve names itself, which must not happen here (a name is
+//! resolved once, by the proxy's resolver, and only when the rules allow it).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use codex_policy_model::Host;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::gate::{Gate, Shared, connect_any, host_port};
+use crate::tunnel;
+
+const VERSION: u8 = 5;
+const NO_AUTH: u8 = 0;
+const NO_ACCEPTABLE_METHOD: u8 = 0xff;
+
+const CMD_CONNECT: u8 = 1;
+
+const ATYP_IPV4: u8 = 1;
+const ATYP_DOMAIN: u8 = 3;
+const ATYP_IPV6: u8 = 4;
+
+/// Reply codes (RFC 1928, section 6).
+mod reply {
+    pub(super) const SUCCEEDED: u8 = 0x00;
+    pub(super) const GENERAL_FAILURE: u8 = 0x01;
+    pub(super) const NOT_ALLOWED: u8 = 0x02;
+    pub(super) const NETWORK_UNREACHABLE: u8 = 0x03;
+    pub(super) const HOST_UNREACHABLE: u8 = 0x04;
+    pub(super) const CONNECTION_REFUSED: u8 = 0x05;
+    pub(super) const COMMAND_NOT_SUPPORTED: u8 = 0x07;
+    pub(super) const ADDRESS_TYPE_NOT_SUPPORTED: u8 = 0x08;
+}
+
+/// Why a handshake ended before a destination was known.
+enum Handshake {
+    /// Answer this reply code, then close.
+    Reply(u8),
+    /// Close without a reply (already answered, or not SOCKS5 at all).
+    Close,
+}
+
+impl From<io::Error> for Handshake {
+    fn from(_: io::Error) -> Self {
+        Self::Close
+    }
+}
+
+/// Serves one SOCKS5 client connection.
+pub(crate) async fn serve(mut client: TcpStream, shared: Arc<Shared>, _conn: OwnedSemaphorePermit) {
+    let _ = client.set_nodelay(true);
+    let handshake =
+        tokio::time::timeout(shared.hard.handshake_timeout, negotiate(&mut client)).await;
+    let (host, port) = match handshake {
+        Ok(Ok(destination)) => destination,
+        Ok(Err(Handshake::Reply(code))) => {
+            let _ = send_reply(&mut client, code).await;
+            return;
+        }
+        Ok(Err(Handshake::Close)) | Err(_) => return,
+    };
+
+    let target = host_port(&host, port);
+    let (addresses, admitted) = match shared.gate(&host, port, target, None).await {
+        Gate::Pass {
+            addresses,
+            admitted,
+        } => (addresses, admitted),
+        Gate::Refused(_) => {
+            let _ = send_reply(&mut client, reply::NOT_ALLOWED).await;
+            return;
+        }
+        Gate::AuditFailed => {
+            let _ = send_reply(&mut client, reply::GENERAL_FAILURE).await;
+            return;
+        }
+        Gate::ResolveFailed(_) => {
+            let _ = send_reply(&mut client, reply::HOST_UNREACHABLE).await;
+            return;
+        }
+    };
+    let upstream = match connect_any(&addresses, shared.hard.connect_timeout).await {
+        Ok(upstream) => upstream,
+        Err(e) => {
+            let _ = send_reply(&mut client, connect_error_reply(&e)).await;
+            return;
+        }
+    };
+    if send_reply(&mut client, reply::SUCCEEDED).await.is_err() {
+        return;
+    }
+    tunnel::tcp(client, &[], upstream, shared.rules.timeout()).await;
+    drop(admitted);
+}
+
+fn connect_error_reply(e: &io::Error) -> u8 {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => reply::CONNECTION_REFUSED,
+        io::ErrorKind::NetworkUnreachable => reply::NETWORK_UNREACHABLE,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::TimedOut => reply::HOST_UNREACHABLE,
+        _ => reply::GENERAL_FAILURE,
+    }
+}
+
+/// Reads the greeting and the request; the destination of a CONNECT.
+async fn negotiate(client: &mut TcpStream) -> Result<(Host, u16), Handshake> {
+    let mut head = [0u8; 2];
+    client.read_exact(&mut head).await?;
+    if head[0] != VERSION {
+        return Err(Handshake::Close);
+    }
+    let mut methods = vec![0u8; usize::from(head[1])];
+    client.read_exact(&mut methods).await?;
+    if !methods.contains(&NO_AUTH) {
+        client.write_all(&[VERSION, NO_ACCEPTABLE_METHOD]).await?;
+        return Err(Handshake::Close);
+    }
+    client.write_all(&[VERSION, NO_AUTH]).await?;
+
+    let mut request = [0u8; 4];
+    client.read_exact(&mut request).await?;
+    let [version, command, _reserved, address_type] = request;
+    if version != VERSION {
+        return Err(Handshake::Reply(reply::GENERAL_FAILURE));
+    }
+    let host = match address_type {
+        ATYP_IPV4 => {
+            let mut octets = [0u8; 4];
+            client.read_exact(&mut octets).await?;
+            Some(Host::Ip(IpAddr::V4(Ipv4Addr::from(octets))))
+        }
+        ATYP_IPV6 => {
+            let mut octets = [0u8; 16];
+            client.read_exact(&mut octets).await?;
+            Some(Host::Ip(IpAddr::V6(Ipv6Addr::from(octets))))
+        }
+        ATYP_DOMAIN => {
+            let len = client.read_u8().await?;
+            let mut name = vec![0u8; usize::from(len)];
+            client.read_exact(&mut name).await?;
+            // The same normalization as HTTP (case, trailing dot, IDNA, every
+            // IPv4 spelling); bytes that are not a host name are refused.
+            std::str::from_utf8(&name)
+                .ok()
+                .filter(|name| !name.contains('%'))
+                .and_then(|name| Host::parse(name).ok())
+        }
+        _ => return Err(Handshake::Reply(reply::ADDRESS_TYPE_NOT_SUPPORTED)),
+    };
+    let port = client.read_u16().await?;
+    if command != CMD_CONNECT {
+        return Err(Handshake::Reply(reply::COMMAND_NOT_SUPPORTED));
+    }
+    let Some(host) = host else {
+        return Err(Handshake::Reply(reply::HOST_UNREACHABLE));
+    };
+    if port == 0 {
+        return Err(Handshake::Reply(reply::GENERAL_FAILURE));
+    }
+    Ok((host, port))
+}
+
+/// A reply with an empty bound address (0.0.0.0:0): the proxy's own
+/// outgoing address is none of the client's business.
+async fn send_reply(client: &mut TcpStream, code: u8) -> io::Result<()> {
+    client
+        .write_all(&[VERSION, code, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0])
+        .await?;
+    client.flush().await
+}

@@ -1,0 +1,773 @@
+//! Loopback servers, clients and a proxy factory shared by the integration
+//! tests. Every byte stays on 127.0.0.1 / ::1.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU16;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use codex_audit::AuditEvent;
+use codex_network_proxy::{EgressProxy, HardLimits, RunningProxy};
+use codex_policy_model::effective::EgressRules;
+use codex_policy_model::{DomainPattern, IpRule};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// Generous: no test asserts on time, only on things eventually happening.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Parses a pattern.
+pub fn pattern(text: &str) -> DomainPattern {
+    text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+/// Rules allowing `allow`, with 127.0.0.1 reachable through `ip_allow` (the
+/// names of the test resolver all map to it).
+pub fn rules(allow: &[&str]) -> EgressRules {
+    allow
+        .iter()
+        .fold(EgressRules::open(), |rules, p| rules.allowing(pattern(p)))
+        .with_ip_allow(vec!["127.0.0.1/32".parse::<IpRule>().unwrap()])
+}
+
+/// Rules allowing `allow`, with no `ip_allow`.
+pub fn rules_no_ip_allow(allow: &[&str]) -> EgressRules {
+    allow
+        .iter()
+        .fold(EgressRules::open(), |rules, p| rules.allowing(pattern(p)))
+}
+
+pub fn ports(list: &[u16]) -> Vec<NonZeroU16> {
+    list.iter().map(|&p| NonZeroU16::new(p).unwrap()).collect()
+}
+
+/// The names the test resolver knows; everything else does not resolve.
+/// `*.test` names map to 127.0.0.1; `v6.test` to ::1; `mixed.test` to
+/// 127.0.0.1 and 127.0.0.2 (the second outside the tests' `ip_allow`).
+pub fn test_names() -> HashMap<String, Vec<IpAddr>> {
+    let mut map = HashMap::new();
+    for name in [
+        "allowed.test",
+        "other.test",
+        "a.allowed.test",
+        "b.a.allowed.test",
+        "denied.allowed.test",
+        "rebind.test",
+        "xn--bcher-kva.test",
+        "monitor.test",
+        "denied.test",
+        "slow.test",
+    ] {
+        map.insert(name.to_owned(), vec![LOCALHOST]);
+    }
+    map.insert("v6.test".to_owned(), vec!["::1".parse().unwrap()]);
+    map.insert(
+        "mixed.test".to_owned(),
+        vec![LOCALHOST, "127.0.0.2".parse().unwrap()],
+    );
+    map.insert("empty.test".to_owned(), Vec::new());
+    map
+}
+
+/// A running proxy with its addresses, the events it logged and the names
+/// it resolved.
+pub struct TestProxy {
+    pub proxy: RunningProxy,
+    pub http: SocketAddr,
+    pub socks: SocketAddr,
+    pub events: Arc<Mutex<Vec<AuditEvent>>>,
+    pub resolved: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestProxy {
+    pub fn events(&self) -> Vec<AuditEvent> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn resolved(&self) -> Vec<String> {
+        self.resolved.lock().unwrap().clone()
+    }
+
+    /// The only event logged so far.
+    pub fn single_event(&self) -> AuditEvent {
+        let events = self.events();
+        assert_eq!(events.len(), 1, "{events:#?}");
+        events.into_iter().next().unwrap()
+    }
+}
+
+/// Options of [`start`].
+#[derive(Default)]
+pub struct Options {
+    pub hard: HardLimits,
+    pub audit_fails: bool,
+    pub log_http: (bool, bool),
+}
+
+pub fn start(rules: EgressRules) -> TestProxy {
+    start_with(rules, Options::default())
+}
+
+pub fn start_with(rules: EgressRules, options: Options) -> TestProxy {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let resolved = Arc::new(Mutex::new(Vec::new()));
+    let names = test_names();
+    let resolved_log = Arc::clone(&resolved);
+    let resolver = move |host: &str, _port: u16| -> io::Result<Vec<IpAddr>> {
+        resolved_log.lock().unwrap().push(host.to_owned());
+        names
+            .get(host)
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: unknown")))
+    };
+    let sink = Arc::clone(&events);
+    let fails = options.audit_fails;
+    let proxy = EgressProxy::builder(rules)
+        .session_id("test-session")
+        .resolver(resolver)
+        .hard_limits(options.hard)
+        .log_http(options.log_http.0, options.log_http.1)
+        .audit(move |event| {
+            sink.lock().unwrap().push(event);
+            if fails {
+                Err("disk full".to_owned())
+            } else {
+                Ok(())
+            }
+        })
+        .start()
+        .unwrap();
+    let (http, socks) = proxy
+        .bind(
+            "127.0.0.1:0".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+        .unwrap();
+    TestProxy {
+        proxy,
+        http,
+        socks,
+        events,
+        resolved,
+    }
+}
+
+// ---------------------------------------------------------------- servers
+
+/// One request as the upstream server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub request_line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_header(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
+}
+
+/// How the upstream HTTP server behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    /// Answers `200` with `upstream saw <path>`.
+    Answer,
+    /// Reads the request and never answers.
+    Stall,
+    /// Answers with `n` bytes of body.
+    Big(usize),
+    /// Sends the head and half the body, then nothing more.
+    StallMidBody,
+}
+
+/// A loopback HTTP/1.1 server that records what it receives.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: mpsc::UnboundedReceiver<Seen>,
+    pub connections: Arc<Mutex<usize>>,
+}
+
+impl Upstream {
+    pub async fn next_seen(&mut self) -> Seen {
+        tokio::time::timeout(PATIENCE, self.seen.recv())
+            .await
+            .expect("the upstream saw no request")
+            .expect("the upstream is gone")
+    }
+
+    pub fn connection_count(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+
+    /// No request arrived so far.
+    pub fn saw_nothing(&mut self) -> bool {
+        self.seen.try_recv().is_err() && self.connection_count() == 0
+    }
+}
+
+pub async fn upstream(behavior: Behavior) -> Upstream {
+    upstream_on("127.0.0.1:0", behavior).await
+}
+
+pub async fn upstream_on(addr: &str, behavior: Behavior) -> Upstream {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let connections = Arc::new(Mutex::new(0));
+    let count = Arc::clone(&connections);
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            *count.lock().unwrap() += 1;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let _ = serve_upstream(stream, tx, behavior).await;
+            });
+        }
+    });
+    Upstream {
+        addr,
+        seen: rx,
+        connections,
+    }
+}
+
+async fn serve_upstream(
+    stream: TcpStream,
+    tx: mpsc::UnboundedSender<Seen>,
+    behavior: Behavior,
+) -> io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    loop {
+        let Some(seen) = read_request(&mut reader).await? else {
+            return Ok(());
+        };
+        let path = seen
+            .request_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let _ = tx.send(seen);
+        match behavior {
+            Behavior::Answer => {
+                let body = format!("upstream saw {path}");
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\n\r\n{body}",
+                    body.len()
+                );
+                write.write_all(response.as_bytes()).await?;
+            }
+            Behavior::Stall => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Behavior::StallMidBody => {
+                write
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf!")
+                    .await?;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Behavior::Big(n) => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {n}\r\n\r\n");
+                write.write_all(head.as_bytes()).await?;
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut left = n;
+                while left > 0 {
+                    let k = left.min(chunk.len());
+                    write.write_all(&chunk[..k]).await?;
+                    left -= k;
+                }
+            }
+        }
+    }
+}
+
+/// Reads one request (head, and a Content-Length or chunked body).
+async fn read_request<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> io::Result<Option<Seen>> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await? == 0 {
+        return Ok(None);
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(None);
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _): &&(String, String)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            let mut chunk = vec![0u8; n + 2];
+            reader.read_exact(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(n) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        reader.read_exact(&mut body).await?;
+    }
+    Ok(Some(Seen {
+        request_line: request_line.trim_end().to_owned(),
+        headers,
+        body,
+    }))
+}
+
+/// A loopback echo server; counts connections open now.
+pub struct Echo {
+    pub addr: SocketAddr,
+    pub open: Arc<Mutex<usize>>,
+    pub accepted: Arc<Mutex<usize>>,
+}
+
+impl Echo {
+    pub fn open_now(&self) -> usize {
+        *self.open.lock().unwrap()
+    }
+
+    pub fn accepted(&self) -> usize {
+        *self.accepted.lock().unwrap()
+    }
+
+    /// Waits until no connection is open.
+    pub async fn wait_all_closed(&self) {
+        eventually(
+            || self.open_now() == 0,
+            "the echo server's connections to close",
+        )
+        .await;
+    }
+}
+
+pub async fn echo() -> Echo {
+    echo_on("127.0.0.1:0").await
+}
+
+pub async fn echo_on(addr: &str) -> Echo {
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let open = Arc::new(Mutex::new(0usize));
+    let accepted = Arc::new(Mutex::new(0usize));
+    let (o, a) = (Arc::clone(&open), Arc::clone(&accepted));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            *o.lock().unwrap() += 1;
+            *a.lock().unwrap() += 1;
+            let o = Arc::clone(&o);
+            tokio::spawn(async move {
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+                drop(stream);
+                *o.lock().unwrap() -= 1;
+            });
+        }
+    });
+    Echo {
+        addr,
+        open,
+        accepted,
+    }
+}
+
+/// Polls `check` until it holds (or panics after [`PATIENCE`]).
+pub async fn eventually(mut check: impl FnMut() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+// ---------------------------------------------------------------- TLS
+
+pub mod tls {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+
+    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+
+    /// A loopback HTTPS server (a thread per connection) with a fresh
+    /// self-signed certificate for `allowed.test`; answers `hello over tls`.
+    pub struct TlsServer {
+        pub addr: SocketAddr,
+        pub cert: CertificateDer<'static>,
+    }
+
+    pub fn server() -> TlsServer {
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["allowed.test".to_owned()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .unwrap();
+        let config = Arc::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let config = Arc::clone(&config);
+                std::thread::spawn(move || {
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut tls = rustls::StreamOwned::new(conn, stream);
+                    let mut reader = BufReader::new(&mut tls);
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        match reader.read_line(&mut line) {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) if line == "\r\n" => break,
+                            Ok(_) => {}
+                        }
+                    }
+                    let body = "hello over tls";
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = tls.write_all(response.as_bytes());
+                    let _ = tls.flush();
+                    tls.conn.send_close_notify();
+                    let _ = tls.flush();
+                });
+            }
+        });
+        TlsServer { addr, cert }
+    }
+
+    /// A TLS GET over an established (tunnelled) blocking stream, trusting
+    /// only `cert`; returns everything the server sent.
+    pub fn get_over(
+        stream: std::net::TcpStream,
+        cert: &CertificateDer<'static>,
+        name: &str,
+    ) -> std::io::Result<String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert.clone()).map_err(std::io::Error::other)?;
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(std::io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let server_name = ServerName::try_from(name.to_owned()).map_err(std::io::Error::other)?;
+        let conn = rustls::ClientConnection::new(Arc::new(config), server_name)
+            .map_err(std::io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(conn, stream);
+        tls.write_all(
+            format!("GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )?;
+        let mut out = Vec::new();
+        match tls.read_to_end(&mut out) {
+            Ok(_) => {}
+            // Some servers close without close_notify; what arrived counts.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return Err(e),
+        }
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+// ---------------------------------------------------------------- clients
+
+/// A response as a client saw it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts a block answer: status, decision and reason headers, text body.
+    pub fn assert_blocked(&self, status: u16, decision: &str, reason: &str) {
+        assert_eq!(self.status, status, "{self:#?}");
+        assert_eq!(
+            self.header("x-codex-policy-decision"),
+            Some(decision),
+            "{self:#?}"
+        );
+        assert_eq!(
+            self.header("x-codex-policy-reason"),
+            Some(reason),
+            "{self:#?}"
+        );
+        assert_eq!(self.header("content-type"), Some("text/plain"), "{self:#?}");
+        assert!(
+            self.body.starts_with("codex-policy: ")
+                && self.body.ends_with(&format!("({reason})\n")),
+            "{self:#?}"
+        );
+    }
+}
+
+/// Connects to `addr` (the proxy's HTTP listener).
+pub async fn connect(addr: SocketAddr) -> TcpStream {
+    tokio::time::timeout(PATIENCE, TcpStream::connect(addr))
+        .await
+        .expect("connect timed out")
+        .expect("connect failed")
+}
+
+/// Sends `raw` on a fresh connection and reads one response.
+pub async fn raw(addr: SocketAddr, raw: &str) -> Reply {
+    let mut stream = connect(addr).await;
+    stream.write_all(raw.as_bytes()).await.unwrap();
+    read_reply(&mut stream, false).await.expect("no response")
+}
+
+/// `GET http://{target}{path}` through the proxy with a matching Host.
+pub async fn get(proxy: SocketAddr, authority: &str, path: &str) -> Reply {
+    raw(
+        proxy,
+        &format!("GET http://{authority}{path} HTTP/1.1\r\nHost: {authority}\r\n\r\n"),
+    )
+    .await
+}
+
+/// Reads one response head and its body (Content-Length or chunked; none
+/// after a 2xx to CONNECT when `connect`). `None` when the connection closed
+/// before a head.
+pub async fn read_reply<R: AsyncRead + Unpin>(stream: &mut R, connect: bool) -> Option<Reply> {
+    tokio::time::timeout(PATIENCE, read_reply_inner(stream, connect))
+        .await
+        .expect("reading a response timed out")
+}
+
+async fn read_reply_inner<R: AsyncRead + Unpin>(stream: &mut R, connect: bool) -> Option<Reply> {
+    // Byte by byte: nothing past the head may be consumed (a tunnel follows).
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => head.push(byte[0]),
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.split("\r\n");
+    let status_line = lines.next()?;
+    let status: u16 = status_line.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let find = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    let mut body = Vec::new();
+    if connect && (200..300).contains(&status) {
+        // The tunnel begins.
+    } else if let Some(n) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.resize(n, 0);
+        stream.read_exact(&mut body).await.ok()?;
+    } else if find("transfer-encoding").is_some() {
+        let mut reader = BufReader::new(stream);
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).await.ok()?;
+            let n = usize::from_str_radix(size.trim(), 16).ok()?;
+            let mut chunk = vec![0u8; n + 2];
+            reader.read_exact(&mut chunk).await.ok()?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    }
+    Some(Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Sends `CONNECT target` and reads the answer; the stream is the tunnel
+/// after a 200.
+pub async fn connect_tunnel(proxy: SocketAddr, target: &str) -> (Reply, TcpStream) {
+    let mut stream = connect(proxy).await;
+    stream
+        .write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let reply = read_reply(&mut stream, true)
+        .await
+        .expect("no CONNECT answer");
+    (reply, stream)
+}
+
+/// Whether the peer closed `stream` (EOF or reset) within [`PATIENCE`].
+pub async fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return false,
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// SOCKS5 destinations.
+pub enum SocksTarget<'a> {
+    Name(&'a str),
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+/// Greets with no-auth, sends `command` for `target:port`; returns the
+/// reply code (`None`: closed before a reply) and the stream.
+pub async fn socks_request(
+    proxy: SocketAddr,
+    command: u8,
+    target: SocksTarget<'_>,
+    port: u16,
+) -> (Option<u8>, TcpStream) {
+    let mut stream = connect(proxy).await;
+    stream.write_all(&[5, 1, 0]).await.unwrap();
+    let mut method = [0u8; 2];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut method))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(method, [5, 0]);
+    let mut request = vec![5, command, 0];
+    match target {
+        SocksTarget::Name(name) => {
+            request.push(3);
+            request.push(u8::try_from(name.len()).unwrap());
+            request.extend_from_slice(name.as_bytes());
+        }
+        SocksTarget::V4(octets) => {
+            request.push(1);
+            request.extend_from_slice(&octets);
+        }
+        SocksTarget::V6(octets) => {
+            request.push(4);
+            request.extend_from_slice(&octets);
+        }
+    }
+    request.extend_from_slice(&port.to_be_bytes());
+    stream.write_all(&request).await.unwrap();
+    let code = read_socks_reply(&mut stream).await;
+    (code, stream)
+}
+
+/// Reads a SOCKS5 reply; its code.
+pub async fn read_socks_reply(stream: &mut TcpStream) -> Option<u8> {
+    let mut reply = [0u8; 10];
+    match tokio::time::timeout(PATIENCE, stream.read_exact(&mut reply)).await {
+        Ok(Ok(_)) => {
+            assert_eq!(reply[0], 5, "{reply:?}");
+            Some(reply[1])
+        }
+        _ => None,
+    }
+}
+
+/// Writes `data` to an established tunnel and expects it echoed back.
+pub async fn echo_roundtrip(stream: &mut TcpStream, data: &[u8]) {
+    stream.write_all(data).await.unwrap();
+    let mut back = vec![0u8; data.len()];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut back))
+        .await
+        .expect("echo timed out")
+        .expect("echo failed");
+    assert_eq!(back, data);
+}
+
+// ---------------------------------------------------------------- curl
+
+pub const CURL: &str = "/usr/bin/curl";
+
+/// Runs curl with `args` (never through the environment's proxies); `None`
+/// when curl is not installed (the test prints SKIPPED and returns).
+pub async fn curl(args: &[&str]) -> Option<std::process::Output> {
+    if !std::path::Path::new(CURL).exists() {
+        println!("SKIPPED: {CURL} is not installed");
+        return None;
+    }
+    let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(CURL)
+            .args(["-sS", "--max-time", "20"])
+            .args(&args)
+            .env_remove("http_proxy")
+            .env_remove("https_proxy")
+            .env_remove("HTTPS_PROXY")
+            .env_remove("ALL_PROXY")
+            .env_remove("all_proxy")
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    Some(output)
+}
