@@ -66,7 +66,14 @@ impl Redactor {
 
     fn redact_http(&self, http: &mut HttpDetails) {
         for (name, value) in &mut http.headers {
-            *value = if self.headers.contains(&name.to_ascii_lowercase()) {
+            // The configured names, and every name that says it holds a
+            // secret (`Cookie`, `X-Api-Key`, `X-Auth`, `*-Token`): the same
+            // names a header dump in a command line is redacted by.
+            *value = if self.headers.contains(&name.to_ascii_lowercase())
+                || names_secret(name)
+                || name.eq_ignore_ascii_case("cookie")
+                || name.eq_ignore_ascii_case("set-cookie")
+            {
                 REDACTED.to_owned()
             } else {
                 self.redact(value)
@@ -769,6 +776,31 @@ fn sorted(mut spans: Vec<std::ops::Range<usize>>) -> Vec<std::ops::Range<usize>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_headers_named_as_secrets_are_redacted_without_configuration() {
+        let r = Redactor::with_home(None, &[]);
+        let mut http = HttpDetails::default();
+        for (name, value) in [
+            ("Cookie", "sid=topsecret3"),
+            ("x-api-key", "topsecret4"),
+            ("X-Auth", "topsecret20"),
+            ("x-amz-security-token", "topsecret21"),
+            ("Private-Token", "topsecret22"),
+            ("Set-Cookie", "a=topsecret23"),
+            ("Accept", "text/html"),
+        ] {
+            http = http.with_header(name, value);
+        }
+        r.redact_http(&mut http);
+        for (name, value) in &http.headers {
+            if name == "Accept" {
+                assert_eq!(value, "text/html");
+            } else {
+                assert_eq!(value, REDACTED, "{name}");
+            }
+        }
+    }
 
     #[test]
     fn each_rule() {

@@ -10,22 +10,40 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use codex_network_proxy::{EgressProxy, RunningProxy};
-use codex_policy_model::effective::{EffectivePolicy, EgressRules, NetworkLevel};
+use codex_policy_model::effective::{AllowlistMiss, EffectivePolicy, EgressRules, NetworkLevel};
 use codex_policy_model::{DomainPattern, EgressListeners, SandboxPolicy};
 
 use crate::error::{ConfigurationError, Error};
 use crate::session::Core;
 
+/// What a rules file's `network_rule` does to the egress rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(feature = "exec-policy"),
+    expect(
+        dead_code,
+        reason = "only rules files, of the exec-policy feature, make them"
+    )
+)]
+pub(crate) enum NetworkRuleEffect {
+    /// `deny`: denied, whatever the protocol it names (stricter).
+    Deny,
+    /// `prompt`: refused with `ask` even where an allow list names it (with
+    /// `deny` under a managed-only allowlist, which nobody may approve past).
+    Ask,
+    /// `allow`: nothing. The runtime files, `config.toml` and the managed
+    /// requirements decide what is allowed; a rules file cannot widen that
+    /// (a managed-only allowlist, or two runtime files that must agree).
+    Allow,
+}
+
 /// The egress rules of a session, or `None` when its network is off or open
-/// without any filter. `network_rules`: the `(host, denied)` pairs of the
-/// rules files' `network_rule`s — a deny lands in the deny list, an allow
-/// in the allow list (whatever the protocol it names: the proxy does not
-/// tell a tunnel to port 80 from one to 443), a prompt nowhere (a miss is
-/// an `ask` anyway). They filter an open network too.
+/// without any filter. Any `network_rule` of the rules files filters an open
+/// network (see [`NetworkRuleEffect`] for what each does).
 pub(crate) fn session_egress(
     effective: &EffectivePolicy,
     policy: &SandboxPolicy,
-    network_rules: &[(DomainPattern, bool)],
+    network_rules: &[(DomainPattern, NetworkRuleEffect)],
 ) -> Option<EgressRules> {
     let mut rules = match &effective.egress {
         Some(rules) => rules.clone(),
@@ -34,13 +52,15 @@ pub(crate) fn session_egress(
         }
         None => return None,
     };
-    for (pattern, denied) in network_rules {
-        rules = if *denied {
-            rules.denying(pattern.clone())
-        } else if rules.allow.contains(&DomainPattern::Any) {
-            rules
-        } else {
-            rules.allowing(pattern.clone())
+    for (pattern, effect) in network_rules {
+        rules = match effect {
+            NetworkRuleEffect::Deny => rules.denying(pattern.clone()),
+            // Under a managed-only allowlist nobody may approve: denied.
+            NetworkRuleEffect::Ask if rules.allowlist_miss == AllowlistMiss::Deny => {
+                rules.denying(pattern.clone())
+            }
+            NetworkRuleEffect::Ask => rules.asking(pattern.clone()),
+            NetworkRuleEffect::Allow => rules,
         };
     }
     Some(rules)

@@ -10,6 +10,7 @@ use codex_execpolicy::{Decision, Evaluation, Policy, PolicyLoader, RuleMatch, ve
 use codex_policy_model::CommandWritable;
 
 use crate::SandboxPolicy;
+use crate::egress::NetworkRuleEffect;
 use crate::error::{ConfigurationError, Refusal};
 
 /// Which exec-policy rules a session consults.
@@ -167,18 +168,19 @@ impl ExecGate {
     }
 
     /// The rules' `network_rule` entries as domain rules, which make the
-    /// network filtered: `(pattern, denied)`; a `prompt` names nothing (an
-    /// allowlist miss asks anyway). A host the egress proxy could not match
-    /// is refused, never dropped.
+    /// network filtered: a `deny` is denied, a `prompt` needs approval, an
+    /// `allow` widens nothing (see [`crate::egress::NetworkRuleEffect`]). A
+    /// host the egress proxy could not match is refused, never dropped.
     pub(crate) fn network_rules(
         &self,
-    ) -> Result<Vec<(codex_policy_model::DomainPattern, bool)>, ConfigurationError> {
+    ) -> Result<Vec<(codex_policy_model::DomainPattern, NetworkRuleEffect)>, ConfigurationError>
+    {
         let mut out = Vec::new();
         for rule in self.policy.network_rules() {
-            let denied = match rule.decision {
-                codex_execpolicy::Decision::Forbidden => true,
-                codex_execpolicy::Decision::Allow => false,
-                _ => continue,
+            let effect = match rule.decision {
+                codex_execpolicy::Decision::Forbidden => NetworkRuleEffect::Deny,
+                codex_execpolicy::Decision::Prompt => NetworkRuleEffect::Ask,
+                _ => NetworkRuleEffect::Allow,
             };
             let pattern =
                 rule.host
@@ -187,7 +189,7 @@ impl ExecGate {
                         host: rule.host.clone(),
                         source,
                     })?;
-            out.push((pattern, denied));
+            out.push((pattern, effect));
         }
         Ok(out)
     }

@@ -317,3 +317,105 @@ fn explain_says_the_proxy_enforces_the_filter() {
     );
     assert!(!out.contains("open (host network)"), "{out}");
 }
+
+/// A rules file's `network_rule` filters the network whatever its decision:
+/// `prompt` is refused with `ask` even where an allow list names the host,
+/// `deny` is denied, and an `allow` widens nothing another source decided.
+#[test]
+fn every_network_rule_filters_and_none_widens() {
+    if let Some(reason) = skip_reason().or_else(curl_missing) {
+        return skip("every_network_rule_filters_and_none_widens", &reason);
+    }
+    let fixture = Fixture::new();
+    let port = host_server();
+    let log = fixture.home.join("audit.jsonl");
+    let rules = |name: &str, text: &str| {
+        let path = fixture.home.join(name);
+        std::fs::write(
+            &path,
+            format!("prefix_rule(pattern = [\"bash\"], decision = \"allow\")\n{text}"),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let prompt = rules(
+        "prompt.rules",
+        "network_rule(host = \"127.0.0.1\", protocol = \"http\", decision = \"prompt\")\n",
+    );
+    let allow = rules(
+        "allow.rules",
+        "network_rule(host = \"127.0.0.2\", protocol = \"http\", decision = \"allow\")\n",
+    );
+    let rc = runtime_file(&fixture, "allowlist", &["127.0.0.1"]);
+    let url = format!("http://127.0.0.1:{port}/");
+    // A script file: the rules judge `bash probe.sh`, not its contents.
+    let script = fixture.home.join("probe.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "env | grep -c '^HTTP_PROXY=' ; (exec 3<>/dev/tcp/127.0.0.1/{port} && echo direct-open); \
+             curl -si --max-time 10 {url}\n"
+        ),
+    )
+    .unwrap();
+    let script = script.display().to_string();
+    for (what, extra, reason, decision) in [
+        // Only a prompt rule, no runtime file: still filtered, and asked.
+        (
+            "prompt alone",
+            vec!["--rules", prompt.as_str()],
+            "not_allowed",
+            "ask",
+        ),
+        // Prompt wins over the runtime file's allow entry.
+        (
+            "prompt over an allow",
+            vec!["--rules", prompt.as_str(), "--runtime", rc.as_str()],
+            "not_allowed",
+            "ask",
+        ),
+    ] {
+        let mut args = extra.clone();
+        args.extend(["--audit-log", log.to_str().unwrap()]);
+        let output = fixture
+            .command("workspace-net", &args, &["bash", &script])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&output.stdout).to_lowercase();
+        assert!(
+            out.starts_with("1\n"),
+            "{what}: no proxy: {}",
+            text(&output)
+        );
+        assert!(!out.contains("direct-open"), "{what}: {}", text(&output));
+        assert!(out.contains("http/1.1 403"), "{what}: {}", text(&output));
+        assert!(
+            out.contains(&format!("x-codex-policy-reason: {reason}"))
+                && out.contains(&format!("x-codex-policy-decision: {decision}")),
+            "{what}: {}",
+            text(&output)
+        );
+    }
+    // An allow rule for a host the runtime file does not allow: not allowed.
+    let allow_probe = fixture.home.join("allow-probe.sh");
+    std::fs::write(
+        &allow_probe,
+        format!("curl -si --max-time 10 http://127.0.0.2:{port}/\n"),
+    )
+    .unwrap();
+    let allow_probe = allow_probe.display().to_string();
+    let output = fixture
+        .command(
+            "workspace-net",
+            &["--rules", &allow, "--runtime", &rc],
+            &["bash", &allow_probe],
+        )
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).to_lowercase();
+    assert!(
+        out.contains("http/1.1 403") && !out.contains("hello from the host"),
+        "{}",
+        text(&output)
+    );
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 use codex_policy_model::effective::{AllowlistMiss, EgressRules};
 use codex_policy_model::{DomainMatcher, DomainPattern, Host, IpRule};
 
+use crate::host::host_addresses;
+
 /// Why a destination is refused, as the stable code the block answers and the
 /// audit log carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,8 +110,10 @@ impl Decision {
 pub struct CompiledRules {
     allow: DomainMatcher,
     deny: DomainMatcher,
+    ask: DomainMatcher,
     allow_ips: Vec<IpAddr>,
     deny_ips: Vec<IpAddr>,
+    ask_ips: Vec<IpAddr>,
     localhost_listed: bool,
     ip_allow: Vec<IpRule>,
     loopback: bool,
@@ -136,8 +140,10 @@ impl CompiledRules {
         Self {
             allow: DomainMatcher::new(&rules.allow),
             deny: DomainMatcher::new(&rules.deny),
+            ask: DomainMatcher::new(&rules.ask),
             allow_ips: ips(&rules.allow),
             deny_ips: ips(&rules.deny),
+            ask_ips: ips(&rules.ask),
             localhost_listed: rules
                 .allow
                 .iter()
@@ -185,12 +191,9 @@ impl CompiledRules {
             .any(|rule| rule.contains(ip) || rule.contains(canon))
     }
 
-    fn deny_names_ip(&self, ip: IpAddr) -> bool {
-        self.deny_ips.contains(&canonical(ip))
-    }
-
-    /// A local or private IP literal may be reached only when it is listed
-    /// exactly, is inside `ip_allow`, or is loopback with loopback allowed.
+    /// A local or private IP literal (or one of the host's own addresses) may
+    /// be reached only when it is listed exactly, is inside `ip_allow`, or is
+    /// loopback with loopback allowed.
     fn local_literal_allowed(&self, ip: IpAddr) -> bool {
         let canon = canonical(ip);
         self.allow_ips.contains(&canon)
@@ -198,28 +201,38 @@ impl CompiledRules {
             || (self.loopback && canon.is_loopback())
     }
 
-    /// What the addresses a name resolved to say (step 5): the first refusal,
-    /// if any. Every address must pass, not only the one connected to.
-    pub(crate) fn vet_resolved(&self, addresses: &[IpAddr]) -> Option<Reason> {
-        if addresses.iter().any(|&ip| self.deny_names_ip(ip)) {
-            return Some(Reason::Denied);
+    /// What the addresses a name resolved to say (step 5): the first refusal
+    /// (deny, then ask, then local), if any. Every address must pass, not
+    /// only the one connected to.
+    pub(crate) fn vet_resolved(&self, addresses: &[IpAddr]) -> Decision {
+        self.vet_resolved_with(addresses, &host_addresses())
+    }
+
+    fn vet_resolved_with(&self, addresses: &[IpAddr], host: &[IpAddr]) -> Decision {
+        let listed = self.vet_listed(addresses);
+        if !listed.is_allowed() {
+            return listed;
         }
         if addresses
             .iter()
-            .any(|&ip| is_local(ip) && !self.in_ip_allow(ip))
+            .any(|&ip| is_local_or_host(ip, host) && !self.in_ip_allow(ip))
         {
-            return Some(Reason::NotAllowedLocal);
+            return Decision::Deny(Reason::NotAllowedLocal);
         }
-        None
+        Decision::Allow
     }
 
-    /// Whether a name in the deny list's IP entries is among `addresses`
-    /// (for `localhost`, whose addresses are fixed).
-    pub(crate) fn vet_denied(&self, addresses: &[IpAddr]) -> Option<Reason> {
-        addresses
-            .iter()
-            .any(|&ip| self.deny_names_ip(ip))
-            .then_some(Reason::Denied)
+    /// Whether the deny list, then the ask list, names one of `addresses`
+    /// by an IP entry (in any form that embeds it); for `localhost`, whose
+    /// addresses are fixed, and as the first part of [`Self::vet_resolved`].
+    pub(crate) fn vet_listed(&self, addresses: &[IpAddr]) -> Decision {
+        if addresses.iter().any(|&ip| names_ip(&self.deny_ips, ip)) {
+            return Decision::Deny(Reason::Denied);
+        }
+        if addresses.iter().any(|&ip| names_ip(&self.ask_ips, ip)) {
+            return Decision::Ask(Reason::NotAllowed);
+        }
+        Decision::Allow
     }
 }
 
@@ -229,31 +242,49 @@ impl From<&EgressRules> for CompiledRules {
     }
 }
 
-/// The decision on `host:port` before any resolution (steps 1 to 4):
-/// explicit deny, local literals, the allow list, the port. A name allowed
-/// here is still refused if it resolves to a local address ([`is_local`]).
+/// The decision on `host:port` before any resolution (steps 1 to 5):
+/// explicit deny, ask, local literals (and the host's own addresses, see
+/// [`is_host_address`]), the allow list, the port. A name allowed here is
+/// still refused if it resolves to a local address ([`is_local`]).
+///
+/// Deny and ask entries for an IPv4 address also cover every IPv6 form that
+/// embeds it (IPv4-mapped, IPv4-compatible, `::ffff:0:a.b.c.d`, NAT64,
+/// 6to4, Teredo, ISATAP); an allow entry covers exactly what it names (and
+/// its IPv4-mapped form, the same destination on a dual-stack socket).
 pub fn decide(rules: &CompiledRules, host: &Host, port: u16) -> Decision {
+    match host {
+        Host::Ip(_) => decide_with(rules, host, port, &host_addresses()),
+        Host::Name(_) => decide_with(rules, host, port, &[]),
+    }
+}
+
+/// [`decide`] with the host's own addresses given: `host_addrs`.
+fn decide_with(rules: &CompiledRules, host: &Host, port: u16, host_addrs: &[IpAddr]) -> Decision {
     // 1. Deny wins, over names and IP literals in any spelling.
-    let denied = match host {
-        Host::Ip(ip) => rules.deny.matches(host) || rules.deny_names_ip(*ip),
-        Host::Name(_) => rules.deny.matches(host),
+    let (denied, asked) = match host {
+        Host::Ip(ip) => (
+            rules.deny.matches(host) || names_ip(&rules.deny_ips, *ip),
+            rules.ask.matches(host) || names_ip(&rules.ask_ips, *ip),
+        ),
+        Host::Name(_) => (rules.deny.matches(host), rules.ask.matches(host)),
     };
     if denied {
         return Decision::Deny(Reason::Denied);
     }
-    // 2. and 3. Local literals, then the allow list.
+    // 2. Ask: a person must approve it, whatever the allow list says.
+    if asked {
+        return Decision::Ask(Reason::NotAllowed);
+    }
+    // 3. and 4. Local literals, then the allow list. `ip_allow` lifts the
+    // local refusal only: a public address must be in the allow list.
     let allowed = match host {
-        Host::Ip(ip) if is_local(*ip) => {
+        Host::Ip(ip) if is_local_or_host(*ip, host_addrs) => {
             if !rules.local_literal_allowed(*ip) {
                 return Decision::Deny(Reason::NotAllowedLocal);
             }
             true
         }
-        Host::Ip(ip) => {
-            rules.allow.matches(host)
-                || rules.allow_ips.contains(&canonical(*ip))
-                || rules.in_ip_allow(*ip)
-        }
+        Host::Ip(ip) => rules.allow.matches(host) || rules.allow_ips.contains(&canonical(*ip)),
         Host::Name(name) if name.as_str() == "localhost" => {
             if !(rules.localhost_listed || rules.loopback) {
                 return Decision::Deny(Reason::NotAllowedLocal);
@@ -268,7 +299,7 @@ pub fn decide(rules: &CompiledRules, host: &Host, port: u16) -> Decision {
             _ => Decision::Ask(Reason::NotAllowed),
         };
     }
-    // 4. Ports.
+    // 5. Ports.
     if let Some(ports) = &rules.ports
         && !ports.contains(&port)
     {
@@ -285,16 +316,111 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// Whether `list` (canonical addresses) names `ip`, or, for an IPv6
+/// address, one of the IPv4 addresses it embeds ([`embedded_v4`]).
+fn names_ip(list: &[IpAddr], ip: IpAddr) -> bool {
+    if list.is_empty() {
+        return false;
+    }
+    match canonical(ip) {
+        canon @ IpAddr::V4(_) => list.contains(&canon),
+        canon @ IpAddr::V6(v6) => {
+            list.contains(&canon)
+                || embedded_v4(v6)
+                    .iter()
+                    .any(|v4| list.contains(&IpAddr::V4(*v4)))
+        }
+    }
+}
+
+/// Local or private ([`is_local`]), or one of `host_addrs` (the host's own
+/// addresses) in any form that embeds it.
+fn is_local_or_host(ip: IpAddr, host_addrs: &[IpAddr]) -> bool {
+    is_local(ip) || names_ip(host_addrs, ip)
+}
+
+/// Whether `ip` is assigned to one of this host's network interfaces (read
+/// with `getifaddrs`, cached for about a second), directly or embedded in
+/// an IPv6 form that leads to it. A service bound to `0.0.0.0` answers on
+/// every such address, so the proxy treats them as local: refused
+/// (`not_allowed_local`) unless inside `ip_allow` or allowlisted exactly.
+pub fn is_host_address(ip: IpAddr) -> bool {
+    names_ip(&host_addresses(), ip)
+}
+
+/// The IPv4 addresses an IPv6 address embeds, in every form that leads to
+/// them: IPv4-compatible (`::a.b.c.d`), IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-translated (`::ffff:0:a.b.c.d`), NAT64 (`64:ff9b::/96`, and
+/// `64:ff9b:1::/48` with each RFC 6052 prefix length it may use), 6to4
+/// (`2002:AABB:CCDD::/48`), Teredo (`2001::/32`: the server, and the
+/// bit-inverted client) and ISATAP (`…:0:5efe:a.b.c.d`).
+pub(crate) fn embedded_v4(v6: Ipv6Addr) -> Embedded {
+    let bits = u128::from(v6);
+    let b = v6.octets();
+    let seg = v6.segments();
+    let v4 = |o: [u8; 4]| Ipv4Addr::from(o);
+    let mut out = Embedded::default();
+    match bits >> 32 {
+        0 | 0xffff | 0xffff_0000 | 0x0064_ff9b_0000_0000_0000_0000 => {
+            out.push(v4([b[12], b[13], b[14], b[15]]));
+        }
+        _ => {}
+    }
+    if bits >> 80 == 0x0064_ff9b_0001 {
+        // RFC 6052 section 2.2: the address around the reserved octet 8.
+        out.push(v4([b[6], b[7], b[9], b[10]])); // /48
+        out.push(v4([b[7], b[9], b[10], b[11]])); // /56
+        out.push(v4([b[9], b[10], b[11], b[12]])); // /64
+        out.push(v4([b[12], b[13], b[14], b[15]])); // /96
+    }
+    if seg[0] == 0x2002 {
+        out.push(v4([b[2], b[3], b[4], b[5]]));
+    }
+    if seg[0] == 0x2001 && seg[1] == 0 {
+        out.push(v4([b[4], b[5], b[6], b[7]]));
+        out.push(v4([!b[12], !b[13], !b[14], !b[15]]));
+    }
+    if seg[4] & 0xfdff == 0 && seg[5] == 0x5efe {
+        out.push(v4([b[12], b[13], b[14], b[15]]));
+    }
+    out
+}
+
+/// At most a handful of embedded addresses, without allocating.
+#[derive(Debug, Default)]
+pub(crate) struct Embedded {
+    addrs: [Option<Ipv4Addr>; 8],
+}
+
+impl Embedded {
+    fn push(&mut self, v4: Ipv4Addr) {
+        if let Some(slot) = self.addrs.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(v4);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Ipv4Addr> {
+        self.addrs.iter().flatten()
+    }
+}
+
 /// Whether `ip` is local or private: never reachable through the proxy unless
 /// `ip_allow` (or loopback, or an exact allow entry for a literal) says so.
+/// (The proxy also refuses the host's own addresses: [`is_host_address`].)
 ///
 /// IPv4: 0.0.0.0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
-/// 192.168/16, 224/4 (multicast), 240/4 (reserved) and 255.255.255.255.
+/// 192.0.0/24 (IETF protocol assignments), 192.0.2/24, 198.51.100/24 and
+/// 203.0.113/24 (documentation), 192.88.99/24 (6to4 relays), 198.18/15
+/// (benchmarking), 192.168/16, 224/4 (multicast), 240/4 (reserved) and
+/// 255.255.255.255.
 /// IPv6: `::`, `::1`, fc00::/7, fe80::/10, fec0::/10 (old site-local),
-/// ff00::/8, and every IPv6 form that embeds one of the IPv4 ranges:
-/// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated (`::ffff:0:a.b.c.d`),
-/// IPv4-compatible (`::a.b.c.d`), NAT64 (64:ff9b::/96; 64:ff9b:1::/48,
-/// local-use, is local as a whole) and 6to4 (2002::/16).
+/// ff00::/8, 100::/64 (discard), 2001::/32 (Teredo), 2001:10::/28 and
+/// 2001:20::/28 (ORCHID), 2001:db8::/32 and 3fff::/20 (documentation),
+/// 5f00::/16 (SRv6 SIDs), and every IPv6 form that embeds one of the IPv4
+/// ranges: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+/// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
+/// (64:ff9b::/96; 64:ff9b:1::/48, local-use, is local as a whole) and 6to4
+/// (2002::/16).
 pub fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_local_v4(v4),
@@ -303,26 +429,38 @@ pub fn is_local(ip: IpAddr) -> bool {
 }
 
 fn is_local_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, _, _] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     a == 0
         || a == 10
         || (a == 100 && (b & 0xc0) == 64)
         || a == 127
         || (a == 169 && b == 254)
         || (a == 172 && (b & 0xf0) == 16)
+        || (a == 192 && b == 0 && (c == 0 || c == 2))
+        || (a == 192 && b == 88 && c == 99)
         || (a == 192 && b == 168)
+        || (a == 198 && (b & 0xfe) == 18)
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
         || a >= 224
 }
 
 fn is_local_v6(ip: Ipv6Addr) -> bool {
     let bits = u128::from(ip);
-    let first = ip.segments()[0];
+    let [first, second, ..] = ip.segments();
     let low_v4 = || Ipv4Addr::from((bits & 0xffff_ffff) as u32);
     if (first & 0xfe00) == 0xfc00 // fc00::/7 unique local
         || (first & 0xffc0) == 0xfe80 // fe80::/10 link local
         || (first & 0xffc0) == 0xfec0 // fec0::/10 site local
-        || (first & 0xff00) == 0xff00
-    // ff00::/8 multicast
+        || (first & 0xff00) == 0xff00 // ff00::/8 multicast
+        || bits >> 64 == 0x0100_0000_0000_0000 // 100::/64 discard only
+        || (first == 0x2001 && second == 0) // 2001::/32 Teredo
+        || (first == 0x2001 && (second & 0xfff0) == 0x0010) // 2001:10::/28 ORCHID
+        || (first == 0x2001 && (second & 0xfff0) == 0x0020) // 2001:20::/28 ORCHIDv2
+        || (first == 0x2001 && second == 0x0db8) // 2001:db8::/32 documentation
+        || (first == 0x3fff && (second & 0xf000) == 0) // 3fff::/20 documentation
+        || first == 0x5f00
+    // 5f00::/16 SRv6 SIDs
     {
         return true;
     }
@@ -352,6 +490,10 @@ mod tests {
         is_local(text.parse().unwrap_or_else(|e| panic!("{text}: {e}")))
     }
 
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
     #[test]
     fn embedded_ipv4_forms() {
         assert!(local("::"));
@@ -366,5 +508,94 @@ mod tests {
         assert!(!local("64:ff9b::8.8.8.8"));
         assert!(!local("::ffff:8.8.8.8"));
         assert!(!local("2606:4700::1111"));
+    }
+
+    #[test]
+    fn embedded_v4_finds_every_form() {
+        let v4: Ipv4Addr = "93.184.216.34".parse().unwrap_or_else(|e| panic!("{e}"));
+        let found = |text: &str| -> bool {
+            match ip(text) {
+                IpAddr::V6(v6) => embedded_v4(v6).iter().any(|e| *e == v4),
+                IpAddr::V4(_) => false,
+            }
+        };
+        for form in [
+            "::ffff:93.184.216.34",
+            "::93.184.216.34",
+            "::ffff:0:93.184.216.34",
+            "64:ff9b::93.184.216.34",
+            "64:ff9b:1::93.184.216.34",             // local-use NAT64, /96
+            "64:ff9b:1:5db8:d8:2200::",             // /48: 5db8 ; u-octet ; d822
+            "64:ff9b:1:5d:b8:d822::",               // /56
+            "64:ff9b:1:0:5d:b8d8:2200:0",           // /64
+            "2002:5db8:d822::1",                    // 6to4
+            "2001:0:5db8:d822::1",                  // Teredo server
+            "2001:0:4136:e378:8000:63bf:a247:27dd", // Teredo client, inverted
+            "2001:db8::5efe:93.184.216.34",         // ISATAP
+            "2001:db8::200:5efe:93.184.216.34",
+        ] {
+            assert!(found(form), "{form} embeds {v4}");
+        }
+        for form in [
+            "2606:4700::5db8:d822",
+            "2002:5db8:d823::",
+            "64:ff9b:2::93.184.216.34",
+        ] {
+            assert!(!found(form), "{form} does not embed {v4}");
+        }
+    }
+
+    #[test]
+    fn the_hosts_own_addresses_are_local() {
+        // A public address, as if it were one of this host's interfaces.
+        let rules = CompiledRules::new(&EgressRules::open());
+        let host_addrs = [ip("93.184.216.34"), ip("2606:4700::1111")];
+        let verdict = |text: &str, host_addrs: &[IpAddr]| {
+            let host = Host::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            decide_with(&rules, &host, 443, host_addrs)
+        };
+        let local = Decision::Deny(Reason::NotAllowedLocal);
+        for literal in [
+            "93.184.216.34",
+            "[::ffff:93.184.216.34]",
+            "[64:ff9b::93.184.216.34]",
+            "[2002:5db8:d822::1]",
+            "[2606:4700::1111]",
+        ] {
+            assert_eq!(verdict(literal, &host_addrs), local, "{literal}");
+            assert_eq!(verdict(literal, &[]), Decision::Allow, "{literal}");
+        }
+        // Resolved addresses too.
+        assert_eq!(
+            rules.vet_resolved_with(&[ip("8.8.8.8"), ip("93.184.216.34")], &host_addrs),
+            local
+        );
+        assert_eq!(
+            rules.vet_resolved_with(&[ip("8.8.8.8")], &host_addrs),
+            Decision::Allow
+        );
+        // An exact literal, or ip_allow, lifts it; `*` and loopback do not.
+        let exact = CompiledRules::new(
+            &EgressRules::open().allowing(DomainPattern::Ip(ip("93.184.216.34"))),
+        );
+        let host = Host::Ip(ip("93.184.216.34"));
+        assert_eq!(
+            decide_with(&exact, &host, 443, &host_addrs),
+            Decision::Allow
+        );
+        let looped = CompiledRules::new(&EgressRules::open().with_loopback(true));
+        assert_eq!(decide_with(&looped, &host, 443, &host_addrs), local);
+        let ip_allow = CompiledRules::new(&EgressRules::open().with_ip_allow(vec![IpRule {
+            address: ip("93.184.216.0"),
+            prefix: 24,
+        }]));
+        assert_eq!(
+            decide_with(&ip_allow, &host, 443, &host_addrs),
+            Decision::Allow
+        );
+        assert_eq!(
+            ip_allow.vet_resolved_with(&[ip("93.184.216.34")], &host_addrs),
+            Decision::Allow
+        );
     }
 }

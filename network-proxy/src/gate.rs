@@ -11,7 +11,8 @@ use codex_policy_model::Host;
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
-use crate::decision::{CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide};
+use crate::bound::{MAX_TARGET, bound, bound_http};
+use crate::decision::{BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide};
 use crate::limits::{Admitted, HardLimits, RunLimits};
 use crate::resolver::Resolver;
 
@@ -85,9 +86,10 @@ impl Shared {
                     IpAddr::V4(Ipv4Addr::LOCALHOST),
                     IpAddr::V6(Ipv6Addr::LOCALHOST),
                 ];
-                if let Some(reason) = self.rules.vet_denied(&ips) {
+                let listed = self.rules.vet_listed(&ips);
+                if let Some(reason) = listed.reason() {
                     if !monitor {
-                        return self.refuse(Decision::Deny(reason), target, http);
+                        return self.refuse(listed, target, http);
                     }
                     violation.get_or_insert(reason);
                 }
@@ -122,9 +124,10 @@ impl Shared {
                         return Gate::ResolveFailed(e);
                     }
                 };
-                if let Some(reason) = self.rules.vet_resolved(&ips) {
+                let vetted = self.rules.vet_resolved(&ips);
+                if let Some(reason) = vetted.reason() {
                     if !monitor {
-                        return self.refuse(Decision::Deny(reason), target, http);
+                        return self.refuse(vetted, target, http);
                     }
                     violation.get_or_insert(reason);
                 }
@@ -214,7 +217,25 @@ impl Shared {
         self.record(event, reason.event_name(), http)
     }
 
-    /// Hands one event to the callback; `Err` when it fails.
+    /// Records the refusal of a malformed or evasive request (answered 400,
+    /// 431, or a SOCKS5 failure): decision `denied`, reason `malformed
+    /// request: <why>`, `target` the destination as the client gave it
+    /// (`unknown` when it gave none). The answer is a refusal whether or not
+    /// the event could be written.
+    pub(crate) fn record_malformed(&self, target: String, why: &str) {
+        let event = AuditEvent::now(
+            &self.session_id,
+            Operation::NetworkConnect,
+            target,
+            AuditDecision::Denied,
+            SOURCE,
+        )
+        .with_reason(format!("malformed request: {why}"));
+        let _ = self.record(event, BLOCK_EVENT, None);
+    }
+
+    /// Hands one event to the callback, bounded (see [`crate::bound`]);
+    /// `Err` when it fails.
     fn record(
         &self,
         mut event: AuditEvent,
@@ -225,8 +246,10 @@ impl Shared {
             return Ok(());
         };
         event.event_name = Some(event_name.to_owned());
+        event.target = bound(std::mem::take(&mut event.target), MAX_TARGET);
+        event.reason = event.reason.map(|r| bound(r, MAX_TARGET));
         if let Some(http) = http {
-            event = event.with_http(http);
+            event = event.with_http(bound_http(http));
         }
         // The callback may write and sync a file: let the runtime move other
         // connections to another worker meanwhile.

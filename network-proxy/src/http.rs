@@ -5,7 +5,8 @@ use std::convert::Infallible;
 use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -19,11 +20,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 
+use crate::bound::{MAX_TARGET, bound_cut, escape};
 use crate::decision::Decision;
 use crate::gate::{Gate, Shared, connect_any, host_port};
 use crate::limits::Admitted;
@@ -38,10 +41,57 @@ const MAX_LOGGED_BODY: u64 = 4096;
 /// hyper's smallest read buffer.
 const MIN_BUF: usize = 8192;
 
+/// What one client connection shares with its requests: its slot among the
+/// hard limit's connections, and what the audit of a refused malformed
+/// request needs.
+pub(crate) struct ClientConnection {
+    _permit: OwnedSemaphorePermit,
+    /// Requests hyper parsed and handed to the service.
+    requests: AtomicUsize,
+    /// An event with target `unknown` was recorded: at most one per
+    /// connection, so a flood of garbage cannot multiply events.
+    garbage_logged: AtomicBool,
+    /// The request line of the first request, as it arrived.
+    first_line: Mutex<FirstLine>,
+}
+
+impl ClientConnection {
+    /// Records a refused malformed request: with its destination as given,
+    /// or, when it named none, as `unknown` (once per connection).
+    fn record_malformed(&self, shared: &Shared, target: Option<String>, why: &str) {
+        match target {
+            Some(target) => shared.record_malformed(target, why),
+            None => {
+                if !self.garbage_logged.swap(true, Ordering::Relaxed) {
+                    shared.record_malformed(UNKNOWN.to_owned(), why);
+                }
+            }
+        }
+    }
+
+    fn first_line(&self) -> MutexGuard<'_, FirstLine> {
+        self.first_line
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The target of an event about a request that named no destination.
+const UNKNOWN: &str = "unknown";
+
 /// Serves one client connection of the HTTP listener.
 pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, conn: OwnedSemaphorePermit) {
     let _ = stream.set_nodelay(true);
-    let conn = Arc::new(conn);
+    let conn = Arc::new(ClientConnection {
+        _permit: conn,
+        requests: AtomicUsize::new(0),
+        garbage_logged: AtomicBool::new(false),
+        first_line: Mutex::new(FirstLine::default()),
+    });
+    let io = Recorder {
+        inner: stream,
+        first_line: Some(Arc::clone(&conn)),
+    };
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -50,48 +100,204 @@ pub(crate) async fn serve(stream: TcpStream, shared: Arc<Shared>, conn: OwnedSem
         .max_header_size(shared.hard.max_head_bytes)
         .keep_alive(true);
     let service_shared = Arc::clone(&shared);
+    let service_conn = Arc::clone(&conn);
     let service = service_fn(move |req| {
         let shared = Arc::clone(&service_shared);
-        let conn = Arc::clone(&conn);
+        let conn = Arc::clone(&service_conn);
+        conn.requests.fetch_add(1, Ordering::Relaxed);
         async move { Ok::<_, Infallible>(handle(shared, conn, req).await) }
     });
-    let _ = builder
-        .serve_connection(TokioIo::new(stream), service)
+    let served = builder
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades()
         .await;
+    // A head hyper could not parse was answered 400 or 431 by hyper itself:
+    // record it. (Timeouts and clients that left are not refusals.)
+    if let Err(e) = served
+        && e.is_parse()
+    {
+        let why = if e.is_parse_too_large() {
+            format!(
+                "the request head is larger than {} bytes",
+                shared.hard.max_head_bytes
+            )
+        } else {
+            format!("not a valid HTTP/1.1 request head ({e})")
+        };
+        // Only the first request's line is kept: a later head's start may
+        // have been read with the request before it.
+        let target = if conn.requests.load(Ordering::Relaxed) == 0 {
+            conn.first_line().target()
+        } else {
+            None
+        };
+        conn.record_malformed(&shared, target, &why);
+    }
+}
+
+/// The client stream, keeping the request line of the first request while
+/// it arrives (and nothing more: after it, reads go straight through).
+struct Recorder {
+    inner: TcpStream,
+    first_line: Option<Arc<ClientConnection>>,
+}
+
+impl AsyncRead for Recorder {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(())), Some(conn)) = (&polled, &this.first_line)
+            && conn.first_line().feed(&buf.filled()[before..])
+        {
+            this.first_line = None;
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Recorder {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The longest method kept of a request line that is not parsed.
+const MAX_METHOD: usize = 32;
+
+/// The request target of the first request line, byte by byte as it
+/// arrives: `METHOD SP TARGET SP ...`. Bounded: at most [`MAX_TARGET`] bytes
+/// of the target are kept, the rest only counted.
+#[derive(Default)]
+pub(crate) struct FirstLine {
+    state: LineState,
+    target: Vec<u8>,
+    target_len: usize,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum LineState {
+    /// Before the method (empty lines are skipped, as HTTP allows).
+    #[default]
+    Start,
+    /// In the method, with this many bytes.
+    Method(usize),
+    /// In the request target.
+    Target,
+    /// The target ended.
+    Done,
+    /// Not a request line: no destination to tell.
+    Garbage,
+}
+
+impl FirstLine {
+    /// Takes in `bytes`; `true` once nothing more is needed.
+    fn feed(&mut self, bytes: &[u8]) -> bool {
+        for &b in bytes {
+            self.state = match self.state {
+                LineState::Start if b == b'\r' || b == b'\n' => LineState::Start,
+                LineState::Start if is_tchar(b) => LineState::Method(1),
+                LineState::Method(n) if b == b' ' && n > 0 => LineState::Target,
+                LineState::Method(n) if is_tchar(b) && n < MAX_METHOD => LineState::Method(n + 1),
+                LineState::Target if b == b' ' || b == b'\r' || b == b'\n' => LineState::Done,
+                LineState::Target => {
+                    if self.target.len() < MAX_TARGET {
+                        self.target.push(b);
+                    }
+                    self.target_len += 1;
+                    LineState::Target
+                }
+                LineState::Done => LineState::Done,
+                _ => LineState::Garbage,
+            };
+            if matches!(self.state, LineState::Done | LineState::Garbage) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The target as given (escaped and bounded), if the line named one.
+    fn target(&self) -> Option<String> {
+        if self.state == LineState::Garbage || self.target_len == 0 {
+            return None;
+        }
+        Some(bound_cut(
+            escape(&self.target),
+            MAX_TARGET,
+            self.target_len - self.target.len(),
+        ))
+    }
+}
+
+/// A token character of RFC 9110 (what a method is made of).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 async fn handle(
     shared: Arc<Shared>,
-    conn: Arc<OwnedSemaphorePermit>,
+    conn: Arc<ClientConnection>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     if req.method() == Method::CONNECT {
         connect(shared, conn, req).await
     } else {
-        forward(shared, req).await
+        forward(shared, conn, req).await
     }
 }
 
 /// A CONNECT tunnel: decided, connected, answered 200, then copied.
 async fn connect(
     shared: Arc<Shared>,
-    conn: Arc<OwnedSemaphorePermit>,
+    conn: Arc<ClientConnection>,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
     let uri = req.uri();
+    let malformed = |why: &str| {
+        conn.record_malformed(&shared, Some(uri.to_string()), why);
+        bad_request(why, true)
+    };
     if uri.scheme().is_some() || uri.path_and_query().is_some() {
-        return bad_request("CONNECT takes host:port", true);
+        return malformed("CONNECT takes host:port");
     }
     let Some(authority) = uri.authority() else {
-        return bad_request("CONNECT takes host:port", true);
+        return malformed("CONNECT takes host:port");
     };
     let (host, port) = match authority_target(authority, None) {
         Ok(target) => target,
-        Err(why) => return bad_request(why, true),
+        Err(why) => return malformed(why),
     };
     if let Err(why) = check_host_header(req.headers(), &host, port) {
-        return bad_request(why, true);
+        return malformed(why);
     }
     let dest = host_port(&host, port);
     let (addresses, admitted) = match shared.gate(&host, port, dest.clone(), None).await {
@@ -118,39 +324,62 @@ async fn connect(
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => tunnel::tcp(parts.io.into_inner(), &parts.read_buf, upstream, idle).await,
+        match upgraded.downcast::<TokioIo<Recorder>>() {
+            Ok(parts) => {
+                let client = parts.io.into_inner().inner;
+                tunnel::tcp(client, &parts.read_buf, upstream, idle).await;
+            }
             Err(upgraded) => tunnel::generic(TokioIo::new(upgraded), upstream, idle).await,
         }
     });
     Response::new(ProxyBody::empty())
 }
 
+/// The destination a request that is not in absolute-form names, as given:
+/// its authority, or its `Host` header and path; `None` when it names none.
+fn named_destination(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if uri.authority().is_some() {
+        return Some(uri.to_string());
+    }
+    let host = headers.get(header::HOST)?;
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or("");
+    Some(format!("{}{path}", escape(host.as_bytes())))
+}
+
 /// A plain request: decided, rewritten to origin-form, sent on a connection
 /// of its own to the vetted address.
-async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn forward(
+    shared: Arc<Shared>,
+    conn: Arc<ClientConnection>,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let uri = req.uri().clone();
+    let malformed = |why: &str| {
+        conn.record_malformed(&shared, Some(uri.to_string()), why);
+        bad_request(why, false)
+    };
     let Some(scheme) = uri.scheme_str() else {
-        return bad_request(
-            "not a proxy request: send absolute-form (GET http://host/path) or CONNECT host:port",
-            false,
-        );
+        let why =
+            "not a proxy request: send absolute-form (GET http://host/path) or CONNECT host:port";
+        conn.record_malformed(&shared, named_destination(&uri, req.headers()), why);
+        return bad_request(why, false);
     };
     if !scheme.eq_ignore_ascii_case("http") {
-        return bad_request(
-            "only http:// targets are forwarded; use CONNECT for others",
-            false,
-        );
+        return malformed("only http:// targets are forwarded; use CONNECT for others");
     }
     let Some(authority) = uri.authority() else {
-        return bad_request("the target has no host", false);
+        return malformed("the target has no host");
     };
     let (host, port) = match authority_target(authority, Some(80)) {
         Ok(target) => target,
-        Err(why) => return bad_request(why, false),
+        Err(why) => return malformed(why),
     };
     if let Err(why) = check_host_header(req.headers(), &host, port) {
-        return bad_request(why, false);
+        return malformed(why);
     }
     let path = uri
         .path_and_query()
@@ -158,7 +387,7 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ProxyB
         .filter(|p| !p.is_empty())
         .unwrap_or("/");
     let Ok(origin_form) = Uri::builder().path_and_query(path).build() else {
-        return bad_request("invalid path", false);
+        return malformed("invalid path");
     };
     let dest = host_port(&host, port);
     let target = format!("{dest}{path}");
@@ -177,7 +406,7 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ProxyB
         _ => dest.clone(),
     };
     let Ok(host_value) = HeaderValue::from_str(&host_header) else {
-        return bad_request("invalid host", false);
+        return malformed("invalid host");
     };
     parts.headers.insert(header::HOST, host_value);
     parts.uri = origin_form;
@@ -207,7 +436,7 @@ async fn forward(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ProxyB
                     }
                     Either::Right(Full::new(bytes))
                 }
-                _ => return bad_request("the request body did not arrive", false),
+                _ => return malformed("the request body did not arrive"),
             }
         } else {
             Either::Left(body)

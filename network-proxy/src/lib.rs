@@ -5,12 +5,14 @@
 //! own loopback ([`EgressListeners`](codex_policy_model::EgressListeners));
 //! the child finds them through [`proxy_environment`]. For every request or
 //! tunnel the proxy normalizes the host, decides on it ([`decide`]: deny list,
-//! local literals, allow list, port), resolves an allowed name once through
-//! its [`Resolver`], refuses it if any address is local or private (DNS
-//! rebinding), counts it against the run's limits, logs one audit event, and
-//! connects to the vetted address, never resolving again. Monitor mode lets
-//! what would be refused through and logs it as a violation; the hard limits
-//! ([`HardLimits`]) protect the proxy whatever the mode.
+//! ask list, local literals and the host's own addresses, allow list, port),
+//! resolves an allowed name once through its [`Resolver`], refuses it if any
+//! address is local or private or the host's own (DNS rebinding), counts it
+//! against the run's limits, logs one (bounded) audit event, and connects to
+//! the vetted address, never resolving again. A malformed or evasive request
+//! is refused and logged too. Monitor mode lets what would be refused
+//! through and logs it as a violation; the hard limits ([`HardLimits`])
+//! protect the proxy whatever the mode.
 //!
 //! ```no_run
 //! use codex_network_proxy::{EgressProxy, proxy_environment};
@@ -51,9 +53,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bound;
 mod decision;
 mod error;
 mod gate;
+mod host;
 mod http;
 mod limits;
 mod proxy;
@@ -62,7 +66,8 @@ mod socks;
 mod tunnel;
 
 pub use decision::{
-    BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide, is_local,
+    BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide, is_host_address,
+    is_local,
 };
 pub use error::ProxyError;
 pub use limits::HardLimits;

@@ -13,6 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::bound::escape;
 use crate::gate::{Gate, Shared, connect_any, host_port};
 use crate::tunnel;
 
@@ -38,17 +39,36 @@ mod reply {
     pub(super) const ADDRESS_TYPE_NOT_SUPPORTED: u8 = 0x08;
 }
 
-/// Why a handshake ended before a destination was known.
+/// Why a handshake ended before a destination could be decided on.
 enum Handshake {
-    /// Answer this reply code, then close.
-    Reply(u8),
-    /// Close without a reply (already answered, or not SOCKS5 at all).
-    Close,
+    /// Answer this reply code, then close; record the refusal of a
+    /// malformed request.
+    Reply(u8, Malformed),
+    /// Close without a reply (already answered, or not SOCKS5 at all);
+    /// record the refusal, if any.
+    Close(Option<Malformed>),
+}
+
+/// A refused malformed request: the destination as given (`None`: it named
+/// none) and why.
+struct Malformed {
+    target: Option<String>,
+    why: String,
+}
+
+impl Malformed {
+    fn new(target: Option<String>, why: impl Into<String>) -> Self {
+        Self {
+            target,
+            why: why.into(),
+        }
+    }
 }
 
 impl From<io::Error> for Handshake {
+    /// The client left or sent too little: nothing was refused.
     fn from(_: io::Error) -> Self {
-        Self::Close
+        Self::Close(None)
     }
 }
 
@@ -59,11 +79,18 @@ pub(crate) async fn serve(mut client: TcpStream, shared: Arc<Shared>, _conn: Own
         tokio::time::timeout(shared.hard.handshake_timeout, negotiate(&mut client)).await;
     let (host, port) = match handshake {
         Ok(Ok(destination)) => destination,
-        Ok(Err(Handshake::Reply(code))) => {
+        Ok(Err(Handshake::Reply(code, malformed))) => {
+            record(&shared, malformed);
             let _ = send_reply(&mut client, code).await;
             return;
         }
-        Ok(Err(Handshake::Close)) | Err(_) => return,
+        Ok(Err(Handshake::Close(malformed))) => {
+            if let Some(malformed) = malformed {
+                record(&shared, malformed);
+            }
+            return;
+        }
+        Err(_) => return,
     };
 
     let target = host_port(&host, port);
@@ -99,6 +126,12 @@ pub(crate) async fn serve(mut client: TcpStream, shared: Arc<Shared>, _conn: Own
     drop(admitted);
 }
 
+/// One event per connection at most: a handshake ends once.
+fn record(shared: &Shared, malformed: Malformed) {
+    let target = malformed.target.unwrap_or_else(|| "unknown".to_owned());
+    shared.record_malformed(target, &format!("SOCKS5: {}", malformed.why));
+}
+
 fn connect_error_reply(e: &io::Error) -> u8 {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => reply::CONNECTION_REFUSED,
@@ -113,13 +146,19 @@ async fn negotiate(client: &mut TcpStream) -> Result<(Host, u16), Handshake> {
     let mut head = [0u8; 2];
     client.read_exact(&mut head).await?;
     if head[0] != VERSION {
-        return Err(Handshake::Close);
+        return Err(Handshake::Close(Some(Malformed::new(
+            None,
+            format!("not a SOCKS5 greeting (version byte 0x{:02x})", head[0]),
+        ))));
     }
     let mut methods = vec![0u8; usize::from(head[1])];
     client.read_exact(&mut methods).await?;
     if !methods.contains(&NO_AUTH) {
         client.write_all(&[VERSION, NO_ACCEPTABLE_METHOD]).await?;
-        return Err(Handshake::Close);
+        return Err(Handshake::Close(Some(Malformed::new(
+            None,
+            "no acceptable authentication method (only \"no authentication\" is served)",
+        ))));
     }
     client.write_all(&[VERSION, NO_AUTH]).await?;
 
@@ -127,18 +166,25 @@ async fn negotiate(client: &mut TcpStream) -> Result<(Host, u16), Handshake> {
     client.read_exact(&mut request).await?;
     let [version, command, _reserved, address_type] = request;
     if version != VERSION {
-        return Err(Handshake::Reply(reply::GENERAL_FAILURE));
+        return Err(Handshake::Reply(
+            reply::GENERAL_FAILURE,
+            Malformed::new(
+                None,
+                format!("not a SOCKS5 request (version byte 0x{version:02x})"),
+            ),
+        ));
     }
-    let host = match address_type {
+    // The host, or the name as given when it is not a host name.
+    let host: Result<Host, Vec<u8>> = match address_type {
         ATYP_IPV4 => {
             let mut octets = [0u8; 4];
             client.read_exact(&mut octets).await?;
-            Some(Host::Ip(IpAddr::V4(Ipv4Addr::from(octets))))
+            Ok(Host::Ip(IpAddr::V4(Ipv4Addr::from(octets))))
         }
         ATYP_IPV6 => {
             let mut octets = [0u8; 16];
             client.read_exact(&mut octets).await?;
-            Some(Host::Ip(IpAddr::V6(Ipv6Addr::from(octets))))
+            Ok(Host::Ip(IpAddr::V6(Ipv6Addr::from(octets))))
         }
         ATYP_DOMAIN => {
             let len = client.read_u8().await?;
@@ -150,18 +196,43 @@ async fn negotiate(client: &mut TcpStream) -> Result<(Host, u16), Handshake> {
                 .ok()
                 .filter(|name| !name.contains('%'))
                 .and_then(|name| Host::parse(name).ok())
+                .ok_or(name)
         }
-        _ => return Err(Handshake::Reply(reply::ADDRESS_TYPE_NOT_SUPPORTED)),
+        _ => {
+            return Err(Handshake::Reply(
+                reply::ADDRESS_TYPE_NOT_SUPPORTED,
+                Malformed::new(
+                    None,
+                    format!("address type 0x{address_type:02x} not supported"),
+                ),
+            ));
+        }
     };
     let port = client.read_u16().await?;
+    let given = match &host {
+        Ok(host) => host_port(host, port),
+        Err(name) => format!("{}:{port}", escape(name)),
+    };
     if command != CMD_CONNECT {
-        return Err(Handshake::Reply(reply::COMMAND_NOT_SUPPORTED));
+        return Err(Handshake::Reply(
+            reply::COMMAND_NOT_SUPPORTED,
+            Malformed::new(
+                Some(given),
+                format!("command 0x{command:02x} not supported (CONNECT only)"),
+            ),
+        ));
     }
-    let Some(host) = host else {
-        return Err(Handshake::Reply(reply::HOST_UNREACHABLE));
+    let Ok(host) = host else {
+        return Err(Handshake::Reply(
+            reply::HOST_UNREACHABLE,
+            Malformed::new(Some(given), "invalid host name"),
+        ));
     };
     if port == 0 {
-        return Err(Handshake::Reply(reply::GENERAL_FAILURE));
+        return Err(Handshake::Reply(
+            reply::GENERAL_FAILURE,
+            Malformed::new(Some(given), "port 0 is not a destination"),
+        ));
     }
     Ok((host, port))
 }

@@ -1,6 +1,7 @@
-//! The pure decision (`decide`, `is_local`): pattern kinds, deny wins,
-//! ports, local and private ranges in every spelling, literal vs name,
-//! localhost, `ip_allow`, allowlist misses.
+//! The pure decision (`decide`, `is_local`): pattern kinds, deny wins, ask
+//! next, ports, local, private and special-purpose ranges in every spelling,
+//! deny and ask entries over every IPv6 form of an IPv4 address, literal vs
+//! name, localhost, `ip_allow` (internal addresses only), allowlist misses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -32,6 +33,7 @@ const ALLOW: Decision = Decision::Allow;
 const MISS: Decision = Decision::Ask(Reason::NotAllowed);
 const LOCAL: Decision = Decision::Deny(Reason::NotAllowedLocal);
 const DENIED: Decision = Decision::Deny(Reason::Denied);
+const ASK: Decision = Decision::Ask(Reason::NotAllowed);
 
 #[test]
 fn exact_pattern_matches_only_the_name() {
@@ -162,6 +164,18 @@ const LOCAL_V4: &[&str] = &[
     "239.255.255.250",
     "240.0.0.1",
     "255.255.255.255",
+    // Special purpose: IETF protocol assignments, documentation, 6to4
+    // relays, benchmarking.
+    "192.0.0.0",
+    "192.0.0.255",
+    "192.0.2.0",
+    "192.0.2.255",
+    "192.88.99.1",
+    "198.18.0.0",
+    "198.19.255.255",
+    "198.51.100.7",
+    "203.0.113.0",
+    "203.0.113.255",
 ];
 
 const PUBLIC_V4: &[&str] = &[
@@ -179,6 +193,17 @@ const PUBLIC_V4: &[&str] = &[
     "192.167.255.255",
     "192.169.0.0",
     "223.255.255.255",
+    "191.255.255.255",
+    "192.0.1.0",
+    "192.0.3.0",
+    "192.88.98.255",
+    "192.88.100.0",
+    "198.17.255.255",
+    "198.20.0.0",
+    "198.51.99.255",
+    "198.51.101.0",
+    "203.0.112.255",
+    "203.0.114.0",
 ];
 
 #[test]
@@ -202,6 +227,22 @@ fn every_private_ipv6_range() {
         "febf:ffff::1",
         "ff02::1",
         "ff05::1:3",
+        // Special purpose.
+        "100::",
+        "100::ffff:ffff:ffff:ffff",
+        "2001::",
+        "2001:0:ffff:ffff:ffff:ffff:ffff:ffff",
+        "2001:0:4136:e378:8000:63bf:a247:27dd", // Teredo of a public client
+        "2001:10::1",
+        "2001:1f:ffff::1",
+        "2001:20::1",
+        "2001:2f:ffff::1",
+        "2001:db8::1",
+        "2001:db8:ffff:ffff::1",
+        "3fff::1",
+        "3fff:fff:ffff::1",
+        "5f00::1",
+        "5f00:ffff::1",
     ] {
         assert!(is_local(ip.parse().unwrap()), "{ip} must be local");
     }
@@ -210,6 +251,17 @@ fn every_private_ipv6_range() {
         "2606:4700::1111",
         "fbff::1",
         "fe7f::1",
+        "ff::1",
+        "100:0:0:1::",
+        "2001:1::1",
+        "2001:f:ffff::1",
+        "2001:30::1",
+        "2001:db7:ffff::1",
+        "2001:db9::1",
+        "3ffe:ffff::1",
+        "3fff:1000::1",
+        "5eff:ffff::1",
+        "5f01::1",
     ] {
         assert!(!is_local(ip.parse().unwrap()), "{ip} must be public");
     }
@@ -345,4 +397,181 @@ fn reasons_have_stable_codes_and_event_names() {
         assert_eq!(reason.event_name(), event);
         assert!(!reason.describe().is_empty());
     }
+}
+
+#[test]
+fn ask_comes_after_deny_and_before_everything_else() {
+    let rules = compiled(
+        &allow_only(&["**.example.com", "10.0.0.5", "93.184.216.34"])
+            .asking(pattern("api.example.com"))
+            .asking(pattern("*.ask.example.com"))
+            .asking(pattern("10.0.0.5"))
+            .asking(pattern("93.184.216.34"))
+            .denying(pattern("denied.ask.example.com"))
+            .with_ports(ports(&[443])),
+    );
+    // Even when the allow list names it, and whatever the port.
+    assert_eq!(verdict(&rules, "api.example.com", 443), ASK);
+    assert_eq!(verdict(&rules, "API.example.com.", 80), ASK);
+    assert_eq!(verdict(&rules, "x.ask.example.com", 443), ASK);
+    assert_eq!(verdict(&rules, "ask.example.com", 443), ALLOW);
+    assert_eq!(verdict(&rules, "www.example.com", 443), ALLOW);
+    // Deny comes first.
+    assert_eq!(verdict(&rules, "denied.ask.example.com", 443), DENIED);
+    // IP literals, before the local check and the allow list.
+    assert_eq!(verdict(&rules, "10.0.0.5", 443), ASK);
+    assert_eq!(verdict(&rules, "93.184.216.34", 443), ASK);
+    assert_eq!(verdict(&rules, "[::ffff:93.184.216.34]", 443), ASK);
+    assert_eq!(verdict(&rules, "[64:ff9b::93.184.216.34]", 443), ASK);
+    assert_eq!(verdict(&rules, "93.184.216.35", 443), MISS);
+    // Ask stays ask under a managed-only allowlist: the rule says a person decides.
+    let managed = compiled(
+        &allow_only(&["example.com"])
+            .asking(pattern("example.com"))
+            .with_allowlist_miss(AllowlistMiss::Deny),
+    );
+    assert_eq!(verdict(&managed, "example.com", 443), ASK);
+    assert_eq!(ASK.as_str(), "ask");
+    assert_eq!(ASK.reason(), Some(Reason::NotAllowed));
+}
+
+/// Every IPv6 form that embeds `v4` (a public address).
+fn embedded_forms(v4: &str) -> Vec<String> {
+    let v4: std::net::Ipv4Addr = v4.parse().unwrap();
+    let [a, b, c, d] = v4.octets();
+    let (hi, lo) = (u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]));
+    let (ihi, ilo) = (!hi, !lo);
+    vec![
+        format!("[::ffff:{v4}]"),                                // IPv4-mapped
+        format!("[::{v4}]"),                                     // IPv4-compatible
+        format!("[::ffff:0:{v4}]"),                              // SIIT
+        format!("[64:ff9b::{v4}]"),                              // NAT64
+        format!("[64:ff9b:1::{v4}]"),                            // local-use NAT64, /96
+        format!("[64:ff9b:1:{hi:x}:{c:x}:{d:x}00::]"),           // local-use NAT64, /48
+        format!("[2002:{hi:x}:{lo:x}::1]"),                      // 6to4
+        format!("[2002:{hi:x}:{lo:x}:ffff::]"),                  // 6to4, another host
+        format!("[2001:0:4136:e378:8000:63bf:{ihi:x}:{ilo:x}]"), // Teredo client
+    ]
+}
+
+#[test]
+fn ipv4_deny_and_ask_entries_cover_every_embedding_form() {
+    let rules = compiled(
+        &allow_only(&["*"])
+            .denying(pattern("93.184.216.34"))
+            .asking(pattern("1.2.3.4")),
+    );
+    for form in embedded_forms("93.184.216.34") {
+        assert_eq!(verdict(&rules, &form, 443), DENIED, "{form}");
+    }
+    for form in embedded_forms("1.2.3.4") {
+        assert_eq!(verdict(&rules, &form, 443), ASK, "{form}");
+    }
+    // Another address in the same forms is not denied (NAT64 and 6to4 of a
+    // public address are public).
+    for form in ["[64:ff9b::93.184.216.35]", "[2002:5db8:d823::1]"] {
+        assert_eq!(verdict(&rules, form, 443), ALLOW, "{form}");
+    }
+}
+
+#[test]
+fn an_ipv4_allow_entry_covers_only_what_it_names() {
+    let rules = compiled(&allow_only(&["93.184.216.34"]));
+    assert_eq!(verdict(&rules, "93.184.216.34", 443), ALLOW);
+    // The mapped form is the same destination on a dual-stack socket.
+    assert_eq!(verdict(&rules, "[::ffff:93.184.216.34]", 443), ALLOW);
+    for form in [
+        "[::93.184.216.34]",
+        "[64:ff9b::93.184.216.34]",
+        "[2002:5db8:d822::1]",
+    ] {
+        assert_eq!(verdict(&rules, form, 443), MISS, "{form}");
+    }
+}
+
+#[test]
+fn ip_allow_lifts_the_local_refusal_only() {
+    for everything in ["0.0.0.0/0", "::/0"] {
+        let rules = compiled(&allow_only(&["example.com"]).with_ip_allow(vec![
+            everything.parse::<IpRule>().unwrap(),
+            "93.184.216.0/24".parse::<IpRule>().unwrap(),
+        ]));
+        // Public addresses inside ip_allow still need the allow list.
+        assert_eq!(verdict(&rules, "93.184.216.34", 443), MISS, "{everything}");
+        assert_eq!(verdict(&rules, "8.8.8.8", 53), MISS, "{everything}");
+        assert_eq!(
+            verdict(&rules, "[2606:4700::1111]", 443),
+            MISS,
+            "{everything}"
+        );
+        assert_eq!(verdict(&rules, "example.com", 443), ALLOW);
+    }
+    // Internal ones inside it are reachable.
+    let rules = compiled(
+        &allow_only(&["example.com"]).with_ip_allow(vec!["0.0.0.0/0".parse::<IpRule>().unwrap()]),
+    );
+    assert_eq!(verdict(&rules, "10.1.2.3", 80), ALLOW);
+    assert_eq!(verdict(&rules, "192.0.2.7", 80), ALLOW);
+    // Under a managed-only allowlist a public address in ip_allow is denied.
+    let managed = compiled(
+        &allow_only(&["example.com"])
+            .with_ip_allow(vec!["0.0.0.0/0".parse::<IpRule>().unwrap()])
+            .with_allowlist_miss(AllowlistMiss::Deny),
+    );
+    assert_eq!(
+        verdict(&managed, "8.8.8.8", 443),
+        Decision::Deny(Reason::NotAllowed)
+    );
+}
+
+#[test]
+fn special_purpose_literals_are_refused_as_local() {
+    let rules = compiled(&allow_only(&["*"]));
+    for literal in [
+        "192.0.2.2",
+        "198.51.100.1",
+        "203.0.113.9",
+        "198.18.0.1",
+        "192.0.0.8",
+        "192.88.99.1",
+        "[2001:db8::1]",
+        "[2001::1]",
+        "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+        "[100::1]",
+        "[3fff::1]",
+        "[5f00::1]",
+        "[2001:10::1]",
+        "[2001:20::1]",
+        "[::ffff:192.0.2.1]",
+        "[2002:c000:0201::1]",
+    ] {
+        assert_eq!(verdict(&rules, literal, 443), LOCAL, "{literal}");
+    }
+}
+
+#[test]
+fn the_hosts_own_addresses_are_host_addresses() {
+    // What the test finds with getifaddrs, the proxy finds too.
+    let found = common::host_interface_addresses();
+    if found.is_empty() {
+        println!("SKIPPED: getifaddrs lists no address here");
+        return;
+    }
+    for ip in &found {
+        assert!(codex_network_proxy::is_host_address(*ip), "{ip}");
+        let host = Host::Ip(*ip);
+        assert_eq!(
+            decide(&compiled(&allow_only(&["*"])), &host, 80),
+            LOCAL,
+            "{ip}"
+        );
+        if let std::net::IpAddr::V4(v4) = ip {
+            let mapped = std::net::IpAddr::V6(v4.to_ipv6_mapped());
+            assert!(codex_network_proxy::is_host_address(mapped), "{mapped}");
+        }
+    }
+    // A documentation address no host has.
+    assert!(!codex_network_proxy::is_host_address(
+        "2001:db8:ffff::1".parse().unwrap()
+    ));
 }

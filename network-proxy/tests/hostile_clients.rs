@@ -61,23 +61,53 @@ async fn malformed_heads_are_bad_requests() {
     watch_for_panics();
     let up = upstream(Behavior::Answer).await;
     let p = start(rules(&["allowed.test"]));
-    for bytes in [
-        &b"GARBAGE\r\n\r\n"[..],
-        b"GET\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/9.9\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/1.1\r\nNo-Colon-Here\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/1.1\r\nBad Name: x\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n",
-        b"GET http://allo wed.test/ HTTP/1.1\r\n\r\n",
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n",
-        b"CONNECT  HTTP/1.1\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
-        b"GET http://allowed.test/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
-    ] {
+    // Each refused head is recorded once, with the target its request line
+    // gave, or `unknown` when it gave none.
+    for (i, (bytes, target)) in [
+        (&b"GARBAGE\r\n\r\n"[..], "unknown"),
+        (b"GET\r\n\r\n", "unknown"),
+        (
+            b"GET http://allowed.test/ HTTP/9.9\r\n\r\n",
+            "http://allowed.test/",
+        ),
+        (
+            b"GET http://allowed.test/ HTTP/1.1\r\nNo-Colon-Here\r\n\r\n",
+            "http://allowed.test/",
+        ),
+        (
+            b"GET http://allowed.test/ HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            "http://allowed.test/",
+        ),
+        (
+            b"GET http://allowed.test/ HTTP/1.1\r\nX: a\0b\r\n\r\n",
+            "http://allowed.test/",
+        ),
+        (b"GET http://allo wed.test/ HTTP/1.1\r\n\r\n", "http://allo"),
+        (
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n",
+            "unknown",
+        ),
+        (b"CONNECT  HTTP/1.1\r\n\r\n", "unknown"),
+        (
+            b"GET http://allowed.test/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+            "http://allowed.test/",
+        ),
+        (
+            b"GET http://allowed.test/ HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "http://allowed.test/",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let status = status_for(p.http, bytes).await;
         assert_eq!(status, Some(400), "{:?}", String::from_utf8_lossy(bytes));
+        // hyper answers these itself; the event follows the answer.
+        eventually(|| p.events().len() > i, "the refusal's event").await;
+        let events = p.events();
+        assert_eq!(events.len(), i + 1, "{events:#?}");
+        assert_malformed(&events[i], target);
     }
-    assert!(p.events().is_empty());
     still_serves(&p, &up).await;
     assert_no_panic();
 }
@@ -103,12 +133,25 @@ async fn oversized_heads_are_431() {
         "a".repeat(20 * 1024)
     );
     assert_eq!(status_for(p.http, big.as_bytes()).await, Some(431));
+    // Refused and recorded, with the target as given.
+    eventually(|| p.events().len() == 1, "the 431's event").await;
+    let event = p.single_event();
+    assert_malformed(&event, &format!("http://{authority}/"));
+    assert!(
+        event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("larger than 16384 bytes"),
+        "{event:?}"
+    );
     // A head that never ends.
     let endless = format!(
         "GET http://{authority}/ HTTP/1.1\r\nX-Endless: {}",
         "b".repeat(64 * 1024)
     );
     assert_eq!(status_for(p.http, endless.as_bytes()).await, Some(431));
+    eventually(|| p.events().len() == 2, "the 431's event").await;
     // Too many headers.
     let mut many = format!("GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\n");
     for i in 0..200 {
@@ -116,12 +159,20 @@ async fn oversized_heads_are_431() {
     }
     many.push_str("\r\n");
     assert_eq!(status_for(p.http, many.as_bytes()).await, Some(431));
+    eventually(|| p.events().len() == 3, "the 431's event").await;
     // A head just under the limit is fine.
     let fits = format!(
         "GET http://{authority}/ HTTP/1.1\r\nHost: {authority}\r\nX-Fits: {}\r\n\r\n",
         "c".repeat(12 * 1024)
     );
     assert_eq!(status_for(p.http, fits.as_bytes()).await, Some(200));
+    eventually(|| p.events().len() == 4, "one event per head").await;
+    let events = p.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    for event in &events[..3] {
+        assert_malformed(event, &format!("http://{authority}/"));
+    }
+    assert_eq!(events[3].decision, codex_audit::AuditDecision::Allowed);
     assert_no_panic();
 }
 

@@ -187,7 +187,12 @@ async fn origin_form_and_other_schemes_are_bad_requests() {
     assert_eq!(reply.status, 400, "{reply:#?}");
     let reply = raw(p.http, "OPTIONS * HTTP/1.1\r\nHost: allowed.test\r\n\r\n").await;
     assert_eq!(reply.status, 400, "{reply:#?}");
-    assert!(p.events().is_empty());
+    // Refused and recorded, each with the destination it named.
+    let events = p.events();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert_malformed(&events[0], "allowed.test/index.html");
+    assert_malformed(&events[1], "https://allowed.test/");
+    assert_malformed(&events[2], "allowed.test");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

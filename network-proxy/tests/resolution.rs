@@ -159,3 +159,103 @@ async fn the_system_resolver_reads_the_hosts_file() {
         "{ips:?}"
     );
 }
+
+/// A service on the host bound to the unspecified address answers on every
+/// address of the host's interfaces: none of them may be reached through
+/// the proxy, unless listed exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_own_addresses_are_refused_as_local() {
+    let found = host_interface_addresses();
+    let Some(&v4) = found.iter().find(|ip| ip.is_ipv4()) else {
+        println!("SKIPPED: this host has no non-loopback IPv4 address ({found:?})");
+        return;
+    };
+    let v6 = found.iter().copied().find(|ip| ip.is_ipv6());
+    for ip in std::iter::once(v4).chain(v6) {
+        // Whether the address is also in a local range: then the host check is
+        // not the only thing refusing it (the unit tests of `decide` cover a
+        // public host address).
+        println!(
+            "{ip}: also in a local or special-purpose range: {}",
+            codex_network_proxy::is_local(ip)
+        );
+        assert!(codex_network_proxy::is_host_address(ip), "{ip}");
+        let echo = if ip.is_ipv4() {
+            echo_on("0.0.0.0:0").await
+        } else {
+            echo_on("[::]:0").await
+        };
+        let port = echo.addr.port();
+        let literal = match ip {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        // Every public destination allowed, no ip_allow: refused by literal,
+        // over both protocols, and by a name resolving to it.
+        let names = move |host: &str, _: u16| -> std::io::Result<Vec<std::net::IpAddr>> {
+            match host {
+                "host.test" => Ok(vec![ip]),
+                _ => Err(std::io::Error::new(std::io::ErrorKind::NotFound, "unknown")),
+            }
+        };
+        let p = codex_network_proxy::EgressProxy::builder(rules_no_ip_allow(&["*"]))
+            .resolver(names)
+            .start()
+            .unwrap();
+        let (http, socks) = p
+            .bind(
+                "127.0.0.1:0".parse().unwrap(),
+                "127.0.0.1:0".parse().unwrap(),
+            )
+            .unwrap();
+        let (reply, _) = connect_tunnel(http, &format!("{literal}:{port}")).await;
+        reply.assert_blocked(403, "deny", "not_allowed_local");
+        let target = match ip {
+            std::net::IpAddr::V4(v4) => SocksTarget::V4(v4.octets()),
+            std::net::IpAddr::V6(v6) => SocksTarget::V6(v6.octets()),
+        };
+        let (code, _) = socks_request(socks, 1, target, port).await;
+        assert_eq!(code, Some(0x02));
+        let (reply, _) = connect_tunnel(http, &format!("host.test:{port}")).await;
+        reply.assert_blocked(403, "deny", "not_allowed_local");
+        if let std::net::IpAddr::V4(v4) = ip {
+            let (reply, _) =
+                connect_tunnel(http, &format!("[{}]:{port}", v4.to_ipv6_mapped())).await;
+            reply.assert_blocked(403, "deny", "not_allowed_local");
+        }
+        assert_eq!(echo.accepted(), 0, "{ip}");
+
+        // Listed exactly as a literal, it is reached.
+        let q = start(rules_no_ip_allow(&[&ip.to_string()]));
+        let (reply, mut s) = connect_tunnel(q.http, &format!("{literal}:{port}")).await;
+        assert_eq!(reply.status, 200, "{ip}: {reply:#?}");
+        echo_roundtrip(&mut s, b"own address").await;
+        assert_eq!(echo.accepted(), 1, "{ip}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_needing_approval_is_asked_whatever_name_leads_to_it() {
+    let echo = echo().await;
+    let port = echo.addr.port();
+    // allowed.test resolves to 127.0.0.1 (in ip_allow), which needs approval.
+    let p = start(rules(&["allowed.test", "other.test"]).asking(pattern("127.0.0.1")));
+    let (reply, _) = connect_tunnel(p.http, &format!("allowed.test:{port}")).await;
+    reply.assert_blocked(403, "ask", "not_allowed");
+    let (code, _) = socks_request(p.socks, 1, SocksTarget::Name("other.test"), port).await;
+    assert_eq!(code, Some(0x02));
+    // localhost, whose addresses are fixed, too.
+    let q = start(
+        EgressRules::open()
+            .with_loopback(true)
+            .asking(pattern("127.0.0.1")),
+    );
+    let (reply, _) = connect_tunnel(q.http, &format!("localhost:{port}")).await;
+    reply.assert_blocked(403, "ask", "not_allowed");
+    assert_eq!(echo.accepted(), 0);
+    // A name that needs approval is never resolved.
+    let r = start(rules(&["allowed.test"]).asking(pattern("allowed.test")));
+    let (reply, _) = connect_tunnel(r.http, &format!("allowed.test:{port}")).await;
+    reply.assert_blocked(403, "ask", "not_allowed");
+    assert!(r.resolved().is_empty(), "{:?}", r.resolved());
+}

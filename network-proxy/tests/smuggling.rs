@@ -16,6 +16,7 @@ async fn host_header_disagreeing_with_the_target_is_refused() {
     let mut up = upstream(Behavior::Answer).await;
     let port = up.addr.port();
     let p = start(rules(&["allowed.test", "other.test"]));
+    let mut given = Vec::new();
     for (target, host) in [
         (
             format!("http://allowed.test:{port}/"),
@@ -44,6 +45,7 @@ async fn host_header_disagreeing_with_the_target_is_refused() {
     ] {
         let reply = raw(p.http, &request(&target, &host)).await;
         assert_eq!(reply.status, 400, "{target} / Host: {host}: {reply:#?}");
+        given.push(target);
     }
     // Two Host headers, even agreeing ones.
     let authority = format!("allowed.test:{port}");
@@ -62,8 +64,24 @@ async fn host_header_disagreeing_with_the_target_is_refused() {
     )
     .await;
     assert_eq!(reply.status, 400);
+    given.push(format!("http://{authority}/"));
+    given.push(format!("allowed.test:{port}"));
     assert!(up.saw_nothing());
-    assert!(p.events().is_empty());
+    // Each refusal recorded once, with the target as the request gave it.
+    let events = p.events();
+    assert_eq!(events.len(), given.len(), "{events:#?}");
+    for (event, target) in events.iter().zip(&given) {
+        assert_malformed(event, target);
+    }
+    assert!(
+        events[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .ends_with("the Host header disagrees with the target"),
+        "{:?}",
+        events[0]
+    );
     assert!(p.resolved().is_empty());
 }
 
@@ -117,6 +135,10 @@ async fn user_info_in_the_target_is_refused() {
         let reply = raw(p.http, &format!("GET {target} HTTP/1.1\r\n\r\n")).await;
         assert_eq!(reply.status, 400, "{target}: {reply:#?}");
         assert!(reply.body.contains("user-info"), "{target}: {reply:#?}");
+        let events = p.events();
+        let event = events.last().expect("an event");
+        assert_malformed(event, &target);
+        assert!(event.reason.as_deref().unwrap().contains("user-info"));
     }
     let reply = raw(
         p.http,
@@ -125,6 +147,9 @@ async fn user_info_in_the_target_is_refused() {
     .await;
     assert_eq!(reply.status, 400);
     assert!(reply.body.contains("user-info"), "{reply:#?}");
+    let events = p.events();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    assert_malformed(&events[3], &format!("user@allowed.test:{port}"));
     assert!(up.saw_nothing());
 }
 
@@ -133,6 +158,7 @@ async fn percent_encoded_and_invalid_hosts_are_refused() {
     let mut up = upstream(Behavior::Answer).await;
     let port = up.addr.port();
     let p = start(rules(&["*"]));
+    let mut given = Vec::new();
     for target in [
         format!("http://allowed%2etest:{port}/"),
         format!("http://%61llowed.test:{port}/"),
@@ -147,6 +173,9 @@ async fn percent_encoded_and_invalid_hosts_are_refused() {
     ] {
         let reply = raw(p.http, &format!("GET {target} HTTP/1.1\r\n\r\n")).await;
         assert_eq!(reply.status, 400, "{target}: {reply:#?}");
+        // Some are hyper's to refuse: their event follows the answer.
+        given.push(escaped(target.as_bytes()));
+        eventually(|| p.events().len() == given.len(), "the event").await;
     }
     let reply = raw(
         p.http,
@@ -154,7 +183,14 @@ async fn percent_encoded_and_invalid_hosts_are_refused() {
     )
     .await;
     assert_eq!(reply.status, 400);
+    given.push(format!("allowed%2etest:{port}"));
+    eventually(|| p.events().len() == given.len(), "the event").await;
     assert!(up.saw_nothing());
+    let events = p.events();
+    assert_eq!(events.len(), given.len(), "{events:#?}");
+    for (event, target) in events.iter().zip(&given) {
+        assert_malformed(event, target);
+    }
     assert!(p.resolved().is_empty());
 }
 

@@ -102,7 +102,16 @@ async fn bind_and_udp_associate_are_not_supported() {
         let (code, _) = socks_request(p.socks, command, SocksTarget::V4([127, 0, 0, 1]), 80).await;
         assert_eq!(code, Some(0x07), "command {command}");
     }
-    assert!(p.events().is_empty());
+    let events = p.events();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    for (event, command) in events.iter().zip([BIND, UDP_ASSOCIATE, 0x09]) {
+        assert_malformed(event, "127.0.0.1:80");
+        let reason = event.reason.as_deref().unwrap();
+        assert!(
+            reason.contains(&format!("command 0x{command:02x} not supported")),
+            "{reason}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,6 +126,7 @@ async fn unknown_address_type_is_0x08() {
         .await
         .unwrap();
     assert_eq!(read_socks_reply(&mut stream).await, Some(0x08));
+    assert_malformed(&p.single_event(), "unknown");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +166,12 @@ async fn other_versions_are_closed_without_an_answer() {
         .await
         .unwrap();
     assert_eq!(read_socks_reply(&mut stream).await, Some(0x01));
-    assert!(p.events().is_empty());
+    // Neither named a destination: one event each (one per connection).
+    let events = p.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for event in &events {
+        assert_malformed(event, "unknown");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,6 +195,11 @@ async fn resolution_failure_is_0x04_and_refused_connection_0x05() {
     // Not a host name at all.
     let (code, _) = socks_request(p.socks, CONNECT, SocksTarget::Name("bad name%00"), 80).await;
     assert_eq!(code, Some(0x04));
+    // A name that does not resolve is not decided (nothing logged); the
+    // allowed one is; the last is a malformed request.
+    let events = p.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_malformed(&events[1], "bad\\x20name%00:80");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

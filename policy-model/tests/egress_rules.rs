@@ -185,3 +185,90 @@ fn a_managed_only_allowlist_denies_a_miss_without_asking() {
     assert_eq!(rules.allow, patterns(&["managed.example"]));
     assert_eq!(rules.allowlist_miss, AllowlistMiss::Deny);
 }
+
+/// Internal destinations are reachable only where every source grants them:
+/// a source that filters by domain grants none beyond the literals it names.
+#[test]
+fn internal_destinations_need_every_source() {
+    // ip_allow under another file's allowlist: that file grants no internal
+    // address, so ip_allow counts for nothing.
+    let rules = egress(&[
+        (
+            ".codexrc.json",
+            &codexrc(
+                "enabled",
+                "allowlist",
+                r#""example.com""#,
+                r#", "ip_allow": ["0.0.0.0/0", "::/0"]"#,
+            ),
+        ),
+        (
+            "harness.policy.json",
+            r#"{"network": {"enabled": true, "egress": {"mode": "allowlist", "domains": ["example.com"]}}}"#,
+        ),
+    ])
+    .unwrap();
+    assert!(rules.ip_allow.is_empty(), "{:?}", rules.ip_allow);
+    // `restricted` under a managed allowlist: loopback is not the managed
+    // baseline's to give away, and the names are not restricted's.
+    let rules = egress(&[
+        (".codexrc.json", &codexrc("restricted", "allowlist", "", "")),
+        (
+            "requirements.toml",
+            "[experimental_network]\nmanaged_allowed_domains_only = true\n\
+             [experimental_network.domains]\n\"example.com\" = \"allow\"\n",
+        ),
+    ])
+    .unwrap();
+    assert!(!rules.loopback && rules.allow.is_empty(), "{rules:?}");
+    // Local literals allowlisted by one file, under another's deny list
+    // (which grants public destinations only): dropped; names stay.
+    let rules = egress(&[
+        (
+            ".codexrc.json",
+            &codexrc(
+                "enabled",
+                "allowlist",
+                r#""127.0.0.1", "localhost", "::1", "169.254.169.254", "example.com""#,
+                "",
+            ),
+        ),
+        (
+            "harness.policy.json",
+            r#"{"network": {"enabled": true, "egress": {"mode": "denylist", "domains": ["evil.example"]}}}"#,
+        ),
+    ])
+    .unwrap();
+    assert_eq!(rules.allow, patterns(&["example.com"]));
+    // A managed-only allowlist ignores the user's ip_allow.
+    let rules = egress(&[
+        (
+            ".codexrc.json",
+            &codexrc(
+                "enabled",
+                "allowlist",
+                "",
+                r#", "ip_allow": ["10.0.0.0/8"]"#,
+            ),
+        ),
+        (
+            "requirements.toml",
+            "[experimental_network]\nmanaged_allowed_domains_only = true\n",
+        ),
+    ])
+    .unwrap();
+    assert!(rules.ip_allow.is_empty(), "{:?}", rules.ip_allow);
+    // Alone (the profile's network is open), the file's own grants count.
+    let rules = egress(&[(
+        ".codexrc.json",
+        &codexrc(
+            "enabled",
+            "allowlist",
+            r#""127.0.0.1""#,
+            r#", "ip_allow": ["10.0.0.0/8"]"#,
+        ),
+    )])
+    .unwrap();
+    assert_eq!(rules.allow, patterns(&["127.0.0.1"]));
+    assert_eq!(rules.ip_allow.len(), 1);
+}

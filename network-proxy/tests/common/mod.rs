@@ -9,7 +9,7 @@ use std::num::NonZeroU16;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use codex_audit::AuditEvent;
+use codex_audit::{AuditDecision, AuditEvent, Operation};
 use codex_network_proxy::{EgressProxy, HardLimits, RunningProxy};
 use codex_policy_model::effective::EgressRules;
 use codex_policy_model::{DomainPattern, IpRule};
@@ -156,6 +156,87 @@ pub fn start_with(rules: EgressRules, options: Options) -> TestProxy {
         events,
         resolved,
     }
+}
+
+/// Asserts that `event` records the refusal of a malformed request whose
+/// destination was given as `target`.
+pub fn assert_malformed(event: &AuditEvent, target: &str) {
+    assert_eq!(event.session_id, "test-session", "{event:?}");
+    assert_eq!(event.operation, Operation::NetworkConnect, "{event:?}");
+    assert_eq!(event.decision, AuditDecision::Denied, "{event:?}");
+    assert_eq!(event.source, "network-proxy", "{event:?}");
+    assert_eq!(
+        event.event_name.as_deref(),
+        Some("codex.network_proxy.block_decision"),
+        "{event:?}"
+    );
+    let reason = event.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.starts_with("malformed request: ") && reason.len() > 20,
+        "{event:?}"
+    );
+    assert_eq!(event.target, target, "{event:?}");
+}
+
+/// Bytes as the proxy records a destination given as them: printable ASCII
+/// as is, anything else (and `\`) as `\xNN`.
+pub fn escaped(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() && b != b'\\' {
+                char::from(b).to_string()
+            } else {
+                format!("\\x{b:02x}")
+            }
+        })
+        .collect()
+}
+
+/// This host's own addresses, read with `getifaddrs` independently of the
+/// proxy: IPv4 and IPv6, neither loopback nor link-local (those need no
+/// interface to be reached by), sorted, without duplicates.
+pub fn host_interface_addresses() -> Vec<IpAddr> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: a valid out-pointer; the list is freed once, below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut cursor = head;
+    while !cursor.is_null() {
+        // SAFETY: a non-null entry of the list getifaddrs returned.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        let addr = entry.ifa_addr;
+        if addr.is_null() {
+            continue;
+        }
+        // SAFETY: the family says which sockaddr it is.
+        let ip = match i32::from(unsafe { (*addr).sa_family }) {
+            libc::AF_INET => {
+                let sin = unsafe { &*addr.cast::<libc::sockaddr_in>() };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 => {
+                let sin6 = unsafe { &*addr.cast::<libc::sockaddr_in6>() };
+                IpAddr::V6(std::net::Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => continue,
+        };
+        let link_local = match ip {
+            IpAddr::V4(v4) => v4.is_link_local(),
+            IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+        };
+        if !ip.is_loopback() && !link_local && !ip.is_unspecified() {
+            out.push(ip);
+        }
+    }
+    // SAFETY: the list getifaddrs returned; nothing of it is used after.
+    unsafe { libc::freeifaddrs(head) };
+    out.sort();
+    out.dedup();
+    out
 }
 
 // ---------------------------------------------------------------- servers

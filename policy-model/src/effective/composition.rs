@@ -147,7 +147,9 @@ pub(super) fn compose_view(
         };
         levels.push((level, where_(h, pointer)));
     }
+    let mut codexrc_level = None;
     if let Some(rc) = &files.codexrc {
+        codexrc_level = Some(levels.len());
         let ctx = &rc.value.environment_context;
         let level = match ctx.network_access {
             NetworkAccess::Disabled => NetworkLevel::Off,
@@ -230,12 +232,21 @@ pub(super) fn compose_view(
         NetworkLevel::LoopbackOnly | NetworkLevel::Allowlist | NetworkLevel::Denylist
     ) || (level == NetworkLevel::Open && !network_filters.is_empty());
     let egress = filtered.then(|| {
+        // What the other sources grant of internal destinations: a
+        // domain-filtering source (allow or deny list) grants none beyond
+        // the literals it names, so `.codexrc.json`'s `restricted` loopback
+        // and `ip_allow` count only where no other source filters by domain.
+        let all: Vec<NetworkLevel> = levels.iter().map(|(level, _)| *level).collect();
         super::egress::egress_rules(
-            level,
+            &super::egress::Sources {
+                level,
+                levels: &all,
+                codexrc: codexrc_level,
+                managed_only: managed_only.value,
+                monitor: !deny_on_violation.value,
+            },
             &domains,
             files,
-            managed_only.value,
-            !deny_on_violation.value,
         )
     });
     if filtered {

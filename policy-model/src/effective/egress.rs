@@ -31,8 +31,13 @@ pub struct EgressRules {
     pub allow: Vec<DomainPattern>,
     /// Destinations denied by any source: deny always wins.
     pub deny: Vec<DomainPattern>,
+    /// Destinations that need a person's approval (a rules file's
+    /// `network_rule` with `prompt`): refused with `ask`, even when the
+    /// allow list names them. Only a deny comes before.
+    pub ask: Vec<DomainPattern>,
     /// Internal addresses and networks that may be reached although they are
-    /// local or private (`ip_allow`).
+    /// local or private (`ip_allow`). They grant internal addresses only: a
+    /// public address must be allowed by the allow list.
     pub ip_allow: Vec<IpRule>,
     /// The host's loopback is reachable (`network_access: restricted`).
     pub loopback: bool,
@@ -59,6 +64,7 @@ impl EgressRules {
         Self {
             allow: vec![DomainPattern::Any],
             deny: Vec::new(),
+            ask: Vec::new(),
             ip_allow: Vec::new(),
             loopback: false,
             ports: None,
@@ -84,6 +90,13 @@ impl EgressRules {
     #[must_use]
     pub fn denying(mut self, pattern: DomainPattern) -> Self {
         self.deny.push(pattern);
+        self
+    }
+
+    /// These rules with `pattern` needing approval.
+    #[must_use]
+    pub fn asking(mut self, pattern: DomainPattern) -> Self {
+        self.ask.push(pattern);
         self
     }
 
@@ -137,15 +150,34 @@ impl EgressRules {
     }
 }
 
-/// The egress rules for a composed network `level`, from the decisions on
+/// What the egress rules are composed from besides the files: the composed
+/// level, every source's level (and which one is `.codexrc.json`'s),
+/// managed-only, monitor mode.
+pub(super) struct Sources<'a> {
+    pub(super) level: NetworkLevel,
+    pub(super) levels: &'a [NetworkLevel],
+    pub(super) codexrc: Option<usize>,
+    pub(super) managed_only: bool,
+    pub(super) monitor: bool,
+}
+
+/// The egress rules for a composed network level, from the decisions on
 /// every domain pattern and the files' ports, addresses and limits.
+///
+/// Internal destinations are reachable only where every source grants
+/// them: a source that filters by domain (an allow or a deny list) grants
+/// no internal address beyond the literals it names, so `.codexrc.json`'s
+/// loopback (`restricted`) and `ip_allow` count only when no other source
+/// filters by domain and no managed-only allowlist is in force; and an
+/// allowed IP literal or `localhost` — which lifts the proxy's refusal of
+/// local addresses — is dropped when another source is a deny list (which
+/// grants public destinations only) or loopback-only.
 pub(super) fn egress_rules(
-    level: NetworkLevel,
+    sources: &Sources<'_>,
     domains: &[DomainDecision],
     files: &View<'_>,
-    managed_only: bool,
-    monitor: bool,
 ) -> EgressRules {
+    let level = sources.level;
     let with = |outcome: DomainOutcome| -> Vec<DomainPattern> {
         let mut out: Vec<DomainPattern> = domains
             .iter()
@@ -156,9 +188,26 @@ pub(super) fn egress_rules(
         out.dedup();
         out
     };
+    let others_filter_by_domain = sources
+        .levels
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != sources.codexrc)
+        .any(|(_, l)| matches!(l, NetworkLevel::Allowlist | NetworkLevel::Denylist));
+    let literals_granted_by_all = !sources
+        .levels
+        .iter()
+        .any(|l| matches!(l, NetworkLevel::Denylist | NetworkLevel::LoopbackOnly));
+    let internal_from_codexrc = !others_filter_by_domain && !sources.managed_only;
     let allow = match level {
         NetworkLevel::Denylist | NetworkLevel::Open => vec![DomainPattern::Any],
-        NetworkLevel::Allowlist => with(DomainOutcome::Allow),
+        NetworkLevel::Allowlist => {
+            let mut allow = with(DomainOutcome::Allow);
+            if !literals_granted_by_all {
+                allow.retain(|p| !matches!(p, DomainPattern::Ip(_)) && !p.is_loopback());
+            }
+            allow
+        }
         _ => Vec::new(),
     };
     let mut port_lists: Vec<Vec<NonZeroU16>> = Vec::new();
@@ -175,7 +224,9 @@ pub(super) fn egress_rules(
         if !policy.port_allow.is_empty() {
             port_lists.push(policy.port_allow.clone());
         }
-        ip_allow.clone_from(&policy.ip_allow);
+        if internal_from_codexrc {
+            ip_allow.clone_from(&policy.ip_allow);
+        }
         if let Some(l) = &rc.value.limits {
             limits = (l.http_max_requests, l.http_concurrency, l.timeout_seconds);
         }
@@ -194,17 +245,18 @@ pub(super) fn egress_rules(
     EgressRules {
         allow,
         deny: with(DomainOutcome::Deny),
+        ask: Vec::new(),
         ip_allow,
-        loopback: level == NetworkLevel::LoopbackOnly,
+        loopback: level == NetworkLevel::LoopbackOnly && internal_from_codexrc,
         ports,
         max_requests: limits.0,
         concurrency: limits.1,
         timeout_seconds: limits.2,
-        allowlist_miss: if managed_only {
+        allowlist_miss: if sources.managed_only {
             AllowlistMiss::Deny
         } else {
             AllowlistMiss::Ask
         },
-        monitor,
+        monitor: sources.monitor,
     }
 }

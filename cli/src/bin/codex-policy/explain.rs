@@ -104,6 +104,7 @@ fn egress_lines(rules: &EgressRules) -> Vec<String> {
         "egress proxy:".to_owned(),
         format!("  allow            {}", text(&rules.allow)),
         format!("  deny             {}", text(&rules.deny)),
+        format!("  ask              {}", text(&rules.ask)),
         format!(
             "  internal         {}{}",
             list(rules.ip_allow.iter().map(ToString::to_string).collect()),
