@@ -360,6 +360,20 @@ impl SessionBuilder {
         };
         #[cfg(not(feature = "exec-policy"))]
         let network_rules = Vec::new();
+        // The rules files filter the network: a `.codexrc.json` the command
+        // could have written must not open internal destinations through
+        // the proxy that the run without it would refuse.
+        if runs && !network_rules.is_empty() {
+            let findings = codex_policy_model::tightening::internal_grant_findings(
+                &composition.files,
+                &|path| writable.could_write(path),
+                false,
+                &|_| false,
+            );
+            if !findings.is_empty() {
+                return Err(ConfigurationError::Loosening { findings }.into());
+            }
+        }
         self.env
             .codex_home()
             .map_err(|e| Error::Configuration(e.into()))?;

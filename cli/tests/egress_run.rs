@@ -419,3 +419,50 @@ fn every_network_rule_filters_and_none_widens() {
         text(&output)
     );
 }
+
+/// A `.codexrc.json` the command could have written (in the workspace) may
+/// not open internal destinations through the proxy when something else —
+/// here a rules file's `network_rule` — filters the network: refused, 125.
+#[test]
+fn a_workspace_runtime_file_cannot_open_internal_addresses() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "a_workspace_runtime_file_cannot_open_internal_addresses",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    let rules = fixture.home.join("deny.rules");
+    std::fs::write(
+        &rules,
+        "network_rule(host = \"evil.example\", protocol = \"https\", decision = \"deny\")\n",
+    )
+    .unwrap();
+    for planted in [
+        r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+            "outbound_policy": {"mode": "open", "ip_allow": ["127.0.0.0/8"]}}}"#,
+        r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+            "outbound_policy": {"mode": "allowlist", "dns_allow": ["localhost"]}}}"#,
+    ] {
+        std::fs::write(fixture.workspace.join(".codexrc.json"), planted).unwrap();
+        let output = fixture
+            .command(
+                "workspace-net",
+                &["--rules", rules.to_str().unwrap()],
+                &["true"],
+            )
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(125),
+            "{planted}: {}",
+            text(&output)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("CP0024"),
+            "{planted}: {}",
+            text(&output)
+        );
+    }
+}

@@ -414,7 +414,8 @@ impl Embedded {
 /// (benchmarking), 192.168/16, 224/4 (multicast), 240/4 (reserved) and
 /// 255.255.255.255.
 /// IPv6: `::`, `::1`, fc00::/7, fe80::/10, fec0::/10 (old site-local),
-/// ff00::/8, 100::/64 (discard), 2001::/32 (Teredo), 2001:10::/28 and
+/// ff00::/8, 100::/64 (discard), 2001::/32 (Teredo), 2001:2::/48
+/// (benchmarking), 2001:10::/28 and
 /// 2001:20::/28 (ORCHID), 2001:db8::/32 and 3fff::/20 (documentation),
 /// 5f00::/16 (SRv6 SIDs), and every IPv6 form that embeds one of the IPv4
 /// ranges: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
@@ -455,6 +456,7 @@ fn is_local_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xff00) == 0xff00 // ff00::/8 multicast
         || bits >> 64 == 0x0100_0000_0000_0000 // 100::/64 discard only
         || (first == 0x2001 && second == 0) // 2001::/32 Teredo
+        || bits >> 80 == 0x2001_0002_0000 // 2001:2::/48 benchmarking
         || (first == 0x2001 && (second & 0xfff0) == 0x0010) // 2001:10::/28 ORCHID
         || (first == 0x2001 && (second & 0xfff0) == 0x0020) // 2001:20::/28 ORCHIDv2
         || (first == 0x2001 && second == 0x0db8) // 2001:db8::/32 documentation
@@ -497,6 +499,8 @@ mod tests {
     #[test]
     fn embedded_ipv4_forms() {
         assert!(local("::"));
+        assert!(local("2001:2::1"));
+        assert!(!local("2001:2:1::1"));
         assert!(local("::1"));
         assert!(local("::ffff:127.0.0.1"));
         assert!(local("::ffff:0:10.1.2.3"));

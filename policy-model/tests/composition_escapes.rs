@@ -482,3 +482,63 @@ fn command_writable_ip_allow_may_not_open_internal_addresses() {
         "{got:?}"
     );
 }
+
+/// A command-writable `.codexrc.json` may open internal destinations (its
+/// `ip_allow`, `restricted` loopback, IP literals and `localhost`) only where
+/// the run without it reaches them anyway: an open, unfiltered network. A
+/// ports-only harness filters too.
+#[test]
+fn command_writable_internal_grants_need_an_unfiltered_baseline() {
+    let trusted = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let ws = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let harness = trusted.path().join("harness.policy.json");
+    std::fs::write(
+        &harness,
+        r#"{"network": {"enabled": true, "egress": {"mode": "open", "ports": [8000]}}}"#,
+    )
+    .unwrap();
+    let planted = [
+        (
+            r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+                "outbound_policy": {"mode": "open", "ip_allow": ["127.0.0.0/8"]}}}"#,
+            "environment_context.outbound_policy.ip_allow",
+        ),
+        (
+            r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+                "outbound_policy": {"mode": "allowlist", "dns_allow": ["example.com", "127.0.0.1"]}}}"#,
+            "environment_context.outbound_policy.dns_allow[1]",
+        ),
+        (
+            r#"{"environment_context": {"name": "dev", "network_access": "enabled",
+                "outbound_policy": {"mode": "allowlist", "dns_allow": ["localhost"]}}}"#,
+            "environment_context.outbound_policy.dns_allow[0]",
+        ),
+        (
+            r#"{"environment_context": {"name": "dev", "network_access": "restricted"}}"#,
+            "environment_context.network_access",
+        ),
+    ];
+    for (text, key) in planted {
+        let rc = ws.path().join(".codexrc.json");
+        std::fs::write(&rc, text).unwrap();
+        for (with_harness, flagged) in [(true, true), (false, false)] {
+            let v = validate(&ValidationInputs {
+                runtime: Some(rc.clone()),
+                policy: with_harness.then(|| harness.clone()),
+                ..Default::default()
+            });
+            let got = check_with(
+                &v,
+                &writable_in(ws.path()),
+                false,
+                &SandboxPolicy::workspace_write(true),
+                "workspace-net",
+            );
+            assert_eq!(
+                got.iter().any(|(k, ..)| k == key),
+                flagged,
+                "{key} (harness: {with_harness}): {got:?}"
+            );
+        }
+    }
+}

@@ -19,7 +19,8 @@ use super::domains::DomainOutcome;
 use super::view::View;
 use crate::domain::DomainPattern;
 use crate::files::{
-    ApprovalPolicy, Location, NetworkRules, SocketRule, SourceFile, dotted, pointer_segment,
+    ApprovalPolicy, EgressMode, Location, NetworkAccess, NetworkRules, SocketRule, SourceFile,
+    dotted, pointer_segment,
 };
 use crate::policy::{CommandWritable, SandboxMode, SandboxPolicy};
 use crate::validate::{COMMAND_WRITABLE_LOOSENS, Finding, LoadedConfig, Validation};
@@ -62,22 +63,7 @@ pub fn loosening_findings(files: &Validation, run: &RunContext<'_>) -> Vec<Findi
         return Vec::new();
     }
     let mut out = Vec::new();
-    let finding = |location: Location, key: String, why: String, fix: &str| {
-        let mut f = Finding::new(
-            COMMAND_WRITABLE_LOOSENS,
-            Some(location),
-            Some(key),
-            format!(
-                "{why}; this file lies where the sandboxed command can write, so it may only make the policy stricter"
-            ),
-        );
-        f.fix = format!(
-            "{fix}, or move the file outside every writable root of the run (pass it \
-             with --policy, --runtime, --config or --requirements from a directory the \
-             command cannot write)"
-        );
-        f
-    };
+    let finding = loosening_finding;
 
     if let Some(h) = files.harness.as_ref().filter(|f| writable(f.source.path())) {
         let p = &h.value;
@@ -139,10 +125,100 @@ pub fn loosening_findings(files: &Validation, run: &RunContext<'_>) -> Vec<Findi
     }
 
     network_findings(files, run, &writable, &mut out, &finding);
+    // One finding per key: a literal may be both a domain the other files do
+    // not allow and an internal grant.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| seen.insert((f.file.clone(), f.line, f.column, f.key.clone())));
     out
 }
 
 type MakeFinding<'f> = dyn Fn(Location, String, String, &str) -> Finding + 'f;
+
+/// A [`COMMAND_WRITABLE_LOOSENS`] finding: where, which key, why, and how
+/// to fix it.
+fn loosening_finding(location: Location, key: String, why: String, fix: &str) -> Finding {
+    let mut f = Finding::new(
+        COMMAND_WRITABLE_LOOSENS,
+        Some(location),
+        Some(key),
+        format!(
+            "{why}; this file lies where the sandboxed command can write, so it may only make the policy stricter"
+        ),
+    );
+    f.fix = format!(
+        "{fix}, or move the file outside every writable root of the run (pass it \
+         with --policy, --runtime, --config or --requirements from a directory the \
+         command cannot write)"
+    );
+    f
+}
+
+/// The internal destinations a command-writable `.codexrc.json` would open
+/// through the egress proxy — `ip_allow`, `restricted` (the host's
+/// loopback), IP literals and `localhost` in `dns_allow` (an exact literal
+/// lifts the refusal of local addresses) — when the run without it does
+/// not reach them: unless that run's network is open and unfiltered
+/// (`baseline_open`), each is a [`COMMAND_WRITABLE_LOOSENS`] finding. A
+/// literal the other files allow exactly (`baseline_allows`) is no gain.
+///
+/// Also for callers whose own rules filter the network (a rules file's
+/// `network_rule`): they pass `baseline_open = false`.
+pub fn internal_grant_findings(
+    files: &Validation,
+    writable: &dyn Fn(&Path) -> bool,
+    baseline_open: bool,
+    baseline_allows: &dyn Fn(&DomainPattern) -> bool,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let Some(rc) = files.codexrc.as_ref().filter(|f| writable(f.source.path())) else {
+        return out;
+    };
+    if baseline_open {
+        return out;
+    }
+    let ctx = &rc.value.environment_context;
+    let policy = &ctx.outbound_policy;
+    if ctx.network_access == NetworkAccess::Restricted {
+        let pointer = "/environment_context/network_access";
+        out.push(loosening_finding(
+            rc.locate(pointer),
+            dotted(pointer),
+            "network_access restricted makes the host's loopback reachable, which the policy \
+             without this file does not allow"
+                .into(),
+            "use \"disabled\" or remove the key",
+        ));
+    }
+    if !policy.ip_allow.is_empty() {
+        let pointer = "/environment_context/outbound_policy/ip_allow";
+        out.push(loosening_finding(
+            rc.locate(pointer),
+            dotted(pointer),
+            "ip_allow makes internal addresses reachable that the policy without this file \
+             does not allow"
+                .into(),
+            "remove ip_allow",
+        ));
+    }
+    if ctx.network_access == NetworkAccess::Enabled && policy.mode != EgressMode::Denylist {
+        for (i, pattern) in policy.dns_allow.iter().enumerate() {
+            let literal = matches!(pattern, DomainPattern::Ip(_)) || pattern.is_loopback();
+            if literal && !baseline_allows(pattern) {
+                let pointer = format!("/environment_context/outbound_policy/dns_allow/{i}");
+                out.push(loosening_finding(
+                    rc.locate(&pointer),
+                    dotted(&pointer),
+                    format!(
+                        "allowing the literal {pattern} lifts the refusal of local addresses for \
+                         it, which the policy without this file does not allow"
+                    ),
+                    "remove the entry (allow it in a file the command cannot write)",
+                ));
+            }
+        }
+    }
+    out
+}
 
 fn config_findings(
     config: &LoadedConfig,
@@ -348,18 +424,30 @@ fn network_findings(
         run.profile_name,
         &View::of(files, &|_| true),
     );
-    // Off or loopback only: no domain entry has any effect.
-    if full.network.value <= NetworkLevel::LoopbackOnly
-        && !(full.network.value == NetworkLevel::LoopbackOnly && has_ip_allow(files, writable))
-    {
-        return;
-    }
     let baseline = compose_view(
         run.profile_policy,
         "profile",
         run.profile_name,
         &View::of(files, &|p| !writable(p)),
     );
+    if full.egress.is_some() {
+        let exact = |pattern: &DomainPattern| {
+            baseline
+                .egress
+                .as_ref()
+                .is_some_and(|rules| rules.allow.contains(pattern))
+        };
+        out.extend(internal_grant_findings(
+            files,
+            writable,
+            baseline.network_enforced_open,
+            &exact,
+        ));
+    }
+    // Off or loopback only: no domain entry has any effect.
+    if full.network.value <= NetworkLevel::LoopbackOnly {
+        return;
+    }
     let baseline_allows = |pattern: &DomainPattern| match baseline.network.value {
         NetworkLevel::Open | NetworkLevel::Denylist => true,
         NetworkLevel::Allowlist => baseline.domains.iter().any(|d| {
@@ -398,32 +486,6 @@ fn network_findings(
             ));
         }
     }
-    if full.network.value == NetworkLevel::LoopbackOnly
-        && baseline.network.value != NetworkLevel::Open
-        && let Some(rc) = files.codexrc.as_ref().filter(|f| writable(f.source.path()))
-    {
-        let pointer = "/environment_context/outbound_policy/ip_allow";
-        out.push(finding(
-            rc.locate(pointer),
-            dotted(pointer),
-            "ip_allow makes internal addresses reachable that the policy without this file \
-             does not allow"
-                .into(),
-            "remove ip_allow",
-        ));
-    }
-}
-
-fn has_ip_allow(files: &Validation, writable: &dyn Fn(&Path) -> bool) -> bool {
-    files.codexrc.as_ref().is_some_and(|rc| {
-        writable(rc.source.path())
-            && !rc
-                .value
-                .environment_context
-                .outbound_policy
-                .ip_allow
-                .is_empty()
-    })
 }
 
 /// `file:line:col key` (as [`super::DomainDecision::decided_by`])
