@@ -172,10 +172,10 @@ struct RunArgs {
 #[derive(Debug, Args)]
 struct ProxyArgs {
     /// Where the HTTP proxy listens (a loopback address; port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3128", value_parser = parse_loopback)]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3128", value_parser = parse_listen)]
     listen: std::net::SocketAddr,
     /// Where the SOCKS5 proxy listens (a loopback address; port 0: any free port).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1080", value_parser = parse_loopback)]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:1080", value_parser = parse_listen)]
     socks: std::net::SocketAddr,
     /// Also print the variables to export, in shell syntax.
     #[arg(long)]
@@ -189,17 +189,11 @@ struct ProxyArgs {
     audit: AuditArgs,
 }
 
-fn parse_loopback(text: &str) -> Result<std::net::SocketAddr, String> {
-    let addr: std::net::SocketAddr = text
-        .parse()
-        .map_err(|e| format!("{text:?} is not an address and port (127.0.0.1:3128): {e}"))?;
-    if addr.ip().is_loopback() {
-        Ok(addr)
-    } else {
-        Err(format!(
-            "{addr}: the proxy listens on loopback only (127.0.0.1 or [::1])"
-        ))
-    }
+/// An address and port; whether the proxy may listen there (loopback only)
+/// is the library's to decide.
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    text.parse()
+        .map_err(|e| format!("{text:?} is not an address and port (127.0.0.1:3128): {e}"))
 }
 
 /// Where the audit events of one command go.
@@ -474,6 +468,10 @@ fn failure(err: Error, config_status: u8) -> Failure {
         // for `explain`.
         Error::Configuration(ConfigurationError::Loosening { .. }) => exit::CANNOT_START,
         Error::Configuration(_) => config_status,
+        // A listener address the proxy refuses is a wrong flag.
+        Error::EgressProxy(codex_policy::network_proxy::ProxyError::NotLoopback { .. }) => {
+            exit::USAGE
+        }
         other => other.exit_status(),
     };
     let advice = match &err {
