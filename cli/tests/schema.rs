@@ -39,3 +39,28 @@ fn config_schema_describes_the_sandbox_tables() {
         assert!(text.contains(key), "schema lacks {key}");
     }
 }
+
+#[test]
+fn config_schema_describes_the_network_mode() {
+    let home = tempfile::tempdir().unwrap();
+    let run = codex_policy(home.path(), &[], &["schema", "config"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let schema = run.json();
+    let defs = &schema["$defs"];
+    let mode = &defs["ProfileNetworkTable"]["properties"]["mode"];
+    assert!(
+        mode["anyOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["$ref"] == "#/$defs/NetworkMode"),
+        "{mode}"
+    );
+    let names: Vec<&str> = defs["NetworkMode"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["const"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["limited", "full"]);
+}

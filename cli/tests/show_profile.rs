@@ -165,3 +165,29 @@ fn every_profile_flag_resolves_to_itself() {
         assert_eq!(run.json()["profile"], name);
     }
 }
+
+#[test]
+fn the_read_only_network_is_named_as_such() {
+    let home = tempfile::tempdir().unwrap();
+    let codex_home = home.path().to_str().unwrap();
+    for (profile, network) in [
+        (
+            "net-read-only",
+            "network:        read-only (GET, HEAD, OPTIONS, through the egress proxy; HTTPS inspected)",
+        ),
+        ("workspace-net", "network:        allowed"),
+        ("offline", "network:        denied"),
+    ] {
+        let run = codex_policy(
+            home.path(),
+            &[("CODEX_HOME", codex_home)],
+            &["--profile", profile, "--show-profile"],
+        );
+        assert_eq!(run.status, 0, "{}", run.stderr);
+        assert!(
+            run.stdout.lines().any(|line| line == network),
+            "{profile}: {}",
+            run.stdout
+        );
+    }
+}

@@ -62,16 +62,16 @@ pub use files::{
     ConfiguredSandbox, ContextSource, Credentials, Diagnostic, DiagnosticKind, DomainEntry,
     DomainRule, Egress, EgressMode, EnvironmentContext, EnvironmentName, FsyncSetting,
     HarnessPolicy, IpRule, IpRuleError, Limits, Located, Location, MAX_CONFIG_BYTES,
-    ManagedNetworkTable, NetworkAccess, NetworkAccessError, NetworkGate, NetworkRules,
+    ManagedNetworkTable, ModeEntry, NetworkAccess, NetworkAccessError, NetworkGate, NetworkRules,
     Observability, OutboundPolicy, PermissionsProfile, PolicyVersion, ProfileNetworkTable,
     ReadOnlyTable, Requirements, RuntimeContext, RuntimeContextError, RuntimePattern, SampleRate,
     SandboxTable, SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile, Telemetry,
     UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, open_regular,
 };
 pub use policy::{
-    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes,
-    SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownSandboxMode, WritableRoot,
-    WritableRootsError, git_dir_links, git_metadata_paths,
+    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, NetworkMode,
+    ProtectedHomes, SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownSandboxMode,
+    WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
 };
 pub use sandbox::{
     EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,

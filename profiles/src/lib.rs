@@ -3,7 +3,7 @@
 //! | profile | file writes | network |
 //! |---|---|---|
 //! | `offline` (default) | none | no |
-//! | `net-read-only` | none | yes |
+//! | `net-read-only` | none | read-only methods through the egress proxy |
 //! | `workspace` | workspace + temp dirs | no |
 //! | `workspace-net` | workspace + temp dirs | yes |
 //! | `trusted` | anywhere | yes |

@@ -15,7 +15,8 @@ pub enum SecurityProfile {
     /// Read-only file system, no network. The default.
     #[default]
     Offline,
-    /// Read-only file system, network allowed.
+    /// Read-only file system, network allowed for read-only methods only
+    /// (`GET`, `HEAD`, `OPTIONS`), through the egress proxy.
     NetReadOnly,
     /// Writes in the workspace and temp dirs only, no network.
     Workspace,

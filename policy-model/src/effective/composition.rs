@@ -12,7 +12,7 @@ use super::view::{View, where_};
 use crate::files::{
     DomainRule, EgressMode, EnvironmentName, NetworkAccess, NetworkRules, SocketRule,
 };
-use crate::policy::SandboxPolicy;
+use crate::policy::{NetworkMode, SandboxPolicy};
 use crate::validate::Validation;
 
 /// A value and the source that decided it (`harness.policy.json:4:5
@@ -74,6 +74,11 @@ pub struct EffectivePolicy {
     /// Whether the sandbox lets the command use the network at all: only when
     /// the level is open *and* nothing filters it.
     pub network_enforced_open: bool,
+    /// Every method, or only the read-only ones (`limited`): the
+    /// `net-read-only` profile (a read-only sandbox with network) and any
+    /// `[permissions.<profile>.network] mode = "limited"` ask for limited; the
+    /// most restrictive wins (`full` lifts nothing).
+    pub network_mode: Decided<NetworkMode>,
     /// What makes the network *filtered* (a domain rule from any file, a
     /// managed-only allowlist, a port list or a limit), each with where it was
     /// written.
@@ -221,7 +226,14 @@ pub(super) fn compose_view(
     );
 
     let mut notes = Vec::new();
-    let network_filters = network_filters(profile_name, files, &domains);
+    let network_mode = network_mode(profile_policy, profile_source, profile_name, files);
+    let mut network_filters = network_filters(profile_name, files, &domains);
+    if network_mode.value == NetworkMode::Limited {
+        network_filters.push(format!(
+            "limited mode (GET, HEAD, OPTIONS only) from {}",
+            network_mode.decided_by
+        ));
+    }
     // The sandbox opens the host network only for `open` with nothing that
     // filters it; every other level above off, and any domain rule, port
     // list or limit, goes through the egress proxy: an empty network
@@ -244,6 +256,7 @@ pub(super) fn compose_view(
                 codexrc: codexrc_level,
                 managed_only: managed_only.value,
                 monitor: !deny_on_violation.value,
+                mode: network_mode.value,
             },
             &domains,
             files,
@@ -271,6 +284,7 @@ pub(super) fn compose_view(
         sandbox_policy: Decided::new(sandbox_policy, profile_source),
         network: Decided::new(level, decided_by),
         network_enforced_open,
+        network_mode,
         network_filters,
         egress,
         domains,
@@ -346,6 +360,27 @@ fn rule_sources<'a>(
         out.push((rules, format!("permissions.{name}.network"), String::new()));
     }
     out
+}
+
+/// The network mode: `limited` for a read-only sandbox with network (the
+/// `net-read-only` profile) or where a permission profile asks for it.
+fn network_mode(
+    profile_policy: &SandboxPolicy,
+    profile_source: &str,
+    profile_name: &str,
+    files: &View<'_>,
+) -> Decided<NetworkMode> {
+    if profile_policy.network_mode() == NetworkMode::Limited {
+        return Decided::new(NetworkMode::Limited, profile_source);
+    }
+    rule_sources(profile_name, files)
+        .into_iter()
+        .filter_map(|(rules, _, _)| rules.mode.as_ref())
+        .find(|entry| entry.mode == NetworkMode::Limited)
+        .map_or_else(
+            || Decided::new(NetworkMode::Full, "default"),
+            |entry| Decided::new(NetworkMode::Limited, entry.at.clone()),
+        )
 }
 
 /// Everything that filters the network, with where it was written: every

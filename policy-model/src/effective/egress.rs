@@ -10,6 +10,7 @@ use super::domains::{DomainDecision, DomainOutcome};
 use super::view::View;
 use crate::domain::DomainPattern;
 use crate::files::IpRule;
+use crate::policy::NetworkMode;
 
 /// What the egress proxy answers for a destination no allow entry names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +56,9 @@ pub struct EgressRules {
     /// Monitor mode (`deny_on_violation: false`): what would be refused is let
     /// through and logged as a violation.
     pub monitor: bool,
+    /// Every method, or only the read-only ones (`limited`: HTTPS is then
+    /// inspected with a certificate authority made for the run).
+    pub mode: NetworkMode,
 }
 
 impl EgressRules {
@@ -73,6 +77,7 @@ impl EgressRules {
             timeout_seconds: None,
             allowlist_miss: AllowlistMiss::Ask,
             monitor: false,
+            mode: NetworkMode::Full,
         }
     }
 
@@ -142,6 +147,14 @@ impl EgressRules {
         self
     }
 
+    /// These rules with only read-only methods let through (`limited`), or
+    /// every method (`full`).
+    #[must_use]
+    pub fn with_mode(mut self, mode: NetworkMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
     /// These rules in monitor mode (or not).
     #[must_use]
     pub fn with_monitor(mut self, monitor: bool) -> Self {
@@ -159,6 +172,7 @@ pub(super) struct Sources<'a> {
     pub(super) codexrc: Option<usize>,
     pub(super) managed_only: bool,
     pub(super) monitor: bool,
+    pub(super) mode: NetworkMode,
 }
 
 /// The egress rules for a composed network level, from the decisions on
@@ -258,5 +272,6 @@ pub(super) fn egress_rules(
             AllowlistMiss::Ask
         },
         monitor: sources.monitor,
+        mode: sources.mode,
     }
 }

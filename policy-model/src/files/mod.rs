@@ -36,7 +36,7 @@ pub use diagnostic::{
 };
 pub(crate) use json_source::{dotted, locate as locate_json_keys, pointer_segment};
 pub use network_rules::{
-    DomainEntry, DomainRule, ManagedNetworkTable, NetworkRules, PermissionsProfile,
+    DomainEntry, DomainRule, ManagedNetworkTable, ModeEntry, NetworkRules, PermissionsProfile,
     ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
 };
 pub use patterns::{RuntimePattern, UnknownRuntimePattern};

@@ -17,6 +17,7 @@ use toml::Spanned;
 use super::toml_source::parse_toml;
 use super::{ConfigError, SourceFile};
 use crate::domain::{DomainError, DomainPattern};
+use crate::policy::NetworkMode;
 
 /// A domain's entry in a `domains` map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -109,6 +110,11 @@ pub struct ProfileNetworkTable {
     /// Escape hatch: any absolute unix socket path may be connected to.
     #[serde(default)]
     pub dangerously_allow_all_unix_sockets: bool,
+    /// `limited`: only read-only methods (`GET`, `HEAD`, `OPTIONS`), HTTPS
+    /// inspected. `full` does not lift a profile's limited mode: the most
+    /// restrictive source wins.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<NetworkMode>"))]
+    pub mode: Option<Spanned<NetworkMode>>,
     /// Refused here: see [`ProfileNetworkTable::normalize`].
     #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allowed_domains: Option<Spanned<toml::Value>>,
@@ -141,6 +147,16 @@ pub struct DomainEntry {
     pub at: String,
 }
 
+/// A network mode and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ModeEntry {
+    /// The mode.
+    pub mode: NetworkMode,
+    /// `file:line:column key` of the entry.
+    pub at: String,
+}
+
 /// One normalized unix-socket rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -163,6 +179,8 @@ pub struct NetworkRules {
     pub managed_allowed_domains_only: bool,
     /// See [`ManagedNetworkTable::dangerously_allow_all_unix_sockets`].
     pub dangerously_allow_all_unix_sockets: bool,
+    /// See [`ProfileNetworkTable::mode`].
+    pub mode: Option<ModeEntry>,
 }
 
 impl Requirements {
@@ -290,6 +308,10 @@ impl ProfileNetworkTable {
             },
             managed_allowed_domains_only: false,
             dangerously_allow_all_unix_sockets: self.dangerously_allow_all_unix_sockets,
+            mode: self.mode.as_ref().map(|mode| ModeEntry {
+                mode: *mode.get_ref(),
+                at: format!("{} {prefix}.mode", source.locate(mode.span().start)),
+            }),
         })
     }
 }

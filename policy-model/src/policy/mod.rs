@@ -7,9 +7,11 @@
 //! non-blocking open, below every layer). The `Sandbox` contract that enforces
 //! a policy builds on it.
 
+mod network_mode;
 mod sandbox_policy;
 mod writable_roots;
 
+pub use network_mode::NetworkMode;
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{
     ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, ProtectedHomes,

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::NetworkMode;
+
 /// What a sandboxed child may do with the file system and the network.
 ///
 /// The serialized form is Codex's: an object tagged by `mode`, so
@@ -104,6 +106,19 @@ impl SandboxPolicy {
             Self::ReadOnly { .. } => SandboxMode::ReadOnly,
             Self::WorkspaceWrite { .. } => SandboxMode::WorkspaceWrite,
             Self::DangerFullAccess => SandboxMode::DangerFullAccess,
+        }
+    }
+
+    /// The network mode the policy itself asks for: `limited` (read-only
+    /// methods, HTTPS inspected) for a read-only sandbox with network — the
+    /// `net-read-only` profile, whose network may read but not change
+    /// anything — `full` otherwise.
+    pub const fn network_mode(&self) -> NetworkMode {
+        match self {
+            Self::ReadOnly {
+                network_access: true,
+            } => NetworkMode::Limited,
+            _ => NetworkMode::Full,
         }
     }
 

@@ -1,7 +1,7 @@
 //! `explain`: the effective policy and the source that decided each field.
 
-use codex_policy::model::DomainPattern;
 use codex_policy::model::effective::{AllowlistMiss, EffectivePolicy, EgressRules};
+use codex_policy::model::{DomainPattern, NetworkMode};
 use codex_policy::{Composition, ResolvedProfile};
 use serde::Serialize;
 
@@ -53,6 +53,11 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             }
         ),
         format!(
+            "network mode       {}  <- {}",
+            mode_text(e.network_mode.value),
+            e.network_mode.decided_by
+        ),
+        format!(
             "deny_on_violation  {}  <- {}",
             e.deny_on_violation.value, e.deny_on_violation.decided_by
         ),
@@ -88,6 +93,14 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
     Ok(out.join("\n"))
 }
 
+/// A network mode and what it lets through.
+fn mode_text(mode: NetworkMode) -> String {
+    match mode {
+        NetworkMode::Limited => format!("{mode} (GET, HEAD, OPTIONS only; HTTPS inspected)"),
+        _ => format!("{mode} (every method)"),
+    }
+}
+
 /// What the egress proxy lets through, one line per kind of rule.
 fn egress_lines(rules: &EgressRules) -> Vec<String> {
     let list = |items: Vec<String>| {
@@ -102,6 +115,7 @@ fn egress_lines(rules: &EgressRules) -> Vec<String> {
         |value: Option<std::num::NonZeroU32>| value.map_or("none".to_owned(), |v| v.to_string());
     vec![
         "egress proxy:".to_owned(),
+        format!("  mode             {}", mode_text(rules.mode)),
         format!("  allow            {}", text(&rules.allow)),
         format!("  deny             {}", text(&rules.deny)),
         format!("  ask              {}", text(&rules.ask)),

@@ -1,5 +1,6 @@
 //! `--show-profile`.
 
+use codex_policy::model::NetworkMode;
 use codex_policy::{Capabilities, ResolvedProfile};
 use serde::Serialize;
 
@@ -27,7 +28,12 @@ pub(crate) fn render(resolved: &ResolvedProfile, json: bool) -> Result<String, F
         format!("file writes:    {}", caps.file_writes),
         format!(
             "network:        {}",
-            if caps.network { "allowed" } else { "denied" }
+            match (caps.network, resolved.sandbox_policy.network_mode()) {
+                (false, _) => "denied",
+                (true, NetworkMode::Limited) =>
+                    "read-only (GET, HEAD, OPTIONS, through the egress proxy; HTTPS inspected)",
+                (true, _) => "allowed",
+            }
         ),
         format!(
             "sandbox policy: {}",
