@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use codex_policy_model::effective::{AllowlistMiss, EgressRules};
-use codex_policy_model::{DomainMatcher, DomainPattern, Host, IpRule};
+use codex_policy_model::{DomainMatcher, DomainPattern, Host, IpRule, NetworkMode};
 
 use crate::host::host_addresses;
 
@@ -25,11 +25,22 @@ pub enum Reason {
     PortNotAllowed,
     /// Past `max_requests`, or no free `concurrency` slot in time (`limit_exceeded`).
     LimitExceeded,
+    /// Limited mode: a method other than `GET`, `HEAD`, `OPTIONS`, a request
+    /// body, or a protocol upgrade (`method_not_allowed`).
+    MethodNotAllowed,
+    /// Limited mode: the upstream server's certificate did not verify
+    /// against the upstream roots (`upstream_tls`; answered 502).
+    UpstreamTls,
+    /// Limited mode: a tunnel whose traffic is neither HTTP nor HTTPS the
+    /// client lets the proxy read, for instance a client that rejects the
+    /// run's certificate authority (`not_inspectable`; the connection closes).
+    NotInspectable,
 }
 
 impl Reason {
     /// The stable code: `denied`, `not_allowed`, `not_allowed_local`,
-    /// `port_not_allowed`, `limit_exceeded`.
+    /// `port_not_allowed`, `limit_exceeded`, `method_not_allowed`,
+    /// `upstream_tls`, `not_inspectable`.
     pub const fn code(self) -> &'static str {
         match self {
             Self::Denied => "denied",
@@ -37,6 +48,9 @@ impl Reason {
             Self::NotAllowedLocal => "not_allowed_local",
             Self::PortNotAllowed => "port_not_allowed",
             Self::LimitExceeded => "limit_exceeded",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UpstreamTls => "upstream_tls",
+            Self::NotInspectable => "not_inspectable",
         }
     }
 
@@ -48,6 +62,13 @@ impl Reason {
             Self::NotAllowedLocal => "a local or private address",
             Self::PortNotAllowed => "port not allowed",
             Self::LimitExceeded => "request limit exceeded",
+            Self::MethodNotAllowed => {
+                "read-only network: only GET, HEAD and OPTIONS, without a body or an upgrade"
+            }
+            Self::UpstreamTls => "the upstream server's certificate did not verify",
+            Self::NotInspectable => {
+                "read-only network: the connection could not be inspected as HTTP or HTTPS"
+            }
         }
     }
 
@@ -58,7 +79,12 @@ impl Reason {
     pub const fn event_name(self) -> &'static str {
         match self {
             Self::Denied | Self::NotAllowed => DOMAIN_POLICY_EVENT,
-            Self::NotAllowedLocal | Self::PortNotAllowed | Self::LimitExceeded => BLOCK_EVENT,
+            Self::NotAllowedLocal
+            | Self::PortNotAllowed
+            | Self::LimitExceeded
+            | Self::MethodNotAllowed
+            | Self::UpstreamTls
+            | Self::NotInspectable => BLOCK_EVENT,
         }
     }
 }
@@ -120,6 +146,7 @@ pub struct CompiledRules {
     ports: Option<Vec<u16>>,
     allowlist_miss: AllowlistMiss,
     monitor: bool,
+    limited: bool,
     max_requests: Option<u64>,
     concurrency: Option<u32>,
     timeout: Option<Duration>,
@@ -156,6 +183,7 @@ impl CompiledRules {
                 .map(|ports| ports.iter().map(|p| p.get()).collect()),
             allowlist_miss: rules.allowlist_miss,
             monitor: rules.monitor,
+            limited: rules.mode == NetworkMode::Limited,
             max_requests: rules.max_requests.map(|n| u64::from(n.get())),
             concurrency: rules.concurrency.map(|n| n.get()),
             timeout: rules
@@ -167,6 +195,11 @@ impl CompiledRules {
     /// Monitor mode: refusals are let through and logged as violations.
     pub fn monitor(&self) -> bool {
         self.monitor
+    }
+
+    /// Limited mode: read-only methods only, HTTPS inspected.
+    pub fn limited(&self) -> bool {
+        self.limited
     }
 
     pub(crate) fn max_requests(&self) -> Option<u64> {

@@ -31,4 +31,12 @@ pub enum ProxyError {
     /// The proxy was stopped.
     #[error("the proxy has been stopped")]
     Stopped,
+    /// The run's certificate authority or a certificate could not be made
+    /// (limited mode inspects HTTPS and cannot run without it).
+    #[error("HTTPS inspection cannot be set up: {0}")]
+    Inspection(String),
+    /// No certificate to verify upstream servers with was found, or a root
+    /// certificate file could not be read.
+    #[error("upstream root certificates: {0}")]
+    UpstreamRoots(String),
 }

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::bound::{MAX_TARGET, bound, bound_http};
 use crate::decision::{BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide};
+use crate::inspect::Inspection;
 use crate::limits::{Admitted, HardLimits, RunLimits};
 use crate::resolver::Resolver;
 
@@ -30,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) hard: HardLimits,
     pub(crate) limits: RunLimits,
     pub(crate) connections: Arc<Semaphore>,
+    /// Limited mode's HTTPS inspection (`Some` exactly in limited mode).
+    pub(crate) inspection: Option<Inspection>,
 }
 
 /// The outcome of [`Shared::gate`].
@@ -149,18 +152,7 @@ impl Shared {
 
         let logged = match violation {
             Some(reason) => self.record_monitored(reason, target, http),
-            None => self.record(
-                AuditEvent::now(
-                    &self.session_id,
-                    Operation::NetworkConnect,
-                    target,
-                    AuditDecision::Allowed,
-                    SOURCE,
-                )
-                .with_reason("allowed: the policy allows this destination"),
-                DOMAIN_POLICY_EVENT,
-                http,
-            ),
+            None => self.record_allowed(target, http),
         };
         if logged.is_err() {
             return Gate::AuditFailed;
@@ -174,7 +166,34 @@ impl Shared {
         }
     }
 
-    fn refuse(&self, decision: Decision, target: String, http: Option<HttpDetails>) -> Gate {
+    /// Records an allowed connection or request.
+    pub(crate) fn record_allowed(
+        &self,
+        target: String,
+        http: Option<HttpDetails>,
+    ) -> Result<(), ()> {
+        self.record(
+            AuditEvent::now(
+                &self.session_id,
+                Operation::NetworkConnect,
+                target,
+                AuditDecision::Allowed,
+                SOURCE,
+            )
+            .with_reason("allowed: the policy allows this destination"),
+            DOMAIN_POLICY_EVENT,
+            http,
+        )
+    }
+
+    /// Records a refusal: `Refused`, or `AuditFailed` when it could not be
+    /// recorded.
+    pub(crate) fn refuse(
+        &self,
+        decision: Decision,
+        target: String,
+        http: Option<HttpDetails>,
+    ) -> Gate {
         let Some(reason) = decision.reason() else {
             return Gate::Refused(decision);
         };
@@ -196,7 +215,7 @@ impl Shared {
         }
     }
 
-    fn record_monitored(
+    pub(crate) fn record_monitored(
         &self,
         reason: Reason,
         target: String,

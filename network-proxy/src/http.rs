@@ -27,8 +27,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 
 use crate::bound::{MAX_TARGET, bound_cut, escape};
-use crate::decision::Decision;
+use crate::decision::{Decision, Reason, decide};
 use crate::gate::{Gate, Shared, connect_any, host_port};
+use crate::inspect::{self, Destination, not_read_only};
 use crate::limits::Admitted;
 use crate::tunnel;
 
@@ -320,10 +321,43 @@ async fn connect(
     let idle = shared.rules.timeout();
     tokio::spawn(async move {
         let _conn = conn;
-        let _admitted = admitted;
         let Ok(upgraded) = hyper::upgrade::on(req).await else {
             return;
         };
+        if shared.rules.limited() {
+            let destination = Destination {
+                host,
+                port,
+                addresses,
+            };
+            match upgraded.downcast::<TokioIo<Recorder>>() {
+                Ok(parts) => {
+                    let client = parts.io.into_inner().inner;
+                    inspect::serve(
+                        client,
+                        parts.read_buf,
+                        upstream,
+                        destination,
+                        shared,
+                        admitted,
+                    )
+                    .await;
+                }
+                Err(upgraded) => {
+                    inspect::serve(
+                        TokioIo::new(upgraded),
+                        Bytes::new(),
+                        upstream,
+                        destination,
+                        shared,
+                        admitted,
+                    )
+                    .await;
+                }
+            }
+            return;
+        }
+        let _admitted = admitted;
         match upgraded.downcast::<TokioIo<Recorder>>() {
             Ok(parts) => {
                 let client = parts.io.into_inner().inner;
@@ -391,6 +425,30 @@ async fn forward(
     };
     let dest = host_port(&host, port);
     let target = format!("{dest}{path}");
+    if shared.rules.limited()
+        && let Some(why) = not_read_only(req.method(), req.headers(), req.body())
+    {
+        let details = HttpDetails::default().with_method(req.method().as_str());
+        let refused = format!("{target} ({why})");
+        if !shared.rules.monitor() {
+            // The destination is decided first, as for a tunnel (decided
+            // before the requests inside it): a host the rules deny or ask
+            // about is refused for that, whatever the method.
+            let domain = decide(&shared.rules, &host, port);
+            let (decision, target) = match domain.reason() {
+                Some(_) => (domain, target),
+                None => (Decision::Deny(Reason::MethodNotAllowed), refused),
+            };
+            // The body, if any, is not read: the connection ends.
+            return gate_refusal(shared.refuse(decision, target, Some(details)), &dest, true);
+        }
+        if shared
+            .record_monitored(Reason::MethodNotAllowed, refused, Some(details))
+            .is_err()
+        {
+            return gate_refusal(Gate::AuditFailed, &dest, true);
+        }
+    }
 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers);
@@ -401,11 +459,7 @@ async fn forward(
         parts.headers.remove(header::TRANSFER_ENCODING);
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    let host_header = match &host {
-        Host::Name(name) if port == 80 => name.to_string(),
-        _ => dest.clone(),
-    };
-    let Ok(host_value) = HeaderValue::from_str(&host_header) else {
+    let Some(host_value) = host_header(&host, port, 80) else {
         return malformed("invalid host");
     };
     parts.headers.insert(header::HOST, host_value);
@@ -482,13 +536,23 @@ async fn forward(
         parts.headers.remove(header::CONTENT_LENGTH);
     }
     parts.version = Version::HTTP_11;
-    let body = ProxyBody::Upstream(Box::new(UpstreamBody {
-        inner: body,
-        deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-        _admitted: admitted,
-        _connection: task,
-    }));
+    let body = ProxyBody::Upstream(Box::new(UpstreamBody::new(
+        body,
+        deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        Some(admitted),
+        Some(task),
+    )));
     Response::from_parts(parts, body)
+}
+
+/// The `Host` header sent upstream: the name alone on the scheme's default
+/// port, `host:port` otherwise (IPv6 in brackets).
+pub(crate) fn host_header(host: &Host, port: u16, default_port: u16) -> Option<HeaderValue> {
+    let text = match host {
+        Host::Name(name) if port == default_port => name.to_string(),
+        _ => host_port(host, port),
+    };
+    HeaderValue::from_str(&text).ok()
 }
 
 /// Connects, sends `request`, and returns the response head with the task
@@ -520,7 +584,7 @@ where
 }
 
 /// Aborts the upstream connection's task when the response is done or dropped.
-struct AbortOnDrop(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -566,7 +630,11 @@ fn parse_port(digits: &str) -> Option<u16> {
 
 /// A `Host` header must name the host the proxy connects to (and its port,
 /// when it names one); one `Host` header at most.
-fn check_host_header(headers: &HeaderMap, host: &Host, port: u16) -> Result<(), &'static str> {
+pub(crate) fn check_host_header(
+    headers: &HeaderMap,
+    host: &Host,
+    port: u16,
+) -> Result<(), &'static str> {
     let mut values = headers.get_all(header::HOST).iter();
     let Some(value) = values.next() else {
         return Ok(());
@@ -589,7 +657,7 @@ fn check_host_header(headers: &HeaderMap, host: &Host, port: u16) -> Result<(), 
 
 /// Removes the hop-by-hop headers (RFC 9110, section 7.6.1), those the
 /// `Connection` header names, and the proxy's own.
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
@@ -642,7 +710,7 @@ fn gate_refusal(gate: Gate, dest: &str, close: bool) -> Response<ProxyBody> {
 }
 
 /// The block answer: 403 (429 for a limit) with the decision and the reason.
-fn blocked(decision: Decision, dest: &str, close: bool) -> Response<ProxyBody> {
+pub(crate) fn blocked(decision: Decision, dest: &str, close: bool) -> Response<ProxyBody> {
     let Some(reason) = decision.reason() else {
         return text(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -652,6 +720,7 @@ fn blocked(decision: Decision, dest: &str, close: bool) -> Response<ProxyBody> {
     };
     let status = match reason {
         crate::Reason::LimitExceeded => StatusCode::TOO_MANY_REQUESTS,
+        crate::Reason::UpstreamTls => StatusCode::BAD_GATEWAY,
         _ => StatusCode::FORBIDDEN,
     };
     let mut response = text(
@@ -675,7 +744,7 @@ fn blocked(decision: Decision, dest: &str, close: bool) -> Response<ProxyBody> {
     response
 }
 
-fn bad_request(why: &str, close: bool) -> Response<ProxyBody> {
+pub(crate) fn bad_request(why: &str, close: bool) -> Response<ProxyBody> {
     text(
         StatusCode::BAD_REQUEST,
         format!("codex-policy: bad request: {why}\n"),
@@ -685,7 +754,7 @@ fn bad_request(why: &str, close: bool) -> Response<ProxyBody> {
 
 /// A text answer; `close`: the client connection ends after it (a refused
 /// CONNECT must not go on as anything else).
-fn text(status: StatusCode, body: String, close: bool) -> Response<ProxyBody> {
+pub(crate) fn text(status: StatusCode, body: String, close: bool) -> Response<ProxyBody> {
     let mut response = Response::new(ProxyBody::Text(Some(Bytes::from(body))));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -713,8 +782,27 @@ impl ProxyBody {
 pub(crate) struct UpstreamBody {
     inner: Incoming,
     deadline: Option<Pin<Box<Sleep>>>,
-    _admitted: Admitted,
-    _connection: AbortOnDrop,
+    _admitted: Option<Admitted>,
+    _connection: Option<AbortOnDrop>,
+}
+
+impl UpstreamBody {
+    /// `admitted` and `connection` are held until the body is done (a
+    /// request's own slot and upstream connection; an inspected tunnel holds
+    /// its own).
+    pub(crate) fn new(
+        inner: Incoming,
+        deadline: Option<Pin<Box<Sleep>>>,
+        admitted: Option<Admitted>,
+        connection: Option<AbortOnDrop>,
+    ) -> Self {
+        Self {
+            inner,
+            deadline,
+            _admitted: admitted,
+            _connection: connection,
+        }
+    }
 }
 
 impl Body for ProxyBody {

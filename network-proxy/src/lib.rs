@@ -54,17 +54,21 @@
 //! ```
 
 mod bound;
+mod ca;
 mod decision;
 mod error;
 mod gate;
 mod host;
 mod http;
+mod inspect;
 mod limits;
 mod proxy;
 mod resolver;
+mod roots;
 mod socks;
 mod tunnel;
 
+pub use ca::InspectionCa;
 pub use decision::{
     BLOCK_EVENT, CompiledRules, DOMAIN_POLICY_EVENT, Decision, Reason, decide, is_host_address,
     is_local,
@@ -73,3 +77,4 @@ pub use error::ProxyError;
 pub use limits::HardLimits;
 pub use proxy::{EgressProxy, EgressProxyBuilder, RunningProxy, proxy_environment};
 pub use resolver::{ResolveFuture, Resolver, SystemResolver};
+pub use roots::{UpstreamRoots, trust_environment};

@@ -20,7 +20,9 @@ pub struct HardLimits {
     /// Most client connections open at once, both listeners together; past
     /// it a new connection is closed at once.
     pub max_connections: usize,
-    /// Longest time a SOCKS5 client may take to send its greeting and request.
+    /// Longest time a SOCKS5 client may take to send its greeting and
+    /// request; in limited mode, also the longest a tunnel's client may take
+    /// to send its first byte, and then to complete its TLS handshake.
     pub handshake_timeout: Duration,
     /// Longest time to resolve a name, and to connect to one address.
     pub connect_timeout: Duration,

@@ -13,11 +13,14 @@ use tokio::net::TcpListener;
 use tokio::runtime::Handle;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::ca::InspectionCa;
 use crate::decision::CompiledRules;
 use crate::error::ProxyError;
 use crate::gate::{AuditFn, Shared};
+use crate::inspect::Inspection;
 use crate::limits::{HardLimits, RunLimits};
 use crate::resolver::{Resolver, SystemResolver};
+use crate::roots::UpstreamRoots;
 use crate::{http, socks};
 
 /// The egress proxy: [`EgressProxy::builder`] configures one,
@@ -39,6 +42,7 @@ impl EgressProxy {
             resolver: Box::new(SystemResolver),
             hard: HardLimits::default(),
             worker_threads: None,
+            inspection: None,
         }
     }
 }
@@ -53,6 +57,7 @@ pub struct EgressProxyBuilder {
     resolver: Box<dyn Resolver>,
     hard: HardLimits,
     worker_threads: Option<usize>,
+    inspection: Option<(InspectionCa, UpstreamRoots)>,
 }
 
 impl fmt::Debug for EgressProxyBuilder {
@@ -112,6 +117,17 @@ impl EgressProxyBuilder {
         self
     }
 
+    /// Limited mode: the run's certificate authority (whose certificate the
+    /// commands were told to trust, see [`UpstreamRoots::trust_bundle`]) and
+    /// the roots upstream servers are verified against. Without it, a proxy
+    /// in limited mode makes a fresh authority and uses
+    /// [`UpstreamRoots::system`]; in full mode it is not used.
+    #[must_use]
+    pub fn inspection(mut self, ca: InspectionCa, roots: UpstreamRoots) -> Self {
+        self.inspection = Some((ca, roots));
+        self
+    }
+
     /// Threads of the proxy's runtime (default: the CPUs, at most 4).
     #[must_use]
     pub fn worker_threads(mut self, threads: usize) -> Self {
@@ -121,8 +137,26 @@ impl EgressProxyBuilder {
 
     /// Starts the proxy's runtime on threads of its own. It accepts nothing
     /// until [`RunningProxy::serve`] or [`RunningProxy::bind`].
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::Runtime`] when the runtime cannot start;
+    /// [`ProxyError::Inspection`] when limited mode's authority or TLS
+    /// configuration cannot be made.
     pub fn start(self) -> Result<RunningProxy, ProxyError> {
         let rules = CompiledRules::new(&self.rules);
+        let inspection = if rules.limited() {
+            let (ca, roots) = match self.inspection {
+                Some(given) => given,
+                None => (InspectionCa::generate()?, UpstreamRoots::system()),
+            };
+            Some(Inspection {
+                upstream: roots.client_config()?,
+                ca,
+            })
+        } else {
+            None
+        };
         let limits = RunLimits::new(rules.max_requests(), rules.concurrency(), rules.timeout());
         let shared = Arc::new(Shared {
             rules,
@@ -134,6 +168,7 @@ impl EgressProxyBuilder {
             connections: Arc::new(Semaphore::new(self.hard.max_connections.max(1))),
             hard: self.hard,
             limits,
+            inspection,
         });
         let threads = self.worker_threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
@@ -274,6 +309,11 @@ impl RunningProxy {
     /// The rules in force.
     pub fn rules(&self) -> &CompiledRules {
         &self.shared.rules
+    }
+
+    /// Limited mode's certificate authority (`None` in full mode).
+    pub fn inspection_ca(&self) -> Option<&InspectionCa> {
+        self.shared.inspection.as_ref().map(|i| &i.ca)
     }
 
     /// Stops accepting, closes every connection and tunnel, and joins the

@@ -8,6 +8,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use bytes::Bytes;
 use codex_policy_model::Host;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -15,6 +16,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::bound::escape;
 use crate::gate::{Gate, Shared, connect_any, host_port};
+use crate::inspect::{self, Destination};
 use crate::tunnel;
 
 const VERSION: u8 = 5;
@@ -120,6 +122,23 @@ pub(crate) async fn serve(mut client: TcpStream, shared: Arc<Shared>, _conn: Own
         }
     };
     if send_reply(&mut client, reply::SUCCEEDED).await.is_err() {
+        return;
+    }
+    if shared.rules.limited() {
+        let destination = Destination {
+            host,
+            port,
+            addresses,
+        };
+        inspect::serve(
+            client,
+            Bytes::new(),
+            upstream,
+            destination,
+            shared,
+            admitted,
+        )
+        .await;
         return;
     }
     tunnel::tcp(client, &[], upstream, shared.rules.timeout()).await;

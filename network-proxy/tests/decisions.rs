@@ -391,6 +391,21 @@ fn reasons_have_stable_codes_and_event_names() {
             "limit_exceeded",
             "codex.network_proxy.block_decision",
         ),
+        (
+            Reason::MethodNotAllowed,
+            "method_not_allowed",
+            "codex.network_proxy.block_decision",
+        ),
+        (
+            Reason::UpstreamTls,
+            "upstream_tls",
+            "codex.network_proxy.block_decision",
+        ),
+        (
+            Reason::NotInspectable,
+            "not_inspectable",
+            "codex.network_proxy.block_decision",
+        ),
     ];
     for (reason, code, event) in all {
         assert_eq!(reason.code(), code);

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use codex_audit::{AuditDecision, AuditEvent, Operation};
-use codex_network_proxy::{EgressProxy, HardLimits, RunningProxy};
+use codex_network_proxy::{EgressProxy, HardLimits, InspectionCa, RunningProxy, UpstreamRoots};
 use codex_policy_model::effective::EgressRules;
 use codex_policy_model::{DomainPattern, IpRule};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -108,6 +108,9 @@ pub struct Options {
     pub hard: HardLimits,
     pub audit_fails: bool,
     pub log_http: (bool, bool),
+    /// Limited mode's authority and upstream roots (the builder's
+    /// `inspection`); `None`: the proxy's own defaults.
+    pub inspection: Option<(InspectionCa, UpstreamRoots)>,
 }
 
 pub fn start(rules: EgressRules) -> TestProxy {
@@ -128,7 +131,11 @@ pub fn start_with(rules: EgressRules, options: Options) -> TestProxy {
     };
     let sink = Arc::clone(&events);
     let fails = options.audit_fails;
-    let proxy = EgressProxy::builder(rules)
+    let mut builder = EgressProxy::builder(rules);
+    if let Some((ca, roots)) = options.inspection {
+        builder = builder.inspection(ca, roots);
+    }
+    let proxy = builder
         .session_id("test-session")
         .resolver(resolver)
         .hard_limits(options.hard)
@@ -273,6 +280,9 @@ pub enum Behavior {
     Big(usize),
     /// Sends the head and half the body, then nothing more.
     StallMidBody,
+    /// Answers like [`Behavior::Answer`] with `Connection: close`, then
+    /// closes the connection.
+    AnswerClose,
 }
 
 /// A loopback HTTP/1.1 server that records what it receives.
@@ -329,12 +339,18 @@ pub async fn upstream_on(addr: &str, behavior: Behavior) -> Upstream {
     }
 }
 
-async fn serve_upstream(
-    stream: TcpStream,
+/// Serves HTTP/1.1 requests on `stream` (plain TCP, or TLS over it) as
+/// `behavior` says, sending each request seen to `tx`. A `HEAD` is answered
+/// without a body.
+pub async fn serve_upstream<S>(
+    stream: S,
     tx: mpsc::UnboundedSender<Seen>,
     behavior: Behavior,
-) -> io::Result<()> {
-    let (read, mut write) = stream.into_split();
+) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut reader = BufReader::new(read);
     loop {
         let Some(seen) = read_request(&mut reader).await? else {
@@ -346,15 +362,27 @@ async fn serve_upstream(
             .nth(1)
             .unwrap_or_default()
             .to_owned();
+        let head_only = seen.request_line.starts_with("HEAD ");
         let _ = tx.send(seen);
         match behavior {
-            Behavior::Answer => {
+            Behavior::Answer | Behavior::AnswerClose => {
                 let body = format!("upstream saw {path}");
+                let connection = if behavior == Behavior::AnswerClose {
+                    "close"
+                } else {
+                    "keep-alive\r\nKeep-Alive: timeout=5"
+                };
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nX-Upstream: yes\r\n\r\n{body}",
-                    body.len()
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: {connection}\r\nX-Upstream: yes\r\n\r\n{}",
+                    body.len(),
+                    if head_only { "" } else { body.as_str() }
                 );
                 write.write_all(response.as_bytes()).await?;
+                write.flush().await?;
+                if behavior == Behavior::AnswerClose {
+                    write.shutdown().await?;
+                    return Ok(());
+                }
             }
             Behavior::Stall => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -569,6 +597,85 @@ pub mod tls {
             }
         });
         TlsServer { addr, cert }
+    }
+
+    /// A test certificate authority (not the proxy's) and a leaf it signed
+    /// for `allowed.test`, `other.test` and 127.0.0.1.
+    pub struct UpstreamCa {
+        /// The authority's certificate, PEM: what the proxy's upstream roots
+        /// are made of.
+        pub ca_pem: String,
+        pub ca_der: CertificateDer<'static>,
+        pub config: Arc<rustls::ServerConfig>,
+    }
+
+    pub fn upstream_ca() -> UpstreamCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "upstream test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = CertificateParams::new(vec![
+            "allowed.test".to_owned(),
+            "other.test".to_owned(),
+            "127.0.0.1".to_owned(),
+        ])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
+            .unwrap();
+        UpstreamCa {
+            ca_pem: ca_cert.pem(),
+            ca_der: ca_cert.der().clone(),
+            config: Arc::new(config),
+        }
+    }
+
+    /// A loopback HTTPS server (tokio, keep-alive) with a certificate the
+    /// returned [`UpstreamCa`] signed, behaving and recording like
+    /// [`super::upstream`].
+    pub async fn upstream(behavior: super::Behavior) -> (super::Upstream, UpstreamCa) {
+        let ca = upstream_ca();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(&ca.config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let connections = Arc::new(std::sync::Mutex::new(0));
+        let count = Arc::clone(&connections);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                *count.lock().unwrap() += 1;
+                let tx = tx.clone();
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        let _ = super::serve_upstream(tls, tx, behavior).await;
+                    }
+                });
+            }
+        });
+        (
+            super::Upstream {
+                addr,
+                seen: rx,
+                connections,
+            },
+            ca,
+        )
     }
 
     /// A TLS GET over an established (tunnelled) blocking stream, trusting
