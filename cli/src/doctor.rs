@@ -37,6 +37,13 @@ pub struct HostReport {
     /// Why a filtered network cannot be enforced here.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filtered_network_error: Option<String>,
+    /// The read-only network's upstream roots: how many certificates the
+    /// egress proxy would verify HTTPS servers against, and where from
+    /// (`SSL_CERT_FILE`/`SSL_CERT_DIR`, else the system's store). None: every
+    /// inspected HTTPS request would be refused.
+    pub upstream_roots: usize,
+    /// Where the upstream roots come from.
+    pub upstream_roots_origin: String,
 }
 
 impl HostReport {
@@ -69,11 +76,14 @@ impl HostReport {
             .plan(&filtered, &cwd, tmpdir.as_deref())
             .err()
             .map(|e| e.to_string());
+        let roots = codex_network_proxy::UpstreamRoots::system();
         Ok(Self {
             host,
             profiles,
             filtered_network: filtered_network.is_none(),
             filtered_network_error: filtered_network,
+            upstream_roots: roots.len(),
+            upstream_roots_origin: roots.origin().to_owned(),
         })
     }
 
@@ -110,6 +120,18 @@ impl fmt::Display for HostReport {
             )?,
             Some(why) => writeln!(f, "filtered network:  no ({why})")?,
         }
+        writeln!(
+            f,
+            "read-only network: HTTPS inspected; upstream servers verified against {} \
+             certificate(s) from {}{}",
+            self.upstream_roots,
+            self.upstream_roots_origin,
+            if self.upstream_roots == 0 {
+                " (none: every inspected HTTPS request would be refused; set SSL_CERT_FILE)"
+            } else {
+                ""
+            }
+        )?;
         for verdict in &self.profiles {
             write!(
                 f,

@@ -6,14 +6,18 @@
 //! only way out is a pair of listeners on its own loopback that the sandbox
 //! hands to this process, where the proxy decides on every connection.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use codex_network_proxy::{EgressProxy, RunningProxy};
+use codex_network_proxy::{EgressProxy, InspectionCa, RunningProxy, UpstreamRoots};
 use codex_policy_model::effective::{AllowlistMiss, EffectivePolicy, EgressRules, NetworkLevel};
-use codex_policy_model::{DomainPattern, EgressListeners, SandboxPolicy};
+use codex_policy_model::{DomainPattern, EgressListeners, NetworkMode, SandboxPolicy};
 
 use crate::error::{ConfigurationError, Error};
+use crate::notice::{Notice, Notices};
 use crate::session::Core;
 
 /// What a rules file's `network_rule` does to the egress rules.
@@ -66,12 +70,98 @@ pub(crate) fn session_egress(
     Some(rules)
 }
 
+/// Limited mode's HTTPS inspection for one session: a certificate authority
+/// made for it (its key stays in this process's memory), the roots the
+/// proxy verifies upstream servers against, and the bundle of both that the
+/// session's commands are told to trust — in a private directory (0700)
+/// that is removed with the session and kept read-only inside the sandbox.
+pub(crate) struct Inspection {
+    ca: InspectionCa,
+    roots: UpstreamRoots,
+    bundle: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Inspection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inspection")
+            .field("bundle", &self.bundle)
+            .field("roots", &self.roots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inspection {
+    /// For `rules` in limited mode: a fresh authority, the system's roots
+    /// (as `SSL_CERT_FILE`/`SSL_CERT_DIR` of this process name them), and the
+    /// bundle written. `None` in full mode.
+    pub(crate) fn for_rules(rules: &EgressRules, notices: &Notices) -> Result<Option<Self>, Error> {
+        if rules.mode != NetworkMode::Limited {
+            return Ok(None);
+        }
+        let ca = InspectionCa::generate().map_err(Error::EgressProxy)?;
+        let roots = UpstreamRoots::system();
+        if roots.is_empty() {
+            notices.emit(Notice::warning(format!(
+                "read-only network: no root certificate found in {}: every HTTPS request will \
+                 be refused (upstream_tls); set SSL_CERT_FILE or SSL_CERT_DIR",
+                roots.origin()
+            )));
+        }
+        for problem in roots.problems() {
+            notices.emit(Notice::note(format!(
+                "read-only network: a root certificate location was skipped: {problem}"
+            )));
+        }
+        let io = |source| Error::Io {
+            what: "writing the run's certificate bundle",
+            source,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("codex-policy-ca-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(io)?;
+        let bundle = dir.path().join("ca-bundle.pem");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&bundle)
+            .map_err(io)?;
+        file.write_all(roots.trust_bundle(&ca).as_bytes())
+            .map_err(io)?;
+        Ok(Some(Self {
+            ca,
+            roots,
+            bundle,
+            _dir: dir,
+        }))
+    }
+
+    /// The directory of the bundle: protected (read-only) inside the sandbox.
+    pub(crate) fn directory(&self) -> &Path {
+        self.bundle.parent().unwrap_or(&self.bundle)
+    }
+
+    /// The bundle file (the system's roots and the run's authority).
+    pub(crate) fn bundle(&self) -> &Path {
+        &self.bundle
+    }
+
+    /// The variables that point the common tools at the bundle.
+    pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
+        codex_network_proxy::trust_environment(&self.bundle)
+    }
+}
+
 /// The proxy of a session: started at the first command that needs it (a
 /// supervising start must begin single-threaded), then shared by every
 /// command, so that limits count per session.
 pub(crate) struct SessionProxy {
     rules: EgressRules,
     log_http: (bool, bool),
+    inspection: Option<Inspection>,
     running: Mutex<Option<RunningProxy>>,
 }
 
@@ -84,12 +174,22 @@ impl std::fmt::Debug for SessionProxy {
 }
 
 impl SessionProxy {
-    pub(crate) fn new(rules: EgressRules, log_http: (bool, bool)) -> Self {
+    pub(crate) fn new(
+        rules: EgressRules,
+        log_http: (bool, bool),
+        inspection: Option<Inspection>,
+    ) -> Self {
         Self {
             rules,
             log_http,
+            inspection,
             running: Mutex::new(None),
         }
+    }
+
+    /// Limited mode's bundle and variables, for the commands.
+    pub(crate) fn inspection(&self) -> Option<&Inspection> {
+        self.inspection.as_ref()
     }
 
     /// Serves a started command's listeners, starting the proxy if needed.
@@ -97,7 +197,12 @@ impl SessionProxy {
         let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
         let proxy = match &mut *running {
             Some(proxy) => proxy,
-            empty => empty.insert(start(core, self.rules.clone(), self.log_http)?),
+            empty => empty.insert(start(
+                core,
+                self.rules.clone(),
+                self.log_http,
+                self.inspection.as_ref(),
+            )?),
         };
         proxy.serve(listeners).map_err(Error::EgressProxy)
     }
@@ -108,10 +213,15 @@ fn start(
     core: &Arc<Core>,
     rules: EgressRules,
     log_http: (bool, bool),
+    inspection: Option<&Inspection>,
 ) -> Result<RunningProxy, Error> {
     let trail = Arc::clone(core);
     let session_id = core.trail().session_id().to_owned();
-    EgressProxy::builder(rules)
+    let mut builder = EgressProxy::builder(rules);
+    if let Some(inspection) = inspection {
+        builder = builder.inspection(inspection.ca.clone(), inspection.roots.clone());
+    }
+    builder
         .session_id(session_id)
         .log_http(log_http.0, log_http.1)
         .audit(move |mut event| {
@@ -132,6 +242,7 @@ pub struct StandaloneProxy {
     http: SocketAddr,
     socks: SocketAddr,
     rules: EgressRules,
+    inspection: Option<Inspection>,
 }
 
 impl StandaloneProxy {
@@ -142,14 +253,23 @@ impl StandaloneProxy {
         http: SocketAddr,
         socks: SocketAddr,
     ) -> Result<Self, Error> {
-        let proxy = start(core, rules.clone(), log_http)?;
+        let inspection = Inspection::for_rules(&rules, &core.notices)?;
+        let proxy = start(core, rules.clone(), log_http, inspection.as_ref())?;
         let (http, socks) = proxy.bind(http, socks).map_err(Error::EgressProxy)?;
         Ok(Self {
             proxy,
             http,
             socks,
             rules,
+            inspection,
         })
+    }
+
+    /// Limited mode: the certificate bundle (the system's roots and the
+    /// proxy's own authority) a client must trust for HTTPS to work; removed
+    /// when the proxy stops.
+    pub fn ca_bundle(&self) -> Option<&Path> {
+        self.inspection.as_ref().map(Inspection::bundle)
     }
 
     /// Where the HTTP proxy listens.
@@ -168,9 +288,15 @@ impl StandaloneProxy {
     }
 
     /// The variables that point a program at it (`HTTP_PROXY`, `HTTPS_PROXY`,
-    /// `ALL_PROXY` as `socks5h://`, lower-case forms, `NO_PROXY` cleared).
+    /// `ALL_PROXY` as `socks5h://`, lower-case forms, `NO_PROXY` cleared), and
+    /// in limited mode those that make it trust [`StandaloneProxy::ca_bundle`]
+    /// (`SSL_CERT_FILE`, `CURL_CA_BUNDLE`, `REQUESTS_CA_BUNDLE`, ...).
     pub fn environment(&self) -> Vec<(&'static str, String)> {
-        codex_network_proxy::proxy_environment(self.http, self.socks)
+        let mut vars = codex_network_proxy::proxy_environment(self.http, self.socks);
+        if let Some(inspection) = &self.inspection {
+            vars.extend(inspection.environment());
+        }
+        vars
     }
 
     /// Stops accepting and closes every connection.

@@ -19,7 +19,7 @@ use codex_policy_model::{
 use codex_profiles::{ProfileResolver, ResolvedProfile, SecurityProfile};
 
 use crate::compose::{Composition, RuntimeFiles, compose};
-use crate::egress::{SessionProxy, StandaloneProxy};
+use crate::egress::{Inspection, SessionProxy, StandaloneProxy};
 use crate::environment::Environment;
 use crate::error::{ConfigurationError, Error};
 #[cfg(feature = "exec-policy")]
@@ -210,6 +210,15 @@ impl SessionBuilder {
                 protected.push(home);
             }
         }
+        // Limited mode: the run's certificate authority and the bundle the
+        // commands trust, read-only inside the sandbox.
+        let inspection = match &core.egress {
+            Some(rules) => Inspection::for_rules(rules, &core.notices)?,
+            None => None,
+        };
+        if let Some(inspection) = &inspection {
+            protected.push(inspection.directory().to_path_buf());
+        }
         let sandbox = if self.best_effort {
             LinuxSandbox::best_effort()
         } else {
@@ -277,10 +286,13 @@ impl SessionBuilder {
             let names: Vec<&str> = report.missing().map(|m| m.protection.describe()).collect();
             format!("best effort, not enforced: {}", names.join(", "))
         };
-        let proxy = core
-            .egress
-            .clone()
-            .map(|rules| Arc::new(SessionProxy::new(rules, http_logging(&core.composition))));
+        let proxy = core.egress.clone().map(|rules| {
+            Arc::new(SessionProxy::new(
+                rules,
+                http_logging(&core.composition),
+                inspection,
+            ))
+        });
         Ok(Session {
             core: Arc::new(core),
             policy,
@@ -465,7 +477,7 @@ pub(crate) struct Core {
     gate: Option<ExecGate>,
     #[cfg(feature = "exec-policy")]
     approver: Option<ApproverSlot>,
-    notices: Notices,
+    pub(crate) notices: Notices,
     /// `$TMPDIR` of the session's environment: a writable root of workspace
     /// profiles.
     tmpdir: Option<OsString>,
@@ -910,6 +922,12 @@ impl SessionCommand<'_> {
                 (loopback, ports.http).into(),
                 (loopback, ports.socks).into(),
             ) {
+                command.env(key, value);
+            }
+            // Limited mode: HTTPS goes through the proxy's inspection, whose
+            // authority the command must trust.
+            let trust = session.proxy.as_ref().and_then(|p| p.inspection());
+            for (key, value) in trust.map(Inspection::environment).unwrap_or_default() {
                 command.env(key, value);
             }
         }

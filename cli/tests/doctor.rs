@@ -83,3 +83,50 @@ fn debug_landlock_lists_the_rules_applied() {
         assert!(err.contains(&needle), "{needle:?} not in:\n{err}");
     }
 }
+
+/// The read-only network's upstream roots come from `SSL_CERT_FILE` when it
+/// is set (as OpenSSL-based tools do); none found is said.
+#[test]
+fn doctor_reports_the_upstream_roots_of_the_read_only_network() {
+    let home = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&key).unwrap();
+    let roots = home.path().join("roots.pem");
+    std::fs::write(&roots, ca.pem()).unwrap();
+    let roots = roots.to_str().unwrap();
+
+    let run = codex_policy(
+        home.path(),
+        &[("SSL_CERT_FILE", roots)],
+        &["doctor", "--json"],
+    );
+    let report = run.json();
+    assert_eq!(report["upstream_roots"], 1, "{}", run.stdout);
+    assert_eq!(
+        report["upstream_roots_origin"],
+        format!("SSL_CERT_FILE={roots}")
+    );
+    let run = codex_policy(home.path(), &[("SSL_CERT_FILE", roots)], &["doctor"]);
+    assert!(
+        run.stdout.contains(&format!(
+            "read-only network: HTTPS inspected; upstream servers verified against 1 \
+             certificate(s) from SSL_CERT_FILE={roots}"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    let missing = home.path().join("missing.pem");
+    let missing = missing.to_str().unwrap();
+    let run = codex_policy(home.path(), &[("SSL_CERT_FILE", missing)], &["doctor"]);
+    assert!(
+        run.stdout.contains("0 certificate(s)")
+            && run
+                .stdout
+                .contains("every inspected HTTPS request would be refused"),
+        "{}",
+        run.stdout
+    );
+}

@@ -65,6 +65,9 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
 
 /// `proxy`: the egress proxy in the foreground until a signal ends it.
 pub(crate) fn proxy(cli: &Cli, args: &crate::ProxyArgs) -> Result<u8, Failure> {
+    // Before the proxy's threads exist, so that they inherit the mask and
+    // the signal reaches the wait below.
+    let signals = block_termination_signals();
     let rules = if args.rules.is_empty() {
         ExecRules::None
     } else {
@@ -83,6 +86,12 @@ pub(crate) fn proxy(cli: &Cli, args: &crate::ProxyArgs) -> Result<u8, Failure> {
         format!("http proxy listening on {}", proxy.http_addr()),
         format!("socks5 proxy listening on {}", proxy.socks_addr()),
     ];
+    if let Some(bundle) = proxy.ca_bundle() {
+        lines.push(format!(
+            "read-only network: HTTPS is inspected; clients must trust {} (removed when the proxy stops)",
+            bundle.display()
+        ));
+    }
     if args.print_env {
         for (key, value) in proxy.environment() {
             lines.push(format!(
@@ -92,11 +101,35 @@ pub(crate) fn proxy(cli: &Cli, args: &crate::ProxyArgs) -> Result<u8, Failure> {
         }
     }
     print_out(&lines.join("\n"))?;
-    // Serves until a signal ends the process; every decision is already in
-    // the log when its answer is sent.
-    loop {
-        std::thread::park();
+    // Serves until SIGINT, SIGTERM or SIGHUP; every decision is already in
+    // the log when its answer is sent. Then the proxy stops and removes its
+    // files (limited mode's certificate bundle).
+    wait_for(&signals);
+    proxy.stop();
+    Ok(0)
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and the threads it
+/// starts later).
+fn block_termination_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data, initialized by sigemptyset before use;
+    // pthread_sigmask only changes this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&raw mut set);
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&raw mut set, signal);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &raw const set, std::ptr::null_mut());
+        set
     }
+}
+
+/// Waits until one of `signals` (blocked) arrives.
+fn wait_for(signals: &libc::sigset_t) {
+    let mut received = 0;
+    // SAFETY: `signals` is an initialized set; sigwait writes one int.
+    while unsafe { libc::sigwait(signals, &raw mut received) } != 0 {}
 }
 
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.
