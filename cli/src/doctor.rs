@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use codex_policy_model::{EgressPorts, EnforcementReport};
+use codex_policy_model::{EgressPorts, EnforcementReport, NetworkMode};
 use codex_profiles::SecurityProfile;
 use serde::Serialize;
 
@@ -57,11 +57,19 @@ impl HostReport {
             source,
         })?;
         let tmpdir = std::env::var_os("TMPDIR");
+        // A read-only network (net-read-only) runs behind the egress proxy,
+        // as a filtered network does: judged as such.
+        let filtered_sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host.clone())
+            .filtered_network(EgressPorts::default());
         let mut profiles = Vec::new();
         for profile in SecurityProfile::ALL {
-            let plan = sandbox
-                .plan(&profile.to_sandbox_policy(), &cwd, tmpdir.as_deref())
-                .map_err(Error::Unenforceable)?;
+            let policy = profile.to_sandbox_policy();
+            let plan = if policy.network_mode() == NetworkMode::Limited {
+                filtered_sandbox.plan(&policy.with_network_closed(), &cwd, tmpdir.as_deref())
+            } else {
+                sandbox.plan(&policy, &cwd, tmpdir.as_deref())
+            }
+            .map_err(Error::Unenforceable)?;
             profiles.push(ProfileVerdict {
                 profile,
                 fully_enforceable: plan.report.is_complete(),

@@ -8,7 +8,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -16,6 +16,7 @@ use codex_network_proxy::{EgressProxy, InspectionCa, RunningProxy, UpstreamRoots
 use codex_policy_model::effective::{AllowlistMiss, EffectivePolicy, EgressRules, NetworkLevel};
 use codex_policy_model::{DomainPattern, EgressListeners, NetworkMode, SandboxPolicy};
 
+use crate::environment::Environment;
 use crate::error::{ConfigurationError, Error};
 use crate::notice::{Notice, Notices};
 use crate::session::Core;
@@ -91,11 +92,20 @@ impl std::fmt::Debug for Inspection {
     }
 }
 
+/// Where the bundles of sessions in limited mode live, under `$CODEX_HOME`.
+const BUNDLES: &str = "ca-bundles";
+
 impl Inspection {
     /// For `rules` in limited mode: a fresh authority, the system's roots
     /// (as `SSL_CERT_FILE`/`SSL_CERT_DIR` of this process name them), and the
-    /// bundle written. `None` in full mode.
-    pub(crate) fn for_rules(rules: &EgressRules, notices: &Notices) -> Result<Option<Self>, Error> {
+    /// bundle written under `$CODEX_HOME/ca-bundles/` — which every sandbox
+    /// keeps read-only, so that no command (of this session or another one
+    /// running beside it) can plant an authority in it. `None` in full mode.
+    pub(crate) fn for_rules(
+        rules: &EgressRules,
+        env: &Environment,
+        notices: &Notices,
+    ) -> Result<Option<Self>, Error> {
         if rules.mode != NetworkMode::Limited {
             return Ok(None);
         }
@@ -117,10 +127,20 @@ impl Inspection {
             what: "writing the run's certificate bundle",
             source,
         };
+        let parent = env
+            .codex_home()
+            .map_err(|e| Error::Configuration(e.into()))?
+            .ok_or(ConfigurationError::NoCodexHome)?
+            .join(BUNDLES);
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&parent)
+            .map_err(io)?;
         let dir = tempfile::Builder::new()
-            .prefix("codex-policy-ca-")
+            .prefix("run-")
             .permissions(std::fs::Permissions::from_mode(0o700))
-            .tempdir()
+            .tempdir_in(&parent)
             .map_err(io)?;
         let bundle = dir.path().join("ca-bundle.pem");
         let mut file = std::fs::OpenOptions::new()
@@ -248,12 +268,13 @@ pub struct StandaloneProxy {
 impl StandaloneProxy {
     pub(crate) fn start(
         core: &Arc<Core>,
+        env: &Environment,
         rules: EgressRules,
         log_http: (bool, bool),
         http: SocketAddr,
         socks: SocketAddr,
     ) -> Result<Self, Error> {
-        let inspection = Inspection::for_rules(&rules, &core.notices)?;
+        let inspection = Inspection::for_rules(&rules, env, &core.notices)?;
         let proxy = start(core, rules.clone(), log_http, inspection.as_ref())?;
         let (http, socks) = proxy.bind(http, socks).map_err(Error::EgressProxy)?;
         Ok(Self {

@@ -163,6 +163,12 @@ pub enum ConfigurationError {
         /// Who decided.
         decided_by: String,
     },
+    /// A read-only network needs `$CODEX_HOME` (or `$HOME`) for the bundle
+    /// of certificates its commands trust: a place no sandbox may write.
+    #[error(
+        "the read-only network needs CODEX_HOME or HOME: the certificate bundle its commands          trust is kept there, where no sandboxed command can write"
+    )]
+    NoCodexHome,
 }
 
 fn lines(findings: &[Finding]) -> String {

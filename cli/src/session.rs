@@ -213,7 +213,7 @@ impl SessionBuilder {
         // Limited mode: the run's certificate authority and the bundle the
         // commands trust, read-only inside the sandbox.
         let inspection = match &core.egress {
-            Some(rules) => Inspection::for_rules(rules, &core.notices)?,
+            Some(rules) => Inspection::for_rules(rules, &self.env, &core.notices)?,
             None => None,
         };
         if let Some(inspection) = &inspection {
@@ -317,7 +317,7 @@ impl SessionBuilder {
         let rules =
             crate::egress::standalone_rules(&core.composition.effective, core.egress.as_ref())?;
         let log_http = http_logging(&core.composition);
-        StandaloneProxy::start(&Arc::new(core), rules, log_http, http, socks)
+        StandaloneProxy::start(&Arc::new(core), &self.env, rules, log_http, http, socks)
     }
 
     /// A session that decides on command lines and records its decisions,

@@ -733,7 +733,10 @@ fn the_run_ca_is_trusted_inside_and_unknown_outside() {
     let parts = sections(&output);
     let bundle = bundle_of(&output);
     assert!(
-        bundle.path.starts_with("/tmp/codex-policy-ca-") && bundle.path.ends_with("/ca-bundle.pem"),
+        bundle.path.starts_with(&format!(
+            "{}/ca-bundles/run-",
+            setup.fixture.codex_home.display()
+        )) && bundle.path.ends_with("/ca-bundle.pem"),
         "{}",
         text(&output)
     );
@@ -853,7 +856,7 @@ fn the_bundle_is_read_only_even_where_tmp_is_writable() {
     let parts = sections(&output);
     let path = section(&parts, "path", &output).trim();
     assert!(
-        path.starts_with("/tmp/codex-policy-ca-"),
+        path.contains("/ca-bundles/run-"),
         "limited mode not on: {}",
         text(&output)
     );
@@ -946,7 +949,7 @@ fn full_mode_still_lets_every_method_through() {
     skip_unless_ready!("full_mode_still_lets_every_method_through");
     let setup = Setup::new();
     let script = format!(
-        "echo '=== bundle'; env | grep -c codex-policy-ca\n\
+        "echo '=== bundle'; env | grep -c ca-bundles\n\
          echo '=== post-http'; curl -sS -i --max-time 20 -X POST --data x {}; echo\n\
          echo '=== put-https'; curl -sS -i --max-time 20 --http1.1 --cacert {} -X PUT --data x {}; echo\n",
         setup.http_url("/post"),
@@ -1143,4 +1146,115 @@ fn the_standalone_proxy_hands_out_its_bundle_and_removes_it() {
         "{} outlived the proxy",
         bundle_dir.display()
     );
+}
+
+/// The sandbox's PID 1 is a copy of the process that made the run's
+/// certificate authority: its memory (and environment, descriptors) must be
+/// out of the command's reach, or the command could sign certificates the
+/// bundle trusts.
+#[test]
+fn the_authority_key_is_out_of_the_commands_reach() {
+    skip_unless_ready!("the_authority_key_is_out_of_the_commands_reach");
+    let setup = Setup::new();
+    // `/proc` is the host's: the sandbox's PID 1 is found by the host pid
+    // the kernel reports as this shell's parent.
+    let script = "while read -r key value; do \
+                    [ \"$key\" = PPid: ] && init=$value; \
+                  done < /proc/self/status; \
+                  grep '^NSpid:' /proc/$init/status; \
+                  tr '\\0' ' ' < /proc/$init/cmdline; echo; \
+                  for f in mem maps environ; do \
+                    if head -c 1 /proc/$init/$f > /dev/null 2>&1; then echo \"READ $f\"; \
+                    else echo \"refused $f\"; fi; \
+                  done";
+    let output = setup.run("net-read-only", &[], script);
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The parent is the sandbox's PID 1, a copy of codex-policy.
+    let nspid = stdout.lines().next().unwrap_or_default();
+    assert!(nspid.ends_with("\t1"), "{}", text(&output));
+    assert!(stdout.contains("codex-policy"), "{}", text(&output));
+    for file in ["mem", "maps", "environ"] {
+        assert!(
+            stdout.contains(&format!("refused {file}")),
+            "PID 1's {file} readable: {}",
+            text(&output)
+        );
+    }
+}
+
+/// A command of another session running beside a limited run — with the
+/// directory that holds `$CODEX_HOME` writable, as `/tmp` would be — cannot
+/// plant an authority in that run's bundle, nor move it away.
+#[test]
+fn another_sandbox_cannot_touch_a_live_bundle() {
+    skip_unless_ready!("another_sandbox_cannot_touch_a_live_bundle");
+    let setup = Setup::new();
+    let limited = setup
+        .fixture
+        .command(
+            "net-read-only",
+            &["--runtime", setup.rc.as_str(), "--no-audit"],
+            &[
+                "bash",
+                "-c",
+                "sleep 4; grep -c PLANTED \"$SSL_CERT_FILE\"; \
+                 cat \"$SSL_CERT_FILE\" > /dev/null && echo STILL-THERE",
+            ],
+        )
+        .env("SSL_CERT_FILE", &setup.ca_file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bundles = setup.fixture.codex_home.join("ca-bundles");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let run_dir = loop {
+        let found = std::fs::read_dir(&bundles)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("ca-bundle.pem").exists());
+        if let Some(dir) = found {
+            break dir;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no bundle appeared in {}",
+            bundles.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let bundle = run_dir.join("ca-bundle.pem");
+    let base = setup.fixture.codex_home.parent().unwrap();
+    let attack = format!(
+        "echo '# PLANTED' >> {b} && echo APPENDED; \
+         mv {d} {d}.moved && echo MOVED; \
+         mv {home} {home}.moved && echo HOME-MOVED; \
+         touch {base}/writable-here && echo BASE-WRITABLE",
+        b = bundle.display(),
+        d = run_dir.display(),
+        home = setup.fixture.codex_home.display(),
+        base = base.display(),
+    );
+    let other = setup
+        .fixture
+        .command(
+            "workspace",
+            &["--no-audit", "--writable-root", base.to_str().unwrap()],
+            &["bash", "-c", &attack],
+        )
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&other.stdout);
+    assert!(said.contains("BASE-WRITABLE"), "{}", text(&other));
+    for done in ["APPENDED", "MOVED", "HOME-MOVED"] {
+        assert!(!said.contains(done), "{done}: {}", text(&other));
+    }
+    let output = limited.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("0\nSTILL-THERE"), "{}", text(&output));
+    assert!(!run_dir.exists(), "the bundle outlived its run");
 }

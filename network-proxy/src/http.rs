@@ -530,18 +530,30 @@ async fn forward(
             );
         }
     };
+    relay_response(response, deadline, Some(admitted), Some(task))
+}
+
+/// The upstream's response as the client gets it: hop-by-hop headers
+/// removed, framed again by hyper, its body held to `deadline` and holding
+/// `admitted` and `connection` until it is done.
+pub(crate) fn relay_response(
+    response: Response<Incoming>,
+    deadline: Option<Instant>,
+    admitted: Option<Admitted>,
+    connection: Option<AbortOnDrop>,
+) -> Response<ProxyBody> {
     let (mut parts, body) = response.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     if parts.headers.remove(header::TRANSFER_ENCODING).is_some() {
         parts.headers.remove(header::CONTENT_LENGTH);
     }
     parts.version = Version::HTTP_11;
-    let body = ProxyBody::Upstream(Box::new(UpstreamBody::new(
-        body,
-        deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-        Some(admitted),
-        Some(task),
-    )));
+    let body = ProxyBody::Upstream(Box::new(UpstreamBody {
+        inner: body,
+        deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+        _admitted: admitted,
+        _connection: connection,
+    }));
     Response::from_parts(parts, body)
 }
 
@@ -778,31 +790,13 @@ impl ProxyBody {
 }
 
 /// An upstream body, held to the request's deadline; holds the request's
-/// `concurrency` slot until it is done.
+/// `concurrency` slot and upstream connection (a tunnel holds its own)
+/// until it is done.
 pub(crate) struct UpstreamBody {
     inner: Incoming,
     deadline: Option<Pin<Box<Sleep>>>,
     _admitted: Option<Admitted>,
     _connection: Option<AbortOnDrop>,
-}
-
-impl UpstreamBody {
-    /// `admitted` and `connection` are held until the body is done (a
-    /// request's own slot and upstream connection; an inspected tunnel holds
-    /// its own).
-    pub(crate) fn new(
-        inner: Incoming,
-        deadline: Option<Pin<Box<Sleep>>>,
-        admitted: Option<Admitted>,
-        connection: Option<AbortOnDrop>,
-    ) -> Self {
-        Self {
-            inner,
-            deadline,
-            _admitted: admitted,
-            _connection: connection,
-        }
-    }
 }
 
 impl Body for ProxyBody {

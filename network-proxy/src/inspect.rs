@@ -35,7 +35,7 @@ use crate::ca::InspectionCa;
 use crate::decision::{Decision, Reason};
 use crate::gate::{Shared, connect_any, host_port};
 use crate::http::{
-    AbortOnDrop, ProxyBody, UpstreamBody, bad_request, blocked, check_host_header, host_header,
+    AbortOnDrop, ProxyBody, bad_request, blocked, check_host_header, host_header, relay_response,
     strip_hop_by_hop, text,
 };
 use crate::limits::Admitted;
@@ -398,19 +398,8 @@ impl Inspected {
                 );
             }
         };
-        let (mut parts, body) = response.into_parts();
-        strip_hop_by_hop(&mut parts.headers);
-        if parts.headers.remove(header::TRANSFER_ENCODING).is_some() {
-            parts.headers.remove(header::CONTENT_LENGTH);
-        }
-        parts.version = Version::HTTP_11;
-        let body = ProxyBody::Upstream(Box::new(UpstreamBody::new(
-            body,
-            deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-            None,
-            None,
-        )));
-        Response::from_parts(parts, body)
+        // The tunnel holds its own slot and upstream connection.
+        relay_response(response, deadline, None, None)
     }
 
     /// Sends a request on the upstream connection, opening a new one (to

@@ -14,6 +14,14 @@
 //! through and logs it as a violation; the hard limits ([`HardLimits`])
 //! protect the proxy whatever the mode.
 //!
+//! In limited mode (`EgressRules::with_mode(NetworkMode::Limited)`, the
+//! read-only network) only `GET`, `HEAD` and `OPTIONS` without a body or an
+//! upgrade pass, and no tunnel is copied blind: TLS is terminated with a leaf
+//! certificate the run's [`InspectionCa`] signs, each request is checked, and
+//! the proxy speaks TLS upstream itself, verifying against [`UpstreamRoots`].
+//! Clients trust the authority through [`UpstreamRoots::trust_bundle`] and
+//! [`trust_environment`].
+//!
 //! ```no_run
 //! use codex_network_proxy::{EgressProxy, proxy_environment};
 //! use codex_policy_model::DomainPattern;

@@ -991,6 +991,15 @@ unsafe fn become_init(status_pipe: libc::c_int) -> StepResult {
         // drops a signal from outside that it has no handler for, so a stop
         // request must wait until the relay below is in place. The command
         // receives all four.
+        //
+        // PID 1 is a copy of the process that started the sandbox, secrets of
+        // the session included (limited mode's certificate authority key),
+        // and the command runs as the same user in the same namespaces: made
+        // non-dumpable, its memory, environment and descriptors under
+        // /proc/1 are out of the command's reach (reading them would need
+        // CAP_SYS_PTRACE over the host's user namespace). The command becomes
+        // dumpable again when it execs.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         let command = libc::fork();
         if command < 0 {
             return Err((Stage::Fork, errno()));

@@ -171,11 +171,15 @@ pub(crate) fn bench() -> Result<(), String> {
     let report = egress_section(&bin, &root, &codex_home)?;
     write_section(&doc, "egress", &report)?;
     println!("{report}");
+
+    let report = crate::bench_limited::limited_section(&bin, &root, &codex_home)?;
+    write_section(&doc, "limited", &report)?;
+    println!("{report}");
     Ok(())
 }
 
-/// `cargo xtask bench egress`: the egress proxy's section alone.
-pub(crate) fn egress_only() -> Result<(), String> {
+/// `cargo xtask bench egress` / `bench limited`: one section alone.
+pub(crate) fn section_only(name: &str) -> Result<(), String> {
     ensure_tools()?;
     run(Command::new(crate::cargo_path()).args([
         "build",
@@ -188,8 +192,11 @@ pub(crate) fn egress_only() -> Result<(), String> {
     let bin = root.join("target/release/codex-policy");
     let codex_home = root.join("target/bench/codex-home");
     std::fs::create_dir_all(&codex_home).map_err(|e| e.to_string())?;
-    let report = egress_section(&bin, &root, &codex_home)?;
-    write_section(&root.join("docs/benchmarks.md"), "egress", &report)?;
+    let report = match name {
+        "limited" => crate::bench_limited::limited_section(&bin, &root, &codex_home)?,
+        _ => egress_section(&bin, &root, &codex_home)?,
+    };
+    write_section(&root.join("docs/benchmarks.md"), name, &report)?;
     println!("{report}");
     Ok(())
 }
@@ -302,29 +309,9 @@ fn egress_section(bin: &Path, root: &Path, codex_home: &Path) -> Result<String, 
         ),
     ];
     let runs = "10";
-    let json = work.join("egress.json");
     let mut command = Command::new("hyperfine");
-    command
-        .env("CODEX_HOME", codex_home)
-        .args(["-N", "--warmup", "2", "--runs", runs, "--export-json"])
-        .arg(&json);
-    for (name, line) in &cases {
-        command.args(["-n", name, line]);
-    }
-    run(&mut command)?;
-    let results: Value = serde_json::from_str(
-        &std::fs::read_to_string(&json).map_err(|e| format!("{}: {e}", json.display()))?,
-    )
-    .map_err(|e| format!("hyperfine JSON: {e}"))?;
-    let medians: Vec<f64> = results["results"]
-        .as_array()
-        .ok_or("hyperfine JSON has no results")?
-        .iter()
-        .map(|r| r["median"].as_f64().unwrap_or(f64::NAN))
-        .collect();
-    if medians.len() != cases.len() {
-        return Err("hyperfine returned a different number of results".into());
-    }
+    command.env("CODEX_HOME", codex_home);
+    let medians = hyperfine_medians(command, &cases, runs, &work.join("egress.json"))?;
     let mib = DOWNLOAD_BYTES as f64 / f64::from(1u32 << 20);
     let mut out = String::new();
     let _ = writeln!(out, "## Egress proxy: a large download\n");
@@ -365,6 +352,38 @@ fn egress_section(bin: &Path, root: &Path, codex_home: &Path) -> Result<String, 
     out.push_str(&proxy_latency(root)?);
     out.push_str(&idle_tunnels(bin, port, &work, codex_home)?);
     Ok(out.trim_end().to_owned())
+}
+
+/// Runs `hyperfine` (`command`, its environment set) on `cases` in one run
+/// (`-N`, two warm-ups, `runs` runs) and returns their medians in seconds,
+/// in order.
+pub(crate) fn hyperfine_medians(
+    mut command: Command,
+    cases: &[(&str, String)],
+    runs: &str,
+    json: &Path,
+) -> Result<Vec<f64>, String> {
+    command
+        .args(["-N", "--warmup", "2", "--runs", runs, "--export-json"])
+        .arg(json);
+    for (name, line) in cases {
+        command.args(["-n", name, line]);
+    }
+    run(&mut command)?;
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(json).map_err(|e| format!("{}: {e}", json.display()))?,
+    )
+    .map_err(|e| format!("hyperfine JSON: {e}"))?;
+    let medians: Vec<f64> = results["results"]
+        .as_array()
+        .ok_or("hyperfine JSON has no results")?
+        .iter()
+        .map(|r| r["median"].as_f64().unwrap_or(f64::NAN))
+        .collect();
+    if medians.len() != cases.len() {
+        return Err("hyperfine returned a different number of results".into());
+    }
+    Ok(medians)
 }
 
 /// What the proxy adds to one request and to one tunnel's set-up: criterion
@@ -741,7 +760,7 @@ fn audit_section(
 }
 
 /// Runs one criterion benchmark (2 s warm-up, `seconds` of measurement).
-fn criterion_bench(package: &str, bench: &str, seconds: &str) -> Result<(), String> {
+pub(crate) fn criterion_bench(package: &str, bench: &str, seconds: &str) -> Result<(), String> {
     run(Command::new(crate::cargo_path()).args([
         "bench",
         "--quiet",
@@ -758,7 +777,7 @@ fn criterion_bench(package: &str, bench: &str, seconds: &str) -> Result<(), Stri
 }
 
 /// Median of a criterion benchmark, in nanoseconds.
-fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
+pub(crate) fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
     let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let value: Value =
@@ -956,7 +975,7 @@ fn domain_section(root: &Path) -> Result<String, String> {
     Ok(out.trim_end().to_owned())
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     let status = command.status().map_err(|e| format!("{command:?}: {e}"))?;
     if status.success() {
         Ok(())
@@ -1025,7 +1044,7 @@ fn peak_rss_kib(argv: &[String], codex_home: &Path) -> Option<i64> {
     Some(peak)
 }
 
-fn host_line() -> String {
+pub(crate) fn host_line() -> String {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()

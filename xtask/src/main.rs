@@ -8,10 +8,12 @@
 //!   `SKIPPED name: reason` counts as skipped, not passed.
 //! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
 //!   `validate` against bare `true`, and the criterion benchmarks, written into
-//!   `docs/benchmarks.md`. `bench egress` runs only the egress proxy's section.
+//!   `docs/benchmarks.md`. `bench egress` runs only the egress proxy's section,
+//!   `bench limited` only the read-only network's (HTTPS inspected).
 //! - `schema [--check]`: regenerate (or check) `docs/schemas/*.schema.json`.
 
 mod bench;
+mod bench_limited;
 mod schema;
 
 use std::io::{BufRead, BufReader, Write};
@@ -64,11 +66,12 @@ fn main() -> ExitCode {
     {
         ["ci"] => report(ci()),
         ["bench"] => report(bench::bench()),
-        ["bench", "egress"] => report(bench::egress_only()),
+        ["bench", "egress"] => report(bench::section_only("egress")),
+        ["bench", "limited"] => report(bench::section_only("limited")),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench [egress] | schema [--check]");
+            eprintln!("usage: cargo xtask ci | bench [egress|limited] | schema [--check]");
             ExitCode::from(2)
         }
     }
