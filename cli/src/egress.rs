@@ -92,6 +92,26 @@ impl std::fmt::Debug for Inspection {
     }
 }
 
+/// `dir` must be a directory (not a link to one) of this user that nobody
+/// else may write: the bundle the commands trust is made in it.
+fn private_directory(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory of this user that only it may write (a link, another \
+                 owner, or group/world-writable): refusing to keep the run's certificate bundle there",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Where the bundles of sessions in limited mode live, under `$CODEX_HOME`.
 const BUNDLES: &str = "ca-bundles";
 
@@ -137,6 +157,7 @@ impl Inspection {
             .mode(0o700)
             .create(&parent)
             .map_err(io)?;
+        private_directory(&parent).map_err(io)?;
         let dir = tempfile::Builder::new()
             .prefix("run-")
             .permissions(std::fs::Permissions::from_mode(0o700))

@@ -1258,3 +1258,40 @@ fn another_sandbox_cannot_touch_a_live_bundle() {
     assert!(stdout.starts_with("0\nSTILL-THERE"), "{}", text(&output));
     assert!(!run_dir.exists(), "the bundle outlived its run");
 }
+
+/// The bundle is made only in a private directory of this user: a
+/// `ca-bundles` that is a link (to a directory someone else reads or
+/// writes) or that others may write is refused before anything runs.
+#[test]
+fn a_bundle_directory_that_is_not_private_is_refused() {
+    skip_unless_ready!("a_bundle_directory_that_is_not_private_is_refused");
+    use std::os::unix::fs::PermissionsExt;
+    for case in ["link", "world-writable"] {
+        let setup = Setup::new();
+        let bundles = setup.fixture.codex_home.join("ca-bundles");
+        std::fs::create_dir_all(&setup.fixture.codex_home).unwrap();
+        let elsewhere = setup.fixture.home.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        match case {
+            "link" => std::os::unix::fs::symlink(&elsewhere, &bundles).unwrap(),
+            _ => {
+                std::fs::create_dir(&bundles).unwrap();
+                std::fs::set_permissions(&bundles, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+        }
+        let output = setup.run("net-read-only", &[], "echo RAN");
+        assert_eq!(output.status.code(), Some(125), "{case}: {}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("is not a directory of this user that only it may write"),
+            "{case}: {}",
+            text(&output)
+        );
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("RAN"));
+        assert_eq!(
+            std::fs::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "{case}: something was written through the link"
+        );
+    }
+}
