@@ -73,59 +73,31 @@ pub(crate) fn session_egress(
 
 /// Limited mode's HTTPS inspection for one session: a certificate authority
 /// made for it (its key stays in this process's memory), the roots the
-/// proxy verifies upstream servers against, and the bundle of both that the
-/// session's commands are told to trust — in a private directory (0700)
-/// that is removed with the session and kept read-only inside the sandbox.
+/// proxy verifies upstream servers against, and the bundle of both (PEM)
+/// that the session's commands are told to trust. A sandboxed command gets
+/// the bundle as a file of its own sandbox
+/// ([`LinuxSandbox::ca_bundle`](crate::native::LinuxSandbox::ca_bundle)), which no
+/// other process can reach; only the standalone proxy writes it to disk
+/// ([`BundleFile`]).
 pub(crate) struct Inspection {
     ca: InspectionCa,
     roots: UpstreamRoots,
-    bundle: PathBuf,
-    _dir: tempfile::TempDir,
+    bundle: String,
 }
 
 impl std::fmt::Debug for Inspection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inspection")
-            .field("bundle", &self.bundle)
             .field("roots", &self.roots)
             .finish_non_exhaustive()
     }
 }
 
-/// `dir` must be a directory (not a link to one) of this user that nobody
-/// else may write: the bundle the commands trust is made in it.
-fn private_directory(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt as _;
-    let meta = std::fs::symlink_metadata(dir)?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is not a directory of this user that only it may write (a link, another \
-                 owner, or group/world-writable): refusing to keep the run's certificate bundle there",
-                dir.display()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// Where the bundles of sessions in limited mode live, under `$CODEX_HOME`.
-const BUNDLES: &str = "ca-bundles";
-
 impl Inspection {
-    /// For `rules` in limited mode: a fresh authority, the system's roots
-    /// (as `SSL_CERT_FILE`/`SSL_CERT_DIR` of this process name them), and the
-    /// bundle written under `$CODEX_HOME/ca-bundles/` — which every sandbox
-    /// keeps read-only, so that no command (of this session or another one
-    /// running beside it) can plant an authority in it. `None` in full mode.
-    pub(crate) fn for_rules(
-        rules: &EgressRules,
-        env: &Environment,
-        notices: &Notices,
-    ) -> Result<Option<Self>, Error> {
+    /// For `rules` in limited mode: a fresh authority and the system's roots
+    /// (as `SSL_CERT_FILE`/`SSL_CERT_DIR` of this process name them). `None`
+    /// in full mode.
+    pub(crate) fn for_rules(rules: &EgressRules, notices: &Notices) -> Result<Option<Self>, Error> {
         if rules.mode != NetworkMode::Limited {
             return Ok(None);
         }
@@ -143,58 +115,82 @@ impl Inspection {
                 "read-only network: a root certificate location was skipped: {problem}"
             )));
         }
+        let bundle = roots.trust_bundle(&ca);
+        Ok(Some(Self { ca, roots, bundle }))
+    }
+
+    /// The bundle (PEM): the system's roots, then the run's authority.
+    pub(crate) fn bundle(&self) -> &str {
+        &self.bundle
+    }
+}
+
+/// The standalone proxy's bundle on disk, for programs on the host:
+/// `$CODEX_HOME/ca-bundles/run-XXXXXX/ca-bundle.pem`, in directories of this
+/// user that nobody else may write, removed when the proxy stops.
+#[derive(Debug)]
+struct BundleFile {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl BundleFile {
+    fn write(inspection: &Inspection, env: &Environment) -> Result<Self, Error> {
         let io = |source| Error::Io {
-            what: "writing the run's certificate bundle",
+            what: "writing the proxy's certificate bundle",
             source,
         };
-        let parent = env
+        let home = env
             .codex_home()
             .map_err(|e| Error::Configuration(e.into()))?
-            .ok_or(ConfigurationError::NoCodexHome)?
-            .join(BUNDLES);
+            .ok_or(ConfigurationError::NoCodexHome)?;
+        let parent = home.join(BUNDLES);
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&parent)
             .map_err(io)?;
+        private_directory(&home).map_err(io)?;
         private_directory(&parent).map_err(io)?;
         let dir = tempfile::Builder::new()
             .prefix("run-")
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&parent)
             .map_err(io)?;
-        let bundle = dir.path().join("ca-bundle.pem");
+        let path = dir.path().join("ca-bundle.pem");
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(&bundle)
+            .open(&path)
             .map_err(io)?;
-        file.write_all(roots.trust_bundle(&ca).as_bytes())
-            .map_err(io)?;
-        Ok(Some(Self {
-            ca,
-            roots,
-            bundle,
-            _dir: dir,
-        }))
-    }
-
-    /// The directory of the bundle: protected (read-only) inside the sandbox.
-    pub(crate) fn directory(&self) -> &Path {
-        self.bundle.parent().unwrap_or(&self.bundle)
-    }
-
-    /// The bundle file (the system's roots and the run's authority).
-    pub(crate) fn bundle(&self) -> &Path {
-        &self.bundle
-    }
-
-    /// The variables that point the common tools at the bundle.
-    pub(crate) fn environment(&self) -> Vec<(&'static str, String)> {
-        codex_network_proxy::trust_environment(&self.bundle)
+        file.write_all(inspection.bundle.as_bytes()).map_err(io)?;
+        Ok(Self { path, _dir: dir })
     }
 }
+
+/// `dir` must be a directory (not a link to one) of this user that nobody
+/// else may write: the bundle programs trust is made beneath it.
+fn private_directory(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o022 != 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a directory of this user that only it may write (a link, another \
+                 owner, or group/world-writable): refusing to keep the certificate bundle there",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the standalone proxy's bundles live, under `$CODEX_HOME`.
+const BUNDLES: &str = "ca-bundles";
 
 /// The proxy of a session: started at the first command that needs it (a
 /// supervising start must begin single-threaded), then shared by every
@@ -226,11 +222,6 @@ impl SessionProxy {
             inspection,
             running: Mutex::new(None),
         }
-    }
-
-    /// Limited mode's bundle and variables, for the commands.
-    pub(crate) fn inspection(&self) -> Option<&Inspection> {
-        self.inspection.as_ref()
     }
 
     /// Serves a started command's listeners, starting the proxy if needed.
@@ -283,7 +274,7 @@ pub struct StandaloneProxy {
     http: SocketAddr,
     socks: SocketAddr,
     rules: EgressRules,
-    inspection: Option<Inspection>,
+    bundle: Option<BundleFile>,
 }
 
 impl StandaloneProxy {
@@ -295,7 +286,11 @@ impl StandaloneProxy {
         http: SocketAddr,
         socks: SocketAddr,
     ) -> Result<Self, Error> {
-        let inspection = Inspection::for_rules(&rules, env, &core.notices)?;
+        let inspection = Inspection::for_rules(&rules, &core.notices)?;
+        let bundle = inspection
+            .as_ref()
+            .map(|i| BundleFile::write(i, env))
+            .transpose()?;
         let proxy = start(core, rules.clone(), log_http, inspection.as_ref())?;
         let (http, socks) = proxy.bind(http, socks).map_err(Error::EgressProxy)?;
         Ok(Self {
@@ -303,7 +298,7 @@ impl StandaloneProxy {
             http,
             socks,
             rules,
-            inspection,
+            bundle,
         })
     }
 
@@ -311,7 +306,7 @@ impl StandaloneProxy {
     /// proxy's own authority) a client must trust for HTTPS to work; removed
     /// when the proxy stops.
     pub fn ca_bundle(&self) -> Option<&Path> {
-        self.inspection.as_ref().map(Inspection::bundle)
+        self.bundle.as_ref().map(|b| b.path.as_path())
     }
 
     /// Where the HTTP proxy listens.
@@ -335,8 +330,8 @@ impl StandaloneProxy {
     /// (`SSL_CERT_FILE`, `CURL_CA_BUNDLE`, `REQUESTS_CA_BUNDLE`, ...).
     pub fn environment(&self) -> Vec<(&'static str, String)> {
         let mut vars = codex_network_proxy::proxy_environment(self.http, self.socks);
-        if let Some(inspection) = &self.inspection {
-            vars.extend(inspection.environment());
+        if let Some(bundle) = &self.bundle {
+            vars.extend(codex_network_proxy::trust_environment(&bundle.path));
         }
         vars
     }

@@ -163,10 +163,11 @@ pub enum ConfigurationError {
         /// Who decided.
         decided_by: String,
     },
-    /// A read-only network needs `$CODEX_HOME` (or `$HOME`) for the bundle
-    /// of certificates its commands trust: a place no sandbox may write.
+    /// The standalone proxy in limited mode needs `$CODEX_HOME` (or
+    /// `$HOME`) for the bundle of certificates its clients trust.
     #[error(
-        "the read-only network needs CODEX_HOME or HOME: the certificate bundle its commands          trust is kept there, where no sandboxed command can write"
+        "the read-only network's standalone proxy needs CODEX_HOME or HOME: the certificate \
+         bundle its clients trust is kept there"
     )]
     NoCodexHome,
 }

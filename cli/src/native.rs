@@ -3,8 +3,8 @@
 
 #[cfg(target_os = "linux")]
 pub use codex_sandbox_linux::{
-    Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError, PreparedSandbox, SandboxPlan,
-    Supervised,
+    CA_BUNDLE_PATH, Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError,
+    PreparedSandbox, SandboxPlan, Supervised,
 };
 
 /// The sandbox of the operating system this was built for.

@@ -213,12 +213,9 @@ impl SessionBuilder {
         // Limited mode: the run's certificate authority and the bundle the
         // commands trust, read-only inside the sandbox.
         let inspection = match &core.egress {
-            Some(rules) => Inspection::for_rules(rules, &self.env, &core.notices)?,
+            Some(rules) => Inspection::for_rules(rules, &core.notices)?,
             None => None,
         };
-        if let Some(inspection) = &inspection {
-            protected.push(inspection.directory().to_path_buf());
-        }
         let sandbox = if self.best_effort {
             LinuxSandbox::best_effort()
         } else {
@@ -228,6 +225,10 @@ impl SessionBuilder {
         .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
         let sandbox = match &core.egress {
             Some(_) => sandbox.filtered_network(EgressPorts::default()),
+            None => sandbox,
+        };
+        let sandbox = match &inspection {
+            Some(inspection) => sandbox.ca_bundle(inspection.bundle().as_bytes()),
             None => sandbox,
         };
         let prepared = sandbox
@@ -925,10 +926,12 @@ impl SessionCommand<'_> {
                 command.env(key, value);
             }
             // Limited mode: HTTPS goes through the proxy's inspection, whose
-            // authority the command must trust.
-            let trust = session.proxy.as_ref().and_then(|p| p.inspection());
-            for (key, value) in trust.map(Inspection::environment).unwrap_or_default() {
-                command.env(key, value);
+            // authority the command must trust: the bundle in its sandbox.
+            if session.sandbox.has_ca_bundle() {
+                let bundle = std::path::Path::new(crate::native::CA_BUNDLE_PATH);
+                for (key, value) in codex_network_proxy::trust_environment(bundle) {
+                    command.env(key, value);
+                }
             }
         }
         for (key, value) in &self.env {

@@ -395,6 +395,9 @@ fn pem_certificates(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where a sandboxed command finds the certificates it trusts.
+const BUNDLE_IN_SANDBOX: &str = "/dev/codex-policy-ca-bundle.pem";
+
 macro_rules! skip_unless_ready {
     ($name:expr) => {
         if let Some(reason) = skip_reason().or_else(curl_missing) {
@@ -732,14 +735,8 @@ fn the_run_ca_is_trusted_inside_and_unknown_outside() {
     assert!(output.status.success(), "{}", text(&output));
     let parts = sections(&output);
     let bundle = bundle_of(&output);
-    assert!(
-        bundle.path.starts_with(&format!(
-            "{}/ca-bundles/run-",
-            setup.fixture.codex_home.display()
-        )) && bundle.path.ends_with("/ca-bundle.pem"),
-        "{}",
-        text(&output)
-    );
+    // A file of the sandbox's own, in its private /dev.
+    assert_eq!(bundle.path, BUNDLE_IN_SANDBOX, "{}", text(&output));
     // Every tool's variable names the bundle, and the proxy variables are set.
     let env = section(&parts, "env", &output);
     for var in [
@@ -774,13 +771,15 @@ fn the_run_ca_is_trusted_inside_and_unknown_outside() {
     assert_eq!(certificates.first(), Some(&test_ca), "{}", text(&output));
     let run_ca = bundle.last_certificate();
     assert_ne!(run_ca, test_ca, "{}", text(&output));
-    // Gone once the run is over, directory and all.
-    let path = Path::new(&bundle.path);
-    assert!(!path.exists(), "{} outlived the run", bundle.path);
+    // Never on the host's file system: nothing to outlive the run.
     assert!(
-        !path.parent().unwrap().exists(),
-        "{} outlived the run",
-        path.parent().unwrap().display()
+        !Path::new(&bundle.path).exists(),
+        "{} on the host",
+        bundle.path
+    );
+    assert!(
+        !setup.fixture.codex_home.join("ca-bundles").exists(),
+        "a bundle was written under $CODEX_HOME"
     );
     // And never added to the host's store.
     let store = Path::new("/etc/ssl/certs/ca-certificates.crt");
@@ -810,7 +809,6 @@ fn each_run_gets_its_own_ca() {
     let second = setup.run("net-read-only", &[], SHOW_BUNDLE);
     assert!(second.status.success(), "{}", text(&second));
     let (first, second) = (bundle_of(&first), bundle_of(&second));
-    assert_ne!(first.path, second.path);
     assert_ne!(
         first.last_certificate(),
         second.last_certificate(),
@@ -855,8 +853,9 @@ fn the_bundle_is_read_only_even_where_tmp_is_writable() {
     assert!(output.status.success(), "{}", text(&output));
     let parts = sections(&output);
     let path = section(&parts, "path", &output).trim();
-    assert!(
-        path.contains("/ca-bundles/run-"),
+    assert_eq!(
+        path,
+        BUNDLE_IN_SANDBOX,
         "limited mode not on: {}",
         text(&output)
     );
@@ -1184,8 +1183,9 @@ fn the_authority_key_is_out_of_the_commands_reach() {
 }
 
 /// A command of another session running beside a limited run — with the
-/// directory that holds `$CODEX_HOME` writable, as `/tmp` would be — cannot
-/// plant an authority in that run's bundle, nor move it away.
+/// directories that hold `$CODEX_HOME` and `/tmp` writable — finds no bundle
+/// of that run anywhere on the host to plant an authority in: it exists only
+/// in the limited run's own sandbox, unchanged until the end.
 #[test]
 fn another_sandbox_cannot_touch_a_live_bundle() {
     skip_unless_ready!("another_sandbox_cannot_touch_a_live_bundle");
@@ -1198,44 +1198,23 @@ fn another_sandbox_cannot_touch_a_live_bundle() {
             &[
                 "bash",
                 "-c",
-                "sleep 4; grep -c PLANTED \"$SSL_CERT_FILE\"; \
-                 cat \"$SSL_CERT_FILE\" > /dev/null && echo STILL-THERE",
+                "cksum < \"$SSL_CERT_FILE\"; echo started > /dev/stderr; sleep 3; \
+                 cksum < \"$SSL_CERT_FILE\"",
             ],
         )
         .env("SSL_CERT_FILE", &setup.ca_file)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let bundles = setup.fixture.codex_home.join("ca-bundles");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
-    let run_dir = loop {
-        let found = std::fs::read_dir(&bundles)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.join("ca-bundle.pem").exists());
-        if let Some(dir) = found {
-            break dir;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no bundle appeared in {}",
-            bundles.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let bundle = run_dir.join("ca-bundle.pem");
+    std::thread::sleep(std::time::Duration::from_millis(800));
     let base = setup.fixture.codex_home.parent().unwrap();
     let attack = format!(
-        "echo '# PLANTED' >> {b} && echo APPENDED; \
-         mv {d} {d}.moved && echo MOVED; \
-         mv {home} {home}.moved && echo HOME-MOVED; \
+        "found=$(find {base} -name '*ca-bundle*' 2>/dev/null | head -5); \
+         echo \"found: $found\"; \
+         for f in $found; do echo '# PLANTED' >> \"$f\" && echo \"APPENDED $f\"; done; \
+         echo '# PLANTED' >> {BUNDLE_IN_SANDBOX} 2>/dev/null && echo APPENDED-OWN; \
          touch {base}/writable-here && echo BASE-WRITABLE",
-        b = bundle.display(),
-        d = run_dir.display(),
-        home = setup.fixture.codex_home.display(),
         base = base.display(),
     );
     let other = setup
@@ -1249,29 +1228,35 @@ fn another_sandbox_cannot_touch_a_live_bundle() {
         .unwrap();
     let said = String::from_utf8_lossy(&other.stdout);
     assert!(said.contains("BASE-WRITABLE"), "{}", text(&other));
-    for done in ["APPENDED", "MOVED", "HOME-MOVED"] {
-        assert!(!said.contains(done), "{done}: {}", text(&other));
-    }
+    assert!(
+        said.contains("found: \n"),
+        "a bundle on the host: {}",
+        text(&other)
+    );
+    assert!(!said.contains("APPENDED"), "{}", text(&other));
     let output = limited.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with("0\nSTILL-THERE"), "{}", text(&output));
-    assert!(!run_dir.exists(), "the bundle outlived its run");
+    let sums: Vec<&str> = stdout.lines().collect();
+    assert_eq!(sums.len(), 2, "{}", text(&output));
+    assert_eq!(sums[0], sums[1], "the bundle changed: {}", text(&output));
 }
 
-/// The bundle is made only in a private directory of this user: a
-/// `ca-bundles` that is a link (to a directory someone else reads or
-/// writes) or that others may write is refused before anything runs.
+/// The standalone proxy writes its bundle (for programs on the host) only
+/// in private directories of this user: a `$CODEX_HOME/ca-bundles` that is a
+/// link, or that others may write, is refused before anything listens.
 #[test]
 fn a_bundle_directory_that_is_not_private_is_refused() {
-    skip_unless_ready!("a_bundle_directory_that_is_not_private_is_refused");
     use std::os::unix::fs::PermissionsExt;
     for case in ["link", "world-writable"] {
-        let setup = Setup::new();
-        let bundles = setup.fixture.codex_home.join("ca-bundles");
-        std::fs::create_dir_all(&setup.fixture.codex_home).unwrap();
-        let elsewhere = setup.fixture.home.join("elsewhere");
-        std::fs::create_dir_all(&elsewhere).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        let codex_home = home.join("codex-home");
+        std::fs::create_dir(&codex_home).unwrap();
+        std::fs::set_permissions(&codex_home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bundles = codex_home.join("ca-bundles");
+        let elsewhere = home.join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
         match case {
             "link" => std::os::unix::fs::symlink(&elsewhere, &bundles).unwrap(),
             _ => {
@@ -1279,7 +1264,15 @@ fn a_bundle_directory_that_is_not_private_is_refused() {
                 std::fs::set_permissions(&bundles, std::fs::Permissions::from_mode(0o777)).unwrap();
             }
         }
-        let output = setup.run("net-read-only", &[], "echo RAN");
+        let output = Command::new(common::codex_policy_bin())
+            .env_clear()
+            .env("HOME", home)
+            .env("CODEX_HOME", &codex_home)
+            .args(["--profile", "net-read-only", "proxy", "--no-audit"])
+            .args(["--listen", "127.0.0.1:0", "--socks", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(125), "{case}: {}", text(&output));
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -1287,7 +1280,7 @@ fn a_bundle_directory_that_is_not_private_is_refused() {
             "{case}: {}",
             text(&output)
         );
-        assert!(!String::from_utf8_lossy(&output.stdout).contains("RAN"));
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("listening"));
         assert_eq!(
             std::fs::read_dir(&elsewhere).unwrap().count(),
             0,

@@ -112,6 +112,11 @@ pub(crate) struct BindMount {
 pub(crate) struct DeviceSetup {
     /// The host's device nodes to bind (the same path under the new `/dev`).
     pub(crate) nodes: Vec<CString>,
+    /// The tmpfs's options (its size leaves room for the bundle).
+    pub(crate) tmpfs_options: CString,
+    /// Certificates the command trusts, written read-only at
+    /// [`CA_BUNDLE_PATH`](crate::sandbox::CA_BUNDLE_PATH).
+    pub(crate) ca_bundle: Option<std::sync::Arc<[u8]>>,
     /// Landlock rights granted beneath the private `/dev/shm` and `/dev/pts`,
     /// which exist only once mounted: rules added in the child.
     pub(crate) shm_access: u64,
@@ -530,7 +535,7 @@ unsafe fn private_dev(devices: &DeviceSetup) -> StepResult {
             c"/dev",
             c"tmpfs",
             libc::MS_NOSUID | libc::MS_NOEXEC,
-            c"mode=0755,size=64k",
+            &devices.tmpfs_options,
         )?;
         for (&tree, node) in trees.iter().zip(&devices.nodes) {
             if tree < 0 {
@@ -580,6 +585,9 @@ unsafe fn private_dev(devices: &DeviceSetup) -> StepResult {
             libc::MS_NOSUID | libc::MS_NODEV,
             c"mode=1777",
         )?;
+        if let Some(bundle) = &devices.ca_bundle {
+            write_new_file(crate::sandbox::CA_BUNDLE_C_PATH, bundle)?;
+        }
         for (target, link) in [
             (c"pts/ptmx", c"/dev/ptmx"),
             (c"/proc/self/fd", c"/dev/fd"),
@@ -592,8 +600,48 @@ unsafe fn private_dev(devices: &DeviceSetup) -> StepResult {
                 Stage::Devices,
             )?;
         }
+        // Complete: read-only from here (its own devpts and /dev/shm are
+        // mounts of their own and stay writable), so the command can neither
+        // add to /dev nor replace, move or re-mode what is in it.
+        fs(
+            c"none",
+            c"/dev",
+            c"",
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NOEXEC,
+            c"",
+        )?;
     }
     Ok(())
+}
+
+/// Creates `path` (it must not exist), read-only for everyone, holding `bytes`.
+unsafe fn write_new_file(path: &std::ffi::CStr, bytes: &[u8]) -> StepResult {
+    // SAFETY (whole function): open/write/close on parent-prepared memory.
+    unsafe {
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o444,
+        );
+        if fd < 0 {
+            return Err((Stage::Devices, errno()));
+        }
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let n = libc::write(fd, rest.as_ptr().cast(), rest.len());
+            if n < 0 && errno() == libc::EINTR {
+                continue;
+            }
+            if n <= 0 {
+                let err = errno();
+                libc::close(fd);
+                return Err((Stage::Devices, err));
+            }
+            rest = &rest[n as usize..];
+        }
+        libc::close(fd);
+        Ok(())
+    }
 }
 
 /// `struct landlock_path_beneath_attr` (packed in the kernel ABI).

@@ -81,8 +81,8 @@ pub use host::HostCapabilities;
 pub use landlock_rules::LandlockError;
 #[cfg(target_os = "linux")]
 pub use sandbox::{
-    Compatibility, LinuxSandbox, LinuxSandboxError, PreparedSandbox, RepointableStep, SandboxPlan,
-    Supervised,
+    CA_BUNDLE_PATH, Compatibility, LinuxSandbox, LinuxSandboxError, PreparedSandbox,
+    RepointableStep, SandboxPlan, Supervised,
 };
 #[cfg(target_os = "linux")]
 pub use seccomp_filter::SeccompError;

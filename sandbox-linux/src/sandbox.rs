@@ -279,6 +279,8 @@ pub struct LinuxSandbox {
     allowed_unix_sockets: Vec<PathBuf>,
     /// Set by [`filtered_network`](Self::filtered_network).
     egress: Option<EgressPorts>,
+    /// Set by [`ca_bundle`](Self::ca_bundle).
+    ca_bundle: Option<Arc<[u8]>>,
 }
 
 impl Default for LinuxSandbox {
@@ -348,6 +350,7 @@ impl LinuxSandbox {
             protected_paths: Vec::new(),
             allowed_unix_sockets: Vec::new(),
             egress: None,
+            ca_bundle: None,
         }
     }
 
@@ -400,6 +403,19 @@ impl LinuxSandbox {
     #[must_use]
     pub fn filtered_network(mut self, ports: EgressPorts) -> Self {
         self.egress = Some(ports);
+        self
+    }
+
+    /// Certificates (PEM) the command is to trust, as a file of the
+    /// sandbox's own at [`CA_BUNDLE_PATH`], in its private `/dev`: made at each
+    /// start, in a mount namespace no other process enters, so no command of
+    /// another sandbox and nothing on the host can read or replace it (the
+    /// command itself may only change its own copy). Needs user namespaces
+    /// (the private `/dev`); without them the file is absent, and whatever
+    /// the command would verify with it fails — closed.
+    #[must_use]
+    pub fn ca_bundle(mut self, pem: impl Into<Arc<[u8]>>) -> Self {
+        self.ca_bundle = Some(pem.into());
         self
     }
 
@@ -793,10 +809,17 @@ impl LinuxSandbox {
                     ports.http, ports.socks
                 ));
             }
+            if let Some(bundle) = &self.ca_bundle {
+                rules.push(format!(
+                    "certificates to trust: {CA_BUNDLE_PATH} ({} bytes), in the private /dev",
+                    bundle.len()
+                ));
+            }
             Some(Arc::new(namespace_config(
                 network_namespace,
                 device_access,
                 egress,
+                self.ca_bundle.clone(),
             )?))
         } else {
             None
@@ -960,6 +983,17 @@ impl PreparedSandbox {
     /// built, in best effort).
     pub fn egress_ports(&self) -> Option<EgressPorts> {
         self.egress
+    }
+
+    /// Whether each command finds the certificates of
+    /// [`LinuxSandbox::ca_bundle`] at [`CA_BUNDLE_PATH`] (only where the
+    /// sandbox has its private `/dev`).
+    pub fn has_ca_bundle(&self) -> bool {
+        self.layers
+            .as_ref()
+            .and_then(|l| l.namespaces.as_ref())
+            .and_then(|ns| ns.devices.as_ref())
+            .is_some_and(|d| d.ca_bundle.is_some())
     }
 
     /// Starts `command` in the sandbox and returns it with the report of what
@@ -1334,6 +1368,7 @@ fn namespace_config(
     network_namespace: bool,
     (shm_access, pts_access): (u64, u64),
     egress: Option<EgressPorts>,
+    ca_bundle: Option<Arc<[u8]>>,
 ) -> io::Result<NamespaceConfig> {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -1346,7 +1381,7 @@ fn namespace_config(
         flags,
         uid_map: format!("{uid} {uid} 1\n").into_bytes(),
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
-        devices: Some(device_setup(shm_access, pts_access)?),
+        devices: Some(device_setup(shm_access, pts_access, ca_bundle)?),
         egress: egress.map(egress::child_ports),
     })
 }
@@ -1716,16 +1751,33 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
 }
 
 /// The host's ordinary device nodes the child binds into its own `/dev`.
-pub(crate) fn device_setup(shm_access: u64, pts_access: u64) -> io::Result<DeviceSetup> {
+pub(crate) fn device_setup(
+    shm_access: u64,
+    pts_access: u64,
+    ca_bundle: Option<Arc<[u8]>>,
+) -> io::Result<DeviceSetup> {
+    // 64 KiB for the nodes and links, and room for the bundle.
+    let size = 64 * 1024
+        + ca_bundle
+            .as_ref()
+            .map_or(0, |b| b.len().div_ceil(4096) * 4096);
     Ok(DeviceSetup {
         nodes: DEVICES
             .iter()
             .map(|name| c_path(Path::new(&format!("/dev/{name}"))))
             .collect::<io::Result<_>>()?,
+        tmpfs_options: CString::new(format!("mode=0755,size={size}"))
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        ca_bundle,
         shm_access,
         pts_access,
     })
 }
+
+/// Where [`LinuxSandbox::ca_bundle`] puts the certificates, inside the sandbox.
+pub const CA_BUNDLE_PATH: &str = "/dev/codex-policy-ca-bundle.pem";
+/// [`CA_BUNDLE_PATH`] for the system call.
+pub(crate) const CA_BUNDLE_C_PATH: &std::ffi::CStr = c"/dev/codex-policy-ca-bundle.pem";
 
 /// How far the search for nested repositories looks: directory levels below
 /// each writable root, and entries per root (a bound on start-up cost; when it
