@@ -201,8 +201,46 @@ pub(crate) fn section_only(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Bytes of the egress download benchmark.
-const DOWNLOAD_BYTES: u64 = 256 << 20;
+/// Bytes of the download benchmarks (egress and read-only network).
+pub(crate) const DOWNLOAD_BYTES: u64 = 256 << 20;
+
+/// A request head (up to the blank line, at most 16 KiB), read byte by byte
+/// so that nothing after it is consumed; `None` if the client left.
+pub(crate) fn read_head(stream: &mut impl std::io::Read) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(head)
+}
+
+/// Answers a request head: `big` bytes of body for `/big`, two otherwise.
+pub(crate) fn answer_download(
+    stream: &mut impl std::io::Write,
+    head: &[u8],
+    big: u64,
+) -> std::io::Result<()> {
+    let length = if head.windows(4).any(|w| w == b"/big") {
+        big
+    } else {
+        2
+    };
+    let header =
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n");
+    stream.write_all(header.as_bytes())?;
+    let chunk = vec![b'x'; 1 << 20];
+    let mut left = length;
+    while left > 0 {
+        let n = left.min(chunk.len() as u64) as usize;
+        stream.write_all(&chunk[..n])?;
+        left -= n as u64;
+    }
+    stream.flush()
+}
 
 /// Serves `GET` on loopback with `DOWNLOAD_BYTES` of body for `/big` and
 /// two bytes otherwise; echoes anything sent after `ECHO` (tunnel tests).
@@ -218,14 +256,9 @@ fn download_server() -> Result<u16, String> {
                 .stack_size(64 << 10)
                 .spawn(move || {
                     let mut stream = stream;
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
-                        match stream.read(&mut byte) {
-                            Ok(1) => head.push(byte[0]),
-                            _ => return,
-                        }
-                    }
+                    let Some(head) = read_head(&mut stream) else {
+                        return;
+                    };
                     if head.starts_with(b"ECHO") {
                         let mut buf = [0u8; 512];
                         while let Ok(n @ 1..) = stream.read(&mut buf) {
@@ -235,23 +268,7 @@ fn download_server() -> Result<u16, String> {
                         }
                         return;
                     }
-                    let big = head.windows(4).any(|w| w == b"/big");
-                    let length = if big { DOWNLOAD_BYTES } else { 2 };
-                    let header = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-                    );
-                    if stream.write_all(header.as_bytes()).is_err() {
-                        return;
-                    }
-                    let chunk = vec![b'x'; 1 << 20];
-                    let mut left = length;
-                    while left > 0 {
-                        let n = left.min(chunk.len() as u64) as usize;
-                        if stream.write_all(&chunk[..n]).is_err() {
-                            return;
-                        }
-                        left -= n as u64;
-                    }
+                    let _ = answer_download(&mut stream, &head, DOWNLOAD_BYTES);
                 });
         }
     });
@@ -1131,4 +1148,27 @@ fn write_section(path: &PathBuf, name: &str, body: &str) -> Result<(), String> {
         _ => format!("{}\n\n{section}\n", current.trim_end()),
     };
     std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn a_download_answer_carries_the_body_it_announces() {
+        let mut client = std::io::Cursor::new(b"GET /small HTTP/1.1\r\n\r\nNEXT".to_vec());
+        let head = super::read_head(&mut client).unwrap();
+        // Nothing after the head is consumed.
+        assert_eq!(head, b"GET /small HTTP/1.1\r\n\r\n");
+        let mut out = Vec::new();
+        super::answer_download(&mut out, &head, 7).unwrap();
+        assert!(out.ends_with(b"Content-Length: 2\r\nConnection: close\r\n\r\nxx"));
+
+        let big = (1 << 20) + 5;
+        let mut out = Vec::new();
+        super::answer_download(&mut out, b"GET /big HTTP/1.1\r\n\r\n", big).unwrap();
+        let end = out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert!(String::from_utf8_lossy(&out[..end]).contains(&format!("Content-Length: {big}")));
+        assert_eq!((out.len() - end) as u64, big);
+    }
 }

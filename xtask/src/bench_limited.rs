@@ -4,7 +4,7 @@
 //! per HTTPS request.
 
 use std::fmt::Write as _;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -12,10 +12,10 @@ use std::sync::Arc;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::bench::{criterion_bench, criterion_median, host_line, hyperfine_medians};
-
-/// Bytes of the HTTPS download.
-const DOWNLOAD_BYTES: u64 = 256 << 20;
+use crate::bench::{
+    DOWNLOAD_BYTES, answer_download, criterion_bench, criterion_median, host_line,
+    hyperfine_medians, read_head,
+};
 
 /// A loopback HTTPS server (rustls, a thread per connection) whose
 /// certificate, for `127.0.0.1`, a test authority signs; `/big` answers
@@ -61,30 +61,11 @@ fn https_download_server() -> Result<(u16, String), String> {
                     return;
                 };
                 let mut tls = rustls::StreamOwned::new(connection, stream);
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") && head.len() < 16 << 10 {
-                    match tls.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let big = head.windows(4).any(|w| w == b"/big");
-                let length = if big { DOWNLOAD_BYTES } else { 2 };
-                let header = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-                );
-                if tls.write_all(header.as_bytes()).is_err() {
+                let Some(head) = read_head(&mut tls) else {
                     return;
-                }
-                let chunk = vec![b'x'; 1 << 20];
-                let mut left = length;
-                while left > 0 {
-                    let n = left.min(chunk.len() as u64) as usize;
-                    if tls.write_all(&chunk[..n]).is_err() {
-                        return;
-                    }
-                    left -= n as u64;
+                };
+                if answer_download(&mut tls, &head, DOWNLOAD_BYTES).is_err() {
+                    return;
                 }
                 let _ = tls.flush();
                 tls.conn.send_close_notify();
