@@ -146,6 +146,16 @@ fn ctrl_c_reaches_the_command_not_just_the_sandbox() {
         );
         // Its own process group stands in for the terminal's foreground group.
         command.process_group(0).stdout(Stdio::piped());
+        // As from a terminal: SIGINT not ignored, whatever this test inherited
+        // (a job started in the background by a non-interactive shell ignores
+        // it, and a shell cannot trap a signal ignored when it started).
+        // SAFETY: signal(2) is async-signal-safe; it only resets a disposition.
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         let mut child = command.spawn().unwrap();
         let mut ready = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
