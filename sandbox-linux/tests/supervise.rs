@@ -62,6 +62,13 @@ mod linux {
             return;
         }
         assert_eq!(threads(), 1, "this test must run without a harness");
+        // As from a terminal: a job started in the background by a
+        // non-interactive shell inherits SIGINT and SIGQUIT ignored.
+        // SAFETY: signal(2) only resets two dispositions; single-threaded.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+        }
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let workspace = dir.path().canonicalize().unwrap();
         let sandbox = LinuxSandbox::new();
