@@ -173,7 +173,7 @@ fn the_read_only_network_is_named_as_such() {
     for (profile, network) in [
         (
             "net-read-only",
-            "network:        read-only (GET, HEAD, OPTIONS, through the egress proxy; HTTPS inspected)",
+            "network:        read-only, through the egress proxy (GET, HEAD, OPTIONS only; HTTPS inspected)",
         ),
         ("workspace-net", "network:        allowed"),
         ("offline", "network:        denied"),

@@ -24,6 +24,15 @@ impl NetworkMode {
     /// Every mode, most restrictive first.
     pub const ALL: [Self; 2] = [Self::Limited, Self::Full];
 
+    /// What the mode lets through, in words (`explain`, `--show-profile`,
+    /// the composition's notes).
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Self::Limited => "GET, HEAD, OPTIONS only; HTTPS inspected",
+            Self::Full => "every method",
+        }
+    }
+
     /// The name used in configuration files.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -95,10 +95,7 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
 
 /// A network mode and what it lets through.
 fn mode_text(mode: NetworkMode) -> String {
-    match mode {
-        NetworkMode::Limited => format!("{mode} (GET, HEAD, OPTIONS only; HTTPS inspected)"),
-        _ => format!("{mode} (every method)"),
-    }
+    format!("{mode} ({})", mode.describe())
 }
 
 /// What the egress proxy lets through, one line per kind of rule.

@@ -22,19 +22,19 @@ pub(crate) fn render(resolved: &ResolvedProfile, json: bool) -> Result<String, F
             capabilities: caps,
         });
     }
+    let network = match (caps.network, resolved.sandbox_policy.network_mode()) {
+        (false, _) => "denied".to_owned(),
+        (true, NetworkMode::Limited) => format!(
+            "read-only, through the egress proxy ({})",
+            NetworkMode::Limited.describe()
+        ),
+        (true, _) => "allowed".to_owned(),
+    };
     let mut lines = vec![
         format!("profile:        {}", resolved.profile),
         format!("chosen by:      {}", resolved.source),
         format!("file writes:    {}", caps.file_writes),
-        format!(
-            "network:        {}",
-            match (caps.network, resolved.sandbox_policy.network_mode()) {
-                (false, _) => "denied",
-                (true, NetworkMode::Limited) =>
-                    "read-only (GET, HEAD, OPTIONS, through the egress proxy; HTTPS inspected)",
-                (true, _) => "allowed",
-            }
-        ),
+        format!("network:        {network}"),
         format!(
             "sandbox policy: {}",
             serde_json::to_string(&resolved.sandbox_policy).map_err(Failure::internal)?
