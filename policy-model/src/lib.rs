@@ -27,7 +27,9 @@
 //! The types of layers 1 to 3 are re-exported here, at the crate root. An
 //! embedder that only enforces a policy needs layer 1; one that reads the
 //! configuration files as the `codex-policy` command does calls
-//! [`validate::validate`] and then [`effective::compose`].
+//! [`validate::validate`] and then [`effective::compose`]. Validation is given
+//! *today* (UTC, see [`utc_date`]): allow entries past their expiry date no
+//! longer apply, and the model never reads the clock itself.
 //!
 //! ```
 //! use codex_policy_model::SandboxPolicy;
@@ -51,6 +53,9 @@ mod regular_file;
 mod sandbox;
 pub mod validate;
 
+/// The calendar date type of *today* and of expiry dates, so that callers
+/// need no `chrono` of their own.
+pub use chrono::NaiveDate;
 pub use domain::{
     DomainError, DomainMatcher, DomainName, DomainPattern, DomainVerdict, Host, decide,
 };
@@ -64,14 +69,18 @@ pub use files::{
     HarnessPolicy, IpRule, IpRuleError, Limits, Located, Location, MAX_CONFIG_BYTES,
     ManagedNetworkTable, ModeEntry, NetworkAccess, NetworkAccessError, NetworkGate, NetworkRules,
     Observability, OutboundPolicy, PermissionsProfile, PolicyVersion, ProfileNetworkTable,
-    ReadOnlyTable, Requirements, RuntimeContext, RuntimeContextError, RuntimePattern, SampleRate,
-    SandboxTable, SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile, Telemetry,
-    UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, open_regular,
+    ProjectTable, ReadOnlyTable, Requirements, RuntimeContext, RuntimeContextError, RuntimePattern,
+    SampleRate, SandboxTable, SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile,
+    Telemetry, TrustLevel, UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable,
+    open_regular,
 };
+/// Expiring allow entries: the dates as written and where, judged against a
+/// *today* the caller passes in.
+pub use files::{ExpiredAllows, Expiry, ExpiryDate, ExpiryDateError, utc_date};
 pub use policy::{
     ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, NetworkMode,
-    ProtectedHomes, SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownSandboxMode,
-    WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
+    ProtectedHomes, SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownApprovalPolicy,
+    UnknownSandboxMode, WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
 };
 pub use sandbox::{
     EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,

@@ -6,10 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
+use codex_policy_model::NaiveDate;
 use codex_policy_model::effective::{NetworkLevel, compose};
 use codex_policy_model::tightening::{RunContext, loosening_findings};
 use codex_policy_model::validate::{Validation, ValidationInputs, validate};
 use codex_policy_model::{CommandWritable, SandboxPolicy};
+
+/// The date the files are validated on: these tests write no expiry date.
+const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
 
 /// Files written into `dir` by name (`.codexrc.json`, `harness.policy.json`,
 /// `config.toml`, `requirements.toml`), validated.
@@ -27,7 +31,7 @@ fn files(dir: &Path, written: &[(&str, &str)]) -> Validation {
         };
         *slot = Some(path);
     }
-    let v = validate(&inputs);
+    let v = validate(&inputs, TODAY);
     assert!(!v.fails(false), "{:?}", v.findings);
     v
 }
@@ -401,11 +405,14 @@ fn command_writable_domain_allows_may_not_widen_the_rest_of_the_policy() {
             "secrets": {"DB": "arn:aws:secretsmanager:us-east-1:1:secret:db"}}}"#,
     )
     .unwrap();
-    let v = validate(&ValidationInputs {
-        runtime: Some(rc.clone()),
-        requirements: Some(requirements),
-        ..Default::default()
-    });
+    let v = validate(
+        &ValidationInputs {
+            runtime: Some(rc.clone()),
+            requirements: Some(requirements),
+            ..Default::default()
+        },
+        TODAY,
+    );
     assert!(!v.fails(false), "{:?}", v.findings);
     let w = writable_in(ws.path());
     let net = SandboxPolicy::workspace_write(true);
@@ -424,10 +431,13 @@ fn command_writable_domain_allows_may_not_widen_the_rest_of_the_policy() {
 
     // Without a managed allowlist the profile allows every domain: an allowlist
     // in the workspace only narrows it.
-    let v = validate(&ValidationInputs {
-        runtime: Some(rc),
-        ..Default::default()
-    });
+    let v = validate(
+        &ValidationInputs {
+            runtime: Some(rc),
+            ..Default::default()
+        },
+        TODAY,
+    );
     let got = check_with(&v, &w, false, &net, "workspace-net");
     assert!(
         !got.iter().any(|(k, ..)| k.contains("dns_allow")),
@@ -464,11 +474,14 @@ fn command_writable_ip_allow_may_not_open_internal_addresses() {
             "outbound_policy": {"ip_allow": ["10.0.0.0/8"]}}}"#,
     )
     .unwrap();
-    let v = validate(&ValidationInputs {
-        runtime: Some(rc),
-        policy: Some(harness),
-        ..Default::default()
-    });
+    let v = validate(
+        &ValidationInputs {
+            runtime: Some(rc),
+            policy: Some(harness),
+            ..Default::default()
+        },
+        TODAY,
+    );
     let got = check_with(
         &v,
         &writable_in(ws.path()),
@@ -522,11 +535,14 @@ fn command_writable_internal_grants_need_an_unfiltered_baseline() {
         let rc = ws.path().join(".codexrc.json");
         std::fs::write(&rc, text).unwrap();
         for (with_harness, flagged) in [(true, true), (false, false)] {
-            let v = validate(&ValidationInputs {
-                runtime: Some(rc.clone()),
-                policy: with_harness.then(|| harness.clone()),
-                ..Default::default()
-            });
+            let v = validate(
+                &ValidationInputs {
+                    runtime: Some(rc.clone()),
+                    policy: with_harness.then(|| harness.clone()),
+                    ..Default::default()
+                },
+                TODAY,
+            );
             let got = check_with(
                 &v,
                 &writable_in(ws.path()),

@@ -6,9 +6,13 @@
 
 use std::path::Path;
 
+use codex_policy_model::NaiveDate;
 use codex_policy_model::effective::{AllowlistMiss, EgressRules, compose};
 use codex_policy_model::validate::{Validation, ValidationInputs, validate};
 use codex_policy_model::{DomainPattern, SandboxPolicy};
+
+/// The date the files are validated on: these tests write no expiry date.
+const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
 
 fn files(dir: &Path, written: &[(&str, &str)]) -> Validation {
     let mut inputs = ValidationInputs::default();
@@ -24,7 +28,7 @@ fn files(dir: &Path, written: &[(&str, &str)]) -> Validation {
         };
         *slot = Some(path);
     }
-    let v = validate(&inputs);
+    let v = validate(&inputs, TODAY);
     assert!(!v.fails(false), "{:?}", v.findings);
     v
 }

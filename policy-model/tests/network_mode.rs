@@ -7,9 +7,13 @@
 
 use std::path::Path;
 
+use codex_policy_model::NaiveDate;
 use codex_policy_model::effective::{EffectivePolicy, compose};
 use codex_policy_model::validate::{Finding, Validation, ValidationInputs, validate};
 use codex_policy_model::{DomainPattern, NetworkMode, SandboxPolicy};
+
+/// The date the files are validated on: these tests write no expiry date.
+const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
 
 /// Writes `written` into `dir` and validates them (findings returned as is).
 fn validated(dir: &Path, written: &[(&str, &str)]) -> Validation {
@@ -26,7 +30,7 @@ fn validated(dir: &Path, written: &[(&str, &str)]) -> Validation {
         };
         *slot = Some(path);
     }
-    validate(&inputs)
+    validate(&inputs, TODAY)
 }
 
 /// The `net-read-only` profile's policy: read-only, with network.

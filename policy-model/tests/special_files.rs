@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use codex_policy_model::NaiveDate;
 use codex_policy_model::validate::{ValidationInputs, validate};
 use codex_policy_model::{
     CodexConfig, CodexRc, ConfigError, HarnessPolicy, MAX_CONFIG_BYTES, Requirements, SourceFile,
 };
+
+/// The date the files are validated on: these tests write no expiry date.
+const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
 
 fn mkfifo(path: &Path) {
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -88,12 +92,15 @@ fn validate_reports_special_files_as_findings_without_blocking() {
     for (path, kind) in special_files(dir.path()) {
         let p = path.clone();
         let v = within_5s("validate", move || {
-            validate(&ValidationInputs {
-                runtime: Some(p.clone()),
-                policy: Some(p.clone()),
-                config: Some(p.clone()),
-                requirements: Some(p),
-            })
+            validate(
+                &ValidationInputs {
+                    runtime: Some(p.clone()),
+                    policy: Some(p.clone()),
+                    config: Some(p.clone()),
+                    requirements: Some(p),
+                },
+                TODAY,
+            )
         });
         assert_eq!(v.findings.len(), 4, "{:?}", v.findings);
         for f in &v.findings {

@@ -10,7 +10,11 @@
 
 use std::path::{Path, PathBuf};
 
+use codex_policy_model::NaiveDate;
 use codex_policy_model::validate::{Finding, ValidationInputs, validate};
+
+/// The date the files are validated on: these tests write no expiry date.
+const TODAY: NaiveDate = NaiveDate::from_ymd_opt(2025, 10, 1).unwrap();
 
 fn inputs(dir: &Path) -> ValidationInputs {
     let file = |name: &str| Some(dir.join(name)).filter(|p| p.exists());
@@ -64,7 +68,7 @@ fn every_case_gives_exactly_the_expected_findings() {
         .iter()
         .filter(|f| f.is_some())
         .count();
-        let got: Vec<String> = validate(&inputs).findings.iter().map(line).collect();
+        let got: Vec<String> = validate(&inputs, TODAY).findings.iter().map(line).collect();
         let expected_path = dir.join("expected");
         if bless {
             let text: String = got.iter().map(|l| format!("{l}\n")).collect();
@@ -99,7 +103,7 @@ fn no_finding_message_contains_a_secret_value() {
         .into_iter()
         .filter(|d| d.to_string_lossy().contains("secret"))
     {
-        for finding in validate(&inputs(&dir)).findings {
+        for finding in validate(&inputs(&dir), TODAY).findings {
             let text = finding.to_string();
             for secret in [
                 "sk-1234567890",
@@ -128,10 +132,13 @@ fn a_ten_megabyte_file_is_refused_with_bounded_memory() {
     text.push_str(&"x".repeat(10 * 1024 * 1024));
     text.push_str("\"}}}");
     std::fs::write(&path, text).unwrap();
-    let findings = validate(&ValidationInputs {
-        runtime: Some(path.clone()),
-        ..Default::default()
-    })
+    let findings = validate(
+        &ValidationInputs {
+            runtime: Some(path.clone()),
+            ..Default::default()
+        },
+        TODAY,
+    )
     .findings;
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0].code, "CP0001");
@@ -145,14 +152,17 @@ fn a_ten_megabyte_file_is_refused_with_bounded_memory() {
 
 #[test]
 fn missing_files_and_nothing_to_validate() {
-    let findings = validate(&ValidationInputs {
-        policy: Some(PathBuf::from("/nonexistent/harness.policy.json")),
-        ..Default::default()
-    })
+    let findings = validate(
+        &ValidationInputs {
+            policy: Some(PathBuf::from("/nonexistent/harness.policy.json")),
+            ..Default::default()
+        },
+        TODAY,
+    )
     .findings;
     assert_eq!(findings[0].code, "CP0001");
     assert_eq!(
-        validate(&ValidationInputs::default()).findings[0].code,
+        validate(&ValidationInputs::default(), TODAY).findings[0].code,
         "CP0006"
     );
 }
@@ -172,7 +182,7 @@ fn composition_never_loosens_the_profile() {
         SandboxPolicy::DangerFullAccess,
     ];
     for dir in cases().into_iter().filter(|d| d.starts_with(&root)) {
-        let files = validate(&inputs(&dir));
+        let files = validate(&inputs(&dir), TODAY);
         if files.fails(false) {
             continue;
         }

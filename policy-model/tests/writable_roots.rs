@@ -32,7 +32,7 @@ fn protected_of(root: &WritableRoot) -> Vec<PathBuf> {
 }
 
 #[test]
-fn cwd_is_a_root_with_codex_and_agents_protected_even_when_absent() {
+fn cwd_is_a_root_with_codex_agents_and_codex_profile_protected_even_when_absent() {
     let dir = tempfile::tempdir().unwrap();
     let cwd = real(dir.path());
     let roots = policy(&[]).writable_roots(&cwd, None).unwrap();
@@ -40,7 +40,11 @@ fn cwd_is_a_root_with_codex_and_agents_protected_even_when_absent() {
     assert_eq!(roots.roots[0].root, cwd);
     assert_eq!(
         protected_of(&roots.roots[0]),
-        vec![cwd.join(".agents"), cwd.join(".codex")]
+        vec![
+            cwd.join(".agents"),
+            cwd.join(".codex"),
+            cwd.join(".codex-profile")
+        ]
     );
     assert!(roots.allows_write_to(&cwd.join("src/lib.rs")));
     assert!(!roots.allows_write_to(&cwd.join(".codex/config.toml")));
@@ -250,6 +254,7 @@ fn worktree_git_file_protects_the_file_its_git_dir_and_common_dir() {
         vec![
             worktree.join(".agents"),
             worktree.join(".codex"),
+            worktree.join(".codex-profile"),
             worktree.join(".git"),
         ]
     );
@@ -280,7 +285,12 @@ fn malformed_git_pointer_still_protects_the_file_itself() {
         let roots = policy(&[]).writable_roots(&cwd, None).unwrap();
         assert_eq!(
             protected_of(&roots.roots[0]),
-            vec![cwd.join(".agents"), cwd.join(".codex"), cwd.join(".git")],
+            vec![
+                cwd.join(".agents"),
+                cwd.join(".codex"),
+                cwd.join(".codex-profile"),
+                cwd.join(".git")
+            ],
             "{content:?}"
         );
     }

@@ -80,8 +80,8 @@ pub struct EffectivePolicy {
     /// most restrictive wins (`full` lifts nothing).
     pub network_mode: Decided<NetworkMode>,
     /// What makes the network *filtered* (a domain rule from any file, a
-    /// managed-only allowlist, a port list or a limit), each with where it was
-    /// written.
+    /// managed-only allowlist, an allowlist with no entry in force, a port
+    /// list or a limit), each with where it was written.
     pub network_filters: Vec<String>,
     /// For a filtered network (a level between off and open, or open with
     /// any filter): the rules the egress proxy enforces. The sandbox then
@@ -103,7 +103,9 @@ pub struct EffectivePolicy {
     /// outside the sandbox stays refused.
     pub unix_sockets: Vec<std::path::PathBuf>,
     /// What the enforcement cannot do yet and how it compensates (always
-    /// stricter, never looser).
+    /// stricter, never looser); allow entries that expired (named, with the
+    /// date and where it is written) and an `allowlisted_domains` the sandbox
+    /// leaves without effect.
     pub notes: Vec<String>,
 }
 
@@ -168,26 +170,26 @@ pub(super) fn compose_view(
         };
         levels.push((level, where_(rc, pointer)));
     }
-    // Managed requirements and config.toml permission rules filter by domain:
-    // any allow entry (or a managed-only allowlist) means only allowed domains,
-    // deny entries alone mean everything but them. Never open.
-    for (rules, at, managed_only_at) in rule_sources(profile_name, files) {
-        let level = if rules.managed_allowed_domains_only
-            || rules.domains.iter().any(|e| e.rule == DomainRule::Allow)
-        {
-            NetworkLevel::Allowlist
-        } else if !rules.domains.is_empty() {
-            NetworkLevel::Denylist
+    // Managed requirements and config.toml rules filter by domain: any allow
+    // entry (or a managed-only allowlist, or an allowlist whose entries
+    // expired or that names none) means only allowed domains, deny entries
+    // alone mean everything but them. Never open.
+    for source in rule_sources(profile_policy, profile_name, files) {
+        let rules = source.rules;
+        let first = rules
+            .domains
+            .first()
+            .map(|e| format!("{} {}", e.at, source.domains_key));
+        let level = if rules.managed_allowed_domains_only {
+            Some((NetworkLevel::Allowlist, source.managed_only_at))
+        } else if rules.domains.iter().any(|e| e.rule == DomainRule::Allow) {
+            first.map(|at| (NetworkLevel::Allowlist, at))
+        } else if let Some(at) = &rules.allowlist_at {
+            Some((NetworkLevel::Allowlist, at.clone()))
         } else {
-            continue;
+            first.map(|at| (NetworkLevel::Denylist, at))
         };
-        let decided_by = match rules.domains.first() {
-            Some(first) if !rules.managed_allowed_domains_only => {
-                format!("{} {at}.domains", first.at)
-            }
-            _ => managed_only_at,
-        };
-        levels.push((level, decided_by));
+        levels.extend(level);
     }
     // Most restrictive wins; on a tie the first (the more authoritative) source.
     let (level, decided_by) = levels
@@ -196,7 +198,7 @@ pub(super) fn compose_view(
         .cloned()
         .unwrap_or((NetworkLevel::Off, "default".into()));
 
-    let domains = domain_decisions(profile_name, files);
+    let domains = domain_decisions(profile_policy, profile_name, files);
     let managed_only = files
         .requirements
         .as_ref()
@@ -227,7 +229,7 @@ pub(super) fn compose_view(
 
     let mut notes = Vec::new();
     let network_mode = network_mode(profile_policy, profile_source, profile_name, files);
-    let mut network_filters = network_filters(profile_name, files, &domains);
+    let mut network_filters = network_filters(profile_policy, profile_name, files, &domains);
     if network_mode.value == NetworkMode::Limited {
         network_filters.push(format!(
             "limited mode (GET, HEAD, OPTIONS only) from {}",
@@ -279,6 +281,7 @@ pub(super) fn compose_view(
                 .into(),
         );
     }
+    notes.extend(expiry_notes(profile_policy, profile_name, files));
     let sandbox_policy = profile_policy.with_network(network_enforced_open);
     EffectivePolicy {
         sandbox_policy: Decided::new(sandbox_policy, profile_source),
@@ -296,14 +299,18 @@ pub(super) fn compose_view(
             )
         }),
         managed_allowed_domains_only: managed_only,
-        unix_sockets: allowed_sockets(profile_name, files),
+        unix_sockets: allowed_sockets(profile_policy, profile_name, files),
         notes,
     }
 }
 
 /// See [`EffectivePolicy::unix_sockets`]: most restrictive wins.
-fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<PathBuf> {
-    let sources = rule_sources(profile_name, files);
+fn allowed_sockets(
+    profile_policy: &SandboxPolicy,
+    profile_name: &str,
+    files: &View<'_>,
+) -> Vec<PathBuf> {
+    let sources = rule_sources(profile_policy, profile_name, files);
     let allowed_by = |rules: &NetworkRules, path: &Path| {
         rules
             .unix_sockets
@@ -316,12 +323,13 @@ fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<PathBuf> {
         .filter(|rules| !rules.unix_sockets.is_empty());
     let mut out: Vec<PathBuf> = sources
         .iter()
-        .flat_map(|(rules, _, _)| &rules.unix_sockets)
+        .flat_map(|source| &source.rules.unix_sockets)
         .filter(|e| e.rule == SocketRule::Allow)
         .map(|e| e.path.clone())
         .filter(|path| {
-            !sources.iter().any(|(rules, _, _)| {
-                rules
+            !sources.iter().any(|source| {
+                source
+                    .rules
                     .unix_sockets
                     .iter()
                     .any(|e| e.path == *path && e.rule == SocketRule::None)
@@ -333,23 +341,37 @@ fn allowed_sockets(profile_name: &str, files: &View<'_>) -> Vec<PathBuf> {
     out
 }
 
-/// The rule maps that apply: managed requirements, and config.toml's
-/// `[permissions.<profile>.network]` for the profile in force; each with its
-/// key prefix and where a managed-only allowlist would be decided.
+/// A block of domain and socket rules that applies.
+struct RuleSource<'a> {
+    rules: &'a NetworkRules,
+    /// What the block is called in notes.
+    name: String,
+    /// The key its domain entries are written under.
+    domains_key: String,
+    /// Where a managed-only allowlist would be decided.
+    managed_only_at: String,
+}
+
+/// The rule blocks that apply: managed requirements; config.toml's
+/// `[permissions.<profile>.network]` for the profile in force; and its
+/// `[sandbox_workspace_write] allowlisted_domains` for a workspace-write
+/// sandbox with network.
 fn rule_sources<'a>(
+    profile_policy: &SandboxPolicy,
     profile_name: &str,
     files: &View<'a>,
-) -> Vec<(&'a NetworkRules, String, String)> {
+) -> Vec<RuleSource<'a>> {
     let mut out = Vec::new();
     if let Some((source, rules)) = &files.requirements {
-        out.push((
+        out.push(RuleSource {
             rules,
-            "experimental_network".to_owned(),
-            format!(
+            name: "[experimental_network]".to_owned(),
+            domains_key: "experimental_network.domains".to_owned(),
+            managed_only_at: format!(
                 "{} experimental_network.managed_allowed_domains_only",
                 source.path().display()
             ),
-        ));
+        });
     }
     if let Some(config) = &files.config
         && let Some((name, rules)) = config
@@ -357,7 +379,71 @@ fn rule_sources<'a>(
             .iter()
             .find(|(name, _)| name == profile_name)
     {
-        out.push((rules, format!("permissions.{name}.network"), String::new()));
+        out.push(RuleSource {
+            rules,
+            name: format!("[permissions.{name}.network]"),
+            domains_key: format!("permissions.{name}.network.domains"),
+            managed_only_at: String::new(),
+        });
+    }
+    if let Some(rules) = files.workspace_allowlist(profile_policy) {
+        out.push(RuleSource {
+            rules,
+            name: "[sandbox_workspace_write] allowlisted_domains".to_owned(),
+            domains_key: "sandbox_workspace_write.allowlisted_domains".to_owned(),
+            managed_only_at: String::new(),
+        });
+    }
+    out
+}
+
+/// What expired, and an `allowlisted_domains` the sandbox leaves without
+/// effect: the allow entries a block no longer applies are named, so a run
+/// that suddenly reaches less says why.
+fn expiry_notes(
+    profile_policy: &SandboxPolicy,
+    profile_name: &str,
+    files: &View<'_>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for source in rule_sources(profile_policy, profile_name, files) {
+        let rules = source.rules;
+        if let Some(expiry) = &rules.expiry
+            && !rules.expired.is_empty()
+        {
+            out.push(format!(
+                "{} expired on {} ({}): {} no longer apply{}",
+                source.name,
+                expiry.date,
+                expiry.at(),
+                rules.expired,
+                if rules.expired.domains.is_empty() {
+                    ""
+                } else {
+                    "; the network stays filtered, allowing nothing from them"
+                }
+            ));
+        }
+    }
+    if files.workspace_allowlist(profile_policy).is_none()
+        && let Some(config) = files.config
+        && let Some(list) = config
+            .config
+            .sandbox_workspace_write
+            .as_ref()
+            .and_then(|t| t.allowlisted_domains.as_ref())
+    {
+        out.push(format!(
+            "[sandbox_workspace_write] allowlisted_domains ({}) have no effect: the sandbox is \
+             {}{}; they apply to workspace-write with network",
+            config.source.locate(list.span().start),
+            profile_policy.mode(),
+            if profile_policy.has_network_access() {
+                ""
+            } else {
+                " without network"
+            }
+        ));
     }
     out
 }
@@ -373,9 +459,9 @@ fn network_mode(
     if profile_policy.network_mode() == NetworkMode::Limited {
         return Decided::new(NetworkMode::Limited, profile_source);
     }
-    rule_sources(profile_name, files)
+    rule_sources(profile_policy, profile_name, files)
         .into_iter()
-        .filter_map(|(rules, _, _)| rules.mode.as_ref())
+        .filter_map(|source| source.rules.mode.as_ref())
         .find(|entry| entry.mode == NetworkMode::Limited)
         .map_or_else(
             || Decided::new(NetworkMode::Full, "default"),
@@ -384,9 +470,10 @@ fn network_mode(
 }
 
 /// Everything that filters the network, with where it was written: every
-/// domain any source names, a managed-only allowlist, port lists, address
-/// lists and limits.
+/// domain any source names, a managed-only allowlist, an allowlist with no
+/// entry in force, port lists, address lists and limits.
 fn network_filters(
+    profile_policy: &SandboxPolicy,
     profile_name: &str,
     files: &View<'_>,
     domains: &[DomainDecision],
@@ -399,9 +486,14 @@ fn network_filters(
             domains[0].decided_by
         ));
     }
-    for (rules, _, managed_only_at) in rule_sources(profile_name, files) {
+    for source in rule_sources(profile_policy, profile_name, files) {
+        let rules = source.rules;
         if rules.managed_allowed_domains_only {
-            out.push(managed_only_at);
+            out.push(source.managed_only_at);
+        } else if let Some(at) = &rules.allowlist_at
+            && !rules.domains.iter().any(|e| e.rule == DomainRule::Allow)
+        {
+            out.push(format!("an allowlist with no entry in force at {at}"));
         }
     }
     if let Some(h) = &files.harness

@@ -1,13 +1,14 @@
 //! The decision on every domain pattern any file names, and who decided it.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use super::view::{View, where_};
 use crate::domain::{DomainMatcher, DomainPattern, Host};
-use crate::files::{DomainRule, EgressMode, Located};
+use crate::files::{DomainRule, EgressMode, Located, NetworkRules};
+use crate::policy::SandboxPolicy;
 
 /// The decision on one domain pattern named by any source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,7 +31,7 @@ pub struct DomainDecision {
 }
 
 /// What composition decided for one domain pattern; serialized (and shown)
-/// as `allow`, `deny` or `not-allowed`.
+/// as `allow`, `deny`, `not-allowed` or `expired`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -42,15 +43,19 @@ pub enum DomainOutcome {
     /// Named by a source, but dropped by a stricter one: a managed-only
     /// allowlist, or the other runtime file's allowlist.
     NotAllowed,
+    /// Allowed until an expiry date that is past: no longer applies, and
+    /// the network stays filtered without it.
+    Expired,
 }
 
 impl DomainOutcome {
-    /// The decision as serialized: `allow`, `deny` or `not-allowed`.
+    /// The decision as serialized: `allow`, `deny`, `not-allowed` or `expired`.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "allow",
             Self::Deny => "deny",
             Self::NotAllowed => "not-allowed",
+            Self::Expired => "expired",
         }
     }
 }
@@ -69,6 +74,48 @@ struct Named {
     file: PathBuf,
     managed: bool,
     runtime_file: Option<usize>,
+    /// For an allow entry past its expiry: where the expiry is written, and its date.
+    expired: Option<(String, chrono::NaiveDate)>,
+}
+
+/// Adds a block's entries: those in force, and the allow entries its expiry
+/// dropped. `list_key` names a list's entries by index (`key[0]`); a map's
+/// entries are named by their own key, which their location already shows.
+fn add_rules(
+    named: &mut Vec<Named>,
+    rules: &NetworkRules,
+    file: &Path,
+    managed: bool,
+    list_key: Option<&str>,
+) {
+    let at = |i: usize, at: &str| match list_key {
+        Some(key) => format!("{at} {key}[{i}]"),
+        None => at.to_owned(),
+    };
+    for (i, e) in rules.domains.iter().enumerate() {
+        named.push(Named {
+            pattern: e.pattern.clone(),
+            rule: e.rule,
+            at: at(i, &e.at),
+            file: file.to_path_buf(),
+            managed,
+            runtime_file: None,
+            expired: None,
+        });
+    }
+    if let Some(expiry) = &rules.expiry {
+        for (i, e) in rules.expired.domains.iter().enumerate() {
+            named.push(Named {
+                pattern: e.pattern.clone(),
+                rule: e.rule,
+                at: at(i, &e.at),
+                file: file.to_path_buf(),
+                managed,
+                runtime_file: None,
+                expired: Some((expiry.at(), expiry.date)),
+            });
+        }
+    }
 }
 
 /// Adds a runtime file's egress list: its entries, and (for an allowlist) the
@@ -95,6 +142,7 @@ fn add_runtime_list<T>(
             file: file.source.path().to_path_buf(),
             managed: false,
             runtime_file: list_index,
+            expired: None,
         });
     }
     if list_index.is_some() {
@@ -103,9 +151,15 @@ fn add_runtime_list<T>(
 }
 
 /// The decision on every domain pattern any file names: deny wins, a
-/// managed-only allowlist drops what the managed requirements do not allow, and
-/// both runtime files must allow a domain.
-pub(super) fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<DomainDecision> {
+/// managed-only allowlist drops what the managed requirements do not allow,
+/// both runtime files must allow a domain, and an expired entry allows nothing.
+/// `profile_policy` decides whether `[sandbox_workspace_write]
+/// allowlisted_domains` apply.
+pub(super) fn domain_decisions(
+    profile_policy: &SandboxPolicy,
+    profile_name: &str,
+    files: &View<'_>,
+) -> Vec<DomainDecision> {
     let mut named: Vec<Named> = Vec::new();
     let mut runtime_lists: Vec<(Vec<DomainPattern>, String)> = Vec::new();
     if let Some(rc) = &files.codexrc {
@@ -134,32 +188,24 @@ pub(super) fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<Doma
         );
     }
     if let Some((source, rules)) = &files.requirements {
-        for e in &rules.domains {
-            named.push(Named {
-                pattern: e.pattern.clone(),
-                rule: e.rule,
-                at: e.at.clone(),
-                file: source.path().to_path_buf(),
-                managed: true,
-                runtime_file: None,
-            });
-        }
+        add_rules(&mut named, rules, source.path(), true, None);
     }
-    if let Some(config) = &files.config
-        && let Some((_, rules)) = config
+    if let Some(config) = &files.config {
+        if let Some((_, rules)) = config
             .permissions
             .iter()
             .find(|(name, _)| name == profile_name)
-    {
-        for e in &rules.domains {
-            named.push(Named {
-                pattern: e.pattern.clone(),
-                rule: e.rule,
-                at: e.at.clone(),
-                file: config.source.path().to_path_buf(),
-                managed: false,
-                runtime_file: None,
-            });
+        {
+            add_rules(&mut named, rules, config.source.path(), false, None);
+        }
+        if let Some(rules) = files.workspace_allowlist(profile_policy) {
+            add_rules(
+                &mut named,
+                rules,
+                config.source.path(),
+                false,
+                Some("sandbox_workspace_write.allowlisted_domains"),
+            );
         }
     }
 
@@ -178,7 +224,16 @@ pub(super) fn domain_decisions(profile_name: &str, files: &View<'_>) -> Vec<Doma
 
     let mut out: Vec<DomainDecision> = Vec::new();
     for n in &named {
-        let (decision, decided_by, reason) = if n.rule == DomainRule::Deny {
+        let (decision, decided_by, reason) = if let Some((expiry_at, date)) = &n.expired {
+            (
+                DomainOutcome::Expired,
+                expiry_at.clone(),
+                format!(
+                    "allowed at {} until {date}; expired, nothing is allowed from it",
+                    n.at
+                ),
+            )
+        } else if n.rule == DomainRule::Deny {
             (
                 DomainOutcome::Deny,
                 n.at.clone(),
@@ -274,6 +329,7 @@ mod tests {
             (DomainOutcome::Allow, "allow"),
             (DomainOutcome::Deny, "deny"),
             (DomainOutcome::NotAllowed, "not-allowed"),
+            (DomainOutcome::Expired, "expired"),
         ] {
             assert_eq!(decision.as_str(), text);
             assert_eq!(

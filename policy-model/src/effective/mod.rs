@@ -1,7 +1,9 @@
 //! The effective policy: the security profile's sandbox policy composed with
 //! `.codexrc.json`, `harness.policy.json`, managed `requirements.toml` and
-//! `config.toml` permission rules. Most restrictive wins, denies win over
-//! allows, and every field records the source that decided it.
+//! `config.toml` permission rules and workspace allowlist. Most restrictive
+//! wins, denies win over allows, allow entries past their expiry date allow
+//! nothing (validation dated them), and every field records the source that
+//! decided it.
 //!
 //! - `view`: which of the validated files composition reads.
 //! - `domains`: the [`DomainDecision`] on every domain pattern any file names.

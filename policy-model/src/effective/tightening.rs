@@ -255,6 +255,36 @@ fn config_findings(
         ));
     }
 
+    // A named profile can choose any mode and approval policy.
+    if run.profile_from_config
+        && let Some(name) = &c.profile
+    {
+        out.push(finding(
+            at(Some(name.span())),
+            "profile".into(),
+            format!(
+                "profile = {:?} chooses a named profile, which may loosen the policy",
+                name.get_ref()
+            ),
+            "choose the profile with --profile or CODEX_SECURITY_PROFILE instead",
+        ));
+    }
+    // A trusted project lets its `.codex-profile` ask for more.
+    for (path, project) in &c.projects {
+        if let Some(level) = project
+            .trust_level
+            .as_ref()
+            .filter(|l| *l.get_ref() == crate::files::TrustLevel::Trusted)
+        {
+            out.push(finding(
+                at(Some(level.span())),
+                format!("projects.{path:?}.trust_level"),
+                "trust_level = \"trusted\" lets the directory's .codex-profile ask for more".into(),
+                "mark the directory trusted in a config file the command cannot write",
+            ));
+        }
+    }
+
     if let Some(table) = &c.sandbox_workspace_write {
         if matches!(run.profile_policy, SandboxPolicy::WorkspaceWrite { .. }) {
             for root in &table.writable_roots {

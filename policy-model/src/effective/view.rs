@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use crate::files::{CodexRc, HarnessPolicy, Located, NetworkRules, SourceFile, dotted};
+use crate::policy::SandboxPolicy;
 use crate::validate::{LoadedConfig, Validation};
 
 /// The files composition reads, possibly a subset of a [`Validation`].
@@ -26,6 +27,22 @@ impl<'a> View<'a> {
                 .as_ref()
                 .filter(|(s, _)| include(s.path())),
         }
+    }
+
+    /// `[sandbox_workspace_write] allowlisted_domains`, where they apply: they
+    /// live in the workspace-write table, so only a `workspace-write` sandbox
+    /// reads them, and only one with network has anything for them to filter.
+    pub(super) fn workspace_allowlist(&self, policy: &SandboxPolicy) -> Option<&'a NetworkRules> {
+        if !matches!(
+            policy,
+            SandboxPolicy::WorkspaceWrite {
+                network_access: true,
+                ..
+            }
+        ) {
+            return None;
+        }
+        self.config?.workspace_allowlist.as_ref()
     }
 }
 

@@ -14,6 +14,7 @@ use toml::Spanned;
 use super::network_rules::PermissionsProfile;
 use super::toml_source::parse_toml;
 use super::{ConfigError, SourceFile};
+pub use crate::policy::ApprovalPolicy;
 use crate::policy::{SandboxMode, SandboxPolicy};
 
 /// The keys of `config.toml` that decide the sandbox.
@@ -41,6 +42,36 @@ pub struct CodexConfig {
     pub permissions: BTreeMap<String, PermissionsProfile>,
     /// Where and how codex-policy writes its audit log.
     pub audit: Option<AuditTable>,
+    /// Codex's approval policy (default `on-request`).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ApprovalPolicy>"))]
+    pub approval_policy: Option<Spanned<ApprovalPolicy>>,
+    /// Codex's per-directory settings (`[projects."/abs/path"] trust_level`).
+    #[serde(default)]
+    pub projects: BTreeMap<String, ProjectTable>,
+}
+
+/// `[projects."<absolute path>"]`: how far the user trusts one directory.
+/// Other keys belong to Codex and are left alone.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[non_exhaustive]
+pub struct ProjectTable {
+    /// `trusted`: a `.codex-profile` in this directory may ask for more than
+    /// the user would otherwise get.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<TrustLevel>"))]
+    pub trust_level: Option<Spanned<TrustLevel>>,
+}
+
+/// Codex's trust levels of a project directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TrustLevel {
+    /// The user trusts the directory's own settings.
+    Trusted,
+    /// The user does not.
+    Untrusted,
 }
 
 /// `[audit]`: the audit log of codex-policy.
@@ -110,12 +141,25 @@ pub struct WorkspaceWriteTable {
     pub exclude_slash_tmp: bool,
     /// Codex's approval setting; accepted for compatibility, decided by the harness.
     pub ask_for_approval: Option<ApprovalPolicy>,
-    /// Not supported here; present only to explain where domain rules go instead.
-    #[cfg_attr(feature = "json-schema", schemars(skip))]
-    pub allowlisted_domains: Option<Spanned<toml::Value>>,
-    /// Not supported here; see `allowlisted_domains`.
-    #[cfg_attr(feature = "json-schema", schemars(skip))]
-    pub allowlist_expiry: Option<Spanned<toml::Value>>,
+    /// With `network_access = true` in `workspace-write`: the network is
+    /// filtered by the egress proxy and these domains are allowed, as
+    /// `"allow"` entries of `[permissions.<profile>.network.domains]` would
+    /// be. Domain patterns as in those maps, checked when the file is parsed
+    /// (`*` is refused: the allowlist must name domains); with the network
+    /// off they open nothing. Kept as written, like the maps' keys, so that
+    /// an error points at the entry rather than at the list.
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<Vec<crate::domain::DomainPattern>>")
+    )]
+    pub allowlisted_domains: Option<Spanned<Vec<Spanned<String>>>>,
+    /// The last day (UTC) `allowlisted_domains` apply. Past it they no longer
+    /// apply and the network stays filtered, allowing nothing from them.
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<super::expiry::ExpiryDate>")
+    )]
+    pub allowlist_expiry: Option<Spanned<super::expiry::ExpiryDate>>,
 }
 
 /// `[sandbox_read_only]`.
@@ -131,30 +175,27 @@ pub struct ReadOnlyTable {
     pub ask_for_approval: Option<ApprovalPolicy>,
 }
 
-/// `[profiles.<name>]`: only `sandbox_mode` matters here; other keys belong to Codex.
+/// `[profiles.<name>]`: a named configuration, chosen by `profile = "name"`
+/// or `--profile name`. Only the keys below matter here; other keys belong to
+/// Codex and are left alone.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct CodexProfileTable {
-    /// The profile's sandbox mode.
+    /// The profile's sandbox mode; with it, the profile decides the network
+    /// too (its `[sandbox_workspace_write] network_access`, default off).
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
     pub sandbox_mode: Option<Spanned<SandboxMode>>,
-}
-
-/// Codex's approval policies, spelled as in its `config.toml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum ApprovalPolicy {
-    /// Ask before anything not known to be safe.
-    Untrusted,
-    /// Ask when a sandboxed command fails.
-    OnFailure,
-    /// The model decides when to ask.
-    OnRequest,
-    /// Never ask.
-    Never,
+    /// The profile's approval policy.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ApprovalPolicy>"))]
+    pub approval_policy: Option<Spanned<ApprovalPolicy>>,
+    /// The profile this one builds on: a security profile (`workspace`), a
+    /// built-in template or another `[profiles.<name>]`. Keys this profile
+    /// leaves out come from it.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    pub extends: Option<Spanned<String>>,
+    /// Workspace settings of this profile, replacing the top-level table.
+    pub sandbox_workspace_write: Option<WorkspaceWriteTable>,
 }
 
 /// The sandbox a `config.toml` asks for, with the keys that decided it.
@@ -186,28 +227,26 @@ impl CodexConfig {
         Ok(config)
     }
 
+    /// What serde cannot check in `[sandbox_workspace_write]`: an allowlist
+    /// that names domains (an expiry needs one), absolute writable roots.
     fn check_unsupported(&self, source: &SourceFile) -> Result<(), ConfigError> {
         let Some(table) = &self.sandbox_workspace_write else {
             return Ok(());
         };
-        for (key, value) in [
-            ("allowlisted_domains", &table.allowlisted_domains),
-            ("allowlist_expiry", &table.allowlist_expiry),
-        ] {
-            if let Some(value) = value {
+        match (&table.allowlisted_domains, &table.allowlist_expiry) {
+            (None, Some(expiry)) => {
                 return Err(source.error(
-                    Some(value.span()),
-                    Some(format!("sandbox_workspace_write.{key}")),
-                    "domain allowlists are not part of the sandbox mode; with \
-                     network_access = true every domain would be reachable",
-                    Some(
-                        "remove this key and list domains in \
-                         [permissions.<profile>.network] domains or in the managed \
-                         requirements.toml [experimental_network]"
-                            .to_owned(),
-                    ),
+                    Some(expiry.span()),
+                    Some("sandbox_workspace_write.allowlist_expiry".to_owned()),
+                    "allowlist_expiry without allowlisted_domains: there is no allowlist \
+                     to expire",
+                    Some("add allowlisted_domains, or remove allowlist_expiry".to_owned()),
                 ));
             }
+            (Some(list), _) => {
+                super::network_rules::allowlist_entries(source, list)?;
+            }
+            (None, None) => {}
         }
         for root in &table.writable_roots {
             if !root.get_ref().is_absolute() {
@@ -235,7 +274,7 @@ impl CodexConfig {
         &self,
         source: &SourceFile,
     ) -> Result<Option<ConfiguredSandbox>, ConfigError> {
-        let codex_mode = self.codex_mode(source)?;
+        let codex_mode = self.codex_mode();
         let table_mode = self
             .sandbox
             .as_ref()
@@ -299,45 +338,13 @@ impl CodexConfig {
         }))
     }
 
-    /// Codex's own mode keys: the active profile's `sandbox_mode`, else the top-level one.
-    fn codex_mode<'a>(
-        &'a self,
-        source: &SourceFile,
-    ) -> Result<Option<(String, &'a Spanned<SandboxMode>)>, ConfigError> {
-        if let Some(name) = &self.profile {
-            let Some(profile) = self.profiles.get(name.get_ref()) else {
-                let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-                return Err(source.error(
-                    Some(name.span()),
-                    Some("profile".to_owned()),
-                    format!(
-                        "profile {:?} has no [profiles.{}] table",
-                        name.get_ref(),
-                        name.get_ref()
-                    ),
-                    Some(if known.is_empty() {
-                        "add the table or remove the `profile` key".to_owned()
-                    } else {
-                        format!("defined profiles: {}", known.join(", "))
-                    }),
-                ));
-            };
-            if let Some(mode) = &profile.sandbox_mode {
-                let key = format!("profiles.{}.sandbox_mode", name.get_ref());
-                // The active profile's mode and the top-level one must agree:
-                // picking either silently would hide what the file says.
-                if let Some(top) = &self.sandbox_mode
-                    && top.get_ref() != mode.get_ref()
-                {
-                    return Err(conflict(source, ("sandbox_mode", top), (&key, mode)));
-                }
-                return Ok(Some((key, mode)));
-            }
-        }
-        Ok(self
-            .sandbox_mode
+    /// Codex's top-level mode key. The active profile's (`profile = "name"`)
+    /// is resolved with its `extends` chain by the profile resolver, and
+    /// replaces this one.
+    fn codex_mode(&self) -> Option<(String, &Spanned<SandboxMode>)> {
+        self.sandbox_mode
             .as_ref()
-            .map(|m| ("sandbox_mode".to_owned(), m)))
+            .map(|m| ("sandbox_mode".to_owned(), m))
     }
 
     /// Applies `[sandbox_workspace_write]` settings to a `workspace-write` policy;

@@ -96,7 +96,7 @@ impl SourceFile {
     }
 
     /// Builds an error located at `span` (or at the start of the file when unknown).
-    pub(crate) fn error(
+    pub fn error(
         &self,
         span: Option<Range<usize>>,
         key: Option<String>,

@@ -6,6 +6,8 @@
 //! - `json_source`, `toml_source`: strict parsing (duplicate keys refused) that
 //!   turns every serde error into a located diagnostic; where each JSON key is.
 //! - `codex_config`: the sandbox keys of Codex's `config.toml` ([`CodexConfig`]).
+//! - `expiry`: dates after which allow entries stop applying ([`ExpiryDate`],
+//!   [`Expiry`]), judged against a *today* the caller passes in.
 //! - `network_rules`: the domain and unix-socket rules of managed
 //!   `requirements.toml` and of `[permissions.<name>.network]`, normalized into
 //!   [`NetworkRules`].
@@ -20,6 +22,7 @@
 
 mod codex_config;
 mod diagnostic;
+mod expiry;
 mod json_source;
 mod network_rules;
 mod patterns;
@@ -29,15 +32,16 @@ mod toml_source;
 
 pub use codex_config::{
     ApprovalPolicy, AuditTable, CodexConfig, CodexProfileTable, ConfiguredSandbox, FsyncSetting,
-    ReadOnlyTable, SandboxTable, WorkspaceWriteTable,
+    ProjectTable, ReadOnlyTable, SandboxTable, TrustLevel, WorkspaceWriteTable,
 };
 pub use diagnostic::{
     ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile, open_regular,
 };
+pub use expiry::{Expiry, ExpiryDate, ExpiryDateError, utc_date};
 pub(crate) use json_source::{dotted, locate as locate_json_keys, pointer_segment};
 pub use network_rules::{
-    DomainEntry, DomainRule, ManagedNetworkTable, ModeEntry, NetworkRules, PermissionsProfile,
-    ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
+    DomainEntry, DomainRule, ExpiredAllows, ManagedNetworkTable, ModeEntry, NetworkRules,
+    PermissionsProfile, ProfileNetworkTable, Requirements, SocketEntry, SocketRule,
 };
 pub use patterns::{RuntimePattern, UnknownRuntimePattern};
 pub use runtime_context::{ContextSource, NetworkAccessError, RuntimeContext, RuntimeContextError};

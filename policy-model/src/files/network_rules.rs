@@ -7,13 +7,25 @@
 //! are accepted and normalized only in managed requirements, never mixed with
 //! the typed maps in one block, and refused in permission profiles with a
 //! message saying what to write instead.
+//!
+//! `config.toml`'s `[sandbox_workspace_write] allowlisted_domains` is normalized
+//! here too, into the same [`NetworkRules`] as a block of allow entries, so it
+//! reaches composition and the egress proxy by the path the maps take.
+//!
+//! A block may expire (`expires`, `allowlist_expiry`): normalization is given
+//! *today*, and past the date the block's allow entries move to
+//! [`NetworkRules::expired`], where nothing enforces them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::codex_config::WorkspaceWriteTable;
+use super::expiry::{Expiry, ExpiryDate};
 use super::toml_source::parse_toml;
 use super::{ConfigError, SourceFile};
 use crate::domain::{DomainError, DomainPattern};
@@ -87,6 +99,22 @@ pub struct ManagedNetworkTable {
 pub struct Requirements {
     /// The managed network baseline.
     pub experimental_network: Option<ManagedNetworkTable>,
+    /// Codex's key: the approval policies users may choose (default: all).
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<Vec<crate::policy::ApprovalPolicy>>")
+    )]
+    pub allowed_approval_policies: Option<Spanned<Vec<crate::policy::ApprovalPolicy>>>,
+    /// Codex's key: the sandbox modes users may choose (default: all).
+    #[cfg_attr(
+        feature = "json-schema",
+        schemars(with = "Option<Vec<crate::policy::SandboxMode>>")
+    )]
+    pub allowed_sandbox_modes: Option<Spanned<Vec<crate::policy::SandboxMode>>>,
+    /// `false`: time-limited elevation (`codex-policy elevate`) is refused,
+    /// and grants made earlier are not used (default `true`).
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    pub allow_elevation: Option<Spanned<bool>>,
 }
 
 /// `[permissions.<profile>.network]` in `config.toml`.
@@ -115,6 +143,12 @@ pub struct ProfileNetworkTable {
     /// restrictive source wins.
     #[cfg_attr(feature = "json-schema", schemars(with = "Option<NetworkMode>"))]
     pub mode: Option<Spanned<NetworkMode>>,
+    /// The last day (UTC) this table's allow entries apply (`domains` and
+    /// `unix_sockets` allows, `dangerously_allow_all_unix_sockets`). Past it
+    /// they no longer apply; deny entries and `mode` stay, as they only
+    /// restrict.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ExpiryDate>"))]
+    pub expires: Option<Spanned<ExpiryDate>>,
     /// Refused here: see [`ProfileNetworkTable::normalize`].
     #[cfg_attr(feature = "json-schema", schemars(skip))]
     pub allowed_domains: Option<Spanned<toml::Value>>,
@@ -181,6 +215,91 @@ pub struct NetworkRules {
     pub dangerously_allow_all_unix_sockets: bool,
     /// See [`ProfileNetworkTable::mode`].
     pub mode: Option<ModeEntry>,
+    /// When the block's allow entries stop applying, if it says.
+    pub expiry: Option<Expiry>,
+    /// The allow entries dropped because [`NetworkRules::expiry`] is past:
+    /// never enforced, kept to say what expired.
+    pub expired: ExpiredAllows,
+    /// Where the block makes the network allowlist-only even with no allow
+    /// entry in force (`file:line:column key`): an `allowlisted_domains` list
+    /// (an allowlist even when empty), or an expiry that dropped the block's
+    /// domain allows. An allowlist that allows nothing refuses everything: it
+    /// never opens the network, nor leaves the block's deny entries to read
+    /// as "everything but these".
+    pub allowlist_at: Option<String>,
+}
+
+/// Allow entries an expired block no longer applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ExpiredAllows {
+    /// Domain allow entries.
+    pub domains: Vec<DomainEntry>,
+    /// Unix socket allow entries.
+    pub unix_sockets: Vec<SocketEntry>,
+    /// Whether `dangerously_allow_all_unix_sockets = true` was dropped.
+    pub dangerously_allow_all_unix_sockets: bool,
+}
+
+impl ExpiredAllows {
+    /// Whether nothing was dropped.
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+            && self.unix_sockets.is_empty()
+            && !self.dangerously_allow_all_unix_sockets
+    }
+}
+
+/// What was dropped, for messages: `domains a.example, b.example and unix
+/// sockets /run/x.sock`.
+impl fmt::Display for ExpiredAllows {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if !self.domains.is_empty() {
+            let names: Vec<String> = self.domains.iter().map(|e| e.pattern.to_string()).collect();
+            parts.push(format!("domains {}", names.join(", ")));
+        }
+        if !self.unix_sockets.is_empty() {
+            let paths: Vec<String> = self
+                .unix_sockets
+                .iter()
+                .map(|e| e.path.display().to_string())
+                .collect();
+            parts.push(format!("unix sockets {}", paths.join(", ")));
+        }
+        if self.dangerously_allow_all_unix_sockets {
+            parts.push("dangerously_allow_all_unix_sockets".to_owned());
+        }
+        f.write_str(&parts.join(" and "))
+    }
+}
+
+impl NetworkRules {
+    /// Records `expiry` and, when it is before `today`, moves every allow
+    /// entry to [`NetworkRules::expired`].
+    fn set_expiry(&mut self, expiry: Expiry, today: NaiveDate) {
+        if expiry.is_past(today) {
+            let (dropped, kept) = std::mem::take(&mut self.domains)
+                .into_iter()
+                .partition(|e| e.rule == DomainRule::Allow);
+            self.domains = kept;
+            let (sockets, kept) = std::mem::take(&mut self.unix_sockets)
+                .into_iter()
+                .partition(|e| e.rule == SocketRule::Allow);
+            self.unix_sockets = kept;
+            self.expired = ExpiredAllows {
+                domains: dropped,
+                unix_sockets: sockets,
+                dangerously_allow_all_unix_sockets: std::mem::take(
+                    &mut self.dangerously_allow_all_unix_sockets,
+                ),
+            };
+            if !self.expired.domains.is_empty() {
+                self.allowlist_at = Some(expiry.at());
+            }
+        }
+        self.expiry = Some(expiry);
+    }
 }
 
 impl Requirements {
@@ -261,11 +380,14 @@ impl Requirements {
 }
 
 impl ProfileNetworkTable {
-    /// The normalized rules of `[permissions.<profile>.network]`.
+    /// The normalized rules of `[permissions.<profile>.network]` as of
+    /// `today` (UTC): past [`ProfileNetworkTable::expires`], its allow entries
+    /// are in [`NetworkRules::expired`] instead.
     pub fn normalize(
         &self,
         source: &SourceFile,
         profile: &str,
+        today: NaiveDate,
     ) -> Result<NetworkRules, ConfigError> {
         let prefix = format!("permissions.{profile}.network");
         for (value, key, instead) in [
@@ -297,7 +419,7 @@ impl ProfileNetworkTable {
                 ));
             }
         }
-        Ok(NetworkRules {
+        let mut rules = NetworkRules {
             domains: match &self.domains {
                 Some(map) => domain_entries(source, &prefix, map)?,
                 None => Vec::new(),
@@ -312,8 +434,80 @@ impl ProfileNetworkTable {
                 mode: *mode.get_ref(),
                 at: format!("{} {prefix}.mode", source.locate(mode.span().start)),
             }),
-        })
+            ..NetworkRules::default()
+        };
+        if let Some(expires) = &self.expires {
+            rules.set_expiry(
+                Expiry::new(source, expires, format!("{prefix}.expires")),
+                today,
+            );
+        }
+        Ok(rules)
     }
+}
+
+// Next to the other rule maps rather than in `codex_config`: the list becomes
+// the same `NetworkRules` they do.
+impl WorkspaceWriteTable {
+    /// `allowlisted_domains` as allow entries, as of `today` (UTC): past
+    /// `allowlist_expiry` they are in [`NetworkRules::expired`] instead.
+    /// `Ok(None)` without the key. Errors as [`crate::CodexConfig::parse`]
+    /// reports them.
+    pub fn allowlist_rules(
+        &self,
+        source: &SourceFile,
+        today: NaiveDate,
+    ) -> Result<Option<NetworkRules>, ConfigError> {
+        let Some(list) = &self.allowlisted_domains else {
+            return Ok(None);
+        };
+        let mut rules = NetworkRules {
+            domains: allowlist_entries(source, list)?,
+            allowlist_at: Some(format!(
+                "{} sandbox_workspace_write.allowlisted_domains",
+                source.locate(list.span().start)
+            )),
+            ..NetworkRules::default()
+        };
+        if let Some(expiry) = &self.allowlist_expiry {
+            rules.set_expiry(
+                Expiry::new(source, expiry, "sandbox_workspace_write.allowlist_expiry"),
+                today,
+            );
+        }
+        Ok(Some(rules))
+    }
+}
+
+/// `allowlisted_domains` as allow entries: each a domain pattern as in the
+/// `domains` maps, located at the entry; `*` is refused, since it would make
+/// the allowlist a no-op that still reads as one.
+pub(super) fn allowlist_entries(
+    source: &SourceFile,
+    list: &Spanned<Vec<Spanned<String>>>,
+) -> Result<Vec<DomainEntry>, ConfigError> {
+    list.get_ref()
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let key = format!("sandbox_workspace_write.allowlisted_domains[{i}]");
+            let entry = domain_entry(source, &key, text, DomainRule::Allow)?;
+            if entry.pattern.is_global_wildcard() {
+                return Err(source.error(
+                    Some(text.span()),
+                    Some(key),
+                    "`*` in allowlisted_domains would allow every domain: the allowlist must \
+                     name domains",
+                    Some(
+                        "list the domains the command needs (for an open network, remove \
+                         allowlisted_domains)"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            Ok(entry)
+        })
+        .collect()
 }
 
 fn domain_entries(

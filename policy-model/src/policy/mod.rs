@@ -7,10 +7,12 @@
 //! non-blocking open, below every layer). The `Sandbox` contract that enforces
 //! a policy builds on it.
 
+mod approval;
 mod network_mode;
 mod sandbox_policy;
 mod writable_roots;
 
+pub use approval::{ApprovalPolicy, UnknownApprovalPolicy};
 pub use network_mode::NetworkMode;
 pub use sandbox_policy::{SandboxMode, SandboxPolicy, UnknownSandboxMode};
 pub use writable_roots::{

@@ -11,7 +11,7 @@ use super::SandboxPolicy;
 /// Names under every writable root that stay read-only, whether or not they exist yet:
 /// they hold agent configuration, and letting the agent create them would let it
 /// raise its own permissions on the next run.
-pub const ALWAYS_PROTECTED_NAMES: [&str; 2] = [".codex", ".agents"];
+pub const ALWAYS_PROTECTED_NAMES: [&str; 3] = [".codex", ".agents", ".codex-profile"];
 
 /// The repository metadata under a writable root; read-only when present, together
 /// with the real git directory a `.git` *file* (worktree, submodule) points to.

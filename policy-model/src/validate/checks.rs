@@ -1,15 +1,24 @@
 //! The checks on parsed runtime-control files: production and denylist rules
 //! for each file's egress list, credentials `launch` exports, and whether
-//! `.codexrc.json` and `harness.policy.json` agree.
+//! `.codexrc.json` and `harness.policy.json` agree; and on `config.toml`'s
+//! allowlists: expired, expiring soon, or without effect.
 
 use std::collections::BTreeSet;
 
+use chrono::NaiveDate;
+
+use super::LoadedConfig;
 use super::findings::*;
 use crate::domain::DomainPattern;
 use crate::files::{
     CodexRc, Egress, EgressMode, EnvironmentName, HarnessPolicy, Located, Location, NetworkAccess,
-    dotted,
+    NetworkRules, dotted,
 };
+use crate::policy::SandboxMode;
+
+/// How many days before its expiry date a block is reported
+/// ([`ALLOWLIST_EXPIRES_SOON`]): a week, so a weekly review sees it in time.
+const EXPIRY_NOTICE_DAYS: i64 = 7;
 
 fn at<T>(file: &Located<T>, pointer: &str) -> Option<Location> {
     Some(file.locate(pointer))
@@ -272,6 +281,99 @@ pub(super) fn check_alignment(
             at(policy, "/network/egress/ports"),
             key("/network/egress/ports"),
             format!("differs from port_allow in {}", rc.source.path().display()),
+        ));
+    }
+}
+
+/// `config.toml`: blocks past their expiry date or close to it, and an
+/// `allowlisted_domains` the file's own sandbox choice leaves without effect.
+pub(super) fn check_config(config: &LoadedConfig, today: NaiveDate, out: &mut Vec<Finding>) {
+    let blocks = config
+        .workspace_allowlist
+        .iter()
+        .map(|rules| {
+            (
+                "[sandbox_workspace_write] allowlisted_domains".to_owned(),
+                rules,
+            )
+        })
+        .chain(
+            config
+                .permissions
+                .iter()
+                .map(|(name, rules)| (format!("[permissions.{name}.network]"), rules)),
+        );
+    for (block, rules) in blocks {
+        check_expiry(&block, rules, today, out);
+    }
+
+    let source = &config.source;
+    if let Some(list) = config
+        .config
+        .sandbox_workspace_write
+        .as_ref()
+        .and_then(|t| t.allowlisted_domains.as_ref())
+        && let Ok(Some(chosen)) = config.config.configured_sandbox(source)
+        && !(chosen.mode == SandboxMode::WorkspaceWrite && chosen.network_access)
+    {
+        out.push(Finding::new(
+            RULES_WITHOUT_EFFECT,
+            Some(source.locate(list.span().start)),
+            Some("sandbox_workspace_write.allowlisted_domains".into()),
+            format!(
+                "{} = {}{}: allowlisted_domains open nothing; they apply to workspace-write \
+                 with network_access = true",
+                chosen.mode_key,
+                chosen.mode,
+                if chosen.network_access {
+                    ""
+                } else {
+                    " without network"
+                }
+            ),
+        ));
+    }
+}
+
+fn check_expiry(block: &str, rules: &NetworkRules, today: NaiveDate, out: &mut Vec<Finding>) {
+    let Some(expiry) = &rules.expiry else {
+        return;
+    };
+    let days = expiry.days_left(today);
+    let finding = |code, message| {
+        Finding::new(
+            code,
+            Some(expiry.location.clone()),
+            Some(expiry.key.clone()),
+            message,
+        )
+    };
+    if days < 0 {
+        let what = if rules.expired.is_empty() {
+            "it had no allow entries, so nothing changed".to_owned()
+        } else {
+            let mut what = format!("{} no longer apply", rules.expired);
+            if !rules.expired.domains.is_empty() {
+                what.push_str("; the network stays filtered, allowing nothing from them");
+            }
+            what
+        };
+        out.push(finding(
+            ALLOWLIST_EXPIRED,
+            format!("{block} expired on {}: {what}", expiry.date),
+        ));
+    } else if days <= EXPIRY_NOTICE_DAYS {
+        let when = match days {
+            0 => "today is its last day".to_owned(),
+            1 => "1 day left".to_owned(),
+            n => format!("{n} days left"),
+        };
+        out.push(finding(
+            ALLOWLIST_EXPIRES_SOON,
+            format!(
+                "{block} expires on {} ({when}): its allow entries then no longer apply",
+                expiry.date
+            ),
         ));
     }
 }

@@ -98,6 +98,10 @@ codes! {
         "list the same ports in port_allow and network.egress.ports";
     COMMAND_WRITABLE_LOOSENS = "CP0024", Error, "a policy file the sandboxed command could have written loosens the policy",
         "remove the key, or keep the file outside every writable root of the run (pass it with --policy, --runtime, --config or --requirements from a directory the command cannot write)";
+    ALLOWLIST_EXPIRED = "CP0025", Warning, "allow entries past their expiry date no longer apply",
+        "renew the date if they are still needed, or remove them; until then nothing is allowed from them (the network stays filtered)";
+    ALLOWLIST_EXPIRES_SOON = "CP0026", Warning, "allow entries expire within 7 days",
+        "renew the date if they will still be needed; past it nothing is allowed from them";
 }
 
 /// One problem found.

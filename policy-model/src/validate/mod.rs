@@ -8,17 +8,20 @@
 //! `effective::compose` reads.
 //!
 //! - `findings`: [`Finding`], [`Severity`] and every [`FindingCode`] ([`ALL_CODES`]).
-//! - `checks`: the checks on the parsed runtime-control files.
+//! - `checks`: the checks on the parsed runtime-control files, and on
+//!   `config.toml`'s allowlists (expired, expiring soon, without effect).
 //! - `secret_scan`: literal secrets in any of the files ([`LITERAL_SECRET`]).
 //! - [`secrets`]: what a secret looks like, shared with the audit log's redaction.
 
 use std::path::PathBuf;
 
+use chrono::NaiveDate;
+
 use crate::files::{
     CodexConfig, CodexRc, ConfigError, HarnessPolicy, Located, NetworkRules, Requirements,
     SourceFile,
 };
-use checks::{check_alignment, check_codexrc, check_harness};
+use checks::{check_alignment, check_codexrc, check_config, check_harness};
 use secret_scan::{scan_json_secrets, scan_toml_secrets};
 
 mod checks;
@@ -51,6 +54,10 @@ pub struct LoadedConfig {
     pub config: CodexConfig,
     /// `[permissions.<name>.network]`, normalized, by profile name.
     pub permissions: Vec<(String, NetworkRules)>,
+    /// `[sandbox_workspace_write] allowlisted_domains`, normalized as allow
+    /// entries; composition applies them only to a `workspace-write` sandbox
+    /// with network.
+    pub workspace_allowlist: Option<NetworkRules>,
 }
 
 /// Everything that parsed, for composition, plus the findings.
@@ -78,8 +85,12 @@ impl Validation {
     }
 }
 
-/// Validates the given files and the relations between them.
-pub fn validate(inputs: &ValidationInputs) -> Validation {
+/// Validates the given files and the relations between them, as of `today`
+/// (the UTC date, see [`crate::utc_date`]): allow entries past their expiry
+/// date are reported ([`ALLOWLIST_EXPIRED`]) and normalized out of force
+/// ([`NetworkRules::expired`]), so composition never applies them; those
+/// expiring within a week are reported too ([`ALLOWLIST_EXPIRES_SOON`]).
+pub fn validate(inputs: &ValidationInputs, today: NaiveDate) -> Validation {
     let mut v = Validation::default();
     if inputs.runtime.is_none()
         && inputs.policy.is_none()
@@ -116,12 +127,17 @@ pub fn validate(inputs: &ValidationInputs) -> Validation {
                 .permissions
                 .iter()
                 .filter_map(|(name, profile)| profile.network.as_ref().map(|n| (name, n)))
-                .map(|(name, network)| Ok((name.clone(), network.normalize(&source, name)?)))
+                .map(|(name, network)| Ok((name.clone(), network.normalize(&source, name, today)?)))
                 .collect::<Result<Vec<_>, ConfigError>>()?;
+            let workspace_allowlist = match &config.sandbox_workspace_write {
+                Some(table) => table.allowlist_rules(&source, today)?,
+                None => None,
+            };
             Ok(LoadedConfig {
                 source,
                 config,
                 permissions: rules,
+                workspace_allowlist,
             })
         });
         match loaded {
@@ -150,6 +166,9 @@ pub fn validate(inputs: &ValidationInputs) -> Validation {
     }
     if let (Some(rc), Some(policy)) = (&v.codexrc, &v.harness) {
         check_alignment(rc, policy, &mut v.findings);
+    }
+    if let Some(config) = &v.config {
+        check_config(config, today, &mut v.findings);
     }
     v
 }
