@@ -26,11 +26,21 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod elevation;
+mod named;
 mod profile;
+mod project_file;
 mod resolve;
 
+pub use elevation::{
+    ELEVATIONS_DIR_NAME, ElevationError, ElevationStore, Grant, GrantStatus, MAX_ELEVATION,
+    MAX_REASON_CHARS, UnsafeEntry, format_duration, parse_duration,
+};
+pub use named::{NamedProfile, ProfileLink, ProfileTemplate, TEMPLATES};
 pub use profile::{Capabilities, FileWrites, SecurityProfile, UnknownProfile};
+pub use project_file::PROJECT_FILE_NAME;
 pub use resolve::{
-    CODEX_HOME_ENV, CONFIG_FILE_NAME, HOME_ENV, OverriddenChoice, PROFILE_ENV, ProfileError,
-    ProfileResolver, ProfileSource, ResolvedProfile, codex_home,
+    ActiveElevation, ApprovalChoice, CODEX_HOME_ENV, CONFIG_FILE_NAME, HOME_ENV, OverriddenChoice,
+    PROFILE_ENV, ProfileChoice, ProfileError, ProfileResolver, ProfileSource, ResolvedProfile,
+    codex_home, format_time,
 };

@@ -88,6 +88,29 @@ impl SecurityProfile {
         }
     }
 
+    /// Whether this profile allows nothing beyond `other`: no more file
+    /// writes (none < workspace < anywhere) and no more network (none <
+    /// read-only < full).
+    pub const fn is_within(self, other: Self) -> bool {
+        self.write_rank() <= other.write_rank() && self.network_rank() <= other.network_rank()
+    }
+
+    const fn write_rank(self) -> u8 {
+        match self {
+            Self::Offline | Self::NetReadOnly => 0,
+            Self::Workspace | Self::WorkspaceNet => 1,
+            Self::Trusted => 2,
+        }
+    }
+
+    const fn network_rank(self) -> u8 {
+        match self {
+            Self::Offline | Self::Workspace => 0,
+            Self::NetReadOnly => 1,
+            Self::WorkspaceNet | Self::Trusted => 2,
+        }
+    }
+
     /// What the profile allows, for display and JSON output.
     pub const fn capabilities(self) -> Capabilities {
         Capabilities {
@@ -166,6 +189,10 @@ impl fmt::Display for SecurityProfile {
 pub struct UnknownProfile(String);
 
 impl UnknownProfile {
+    pub(crate) fn new(name: &str) -> Self {
+        Self(name.to_owned())
+    }
+
     /// The name given.
     pub fn name(&self) -> &str {
         &self.0

@@ -71,7 +71,12 @@ fn environment_beats_config_and_command_line_beats_both() {
         .resolve()
         .unwrap();
     assert_eq!(resolved.profile, SecurityProfile::Trusted);
-    assert_eq!(resolved.source, ProfileSource::CommandLine);
+    assert_eq!(
+        resolved.source,
+        ProfileSource::CommandLine {
+            flag: "--profile".into()
+        }
+    );
     assert_eq!(resolved.overridden.len(), 2);
 }
 
