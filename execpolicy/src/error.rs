@@ -333,6 +333,27 @@ pub enum InvalidRuleValue {
     /// An empty list of alternatives in a `pattern`.
     #[error("pattern alternatives cannot be empty")]
     EmptyAlternatives,
+    /// An `arguments` element of a `prefix_rule` that is neither a string
+    /// nor a non-empty list of strings.
+    #[error("an arguments element must be a pattern or a non-empty list of patterns (got {got})")]
+    ArgumentsElement {
+        /// What was given: a type name, or `empty list`.
+        got: &'static str,
+    },
+    /// An `unless` entry of a `prefix_rule` that is not a string.
+    #[error("unless must be a list of patterns (got {got_type})")]
+    UnlessType {
+        /// The type given.
+        got_type: &'static str,
+    },
+    /// An argument pattern (`arguments`, `unless`) with a `[` and no `]`.
+    #[error(
+        "argument pattern {pattern:?} has a `[` without its `]` (write `[[]` for a literal `[`)"
+    )]
+    ArgumentPattern {
+        /// The pattern given.
+        pattern: String,
+    },
     /// A `justification` that is empty or only blanks.
     #[error("justification cannot be empty")]
     EmptyJustification,

@@ -13,8 +13,12 @@
 //! `prompt`. Rules files the sandbox could have written can be loaded
 //! tightening-only ([`PolicyLoader::tightening_only`]).
 //! Rules files are evaluated in a hardened interpreter: no `load()`, no file or
-//! network access, bounded steps and memory. A file that is refused is a
+//! network access, bounded steps and memory (a file of literal rules only is
+//! read without it, to the same policy). A file that is refused is a
 //! [`LoadError`]: where (`file:line:column`) and a typed [`LoadErrorKind`].
+//! The embedded default policy ([`PolicyLoader::with_default_policy`]) is
+//! prepared when the crate is built, and forbids the well-known catastrophic
+//! commands (`rm -rf /`, `mkfs`, `dd of=/dev/sda`, fork bombs, …).
 //!
 //! ```
 //! use codex_execpolicy::{Decision, InvalidRuleValue, LoadErrorKind, PolicyLoader};
@@ -42,15 +46,20 @@
 //! # Ok::<(), codex_execpolicy::LoadError>(())
 //! ```
 
+mod commands;
 mod decision;
+mod default_policy;
 mod error;
+mod literal;
 mod loader;
+mod names;
 mod normalize;
 mod paths;
 mod policy;
 mod program;
 mod rules;
 
+pub use commands::{Command, Commands};
 pub use decision::{Decision, ParseDecisionError, ProgramOutcome};
 pub use error::{
     ExampleList, InterpreterError, InvalidRuleValue, LoadError, LoadErrorKind, LooseningRule,

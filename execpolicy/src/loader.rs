@@ -15,7 +15,6 @@ use std::cell::{RefCell, RefMut};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
 use starlark::ErrorKind;
 use starlark::any::ProvidesStaticType;
 use starlark::codemap::FileSpanRef;
@@ -24,15 +23,18 @@ use starlark::eval::{BeforeStmtFunc, BeforeStmtFuncDyn, Evaluator};
 use starlark::starlark_module;
 use starlark::syntax::{AstModule, Dialect};
 use starlark::values::Value;
-use starlark::values::list::{ListRef, UnpackList};
+use starlark::values::list::UnpackList;
 use starlark::values::none::NoneType;
 
 use crate::error::{
     ExampleList, InterpreterError, InvalidRuleValue, LoadError, LoadErrorKind, LooseningRule,
     UnboundedConstruct,
 };
+use crate::literal::{Call, Lit, read_calls};
 use crate::program::{ArgSlot, ArgType, Arity, ProgramOption, ProgramSpec};
-use crate::rules::{NetworkProtocol, NetworkRule, PatternToken, PrefixRule};
+use crate::rules::{
+    ArgumentCondition, Glob, NetworkProtocol, NetworkRule, PatternToken, PrefixRule,
+};
 use crate::{Decision, Policy, ProgramOutcome};
 
 /// Largest rules file read.
@@ -105,10 +107,6 @@ enum PendingKind {
     Program(Box<ProgramSpec>),
 }
 
-/// The embedded default policy (`default.policy`): read-only programs and their
-/// safe options, with examples for each.
-pub(crate) const DEFAULT_POLICY: &str = include_str!("default.policy");
-
 impl PolicyLoader {
     /// An empty loader.
     pub fn new() -> Self {
@@ -116,9 +114,19 @@ impl PolicyLoader {
     }
 
     /// A loader with the embedded default policy already loaded.
+    ///
+    /// The policy is prepared when the crate is built (evaluated, its
+    /// examples verified, stored compactly), so obtaining it costs no
+    /// interpretation; should the prepared form not match `default.policy`,
+    /// the text is evaluated instead.
     pub fn with_default_policy() -> Result<Self, LoadError> {
+        if let Some(policy) = crate::default_policy::prepared() {
+            let loader = Self::new();
+            loader.builder.borrow_mut().policy = policy;
+            return Ok(loader);
+        }
         let mut loader = Self::new();
-        loader.load_str("default.policy", DEFAULT_POLICY)?;
+        loader.load_str(crate::default_policy::NAME, crate::default_policy::TEXT)?;
         Ok(loader)
     }
 
@@ -180,6 +188,15 @@ impl PolicyLoader {
             return Err(LoadError::at(name, 1, 1, too_large()));
         }
         prescan(name, text)?;
+        let pending_before = self.builder.borrow().pending.len();
+        if self.load_literal(name, text) {
+            return self.builder.borrow().verify_examples(pending_before);
+        }
+        self.evaluate(name, text)
+    }
+
+    /// Evaluates `text` in the hardened interpreter (the general path).
+    fn evaluate(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
         let mut dialect = Dialect::Extended.clone();
         dialect.enable_load = false;
         dialect.enable_f_strings = true;
@@ -203,10 +220,280 @@ impl PolicyLoader {
         self.builder.borrow().verify_examples(pending_before)
     }
 
+    /// Loads a file made only of calls of `prefix_rule`, `host_executable`
+    /// and `network_rule` with literal arguments ([`crate::literal`]), as
+    /// evaluating it would. `false`, with nothing loaded, for any other file
+    /// and for any value the builtins would refuse: the interpreter then
+    /// reads the file and reports the error where it is.
+    fn load_literal(&mut self, name: &str, text: &str) -> bool {
+        let Some(calls) = read_calls(text, LITERAL_BUILTINS) else {
+            return false;
+        };
+        let builder = self.builder.get_mut();
+        let mut effects = Vec::with_capacity(calls.len());
+        for call in &calls {
+            let at = (name.to_owned(), call.line, 1);
+            match literal_call(call, at, builder.tightening_only) {
+                Some(effect) => effects.push(effect),
+                None => return false,
+            }
+        }
+        for effect in effects {
+            match effect {
+                Effect::Prefix(pending) => {
+                    if let PendingKind::Prefix(rules) = &pending.kind {
+                        for rule in rules {
+                            builder.policy.add_prefix_rule(rule.clone());
+                        }
+                    }
+                    builder.pending.push(pending);
+                }
+                Effect::Host(program, paths) => builder.policy.set_host_executable(&program, paths),
+                Effect::Network(rule) => builder.policy.network_rules.push(rule),
+            }
+        }
+        true
+    }
+
     /// The loaded policy.
     pub fn finish(self) -> Policy {
         self.builder.into_inner().policy
     }
+
+    /// Loads `text` through the interpreter even when the literal reader
+    /// could: the reference the fast path is compared with in tests.
+    #[cfg(test)]
+    pub(crate) fn load_str_evaluated(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
+        prescan(name, text)?;
+        self.evaluate(name, text)
+    }
+}
+
+/// The builtins the literal reader handles, with their keywords.
+const LITERAL_BUILTINS: &[(&str, &[&str])] = &[
+    (
+        "prefix_rule",
+        &[
+            "pattern",
+            "decision",
+            "match",
+            "not_match",
+            "justification",
+            "arguments",
+            "unless",
+        ],
+    ),
+    ("host_executable", &["name", "paths"]),
+    (
+        "network_rule",
+        &["host", "protocol", "decision", "justification"],
+    ),
+];
+
+/// What one literal call does to the policy, applied once the whole file
+/// was read.
+enum Effect {
+    /// Rules, with the examples to verify.
+    Prefix(Pending),
+    Host(String, Vec<PathBuf>),
+    Network(NetworkRule),
+}
+
+/// The effect of one call read by the literal reader, checked as the
+/// builtin checks it; `None` when the builtin would refuse it (or the
+/// interpreter would, for an argument of the wrong type).
+fn literal_call(
+    call: &Call<'_>,
+    at: (String, usize, usize),
+    tightening_only: bool,
+) -> Option<Effect> {
+    match call.name {
+        "prefix_rule" => {
+            let pattern = call.list_arg("pattern").ok()??;
+            let rules = prefix_rules(
+                pattern,
+                call.str_arg("decision").ok()?,
+                call.str_arg("justification").ok()?,
+                call.list_arg("arguments").ok()?,
+                call.list_arg("unless").ok()?,
+                tightening_only,
+                &at,
+            )
+            .ok()?;
+            let matches = examples(call.list_arg("match").ok()?).ok()?;
+            let not_matches = examples(call.list_arg("not_match").ok()?).ok()?;
+            Some(Effect::Prefix(Pending {
+                at,
+                kind: PendingKind::Prefix(rules),
+                matches,
+                not_matches,
+            }))
+        }
+        "host_executable" => {
+            let name = call.str_arg("name").ok()??;
+            let paths = call.list_arg("paths").ok()??;
+            if tightening_only {
+                return None;
+            }
+            host_paths(name, paths)
+                .ok()
+                .map(|p| Effect::Host(name.to_owned(), p))
+        }
+        "network_rule" => network(
+            call.str_arg("host").ok()??,
+            call.str_arg("protocol").ok()??,
+            call.str_arg("decision").ok()??,
+            call.str_arg("justification").ok()?,
+            tightening_only,
+        )
+        .ok()
+        .map(Effect::Network),
+        _ => None,
+    }
+}
+
+/// `prefix_rule`'s rules (one per program alternative), checked; `at` is
+/// where the call is.
+fn prefix_rules(
+    pattern: &[Lit<'_>],
+    decision: Option<&str>,
+    justification: Option<&str>,
+    arguments: Option<&[Lit<'_>]>,
+    unless: Option<&[Lit<'_>]>,
+    tightening_only: bool,
+    at: &(String, usize, usize),
+) -> Result<Vec<PrefixRule>, LoadErrorKind> {
+    let decision = decision
+        .map_or(Ok(Decision::Allow), Decision::parse)
+        .map_err(InvalidRuleValue::Decision)?;
+    if decision == Decision::Allow && tightening_only {
+        return Err(LoadErrorKind::Loosening(LooseningRule::AllowPrefixRule));
+    }
+    let justification = self::justification(justification)?.map(Arc::<str>::from);
+    let tokens = pattern
+        .iter()
+        .map(pattern_token)
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((first, rest)) = tokens.split_first() else {
+        return Err(InvalidRuleValue::EmptyPattern.into());
+    };
+    let arguments = argument_condition(arguments, unless)?;
+    let defined_at: Arc<str> = format!("{}:{}:{}", at.0, at.1, at.2).into();
+    let rest: Arc<[PatternToken]> = rest.into();
+    Ok(first
+        .alternatives()
+        .iter()
+        .map(|program| PrefixRule {
+            program: program.clone(),
+            rest: rest.clone(),
+            arguments: arguments.clone(),
+            decision,
+            justification: justification.clone(),
+            defined_at: defined_at.clone(),
+        })
+        .collect())
+}
+
+/// `arguments` and `unless` of a `prefix_rule`; `None` when neither says
+/// anything.
+fn argument_condition(
+    arguments: Option<&[Lit<'_>]>,
+    unless: Option<&[Lit<'_>]>,
+) -> Result<Option<Arc<ArgumentCondition>>, InvalidRuleValue> {
+    let glob = |pattern: &str| {
+        Glob::new(pattern).ok_or_else(|| InvalidRuleValue::ArgumentPattern {
+            pattern: pattern.to_owned(),
+        })
+    };
+    let all_of = arguments
+        .unwrap_or_default()
+        .iter()
+        .map(|element| match element {
+            Lit::Str(pattern) => Ok(Box::from([glob(pattern)?])),
+            Lit::List(patterns) if patterns.is_empty() => {
+                Err(InvalidRuleValue::ArgumentsElement { got: "empty list" })
+            }
+            Lit::List(patterns) => patterns
+                .iter()
+                .map(|p| match p {
+                    Lit::Str(pattern) => glob(pattern),
+                    other => Err(InvalidRuleValue::ArgumentsElement {
+                        got: other.type_name(),
+                    }),
+                })
+                .collect(),
+            Lit::Other(type_name) => Err(InvalidRuleValue::ArgumentsElement { got: type_name }),
+        })
+        .collect::<Result<Box<[Box<[Glob]>]>, _>>()?;
+    let unless = unless
+        .unwrap_or_default()
+        .iter()
+        .map(|p| match p {
+            Lit::Str(pattern) => glob(pattern),
+            other => Err(InvalidRuleValue::UnlessType {
+                got_type: other.type_name(),
+            }),
+        })
+        .collect::<Result<Box<[Glob]>, _>>()?;
+    if all_of.is_empty() && unless.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(ArgumentCondition { all_of, unless })))
+}
+
+/// `host_executable`'s paths, checked.
+fn host_paths(name: &str, paths: &[Lit<'_>]) -> Result<Vec<PathBuf>, InvalidRuleValue> {
+    if name.is_empty() || name.contains('/') {
+        return Err(InvalidRuleValue::HostExecutableName {
+            name: name.to_owned(),
+        });
+    }
+    let mut resolved = Vec::new();
+    for path in strings(paths, |got_type| InvalidRuleValue::HostExecutablePathType {
+        got_type,
+    })? {
+        let p = PathBuf::from(&path);
+        if !p.is_absolute() {
+            return Err(InvalidRuleValue::HostExecutablePathRelative { path });
+        }
+        if p.file_name().and_then(|n| n.to_str()) != Some(name) {
+            return Err(InvalidRuleValue::HostExecutablePathName {
+                path,
+                name: name.to_owned(),
+            });
+        }
+        if !resolved.contains(&p) {
+            resolved.push(p);
+        }
+    }
+    Ok(resolved)
+}
+
+/// A `network_rule`, checked.
+fn network(
+    host: &str,
+    protocol: &str,
+    decision: &str,
+    justification: Option<&str>,
+    tightening_only: bool,
+) -> Result<NetworkRule, LoadErrorKind> {
+    let protocol = network_protocol(protocol)?;
+    let decision = if decision == "deny" {
+        Decision::Forbidden
+    } else {
+        Decision::parse(decision).map_err(InvalidRuleValue::Decision)?
+    };
+    if decision == Decision::Allow && tightening_only {
+        return Err(LoadErrorKind::Loosening(LooseningRule::AllowNetworkRule));
+    }
+    let host = network_host(host)?;
+    let justification = self::justification(justification)?;
+    Ok(NetworkRule {
+        host,
+        protocol,
+        decision,
+        justification,
+    })
 }
 
 fn too_large() -> LoadErrorKind {
@@ -490,37 +777,35 @@ fn location(eval: &Evaluator<'_, '_, '_>) -> (String, usize, usize) {
 /// The strings of `list`; `not_string` says what is wrong with another value
 /// (given its type).
 fn strings(
-    list: UnpackList<Value<'_>>,
+    list: &[Lit<'_>],
     not_string: fn(&'static str) -> InvalidRuleValue,
 ) -> Result<Vec<String>, InvalidRuleValue> {
-    list.items
-        .into_iter()
-        .map(|v| {
-            v.unpack_str()
-                .map(str::to_owned)
-                .ok_or_else(|| not_string(v.get_type()))
+    list.iter()
+        .map(|v| match v {
+            Lit::Str(text) => Ok(text.to_string()),
+            other => Err(not_string(other.type_name())),
         })
         .collect()
 }
 
-fn example(value: Value<'_>) -> Result<Vec<String>, InvalidRuleValue> {
-    let tokens = if let Some(text) = value.unpack_str() {
-        shlex::split(text).ok_or_else(|| InvalidRuleValue::ExampleQuoting {
-            example: text.to_owned(),
-        })?
-    } else if let Some(list) = ListRef::from_value(value) {
-        list.content()
+/// The interpreter's list, in literal form.
+fn literals<'v>(list: UnpackList<Value<'v>>) -> Vec<Lit<'v>> {
+    list.items.into_iter().map(Lit::from_value).collect()
+}
+
+fn example(value: &Lit<'_>) -> Result<Vec<String>, InvalidRuleValue> {
+    let tokens = match value {
+        Lit::Str(text) => shlex::split(text).ok_or_else(|| InvalidRuleValue::ExampleQuoting {
+            example: text.to_string(),
+        })?,
+        Lit::List(items) => items
             .iter()
-            .map(|v| {
-                v.unpack_str()
-                    .map(str::to_owned)
-                    .ok_or(InvalidRuleValue::ExampleTokenNotString)
+            .map(|v| match v {
+                Lit::Str(token) => Ok(token.to_string()),
+                _ => Err(InvalidRuleValue::ExampleTokenNotString),
             })
-            .collect::<Result<_, _>>()?
-    } else {
-        return Err(InvalidRuleValue::ExampleType {
-            got_type: value.get_type(),
-        });
+            .collect::<Result<_, _>>()?,
+        Lit::Other(got_type) => return Err(InvalidRuleValue::ExampleType { got_type }),
     };
     if tokens.is_empty() {
         return Err(InvalidRuleValue::EmptyExample);
@@ -528,10 +813,8 @@ fn example(value: Value<'_>) -> Result<Vec<String>, InvalidRuleValue> {
     Ok(tokens)
 }
 
-fn examples(list: Option<UnpackList<Value<'_>>>) -> Result<Vec<Vec<String>>, InvalidRuleValue> {
-    list.map_or(Ok(Vec::new()), |l| {
-        l.items.into_iter().map(example).collect()
-    })
+fn examples(list: Option<&[Lit<'_>]>) -> Result<Vec<Vec<String>>, InvalidRuleValue> {
+    list.unwrap_or_default().iter().map(example).collect()
 }
 
 fn justification(text: Option<&str>) -> Result<Option<String>, InvalidRuleValue> {
@@ -577,7 +860,7 @@ fn network_host(raw: &str) -> Result<String, InvalidRuleValue> {
 
 /// A `network_rule` protocol; Codex's `https_connect` and `http-connect` are
 /// `https`.
-fn network_protocol(protocol: &str) -> Result<NetworkProtocol, InvalidRuleValue> {
+pub(crate) fn network_protocol(protocol: &str) -> Result<NetworkProtocol, InvalidRuleValue> {
     Ok(match protocol {
         "http" => NetworkProtocol::Http,
         "https" | "https_connect" | "http-connect" => NetworkProtocol::Https,
@@ -612,28 +895,26 @@ fn arg_slot(name: &str) -> Result<ArgSlot, InvalidRuleValue> {
 }
 
 /// One `pattern` element: a word, or a non-empty list of alternatives.
-fn pattern_token(value: Value<'_>) -> Result<PatternToken, InvalidRuleValue> {
-    if let Some(word) = value.unpack_str() {
-        return Ok(PatternToken::Single(word.into()));
-    }
-    let Some(list) = ListRef::from_value(value) else {
-        return Err(InvalidRuleValue::PatternElement {
-            got_type: value.get_type(),
-        });
+fn pattern_token(value: &Lit<'_>) -> Result<PatternToken, InvalidRuleValue> {
+    let list = match value {
+        Lit::Str(word) => return Ok(PatternToken::Single(Box::from(&**word))),
+        Lit::List(list) => list,
+        Lit::Other(got_type) => return Err(InvalidRuleValue::PatternElement { got_type }),
     };
-    let words: Vec<Box<str>> = list
-        .content()
+    let mut words: Vec<Box<str>> = list
         .iter()
-        .map(|v| {
-            v.unpack_str()
-                .map(Box::from)
-                .ok_or(InvalidRuleValue::AlternativeNotString)
+        .map(|v| match v {
+            Lit::Str(word) => Ok(Box::from(&**word)),
+            _ => Err(InvalidRuleValue::AlternativeNotString),
         })
         .collect::<Result<_, _>>()?;
-    Ok(match words.len() {
-        0 => return Err(InvalidRuleValue::EmptyAlternatives),
-        1 => PatternToken::Single(words.into_iter().next().unwrap_or_default()),
-        _ => PatternToken::Alternatives(words.into()),
+    Ok(match words.pop() {
+        None => return Err(InvalidRuleValue::EmptyAlternatives),
+        Some(word) if words.is_empty() => PatternToken::Single(word),
+        Some(word) => {
+            words.push(word);
+            PatternToken::Alternatives(words.into())
+        }
     })
 }
 
@@ -654,39 +935,25 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         r#match: Option<UnpackList<Value<'v>>>,
         not_match: Option<UnpackList<Value<'v>>>,
         justification: Option<&'v str>,
+        arguments: Option<UnpackList<Value<'v>>>,
+        unless: Option<UnpackList<Value<'v>>>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
-        let decision = decision
-            .map_or(Ok(Decision::Allow), Decision::parse)
-            .map_err(InvalidRuleValue::Decision)?;
-        if decision == Decision::Allow {
-            refuse_if_tightening(eval, LooseningRule::AllowPrefixRule)?;
-        }
-        let justification = self::justification(justification)?.map(Arc::<str>::from);
-        let tokens = pattern
-            .items
-            .into_iter()
-            .map(pattern_token)
-            .collect::<Result<Vec<_>, _>>()?;
-        let Some((first, rest)) = tokens.split_first() else {
-            return Err(InvalidRuleValue::EmptyPattern.into());
-        };
+        let tightening_only = builder(eval)?.tightening_only;
         let at = location(eval);
-        let defined_at: Arc<str> = format!("{}:{}:{}", at.0, at.1, at.2).into();
-        let rest: Arc<[PatternToken]> = rest.into();
-        let rules: Vec<PrefixRule> = first
-            .alternatives()
-            .into_iter()
-            .map(|program| PrefixRule {
-                program: program.into(),
-                rest: rest.clone(),
-                decision,
-                justification: justification.clone(),
-                defined_at: defined_at.clone(),
-            })
-            .collect();
-        let matches = examples(r#match)?;
-        let not_matches = examples(not_match)?;
+        let arguments = arguments.map(literals);
+        let unless = unless.map(literals);
+        let rules = prefix_rules(
+            &literals(pattern),
+            decision,
+            justification,
+            arguments.as_deref(),
+            unless.as_deref(),
+            tightening_only,
+            &at,
+        )?;
+        let matches = examples(r#match.map(literals).as_deref())?;
+        let not_matches = examples(not_match.map(literals).as_deref())?;
         let mut b = builder(eval)?;
         for rule in &rules {
             b.policy.add_prefix_rule(rule.clone());
@@ -706,35 +973,8 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
         refuse_if_tightening(eval, LooseningRule::HostExecutable)?;
-        if name.is_empty() || name.contains('/') {
-            return Err(InvalidRuleValue::HostExecutableName {
-                name: name.to_owned(),
-            }
-            .into());
-        }
-        let mut resolved = Vec::new();
-        for path in strings(paths, |got_type| InvalidRuleValue::HostExecutablePathType {
-            got_type,
-        })? {
-            let p = PathBuf::from(&path);
-            if !p.is_absolute() {
-                return Err(InvalidRuleValue::HostExecutablePathRelative { path }.into());
-            }
-            if p.file_name().and_then(|n| n.to_str()) != Some(name) {
-                return Err(InvalidRuleValue::HostExecutablePathName {
-                    path,
-                    name: name.to_owned(),
-                }
-                .into());
-            }
-            if !resolved.contains(&p) {
-                resolved.push(p);
-            }
-        }
-        builder(eval)?
-            .policy
-            .host_executables
-            .insert(name.into(), resolved);
+        let resolved = host_paths(name, &literals(paths))?;
+        builder(eval)?.policy.set_host_executable(name, resolved);
         Ok(NoneType)
     }
 
@@ -745,23 +985,9 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         justification: Option<&'v str>,
         eval: &mut Evaluator<'v, '_, '_>,
     ) -> anyhow::Result<NoneType> {
-        let protocol = network_protocol(protocol)?;
-        let decision = if decision == "deny" {
-            Decision::Forbidden
-        } else {
-            Decision::parse(decision).map_err(InvalidRuleValue::Decision)?
-        };
-        if decision == Decision::Allow {
-            refuse_if_tightening(eval, LooseningRule::AllowNetworkRule)?;
-        }
-        let host = network_host(host)?;
-        let justification = self::justification(justification)?;
-        builder(eval)?.policy.network_rules.push(NetworkRule {
-            host,
-            protocol,
-            decision,
-            justification,
-        });
+        let tightening_only = builder(eval)?.tightening_only;
+        let rule = network(host, protocol, decision, justification, tightening_only)?;
+        builder(eval)?.policy.network_rules.push(rule);
         Ok(NoneType)
     }
 
@@ -809,7 +1035,9 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         }
         let mut parsed_options = Vec::new();
         for text in options.map_or(Ok(Vec::new()), |o| {
-            strings(o, |got_type| InvalidRuleValue::OptionType { got_type })
+            strings(&literals(o), |got_type| InvalidRuleValue::OptionType {
+                got_type,
+            })
         })? {
             let parts: Vec<&str> = text.split('\u{0}').collect();
             parsed_options.push(match parts.as_slice() {
@@ -826,7 +1054,9 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         }
         let slots: Vec<ArgSlot> = args
             .map_or(Ok(Vec::new()), |a| {
-                strings(a, |got_type| InvalidRuleValue::ArgsType { got_type })
+                strings(&literals(a), |got_type| InvalidRuleValue::ArgsType {
+                    got_type,
+                })
             })?
             .iter()
             .map(|a| arg_slot(a))
@@ -836,7 +1066,9 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
         }
         let system_path: Vec<Box<str>> = system_path
             .map_or(Ok(Vec::new()), |p| {
-                strings(p, |got_type| InvalidRuleValue::SystemPathType { got_type })
+                strings(&literals(p), |got_type| InvalidRuleValue::SystemPathType {
+                    got_type,
+                })
             })?
             .into_iter()
             .map(|path| {
@@ -857,8 +1089,8 @@ fn policy_builtins(globals: &mut GlobalsBuilder) {
             forbidden: forbidden.map(Box::from),
             defined_at: format!("{}:{}:{}", at.0, at.1, at.2).into(),
         };
-        let matches = examples(should_match)?;
-        let not_matches = examples(should_not_match)?;
+        let matches = examples(should_match.map(literals).as_deref())?;
+        let not_matches = examples(should_not_match.map(literals).as_deref())?;
         let mut b = builder(eval)?;
         b.policy.add_program(spec.clone());
         b.pending.push(Pending {
@@ -876,6 +1108,9 @@ impl Builder {
     /// rule (and the file's host executables), as Codex does.
     fn verify_examples(&self, from: usize) -> Result<(), LoadError> {
         for pending in &self.pending[from..] {
+            if pending.matches.is_empty() && pending.not_matches.is_empty() {
+                continue;
+            }
             let (file, line, column) = &pending.at;
             let fail = |example: &Vec<String>, listed_in: ExampleList| {
                 Err(LoadError::at(
@@ -890,10 +1125,7 @@ impl Builder {
             };
             match &pending.kind {
                 PendingKind::Prefix(rules) => {
-                    let mut alone = Policy {
-                        host_executables: self.policy.host_executables.clone(),
-                        ..Policy::default()
-                    };
+                    let mut alone = self.hosts_of(rules.iter().map(|r| &*r.program));
                     for rule in rules {
                         alone.add_prefix_rule(rule.clone());
                     }
@@ -909,10 +1141,7 @@ impl Builder {
                     }
                 }
                 PendingKind::Program(spec) => {
-                    let mut alone = Policy {
-                        host_executables: self.policy.host_executables.clone(),
-                        ..Policy::default()
-                    };
+                    let mut alone = self.hosts_of([&*spec.program]);
                     alone.add_program((**spec).clone());
                     let outcome = |example: &Vec<String>| {
                         alone
@@ -941,7 +1170,167 @@ impl Builder {
         }
         Ok(())
     }
+
+    /// A policy with only the host executables of `programs`: examples of a
+    /// rule can only match through its own programs, so only their paths
+    /// matter.
+    fn hosts_of<'a>(&self, programs: impl IntoIterator<Item = &'a str>) -> Policy {
+        let mut alone = Policy::default();
+        for name in programs {
+            if let Some(program) = self.policy.programs.get(name) {
+                alone.set_host_executable(name, program.host_paths.clone());
+            }
+        }
+        alone
+    }
 }
 
-/// Keeps `FxHashMap` in the public shape of `Policy` without exposing it.
-pub(crate) type Map<V> = FxHashMap<Box<str>, V>;
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// The rules of the shared benchmark workload
+    /// (`shared/bench/execpolicy_workload.py`), written the same way.
+    fn workload_rules() -> String {
+        const VERBS: [&str; 8] = [
+            "build", "test", "run", "check", "lint", "fmt", "deploy", "clean",
+        ];
+        const DECISIONS: [&str; 3] = ["allow", "prompt", "forbidden"];
+        let mut out = String::new();
+        for p in 0..200 {
+            let program = format!("prog{p:03}");
+            for r in 0..5 {
+                let (a, b) = (VERBS[(p + r) % 8], VERBS[(p + r + 1) % 8]);
+                let mut pattern = format!("\"{program}\", [\"{a}\", \"{b}\"]");
+                if r % 2 == 0 {
+                    pattern.push_str(&format!(", \"x{r}\""));
+                }
+                let decision = DECISIONS[(p * 5 + r) % 3];
+                out.push_str(&format!(
+                    "prefix_rule(pattern=[{pattern}], decision=\"{decision}\""
+                ));
+                if decision == "forbidden" {
+                    out.push_str(&format!(
+                        ", justification=\"{program} {a} or {b} is not allowed here\""
+                    ));
+                }
+                out.push_str(")\n");
+            }
+        }
+        out
+    }
+
+    /// Loads `text` both ways (after `setup`, tightening-only or not) and
+    /// returns both outcomes, displayed errors included.
+    fn both(text: &str, tightening: bool) -> [Result<Policy, String>; 2] {
+        let load = |evaluated: bool| {
+            let mut loader = PolicyLoader::new();
+            loader.load_str("setup.rules", r#"prefix_rule(pattern = ["ls"])"#)?;
+            loader.tightening_only(tightening);
+            if evaluated {
+                loader.load_str_evaluated("rules.star", text)?;
+            } else {
+                loader.load_str("rules.star", text)?;
+            }
+            Ok(loader.finish())
+        };
+        [load(false), load(true)].map(|r: Result<Policy, LoadError>| r.map_err(|e| e.to_string()))
+    }
+
+    fn literal(text: &str) -> bool {
+        read_calls(text, LITERAL_BUILTINS).is_some()
+    }
+
+    #[test]
+    fn the_literal_reader_builds_the_policy_the_interpreter_builds() {
+        let fixture = include_str!("../tests/fixtures/codex-style.rules");
+        let workload = workload_rules();
+        let files: &[&str] = &[
+            &workload,
+            fixture,
+            "",
+            "# only a comment\n\n   \n",
+            "prefix_rule(pattern=[\"git\", \"push\"])",
+            "prefix_rule (\n  # a comment\n  pattern = [ 'rm' , [ '-rf' , '-fr' , ] , ] , # trailing\n  decision = 'forbidden' ,\n)\n",
+            "prefix_rule(pattern=[\"a\"], justification=\"say \\\"no\\\" \\\\ \\n\\t'ok'\")\n",
+            "prefix_rule(pattern=[\"a\"], justification='''multi\nline \"quoted\" '' text''')\n",
+            "prefix_rule(pattern=[\"é\", \"ü\"], decision=\"prompt\", justification=\"unicode: ✓\")\n",
+            "prefix_rule(pattern=[\"rm\"], arguments=[[\"-r*\", \"-[!-]*r*\"], \"/\"], unless=[\"--help\"], decision=\"forbidden\", match=[\"rm -rf /\"], not_match=[\"rm -rf /tmp\", \"rm --help -r /\"])\n",
+            "prefix_rule(pattern=[[\"a\", \"b\"], \"x\"], match=[[\"a\", \"x\"], \"b x y\"], not_match=[\"a\"])\nhost_executable(name=\"a\", paths=[\"/bin/a\", \"/usr/bin/a\", \"/bin/a\"])\n",
+            "network_rule(host=\"Example.COM:443\", protocol=\"https_connect\", decision=\"deny\", justification=\"no\")\nnetwork_rule(host=\"[::1]:80\", protocol=\"http\", decision=\"allow\")\n",
+            "prefix_rule(pattern=[\"curl\"], decision=\"prompt\")\nprefix_rule(pattern=[\"curl\", \"-k\"], decision=\"forbidden\")\n",
+        ];
+        for text in files {
+            assert!(literal(text), "the literal reader should read {text:?}");
+            let [fast, evaluated] = both(text, false);
+            assert_eq!(fast, evaluated, "{text}");
+            assert!(fast.is_ok(), "{text}: {fast:?}");
+            let [fast, evaluated] = both(text, true);
+            assert_eq!(fast, evaluated, "tightening-only: {text}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_left_to_the_interpreter_with_the_same_result() {
+        let cases: &[&str] = &[
+            // Other shapes: read by the interpreter.
+            "x = \"git\"\nprefix_rule(pattern=[x])\n",
+            "prefix_rule([\"git\"])\n",
+            "prefix_rule(pattern=[\"a\"]); prefix_rule(pattern=[\"b\"])\n",
+            "  prefix_rule(pattern=[\"a\"])\n",
+            "prefix_rule(pattern=[\"a\"],\n decision=\\\n\"allow\")\n",
+            "prefix_rule(pattern=[\"a\"])\r\n",
+            "prefix_rule(pattern=[r\"a\\d\"])\n",
+            "prefix_rule(pattern=[\"a\\x41\"])\n",
+            "prefix_rule(pattern=[\"a\"], decision=None)\n",
+            "prefix_rule(pattern=(\"a\", \"b\"))\n",
+            "define_program(program=\"x\", args=[ARG_RFILES])\n",
+            // Refused, with the interpreter's located error.
+            "prefix_rule(pattern=[\"a\"])\nprefix_rule(pattern=[])\n",
+            "prefix_rule(pattern=[\"a\"], decision=\"deny\")\n",
+            "prefix_rule(pattern=[\"a\"], pattern=[\"b\"])\n",
+            "prefix_rule(pattern=[\"a\"], decison=\"allow\")\n",
+            "prefix_rule(decision=\"allow\")\n",
+            "prefix_rule(pattern=[\"a\", []])\n",
+            "prefix_rule(pattern=[[\"a\", [\"b\"]]])\n",
+            "prefix_rule(pattern=[\"a\"], justification=\"  \")\n",
+            "prefix_rule(pattern=[\"a\"], match=[\"b\"])\n",
+            "prefix_rule(pattern=[\"a\"], not_match=[\"a 'x\"])\n",
+            "prefix_rule(pattern=[\"a\"], match=[[]])\n",
+            "prefix_rule(pattern=[\"a\"], arguments=[[]])\n",
+            "prefix_rule(pattern=[\"a\"], arguments=[\"[x\"])\n",
+            "prefix_rule(pattern=[\"a\"], unless=[[\"x\"]])\n",
+            "prefix_rule(pattern=\"a\")\n",
+            "prefix_rule(pattern=[\"a\"]\n",
+            "prefix_rule(pattern=[\"a\"]) x\n",
+            "prefix_rule(pattern=[\"a\"], decision=\"allow\", decision=\"allow\")\n",
+            "host_executable(name=\"a\", paths=[\"bin/a\"])\n",
+            "host_executable(name=\"a/b\", paths=[])\n",
+            "host_executable(name=\"a\", paths=[\"/bin/b\"])\n",
+            "network_rule(host=\"https://x\", protocol=\"https\", decision=\"allow\")\n",
+            "network_rule(host=\"x\", protocol=\"ftp\", decision=\"allow\")\n",
+            "network_rule(host=\"x\", protocol=\"http\")\n",
+            "\n\nprefix_rule(pattern=[\"a\"], match=[\"a\"], not_match=[\"a b\"])\n",
+        ];
+        for text in cases {
+            for tightening in [false, true] {
+                let [fast, evaluated] = both(text, tightening);
+                assert_eq!(fast, evaluated, "{text:?} (tightening-only: {tightening})");
+            }
+        }
+        // Allowing rules in a tightening-only file are read, refused, and
+        // reported by the interpreter where they are.
+        let text = "prefix_rule(pattern=[\"a\"], decision=\"forbidden\")\n\nprefix_rule(pattern=[\"b\"])\n";
+        assert!(literal(text));
+        let [fast, evaluated] = both(text, true);
+        assert_eq!(fast, evaluated);
+        assert!(
+            fast.as_ref()
+                .is_err_and(|e| e
+                    .starts_with("rules.star:3:1: this rules file is loaded as tightening-only")),
+            "{fast:?}"
+        );
+    }
+}

@@ -15,11 +15,19 @@
 //! wrapper or shell run by a path outside the system directories, shell
 //! options that are not known, substitutions, expansions, redirections to
 //! files, compound commands, nesting too deep to analyse, a replacement
-//! character (a lossy copy of a non-UTF-8 argument). Each concern makes the
+//! character (a lossy copy of a non-UTF-8 argument), a network download fed
+//! to a shell (`curl … | sh`, `bash <(curl …)`). Each concern makes the
 //! command at best `prompt`; the commands found are still decided, so a
-//! forbidden rule still wins.
+//! forbidden rule still wins. Two shell constructs are forbidden whatever
+//! the rules say: a fork bomb and a redirection onto a block device.
+
+use std::ops::Range;
+use std::sync::OnceLock;
 
 use brush_parser::ast::{self, Command, CommandPrefixOrSuffixItem, CompoundCommand, IoRedirect};
+use rustc_hash::FxHashSet;
+
+use crate::Decision;
 
 /// What a command line comes down to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,13 +42,16 @@ pub(crate) struct Normalized {
     pub(crate) concerns: Vec<Concern>,
 }
 
-/// Why a command line cannot be verified as read.
+/// Why a command line cannot be verified as read, or why it must not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Concern {
     /// The command line or script concerned.
     pub(crate) script: String,
-    /// What makes it unverifiable.
+    /// What makes it unverifiable (or destructive).
     pub(crate) reason: String,
+    /// `prompt`; `forbidden` for a construct that is destructive whatever
+    /// the rules say (a fork bomb, a write onto a block device).
+    pub(crate) decision: Decision,
 }
 
 /// Shells whose `-c` scripts are parsed.
@@ -183,24 +194,66 @@ pub(crate) fn normalize(argv: &[String]) -> Normalized {
             reason: format!(
                 "argument {i} is not valid UTF-8 (or contains U+FFFD): it was decided on a lossy copy"
             ),
+            decision: Decision::Prompt,
         });
     }
     unwrap(argv, 0, &mut out);
     out
 }
 
-/// Whether `argv` needs normalizing at all: `false` for a plain command whose
-/// program is given by name (the allocation-free path of `Policy::decide`).
-pub(crate) fn is_plain(argv: &[String]) -> bool {
-    let Some(first) = argv.first() else {
-        return true;
-    };
-    !first.contains(['/', '='])
-        && !SHELLS.contains(&first.as_str())
-        && !WRAPPERS.contains(&first.as_str())
-        && !LAUNCHERS.contains(&first.as_str())
-        && !argv.iter().any(|t| t.contains('\u{FFFD}'))
+/// Whether a command line run by the program `name` must be normalized
+/// before it is decided: a shell, a wrapper or a launcher. Any other program
+/// given by name, with no assignment before it and no replacement character,
+/// normalizes to itself (the fast path of `Policy::decide` and `check`).
+pub(crate) fn unwraps(name: &str) -> bool {
+    // This runs for every command line whose program no rule is about, so
+    // it must cost far less than a decision: a filter computed at compile
+    // time rules out almost every other name, then a set built once
+    // answers.
+    if UNWRAPPED_SKETCHES[sketch(name.as_bytes()) / 64] & (1 << (sketch(name.as_bytes()) % 64)) == 0
+    {
+        return false;
+    }
+    static NAMES: OnceLock<FxHashSet<&'static str>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            SHELLS
+                .iter()
+                .chain(WRAPPERS)
+                .chain(LAUNCHERS)
+                .copied()
+                .collect()
+        })
+        .contains(name)
 }
+
+/// A name's bit in [`UNWRAPPED_SKETCHES`], from its length and first and
+/// last bytes.
+const fn sketch(name: &[u8]) -> usize {
+    match name {
+        [] => 0,
+        [first, .., last] | [first @ last] => {
+            (name.len() * 61 + *first as usize * 7 + *last as usize) % 256
+        }
+    }
+}
+
+/// The sketches of every shell, wrapper and launcher name.
+const UNWRAPPED_SKETCHES: [u64; 4] = {
+    let mut bits = [0u64; 4];
+    let lists = [SHELLS, WRAPPERS, LAUNCHERS];
+    let mut l = 0;
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            let bit = sketch(lists[l][i].as_bytes());
+            bits[bit / 64] |= 1 << (bit % 64);
+            i += 1;
+        }
+        l += 1;
+    }
+    bits
+};
 
 pub(crate) fn join(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str))
@@ -211,6 +264,7 @@ fn concern(out: &mut Normalized, argv: &[String], reason: impl Into<String>) {
     out.concerns.push(Concern {
         script: join(argv),
         reason: reason.into(),
+        decision: Decision::Prompt,
     });
 }
 
@@ -936,21 +990,245 @@ fn script_commands(script: &str, depth: usize, out: &mut Normalized) {
         walk.list(complete);
     }
     drop(program);
-    if walk.commands.is_empty() && walk.concerns.is_empty() {
+    if walk.commands.is_empty() && walk.concerns.is_empty() && walk.forbidden.is_empty() {
         walk.concerns.push("an empty script".into());
+    }
+    for why in walk.forbidden {
+        out.concerns.push(Concern {
+            script: join(&shown()),
+            reason: why,
+            decision: Decision::Forbidden,
+        });
     }
     for why in walk.concerns {
         concern(out, &shown(), why);
     }
-    for command in walk.commands {
-        unwrap(&command, depth + 1, out);
+    // What each command of the script came to once unwrapped: the commands
+    // and wrappers it added to `out`.
+    let mut produced = Vec::with_capacity(walk.commands.len());
+    for command in &walk.commands {
+        let (commands, wrappers) = (out.commands.len(), out.wrappers.len());
+        unwrap(command, depth + 1, out);
+        produced.push((commands..out.commands.len(), wrappers..out.wrappers.len()));
     }
+    let mut substituted = Vec::with_capacity(walk.scripts.len());
     for inner in walk.scripts {
+        let start = out.commands.len();
         if depth + 1 > MAX_UNWRAP_DEPTH {
             concern(out, &[inner], "command substitutions nested too deep");
         } else {
             script_commands(&inner, depth + 1, out);
         }
+        substituted.push(start..out.commands.len());
+    }
+    // A download fed to something that runs code: whatever the server sends
+    // runs, even when every command alone is allowed.
+    let commands_of = |indices: Range<usize>| {
+        indices
+            .flat_map(|k| produced.get(k).map_or(0..0, |p| p.0.clone()))
+            .collect::<Vec<_>>()
+    };
+    let downloads = |commands: &[usize]| commands.iter().any(|j| is_download(&out.commands[*j]));
+    let mut found = Vec::new();
+    for stages in &walk.pipelines {
+        let stages: Vec<Vec<usize>> = stages.iter().map(|s| commands_of(s.clone())).collect();
+        if let Some(first) = stages.iter().position(|s| downloads(s))
+            && stages[first + 1..]
+                .iter()
+                .flatten()
+                .any(|j| reads_program_from_stdin(&out.commands[*j]))
+        {
+            found.push(
+                "a network download piped into a shell or interpreter: what runs is whatever the server sends",
+            );
+        }
+    }
+    for feed in &walk.feeds {
+        let source = match &feed.source {
+            FeedSource::Process(commands) => commands_of(commands.clone()),
+            FeedSource::Command(scripts) => scripts
+                .clone()
+                .flat_map(|i| substituted.get(i).cloned().unwrap_or(0..0))
+                .collect(),
+        };
+        let mut consumer = walk.commands.get(feed.consumer).into_iter().chain(
+            produced
+                .get(feed.consumer)
+                .into_iter()
+                .flat_map(|(commands, wrappers)| {
+                    out.commands[commands.clone()]
+                        .iter()
+                        .chain(&out.wrappers[wrappers.clone()])
+                }),
+        );
+        if downloads(&source) && consumer.any(|argv| runs_code(argv)) {
+            found.push(
+                "a network download given to a shell or interpreter to run (`bash <(curl …)`, `sh -c \"$(curl …)\"`): what runs is whatever the server sends",
+            );
+        }
+    }
+    found.dedup();
+    for why in found {
+        concern(out, &shown(), why);
+    }
+}
+
+/// Programs that fetch from the network and can print what they fetch.
+const DOWNLOADERS: &[&str] = &[
+    "curl",
+    "wget",
+    "fetch",
+    "http",
+    "https",
+    "xh",
+    "GET",
+    "lwp-request",
+];
+
+/// Interpreters that run a program given in an argument or read from their
+/// standard input.
+const INTERPRETERS: &[&str] = &[
+    "python", "python2", "python3", "perl", "ruby", "node", "php", "lua",
+];
+
+fn is_download(argv: &[String]) -> bool {
+    argv.first()
+        .is_some_and(|program| DOWNLOADERS.contains(&basename(program)))
+}
+
+/// Whether `argv` runs code it is given: a shell, an interpreter, `eval`,
+/// `source` or `.`, with any arguments.
+fn runs_code(argv: &[String]) -> bool {
+    argv.first().is_some_and(|program| {
+        let name = basename(program);
+        SHELLS.contains(&name)
+            || INTERPRETERS.contains(&name)
+            || matches!(name, "eval" | "source" | ".")
+    })
+}
+
+/// Whether `argv` (a command already unwrapped) runs a program it reads from
+/// its standard input: a shell without a script file (or with `-s`), an
+/// interpreter without a program argument.
+fn reads_program_from_stdin(argv: &[String]) -> bool {
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
+    let name = basename(program);
+    if SHELLS.contains(&name) {
+        let mut i = 0;
+        while let Some(arg) = args.get(i) {
+            match arg.as_str() {
+                "-o" | "+o" | "-O" | "+O" => i += 2,
+                // The end of the options: a script file may follow.
+                "-" | "--" => return i + 1 >= args.len(),
+                a if a.starts_with('-') && !a.starts_with("--") && a.contains('s') => return true,
+                a if a.starts_with(['-', '+']) => i += 1,
+                // A script file: the shell runs it, not its input.
+                _ => return false,
+            }
+        }
+        true
+    } else if INTERPRETERS.contains(&name) {
+        args.iter().all(|a| a.starts_with('-'))
+            && !args.iter().any(|a| {
+                matches!(
+                    a.as_str(),
+                    "-c" | "-e"
+                        | "-E"
+                        | "-m"
+                        | "-r"
+                        | "-p"
+                        | "--eval"
+                        | "--print"
+                        | "-V"
+                        | "--version"
+                        | "-h"
+                        | "--help"
+                )
+            })
+    } else {
+        false
+    }
+}
+
+/// Block devices by their usual names under `/dev`: disks and their
+/// partitions, device-mapper, loop and RAID devices.
+const BLOCK_DEVICES: &[&str] = &[
+    "sd", "hd", "vd", "xvd", "nvme", "mmcblk", "dm-", "loop", "md", "disk/", "mapper/",
+];
+
+fn is_block_device(path: &str) -> bool {
+    path.strip_prefix("/dev/").is_some_and(|name| {
+        BLOCK_DEVICES
+            .iter()
+            .any(|prefix| name.len() > prefix.len() && name.starts_with(prefix))
+    })
+}
+
+/// Whether a function body calls `name` in a way that multiplies processes:
+/// in a pipeline, in the background or in a subshell (`:(){ :|:& };:`).
+fn list_forks(list: &ast::CompoundList, name: &str, forking: bool) -> bool {
+    list.0
+        .iter()
+        .any(|ast::CompoundListItem(and_or, separator)| {
+            let forking = forking || matches!(separator, ast::SeparatorOperator::Async);
+            std::iter::once(&and_or.first)
+                .chain(and_or.additional.iter().map(|a| match a {
+                    ast::AndOr::And(p) | ast::AndOr::Or(p) => p,
+                }))
+                .any(|pipeline| {
+                    let forking = forking || pipeline.seq.len() > 1;
+                    pipeline
+                        .seq
+                        .iter()
+                        .any(|command| command_forks(command, name, forking))
+                })
+        })
+}
+
+fn command_forks(command: &Command, name: &str, forking: bool) -> bool {
+    match command {
+        Command::Simple(simple) => {
+            forking
+                && simple
+                    .word_or_name
+                    .as_ref()
+                    .is_some_and(|word| plain_word(&word.value).is_ok_and(|w| w == name))
+        }
+        Command::Compound(compound, _) => compound_forks(compound, name, forking),
+        Command::Function(_) | Command::ExtendedTest(..) => false,
+    }
+}
+
+fn compound_forks(compound: &CompoundCommand, name: &str, forking: bool) -> bool {
+    match compound {
+        CompoundCommand::BraceGroup(group) => list_forks(&group.list, name, forking),
+        CompoundCommand::Subshell(subshell) => list_forks(&subshell.list, name, true),
+        CompoundCommand::ForClause(clause) => list_forks(&clause.body.list, name, forking),
+        CompoundCommand::ArithmeticForClause(clause) => {
+            list_forks(&clause.body.list, name, forking)
+        }
+        CompoundCommand::CaseClause(case) => case
+            .cases
+            .iter()
+            .filter_map(|item| item.cmd.as_ref())
+            .any(|list| list_forks(list, name, forking)),
+        CompoundCommand::IfClause(clause) => {
+            list_forks(&clause.condition, name, forking)
+                || list_forks(&clause.then, name, forking)
+                || clause.elses.iter().flatten().any(|e| {
+                    e.condition
+                        .as_ref()
+                        .is_some_and(|c| list_forks(c, name, forking))
+                        || list_forks(&e.body, name, forking)
+                })
+        }
+        CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+            list_forks(&clause.0, name, forking) || list_forks(&clause.1.list, name, forking)
+        }
+        CompoundCommand::Coprocess(coprocess) => command_forks(&coprocess.body, name, true),
+        CompoundCommand::Arithmetic(_) => false,
     }
 }
 
@@ -983,8 +1261,29 @@ fn count_openers(script: &str) -> usize {
 struct Walk {
     commands: Vec<Vec<String>>,
     concerns: Vec<String>,
+    /// What must not run whatever the rules say: a fork bomb, a write onto
+    /// a block device.
+    forbidden: Vec<String>,
     /// Scripts of command substitutions (`$(…)`, backquotes).
     scripts: Vec<String>,
+    /// Pipelines of several stages: the `commands` of each stage.
+    pipelines: Vec<Vec<Range<usize>>>,
+    /// Substitutions given to a command as arguments.
+    feeds: Vec<Feed>,
+}
+
+/// A substitution given to a command (`bash <(curl …)`, `sh -c "$(curl …)"`).
+struct Feed {
+    source: FeedSource,
+    /// The command given it (an index in `Walk::commands`).
+    consumer: usize,
+}
+
+enum FeedSource {
+    /// A process substitution: these `Walk::commands`.
+    Process(Range<usize>),
+    /// Command substitutions: these `Walk::scripts`.
+    Command(Range<usize>),
 }
 
 impl Walk {
@@ -999,8 +1298,14 @@ impl Walk {
                 }));
             for pipeline in pipelines {
                 // `time` and `!` run the pipeline as it is.
+                let mut stages = Vec::with_capacity(pipeline.seq.len());
                 for command in &pipeline.seq {
+                    let start = self.commands.len();
                     self.command(command);
+                    stages.push(start..self.commands.len());
+                }
+                if stages.len() > 1 {
+                    self.pipelines.push(stages);
                 }
             }
         }
@@ -1020,10 +1325,15 @@ impl Walk {
                 self.compound(compound);
             }
             Command::Function(function) => {
+                let name = &function.fname.value;
                 self.concerns.push(format!(
-                    "a function definition ({}): a later command of that name runs the function",
-                    function.fname.value
+                    "a function definition ({name}): a later command of that name runs the function"
                 ));
+                if compound_forks(&function.body.0, name, false) {
+                    self.forbidden.push(format!(
+                        "the function {name} calls itself in a pipeline, in the background or in a subshell: each call starts more copies until the system runs out of processes (a fork bomb)"
+                    ));
+                }
                 self.compound(&function.body.0);
             }
             Command::ExtendedTest(..) => self.concerns.push("a `[[ ]]` test".into()),
@@ -1112,6 +1422,8 @@ impl Walk {
 
     fn simple(&mut self, simple: &ast::SimpleCommand) {
         let mut argv = Vec::new();
+        let scripts = self.scripts.len();
+        let mut processes = Vec::new();
         for item in simple.prefix.iter().flat_map(|p| &p.0) {
             match item {
                 CommandPrefixOrSuffixItem::AssignmentWord(_, word) => {
@@ -1127,7 +1439,9 @@ impl Walk {
                 }
                 CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
                     self.concerns.push("a process substitution".into());
+                    let start = self.commands.len();
                     self.list(&subshell.list);
+                    processes.push(start..self.commands.len());
                 }
             }
         }
@@ -1153,7 +1467,9 @@ impl Walk {
                 CommandPrefixOrSuffixItem::IoRedirect(redirect) => self.redirect(redirect),
                 CommandPrefixOrSuffixItem::ProcessSubstitution(_, subshell) => {
                     self.concerns.push("a process substitution".into());
+                    let start = self.commands.len();
                     self.list(&subshell.list);
+                    processes.push(start..self.commands.len());
                 }
             }
         }
@@ -1161,13 +1477,43 @@ impl Walk {
             self.concerns.push(why);
         }
         self.commands.push(argv);
+        let consumer = self.commands.len() - 1;
+        self.feeds
+            .extend(processes.into_iter().map(|commands| Feed {
+                source: FeedSource::Process(commands),
+                consumer,
+            }));
+        if self.scripts.len() > scripts {
+            self.feeds.push(Feed {
+                source: FeedSource::Command(scripts..self.scripts.len()),
+                consumer,
+            });
+        }
     }
 
-    /// `2>&1` and redirections to `/dev/null` change no file; anything else might.
+    /// `2>&1` and redirections to `/dev/null` change no file; anything else
+    /// might, and writing onto a block device is forbidden.
     fn redirect(&mut self, redirect: &IoRedirect) {
+        use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
+        let written = match redirect {
+            IoRedirect::File(
+                _,
+                K::Write | K::Append | K::Clobber | K::ReadAndWrite,
+                T::Filename(word),
+            )
+            | IoRedirect::OutputAndError(word, _) => Some(&word.value),
+            _ => None,
+        };
+        if let Some(raw) = written {
+            let path = plain_word(raw).unwrap_or_else(|_| raw.clone());
+            if is_block_device(&path) {
+                self.forbidden.push(format!(
+                    "a redirection writes onto the block device {path}: it overwrites the disk (or partition) under every file system on it"
+                ));
+            }
+        }
         let ok = match redirect {
             IoRedirect::File(_, kind, target) => {
-                use ast::{IoFileRedirectKind as K, IoFileRedirectTarget as T};
                 match (kind, target) {
                     (K::DuplicateOutput | K::DuplicateInput, T::Fd(_)) => true,
                     // `2>&1`, `>&-`: a descriptor number or a close, never a file.

@@ -1,23 +1,48 @@
 //! A loaded policy, and deciding on command lines.
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::loader::Map;
-use crate::normalize::{Normalized, is_plain, join, normalize};
-use crate::program::ProgramSpec;
-use crate::rules::{NetworkRule, PrefixRule, RuleMatch};
+use crate::commands::Commands;
+use crate::names::NameMap;
+use crate::normalize::{self, Normalized, join, normalize};
+use crate::program::{ProgramSpec, ProgramVerdict};
+use crate::rules::{Compiled, NetworkRule, PrefixRule, RuleMatch};
 use crate::{Decision, ProgramOutcome};
 
 /// Rules and program definitions, keyed by program name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
-    pub(crate) prefix_rules: Map<Vec<PrefixRule>>,
-    pub(crate) programs: Map<Vec<ProgramSpec>>,
-    pub(crate) host_executables: Map<Vec<std::path::PathBuf>>,
+    /// Everything about each program name, found with one lookup.
+    pub(crate) programs: NameMap<ProgramRules>,
     pub(crate) network_rules: Vec<NetworkRule>,
+}
+
+/// The rules, definitions and known paths of one program name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ProgramRules {
+    pub(crate) prefix_rules: Vec<PrefixRule>,
+    /// The same rules, compiled for matching.
+    compiled: Compiled,
+    pub(crate) specs: Vec<ProgramSpec>,
+    /// Where `host_executable` says the program is.
+    pub(crate) host_paths: Vec<PathBuf>,
+    /// A wrapper, shell or launcher, or a name no plain command has (with a
+    /// `/` or `=`): its command lines are normalized first.
+    unwraps: bool,
+}
+
+/// How a command line is decided.
+enum Route<'p> {
+    /// A plain command whose program has rules: decided as it is.
+    Plain(&'p ProgramRules),
+    /// A plain command that no rule is about.
+    Unmatched,
+    /// Anything else (a path, a wrapper, a shell, an assignment, a
+    /// replacement character, no program): normalized first.
+    Normalize,
 }
 
 /// The overall decision: Codex's vocabulary when a rule decided, the program
@@ -55,22 +80,32 @@ pub struct Evaluation {
     /// Every rule or definition that matched, for every sub-command.
     pub matched_rules: Vec<RuleMatch>,
     /// The commands actually decided on, after unwrapping shells and prefixes.
-    pub commands: Vec<Vec<String>>,
+    pub commands: Commands,
 }
 
 impl Policy {
+    fn program_mut(&mut self, name: &str) -> &mut ProgramRules {
+        self.programs.get_or_insert_with(name, || ProgramRules {
+            prefix_rules: Vec::new(),
+            compiled: Compiled::default(),
+            specs: Vec::new(),
+            host_paths: Vec::new(),
+            unwraps: name.contains(['/', '=']) || normalize::unwraps(name),
+        })
+    }
+
     pub(crate) fn add_prefix_rule(&mut self, rule: PrefixRule) {
-        self.prefix_rules
-            .entry(rule.program.clone())
-            .or_default()
-            .push(rule);
+        let program = self.program_mut(&rule.program);
+        program.compiled.push(&rule);
+        program.prefix_rules.push(rule);
     }
 
     pub(crate) fn add_program(&mut self, spec: ProgramSpec) {
-        self.programs
-            .entry(spec.program.clone())
-            .or_default()
-            .push(spec);
+        self.program_mut(&spec.program).specs.push(spec);
+    }
+
+    pub(crate) fn set_host_executable(&mut self, name: &str, paths: Vec<PathBuf>) {
+        self.program_mut(name).host_paths = paths;
     }
 
     /// `network_rule(...)` entries, for the network policy.
@@ -80,76 +115,29 @@ impl Policy {
 
     /// Number of prefix rules (one per program alternative).
     pub fn prefix_rule_count(&self) -> usize {
-        self.prefix_rules.values().map(Vec::len).sum()
-    }
-
-    /// The program name `argv` invokes and, for a path, the path.
-    fn program_of<'a>(&self, argv: &'a [String]) -> Option<(&'a str, Option<&'a Path>)> {
-        let first = argv.first()?;
-        if !first.contains('/') {
-            return Some((first, None));
-        }
-        let path = Path::new(first);
-        Some((path.file_name()?.to_str()?, Some(path)))
-    }
-
-    fn host_listed(&self, name: &str, path: &Path) -> bool {
-        self.host_executables
-            .get(name)
-            .is_some_and(|paths| paths.iter().any(|p| p == path))
-    }
-
-    /// Whether `path` is a known location of `name`: listed by a
-    /// `host_executable`, or by the `system_path` of a definition.
-    fn path_known(&self, name: &str, path: &Path) -> bool {
-        self.host_listed(name, path)
-            || self.programs.get(name).is_some_and(|specs| {
-                specs
-                    .iter()
-                    .any(|s| s.system_path.iter().any(|p| Path::new(&**p) == path))
-            })
-    }
-
-    /// Whether any rule or definition is about `name`.
-    fn has_rules(&self, name: &str) -> bool {
-        self.prefix_rules.contains_key(name) || self.programs.contains_key(name)
-    }
-
-    /// The prefix rules that apply to `argv`. A path applies the rules of its
-    /// program's name (a path that is not a known location also gets a
-    /// concern, see [`Policy::matches_for_argv`]).
-    fn rules_matching<'s>(
-        &'s self,
-        name: &str,
-        argv: &'s [String],
-    ) -> impl Iterator<Item = &'s PrefixRule> {
-        self.prefix_rules
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter(move |rule| rule.matches(argv))
-    }
-
-    /// The most verifying program definition for `argv`, with its verdict. A
-    /// known path uses only the definitions that list it (or all, when a
-    /// `host_executable` does); an unknown path uses all, under a concern.
-    fn best_program(
-        &self,
-        name: &str,
-        path: Option<&Path>,
-        argv: &[String],
-    ) -> Option<(&ProgramSpec, crate::program::ProgramVerdict)> {
-        let restrict = path.filter(|p| self.path_known(name, p) && !self.host_listed(name, p));
         self.programs
-            .get(name)?
             .iter()
-            .filter(|spec| spec.applies_to(argv))
-            .filter(|spec| match restrict {
-                None => true,
-                Some(path) => spec.system_path.iter().any(|p| Path::new(&**p) == path),
-            })
-            .map(|spec| (spec, spec.classify(argv)))
-            .min_by_key(|(_, verdict)| verdict.outcome)
+            .map(|(_, p)| p.prefix_rules.len())
+            .sum()
+    }
+
+    /// How `argv` is decided: one lookup of its program decides whether
+    /// normalizing could change anything.
+    fn route(&self, argv: &[String]) -> Route<'_> {
+        let Some(first) = argv.first() else {
+            return Route::Normalize;
+        };
+        // A replacement character is looked for only in what is not ASCII
+        // (checked a word at a time).
+        if argv.iter().any(|t| !t.is_ascii() && t.contains('\u{FFFD}')) {
+            return Route::Normalize;
+        }
+        match self.programs.get(first.as_str()) {
+            Some(program) if program.unwraps => Route::Normalize,
+            Some(program) => Route::Plain(program),
+            None if first.contains(['/', '=']) || normalize::unwraps(first) => Route::Normalize,
+            None => Route::Unmatched,
+        }
     }
 
     /// Matches for one plain argv, without unwrapping: prefix rules first, and
@@ -158,62 +146,37 @@ impl Policy {
     /// `host_executable` (or `system_path`) lists it, it is also a concern
     /// (at best `prompt`): `/tmp/rm` is not known to be `rm`, but may be.
     pub(crate) fn matches_for_argv(&self, argv: &[String]) -> Vec<RuleMatch> {
-        let Some((name, path)) = self.program_of(argv) else {
-            return Vec::new();
-        };
-        let mut matches: Vec<RuleMatch> = self
-            .rules_matching(name, argv)
-            .map(|rule| RuleMatch::PrefixRuleMatch {
-                matched_prefix: argv[..=rule.rest.len()].to_vec(),
-                decision: rule.decision,
-                resolved_program: path.map(Path::to_path_buf),
-                justification: rule.justification.as_deref().map(str::to_owned),
-                defined_at: rule.defined_at.to_string(),
-            })
-            .collect();
-        if let Some((spec, verdict)) = self.best_program(name, path, argv)
-            && (matches.is_empty() || verdict.outcome == ProgramOutcome::Forbidden)
-        {
-            matches.push(RuleMatch::ProgramMatch {
-                program: spec.program.to_string(),
-                outcome: verdict.outcome,
-                args: verdict.args,
-                reason: verdict.reason,
-                defined_at: spec.defined_at.to_string(),
-            });
-        }
-        if let Some(path) = path
-            && self.has_rules(name)
-            && !self.path_known(name, path)
-        {
-            matches.push(RuleMatch::ShellRuleMatch {
-                script: join(argv),
-                decision: Decision::Prompt,
-                reason: format!(
-                    "{} is not a known location of {name} (list it with host_executable): it is judged by the rules of {name}, at best needing approval",
-                    path.display()
-                ),
-            });
-        }
+        let mut matches = Vec::new();
+        self.push_matches(argv, &mut matches);
         matches
+    }
+
+    fn push_matches(&self, argv: &[String], out: &mut Vec<RuleMatch>) {
+        let Some(first) = argv.first() else {
+            return;
+        };
+        let (name, path) = if first.contains('/') {
+            let path = Path::new(first);
+            match path.file_name().and_then(|n| n.to_str()) {
+                Some(name) => (name, Some(path)),
+                None => return,
+            }
+        } else {
+            (first.as_str(), None)
+        };
+        if let Some(program) = self.programs.get(name) {
+            program.push_matches(name, path, argv, out);
+        }
     }
 
     /// The decision alone, without the explanation [`Policy::check`] builds:
     /// for hot paths. Identical to `check(argv).decision` (tested); a plain
     /// command given by name is decided without allocating.
     pub fn decide(&self, argv: &[String]) -> Option<Verdict> {
-        if !is_plain(argv) {
-            return self.check(argv).decision;
-        }
-        let name = argv.first()?.as_str();
-        let rule = self.rules_matching(name, argv).map(|r| r.decision).max();
-        let program = self
-            .best_program(name, None, argv)
-            .map(|(_, verdict)| verdict.outcome);
-        match (rule, program) {
-            (Some(_), Some(ProgramOutcome::Forbidden)) => Some(Verdict::Rule(Decision::Forbidden)),
-            (Some(decision), _) => Some(Verdict::Rule(decision)),
-            (None, outcome) => outcome.map(Verdict::Program),
+        match self.route(argv) {
+            Route::Plain(program) => program.decide(argv),
+            Route::Unmatched => None,
+            Route::Normalize => self.check(argv).decision,
         }
     }
 
@@ -243,6 +206,25 @@ impl Policy {
     /// understood) makes the command at best `prompt`, and so does, once a
     /// command line was unwrapped or split, a part no rule covers.
     pub fn check(&self, argv: &[String]) -> Evaluation {
+        // A plain command normalizes to itself, with no wrapper and no
+        // concern: only its own matches count.
+        let matched_rules = match self.route(argv) {
+            Route::Plain(program) => {
+                let mut matches = Vec::new();
+                program.push_matches(&argv[0], None, argv, &mut matches);
+                matches
+            }
+            Route::Unmatched => Vec::new(),
+            Route::Normalize => return self.check_normalized(argv),
+        };
+        Evaluation {
+            decision: verdict(&matched_rules),
+            matched_rules,
+            commands: Commands::one(argv),
+        }
+    }
+
+    fn check_normalized(&self, argv: &[String]) -> Evaluation {
         let Normalized {
             commands,
             wrappers,
@@ -250,31 +232,149 @@ impl Policy {
         } = normalize(argv);
         let mut matched_rules = Vec::new();
         for wrapper in &wrappers {
-            matched_rules.extend(self.matches_for_argv(wrapper));
+            self.push_matches(wrapper, &mut matched_rules);
         }
         let split = !wrappers.is_empty()
             || commands.len() > 1
             || commands.first().is_some_and(|c| c.as_slice() != argv);
         for command in &commands {
-            let found = self.matches_for_argv(command);
-            if found.is_empty() && split {
+            let before = matched_rules.len();
+            self.push_matches(command, &mut matched_rules);
+            if matched_rules.len() == before && split {
                 matched_rules.push(RuleMatch::ShellRuleMatch {
                     script: join(command),
                     decision: Decision::Prompt,
                     reason: "no rule covers this part of the command".into(),
                 });
             }
-            matched_rules.extend(found);
         }
         matched_rules.extend(concerns.into_iter().map(|c| RuleMatch::ShellRuleMatch {
             script: c.script,
-            decision: Decision::Prompt,
+            decision: c.decision,
             reason: c.reason,
         }));
         Evaluation {
             decision: verdict(&matched_rules),
             matched_rules,
-            commands,
+            commands: Commands::from_lists(&commands),
+        }
+    }
+}
+
+impl ProgramRules {
+    fn host_listed(&self, path: &Path) -> bool {
+        self.host_paths.iter().any(|p| p == path)
+    }
+
+    /// Whether `path` is a known location of the program: listed by a
+    /// `host_executable`, or by the `system_path` of a definition.
+    fn path_known(&self, path: &Path) -> bool {
+        self.host_listed(path)
+            || self
+                .specs
+                .iter()
+                .any(|s| s.system_path.iter().any(|p| Path::new(&**p) == path))
+    }
+
+    /// The most verifying program definition for `argv`, with its verdict. A
+    /// known path uses only the definitions that list it (or all, when a
+    /// `host_executable` does); an unknown path uses all, under a concern.
+    fn best_program(
+        &self,
+        path: Option<&Path>,
+        argv: &[String],
+    ) -> Option<(&ProgramSpec, ProgramVerdict)> {
+        let restrict = path.filter(|p| self.path_known(p) && !self.host_listed(p));
+        self.specs
+            .iter()
+            .filter(|spec| spec.applies_to(argv))
+            .filter(|spec| match restrict {
+                None => true,
+                Some(path) => spec.system_path.iter().any(|p| Path::new(&**p) == path),
+            })
+            .map(|spec| (spec, spec.classify(argv)))
+            .min_by_key(|(_, verdict)| verdict.outcome)
+    }
+
+    /// [`Policy::push_matches`] once the program is found: `name` is its
+    /// name, `path` the path it was given by, if any.
+    fn push_matches(
+        &self,
+        name: &str,
+        path: Option<&Path>,
+        argv: &[String],
+        out: &mut Vec<RuleMatch>,
+    ) {
+        let before = out.len();
+        self.compiled.matches(
+            argv,
+            |i| self.prefix_rules.get(i).is_some_and(|r| r.matches(argv)),
+            |i, _, shared| {
+                let Some(rule) = self.prefix_rules.get(i) else {
+                    return;
+                };
+                // The shared prefix has the program's name: a path given
+                // instead is shown as given.
+                let matched_prefix = match shared {
+                    Some(prefix) if path.is_none() => Some(prefix.clone()),
+                    _ => rule.matched_tokens(argv),
+                };
+                if let Some(matched_prefix) = matched_prefix {
+                    out.push(RuleMatch::PrefixRuleMatch {
+                        matched_prefix,
+                        decision: rule.decision,
+                        resolved_program: path.map(Path::to_path_buf),
+                        justification: rule.justification.clone(),
+                        defined_at: rule.defined_at.clone(),
+                    });
+                }
+            },
+        );
+        if let Some((spec, verdict)) = self.best_program(path, argv)
+            && (out.len() == before || verdict.outcome == ProgramOutcome::Forbidden)
+        {
+            out.push(RuleMatch::ProgramMatch {
+                program: spec.program.clone(),
+                outcome: verdict.outcome,
+                args: verdict.args,
+                reason: verdict.reason,
+                defined_at: spec.defined_at.clone(),
+            });
+        }
+        let has_rules = !self.prefix_rules.is_empty() || !self.specs.is_empty();
+        if let Some(path) = path
+            && has_rules
+            && !self.path_known(path)
+        {
+            out.push(RuleMatch::ShellRuleMatch {
+                script: join(argv),
+                decision: Decision::Prompt,
+                reason: format!(
+                    "{} is not a known location of {name} (list it with host_executable): it is judged by the rules of {name}, at best needing approval",
+                    path.display()
+                ),
+            });
+        }
+    }
+
+    /// The decision on a plain command line (the program given by name).
+    fn decide(&self, argv: &[String]) -> Option<Verdict> {
+        let mut rule = None;
+        self.compiled.matches(
+            argv,
+            |i| self.prefix_rules.get(i).is_some_and(|r| r.matches(argv)),
+            |_, decision, _| rule = rule.max(Some(decision)),
+        );
+        let program = if self.specs.is_empty() {
+            None
+        } else {
+            self.best_program(None, argv)
+                .map(|(_, verdict)| verdict.outcome)
+        };
+        match (rule, program) {
+            (Some(_), Some(ProgramOutcome::Forbidden)) => Some(Verdict::Rule(Decision::Forbidden)),
+            (Some(decision), _) => Some(Verdict::Rule(decision)),
+            (None, outcome) => outcome.map(Verdict::Program),
         }
     }
 }
@@ -299,5 +399,61 @@ pub(crate) fn verdict(matches: &[RuleMatch]) -> Option<Verdict> {
             .map(RuleMatch::decision)
             .max()
             .map(Verdict::Rule)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use crate::PolicyLoader;
+
+    /// The fast paths (a plain command decided as it is, `decide` without an
+    /// explanation, compiled matching with shared prefixes) give what the
+    /// general path gives.
+    #[test]
+    fn fast_paths_agree_with_normalizing_first() {
+        let mut loader = PolicyLoader::with_default_policy().unwrap();
+        loader
+            .load_str(
+                "rules.star",
+                r#"
+prefix_rule(pattern = ["git", ["push", "send-pack"], ["-f", "--force"]], decision = "forbidden")
+prefix_rule(pattern = ["git", "push"], decision = "prompt", justification = "publishes")
+prefix_rule(pattern = ["git"], decision = "allow")
+prefix_rule(pattern = ["npm", ["a", "b", "c", "d", "e"], ["f", "g", "h", "i"]])
+prefix_rule(pattern = ["cp"], arguments = ["/etc/*"], unless = ["-n"], decision = "prompt")
+host_executable(name = "git", paths = ["/usr/bin/git"])
+"#,
+            )
+            .unwrap();
+        let policy = loader.finish();
+        let lines = [
+            "git push -f origin",
+            "git push origin",
+            "git send-pack --force",
+            "git",
+            "git status --short",
+            "/usr/bin/git push --force",
+            "npm c h x",
+            "npm e i",
+            "npm e",
+            "cp a /etc/passwd",
+            "cp -n a /etc/passwd",
+            "rm -rf /",
+            "rm -rf ./build",
+            "dd if=/dev/zero of=/dev/sda",
+            "ls -la src",
+            "sed -i s/a/b/ f",
+            "sort -o out.txt in.txt",
+            "unknown x y",
+            "",
+        ];
+        for line in lines {
+            let argv: Vec<String> = line.split_whitespace().map(String::from).collect();
+            let check = policy.check(&argv);
+            assert_eq!(check, policy.check_normalized(&argv), "{line}");
+            assert_eq!(policy.decide(&argv), check.decision, "{line}");
+        }
     }
 }

@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ProgramOutcome;
 
 /// What an argument is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum ArgType {
@@ -26,7 +26,7 @@ pub enum ArgType {
 }
 
 /// How many positional arguments a slot takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Arity {
     /// Exactly one.
     One,
@@ -37,7 +37,7 @@ pub(crate) enum Arity {
 }
 
 /// A positional argument slot (`ARG_RFILES` is readable files, one or more).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ArgSlot {
     /// The type of each argument.
     pub(crate) arg_type: ArgType,
@@ -46,7 +46,7 @@ pub(crate) struct ArgSlot {
 }
 
 /// An option: `flag("-l")` or `opt("-n", ARG_POS_INT)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ProgramOption {
     /// `-l`, `--count`.
     pub(crate) name: Box<str>,
@@ -55,10 +55,10 @@ pub(crate) struct ProgramOption {
 }
 
 /// One `define_program(...)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ProgramSpec {
     /// The program name (first token).
-    pub(crate) program: Box<str>,
+    pub(crate) program: Arc<str>,
     /// For programs with subcommands (`git branch`): the required second token.
     pub(crate) subcommand: Option<Box<str>>,
     /// Absolute paths under which the program may also be invoked.
