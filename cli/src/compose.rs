@@ -3,11 +3,12 @@
 //! [`EffectivePolicy`].
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
-use codex_policy_model::CommandWritable;
 use codex_policy_model::effective::{self, EffectivePolicy};
 use codex_policy_model::tightening::{RunContext, loosening_findings};
 use codex_policy_model::validate::{Finding, Severity, Validation, ValidationInputs, validate};
+use codex_policy_model::{CommandWritable, NaiveDate};
 use codex_profiles::{ProfileError, ProfileSource, ResolvedProfile, SecurityProfile};
 
 use crate::SandboxPolicy;
@@ -151,6 +152,7 @@ pub(crate) fn compose(
     extra_roots: &[PathBuf],
     env: &Environment,
 ) -> Result<Composition, ConfigurationError> {
+    let given = files;
     let mut discovered = files.discover(cwd, env)?;
     // config.toml was already read by profile resolution; validate it too.
     discovered.config = discovered.config.or_else(|| resolved.config_file.clone());
@@ -165,7 +167,7 @@ pub(crate) fn compose(
     {
         Validation::default()
     } else {
-        validate(&discovered)
+        validate(&discovered, today())
     };
     let errors: Vec<Finding> = files
         .findings
@@ -176,7 +178,16 @@ pub(crate) fn compose(
     if !errors.is_empty() {
         return Err(ConfigurationError::InvalidFiles { findings: errors });
     }
+    for (source, requirements) in managed_requirements(given)? {
+        check_requirements(
+            &source,
+            &requirements,
+            Some(resolved.profile),
+            Some(&resolved),
+        )?;
+    }
     let policy = with_extra_roots(&resolved.sandbox_policy, extra_roots, resolved.profile)?;
+    trusted_file_out_of_reach(&resolved, &policy, cwd, env)?;
     let loosening = loosening(&resolved, cwd, &policy, &files, env)?;
     if !loosening.is_empty() {
         return Err(ConfigurationError::Loosening {
@@ -184,7 +195,7 @@ pub(crate) fn compose(
         });
     }
     let source = format!("profile {} ({})", resolved.profile, resolved.source);
-    let effective = effective::compose(&policy, &source, resolved.profile.as_str(), &files);
+    let effective = effective::compose(&policy, &source, &resolved.permissions, &files);
     Ok(Composition {
         resolved,
         files,
@@ -209,7 +220,7 @@ pub fn loosening(
         files,
         &RunContext {
             profile_policy: policy,
-            profile_name: resolved.profile.as_str(),
+            profile_name: &resolved.permissions,
             profile_from_config: matches!(resolved.source, ProfileSource::ConfigFile { .. }),
             writable: &writable,
         },
@@ -226,12 +237,18 @@ pub fn validate_files(
     cwd: &Path,
     env: &Environment,
 ) -> Result<Validation, ConfigurationError> {
-    let mut validation = validate(inputs);
+    let mut validation = validate(inputs, today());
     if let Some(resolved) = resolved {
         let found = loosening(resolved, cwd, &resolved.sandbox_policy, &validation, env)?;
         validation.findings.extend(found);
     }
     Ok(validation)
+}
+
+/// Today's UTC date, against which allow entries' expiry dates are judged:
+/// the model never reads the clock, the facade passes it in.
+pub(crate) fn today() -> NaiveDate {
+    codex_policy_model::utc_date(SystemTime::now())
 }
 
 /// Extra writable roots widen a workspace policy; on a read-only one they
@@ -259,4 +276,122 @@ fn with_extra_roots(
         SandboxPolicy::DangerFullAccess => Ok(policy.clone()),
         _ => Err(ConfigurationError::ExtraRootsNeedWrites { profile }),
     }
+}
+
+/// The requirements whose approval, mode and elevation keys apply: the
+/// managed file when present, and the one given explicitly — an explicit
+/// file adds to the managed one here, never replaces it.
+pub(crate) fn managed_requirements(
+    files: &RuntimeFiles,
+) -> Result<
+    Vec<(
+        codex_policy_model::SourceFile,
+        codex_policy_model::Requirements,
+    )>,
+    ConfigurationError,
+> {
+    let managed = PathBuf::from(MANAGED_REQUIREMENTS);
+    let managed = (managed.symlink_metadata().is_ok()
+        && files.requirements.as_ref() != Some(&managed))
+    .then_some(managed);
+    files
+        .requirements
+        .iter()
+        .cloned()
+        .chain(managed)
+        .map(|path| {
+            codex_policy_model::Requirements::load(&path)
+                .map_err(|e| ConfigurationError::Profile(e.into()))
+        })
+        .collect()
+}
+
+/// A `.codex-profile` that loosened (its directory is trusted) must stay out
+/// of the command's reach with the final writable roots too (`--writable-root`
+/// included): a command that could rewrite it would choose its next policy.
+fn trusted_file_out_of_reach(
+    resolved: &ResolvedProfile,
+    policy: &SandboxPolicy,
+    cwd: &Path,
+    env: &Environment,
+) -> Result<(), ConfigurationError> {
+    let ProfileSource::ProjectFile {
+        path,
+        trusted_loosening: true,
+    } = &resolved.source
+    else {
+        return Ok(());
+    };
+    let tmpdir = env.var("TMPDIR");
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+    let reachable = policy.has_full_disk_write_access()
+        || policy
+            .writable_roots(cwd, tmpdir.as_deref())?
+            .roots
+            .iter()
+            .any(|root| root.allows_write_to(&real));
+    if reachable {
+        return Err(ConfigurationError::TrustedFileWritable { path: path.clone() });
+    }
+    Ok(())
+}
+
+/// Refused when `profile`'s sandbox mode is not in managed requirements'
+/// `allowed_sandbox_modes` (what `elevate --to` asks for).
+pub(crate) fn check_sandbox_mode(
+    files: &RuntimeFiles,
+    profile: SecurityProfile,
+) -> Result<(), ConfigurationError> {
+    for (source, requirements) in managed_requirements(files)? {
+        check_requirements(&source, &requirements, Some(profile), None)?;
+    }
+    Ok(())
+}
+
+/// Codex's `allowed_sandbox_modes` and `allowed_approval_policies`: a
+/// profile or approval policy outside them is refused, located at the
+/// requirement, naming what chose it.
+fn check_requirements(
+    source: &codex_policy_model::SourceFile,
+    requirements: &codex_policy_model::Requirements,
+    profile: Option<SecurityProfile>,
+    resolved: Option<&ResolvedProfile>,
+) -> Result<(), ConfigurationError> {
+    if let (Some(profile), Some(allowed)) = (profile, &requirements.allowed_sandbox_modes) {
+        let mode = profile.to_sandbox_policy().mode();
+        if !allowed.get_ref().contains(&mode) {
+            let chosen = resolved
+                .map(|r| format!(" (chosen by {})", r.source))
+                .unwrap_or_default();
+            return Err(ConfigurationError::NotPermitted(source.error(
+                Some(allowed.span()),
+                Some("allowed_sandbox_modes".into()),
+                format!(
+                    "managed requirements do not allow sandbox mode {mode} of profile {profile}{chosen}"
+                ),
+                Some(format!(
+                    "choose a profile whose mode is one of: {}",
+                    allowed.get_ref().iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            )));
+        }
+    }
+    if let (Some(resolved), Some(allowed)) = (resolved, &requirements.allowed_approval_policies) {
+        let policy = resolved.approval.policy;
+        if !allowed.get_ref().contains(&policy) {
+            return Err(ConfigurationError::NotPermitted(source.error(
+                Some(allowed.span()),
+                Some("allowed_approval_policies".into()),
+                format!(
+                    "managed requirements do not allow approval policy {policy} (chosen by {})",
+                    resolved.approval
+                ),
+                Some(format!(
+                    "choose one of: {}",
+                    allowed.get_ref().iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            )));
+        }
+    }
+    Ok(())
 }

@@ -40,6 +40,9 @@ pub enum Error {
     /// sandbox step failed in the child.
     #[error(transparent)]
     Spawn(crate::SandboxError),
+    /// A time-limited elevation grant could not be read or written.
+    #[error("elevation: {0}")]
+    Elevation(codex_profiles::ElevationError),
     /// The egress proxy of a filtered network could not be started, or
     /// could not take a command's listeners; the command does not run.
     #[error("the egress proxy: {0}")]
@@ -170,6 +173,22 @@ pub enum ConfigurationError {
          bundle its clients trust is kept there"
     )]
     NoCodexHome,
+    /// A `.codex-profile` that asks for more (its directory is trusted) lies
+    /// where the command could write it with the final writable roots.
+    #[error(
+        "{}: asks for more than you would otherwise get (its directory is trusted), but the \
+         command could rewrite it with these writable roots; it would choose its own next \
+         policy",
+        path.display()
+    )]
+    TrustedFileWritable {
+        /// The file.
+        path: std::path::PathBuf,
+    },
+    /// Managed requirements forbid the profile, approval policy or
+    /// elevation asked for (located at the requirement).
+    #[error("{0}")]
+    NotPermitted(codex_policy_model::ConfigError),
 }
 
 fn lines(findings: &[Finding]) -> String {
@@ -190,11 +209,21 @@ pub enum Refusal {
         /// The matched rules, in one line.
         explanation: String,
     },
-    /// A rule asks for approval, and the session's approver did not give it
-    /// (or the session has none).
-    #[error("needs approval and was not approved: {explanation}")]
+    /// The approval policy asks (or, under `never`, refuses what would ask),
+    /// and no approval was given.
+    #[error(
+        "needs approval under approval policy {approval} ({}) and {}: {explanation}",
+        class.as_str(),
+        if *asked { "the answer was no" } else if *approval == codex_policy_model::ApprovalPolicy::Never { "that policy never asks" } else { "there was nobody to ask" }
+    )]
     NotApproved {
         /// The matched rules, in one line.
         explanation: String,
+        /// The class the policy acted on.
+        class: crate::GateClass,
+        /// The approval policy in force.
+        approval: codex_policy_model::ApprovalPolicy,
+        /// Whether someone was asked (and declined).
+        asked: bool,
     },
 }

@@ -3,13 +3,17 @@
 //! sandbox enforces.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use codex_audit::{AuditDecision, escape_for_terminal as shown};
-use codex_execpolicy::{Decision, Evaluation, Policy, PolicyLoader, RuleMatch, verify_paths};
-use codex_policy_model::CommandWritable;
+use codex_execpolicy::{
+    Decision, Evaluation, Policy, PolicyLoader, ProgramOutcome, RuleMatch, verify_paths,
+};
+use codex_policy_model::{ApprovalPolicy, CommandWritable};
 
 use crate::SandboxPolicy;
+use crate::approval::{
+    Approval, ApprovalKind, ApprovalRequest, Approver, GateAction, GateClass, gate_action,
+};
 use crate::egress::NetworkRuleEffect;
 use crate::error::{ConfigurationError, Refusal};
 
@@ -17,31 +21,18 @@ use crate::error::{ConfigurationError, Refusal};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExecRules {
-    /// None: commands are not gated (what `codex-policy run` does without
-    /// `--rules`).
-    #[default]
+    /// None: commands are not gated and the approval policy asks nothing.
+    /// Only for embedders that gate commands themselves.
     None,
-    /// The built-in default policy (what `codex-policy check` uses without
-    /// `--rules`).
+    /// The built-in default policy: what every session consults unless
+    /// given rules files.
+    #[default]
     BuiltIn,
     /// These Starlark rules files, in order. A file the sandboxed command
     /// could have written is loaded tightening-only: it may forbid or ask,
     /// never allow.
     Files(Vec<PathBuf>),
 }
-
-/// A command line shown to the session's approver.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct ApprovalRequest<'a> {
-    /// The command line.
-    pub argv: &'a [String],
-    /// The rules that asked, in one line.
-    pub explanation: &'a str,
-}
-
-/// Decides on a command line the exec policy asks approval for; `true` runs it.
-pub type Approver = Arc<dyn Fn(&ApprovalRequest<'_>) -> bool + Send + Sync>;
 
 /// The exec policy's decision on one command line, and why.
 #[derive(Debug, Clone)]
@@ -87,7 +78,7 @@ impl Check {
                 } => format!(
                     "  {:<10} prefix rule {}: {}{}",
                     decision.as_str(),
-                    shown(&defined_at.to_string()),
+                    shown(defined_at.as_ref()),
                     shown(&matched_prefix.join(" ")),
                     justification
                         .as_deref()
@@ -102,20 +93,65 @@ impl Check {
                     ..
                 } => format!(
                     "  {:<10} program {} ({}){}",
-                    shown(&program.to_string()),
-                    shown(&defined_at.to_string()),
+                    shown(program.as_ref()),
+                    shown(defined_at.as_ref()),
                     serde_text(outcome),
                     reason
                         .as_deref()
                         .map(|r| format!(" — {}", shown(r)))
                         .unwrap_or_default()
                 ),
-                RuleMatch::ShellRuleMatch { script, reason, .. } => {
-                    format!("  prompt     shell: {}: {}", shown(reason), shown(script))
-                }
+                RuleMatch::ShellRuleMatch {
+                    script,
+                    reason,
+                    decision,
+                    ..
+                } => format!(
+                    "  {:<10} shell: {}: {}",
+                    decision.as_str(),
+                    shown(reason),
+                    shown(script)
+                ),
             });
         }
         lines.join("\n")
+    }
+
+    /// The class the approval policies act on: the strictest of every
+    /// matched rule's (see [`GateClass`]); [`GateClass::Unmatched`] when
+    /// nothing matched.
+    pub fn class(&self) -> GateClass {
+        self.evaluation
+            .matched_rules
+            .iter()
+            .map(|matched| match matched {
+                RuleMatch::PrefixRuleMatch { decision, .. } => match decision {
+                    Decision::Allow => GateClass::Safe,
+                    Decision::Prompt => GateClass::Prompt,
+                    Decision::Forbidden => GateClass::Forbidden,
+                },
+                RuleMatch::ProgramMatch { outcome, .. } => match outcome {
+                    ProgramOutcome::Safe => GateClass::Safe,
+                    ProgramOutcome::Match => GateClass::Match,
+                    ProgramOutcome::Forbidden => GateClass::Forbidden,
+                    _ => GateClass::Unverified,
+                },
+                RuleMatch::ShellRuleMatch {
+                    decision, reason, ..
+                } => match decision {
+                    Decision::Forbidden => GateClass::Forbidden,
+                    // The engine's one deliberate ask among its findings
+                    // (tested in `approval_modes.rs`: the text is the link).
+                    _ if reason.starts_with(NETWORK_PIPE) => GateClass::Prompt,
+                    // A part of a split command line nothing says anything
+                    // about: as a plain command no rule matches.
+                    _ if reason == NO_RULE_COVERS => GateClass::Unmatched,
+                    // What could not be understood: its safety is unknown.
+                    _ => GateClass::Unverified,
+                },
+            })
+            .max()
+            .unwrap_or(GateClass::Unmatched)
     }
 
     /// The audit decision and reason of this check.
@@ -128,6 +164,11 @@ impl Check {
         }
     }
 }
+
+/// How the engine's finding about a download piped into a shell begins.
+const NETWORK_PIPE: &str = "a network download piped into";
+/// The engine's finding about a part of a split command line no rule covers.
+const NO_RULE_COVERS: &str = "no rule covers this part of the command";
 
 /// A value's serde spelling (`"allow"`, `"forbidden"`).
 fn serde_text(value: &impl serde::Serialize) -> String {
@@ -204,56 +245,193 @@ impl ExecGate {
         argv: &[String],
     ) -> Check {
         let mut evaluation = self.policy.check(argv);
+        self.find_hidden_forbidden(&mut evaluation);
         verify_paths(&mut evaluation, policy, cwd, tmpdir);
         Check { evaluation }
     }
+
+    /// A forbidden command line the rules would miss as written: behind a
+    /// wrapper they do not know (`taskset 1 rm -rf /`, `strace -f mkfs.ext4
+    /// /dev/sda`), or with its paths spelled another way (`rm -rf /./`,
+    /// `/usr/../`, `of=/dev//sda`). Each command found is checked again
+    /// from every later word on (at least a program and one argument), and
+    /// with its absolute paths written plainly (lexically: `.`, `..` and
+    /// repeated `/` removed); a forbidden result joins the evaluation, so
+    /// that `forbidden` holds under every approval policy.
+    fn find_hidden_forbidden(&self, evaluation: &mut Evaluation) {
+        if evaluation.decision.map(|v| v.decision()) == Some(Decision::Forbidden) {
+            return;
+        }
+        let mut found = Vec::new();
+        for command in &evaluation.commands.to_vec() {
+            let plain: Vec<String> = command.iter().map(|a| plain_paths(a)).collect();
+            let spellings = if plain == *command {
+                vec![command]
+            } else {
+                vec![command, &plain]
+            };
+            for spelling in spellings {
+                // The command as written was decided already.
+                let first = usize::from(std::ptr::eq(spelling, command));
+                let hit = (first..spelling.len().saturating_sub(1))
+                    .filter(|&i| !spelling[i].starts_with('-') && !spelling[i].contains('='))
+                    .map(|i| self.policy.check(&spelling[i..]))
+                    .find(|e| e.decision.map(|v| v.decision()) == Some(Decision::Forbidden));
+                if let Some(hit) = hit {
+                    found.extend(
+                        hit.matched_rules
+                            .into_iter()
+                            .filter(|m| m.decision() == Decision::Forbidden),
+                    );
+                    break;
+                }
+            }
+        }
+        if !found.is_empty() {
+            evaluation.matched_rules.extend(found);
+            evaluation.decision = Some(codex_execpolicy::Verdict::Rule(Decision::Forbidden));
+        }
+    }
 }
 
-/// What the gate lets through for one command.
+/// `arg` with the absolute path in it (the whole word, or after `=`)
+/// written plainly: `/./` and `//` collapsed, `..` applied lexically.
+fn plain_paths(arg: &str) -> String {
+    let (prefix, path) = match arg.find('/') {
+        Some(0) => ("", arg),
+        Some(at) if arg[..at].ends_with('=') => arg.split_at(at),
+        _ => return arg.to_owned(),
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("{prefix}/{}", parts.join("/"))
+}
+
+/// What the gate lets through for one command: the audit events of the
+/// decision (an ask adds its answer), then the result.
 pub(crate) struct GateOutcome {
-    pub(crate) audit: (AuditDecision, String),
+    pub(crate) events: Vec<(AuditDecision, String)>,
     pub(crate) result: Result<(), Refusal>,
 }
 
-/// Applies a check: allowed, monitored (refusal reported, command run),
-/// approved or refused.
-pub(crate) fn decide(
-    check: &Check,
-    argv: &[String],
-    monitor: bool,
-    approver: Option<&Approver>,
-) -> GateOutcome {
-    let (decision, reason) = check.audit_view();
-    let explanation = check.summary();
-    match check.decision() {
-        None | Some(Decision::Allow) => GateOutcome {
-            audit: (decision, reason),
+/// The session's gate settings for one decision.
+pub(crate) struct GateContext<'a> {
+    pub(crate) approval: ApprovalPolicy,
+    pub(crate) unsandboxed: bool,
+    pub(crate) monitor: bool,
+    pub(crate) approver: Option<&'a Approver>,
+}
+
+/// Applies the approval policy to a check: run, ask (approved or not), or
+/// refuse; in monitor mode a refusal is reported and the command runs.
+pub(crate) fn decide(check: &Check, argv: &[String], context: &GateContext<'_>) -> GateOutcome {
+    let class = check.class();
+    let explanation = match check.decision() {
+        None => "no rule matched".to_owned(),
+        Some(_) => check.summary(),
+    };
+    let approval = context.approval;
+    let described = format!("{} ({}, approval {approval})", explanation, class.as_str());
+    let action = gate_action(class, approval, context.unsandboxed);
+    let refusal = |asked: bool| match class {
+        GateClass::Forbidden => Refusal::Forbidden {
+            explanation: explanation.clone(),
+        },
+        _ => Refusal::NotApproved {
+            explanation: explanation.clone(),
+            class,
+            approval,
+            asked,
+        },
+    };
+    match action {
+        GateAction::Run => GateOutcome {
+            events: vec![(
+                if class == GateClass::Prompt {
+                    // `never` on `trusted`: the ask is bypassed; recorded as
+                    // such, never sampled away.
+                    AuditDecision::RequiresApproval
+                } else {
+                    AuditDecision::Allowed
+                },
+                if class == GateClass::Prompt {
+                    format!("approval bypassed (trusted, never): {described}")
+                } else {
+                    described
+                },
+            )],
             result: Ok(()),
         },
-        Some(_) if monitor => GateOutcome {
-            audit: (decision, format!("monitor mode, allowed: {reason}")),
+        _ if context.monitor => GateOutcome {
+            events: vec![(
+                if action == GateAction::Refuse {
+                    AuditDecision::Denied
+                } else {
+                    AuditDecision::RequiresApproval
+                },
+                format!("monitor mode, allowed: {described}"),
+            )],
             result: Ok(()),
         },
-        Some(Decision::Forbidden) => GateOutcome {
-            audit: (decision, reason),
-            result: Err(Refusal::Forbidden { explanation }),
+        GateAction::Refuse => GateOutcome {
+            events: vec![(AuditDecision::Denied, described)],
+            result: Err(refusal(false)),
         },
-        Some(Decision::Prompt) => {
+        GateAction::Ask => {
+            let mut events = vec![(
+                AuditDecision::RequiresApproval,
+                format!("asking: {described}"),
+            )];
+            let Some(approve) = context.approver else {
+                events.push((
+                    AuditDecision::Denied,
+                    format!("refused: nobody to ask: {described}"),
+                ));
+                return GateOutcome {
+                    events,
+                    result: Err(refusal(false)),
+                };
+            };
             let request = ApprovalRequest {
                 argv,
-                explanation: &explanation,
+                explanation: &described,
+                kind: ApprovalKind::Run,
             };
-            if approver.is_some_and(|approve| approve(&request)) {
-                // Still `requires_approval`: sampling never drops one, and the
-                // log shows that a person (or the harness) let it through.
-                GateOutcome {
-                    audit: (decision, format!("approved: {reason}")),
-                    result: Ok(()),
+            match approve(&request) {
+                Approval::Approved => {
+                    // `requires_approval`: sampling never drops it, and the
+                    // log shows a person (or the harness) let it through.
+                    events.push((
+                        AuditDecision::RequiresApproval,
+                        format!("approved: {described}"),
+                    ));
+                    GateOutcome {
+                        events,
+                        result: Ok(()),
+                    }
                 }
-            } else {
-                GateOutcome {
-                    audit: (decision, reason),
-                    result: Err(Refusal::NotApproved { explanation }),
+                answer => {
+                    let asked = answer == Approval::Declined;
+                    events.push((
+                        AuditDecision::Denied,
+                        if asked {
+                            format!("declined: {described}")
+                        } else {
+                            format!("refused: nobody to ask: {described}")
+                        },
+                    ));
+                    GateOutcome {
+                        events,
+                        result: Err(refusal(asked)),
+                    }
                 }
             }
         }

@@ -35,10 +35,12 @@
 //! `codex-policy` binary) are on by default; `default-features = false`
 //! leaves profiles, runtime files, the sandbox and the audit log.
 
+mod approval;
 mod compose;
 #[cfg(target_os = "linux")]
 mod doctor;
 mod egress;
+mod elevation;
 mod environment;
 mod error;
 #[cfg(feature = "exec-policy")]
@@ -48,14 +50,18 @@ mod notice;
 mod session;
 mod trail;
 
+pub use approval::{
+    Approval, ApprovalKind, ApprovalRequest, Approver, GateAction, GateClass, gate_action,
+};
 pub use compose::{Composition, MANAGED_REQUIREMENTS, RuntimeFiles, loosening, validate_files};
 #[cfg(target_os = "linux")]
 pub use doctor::{HostReport, ProfileVerdict};
 pub use egress::StandaloneProxy;
+pub use elevation::elevation_project;
 pub use environment::Environment;
 pub use error::{ConfigurationError, Error, Refusal};
 #[cfg(feature = "exec-policy")]
-pub use gate::{ApprovalRequest, Approver, Check, ExecRules};
+pub use gate::{Check, ExecRules};
 pub use native::*;
 pub use notice::{Notice, NoticeLevel};
 #[cfg(feature = "exec-policy")]
@@ -70,6 +76,7 @@ pub use codex_audit as audit;
 pub use codex_execpolicy as execpolicy;
 pub use codex_network_proxy as network_proxy;
 pub use codex_policy_model as model;
+pub use codex_policy_model::ApprovalPolicy;
 pub use codex_policy_model::{
     CodexConfig, ConfigError, Diagnostic, EffectiveWritableRoots, EnforcementReport, Location,
     Protection, ProtectionStatus, Sandbox, SandboxMode, SandboxPolicy, SandboxedChild,
@@ -77,7 +84,8 @@ pub use codex_policy_model::{
 };
 pub use codex_profiles as profiles;
 pub use codex_profiles::{
-    Capabilities, ProfileError, ProfileResolver, ProfileSource, ResolvedProfile, SecurityProfile,
+    ApprovalChoice, Capabilities, ProfileChoice, ProfileError, ProfileResolver, ProfileSource,
+    ResolvedProfile, SecurityProfile,
 };
 
 /// The status `codex-policy run` exits with for a command that ended with

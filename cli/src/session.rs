@@ -12,18 +12,22 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use codex_audit::{AuditDecision, Operation};
+use codex_policy_model::ApprovalPolicy;
 use codex_policy_model::effective::EgressRules;
 use codex_policy_model::{
     CommandWritable, EgressListeners, EgressPorts, EnforcementReport, ProtectionStatus,
 };
-use codex_profiles::{ProfileResolver, ResolvedProfile, SecurityProfile};
+use codex_profiles::{
+    ActiveElevation, GrantStatus, ProfileChoice, ProfileResolver, ResolvedProfile, SecurityProfile,
+};
 
+use crate::approval::{Approval, ApprovalKind, ApprovalRequest, Approver};
 use crate::compose::{Composition, RuntimeFiles, compose};
 use crate::egress::{Inspection, SessionProxy, StandaloneProxy};
 use crate::environment::Environment;
 use crate::error::{ConfigurationError, Error};
 #[cfg(feature = "exec-policy")]
-use crate::gate::{Approver, Check, ExecGate, ExecRules, decide};
+use crate::gate::{Check, ExecGate, ExecRules, GateContext, decide};
 use crate::native::{LinuxSandbox, PreparedSandbox};
 use crate::notice::{Notice, Notices};
 use crate::trail::{AuditDestination, AuditTrail, TrailOptions, audit_target};
@@ -33,13 +37,13 @@ use crate::{SandboxPolicy, exit_code};
 #[derive(Debug, Default)]
 #[must_use]
 pub struct SessionBuilder {
-    profile: Option<SecurityProfile>,
+    profile: Option<(ProfileChoice, String)>,
+    approval: Option<(ApprovalPolicy, String)>,
     files: RuntimeFiles,
     cwd: Option<PathBuf>,
     writable_roots: Vec<PathBuf>,
     #[cfg(feature = "exec-policy")]
     rules: ExecRules,
-    #[cfg(feature = "exec-policy")]
     approver: Option<ApproverSlot>,
     audit: AuditDestination,
     session_id: Option<String>,
@@ -49,11 +53,9 @@ pub struct SessionBuilder {
     env: Environment,
 }
 
-#[cfg(feature = "exec-policy")]
 #[derive(Clone)]
 struct ApproverSlot(Approver);
 
-#[cfg(feature = "exec-policy")]
 impl std::fmt::Debug for ApproverSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Approver")
@@ -62,9 +64,24 @@ impl std::fmt::Debug for ApproverSlot {
 
 impl SessionBuilder {
     /// The security profile; without it, the usual resolution decides
-    /// (`CODEX_SECURITY_PROFILE`, then `config.toml`, then `offline`).
-    pub fn profile(mut self, profile: SecurityProfile) -> Self {
-        self.profile = Some(profile);
+    /// (an elevation grant, `CODEX_SECURITY_PROFILE`, `.codex-profile`,
+    /// `config.toml`, then `offline`).
+    pub fn profile(self, profile: SecurityProfile) -> Self {
+        self.profile_choice(ProfileChoice::Security(profile), "--profile")
+    }
+
+    /// The profile, security or named (`[profiles.<name>]` of
+    /// `config.toml`, or a built-in template), and the flag that chose it
+    /// (`--profile`, `--sandbox`, `--full-auto`, `--yolo`: provenance).
+    pub fn profile_choice(mut self, choice: ProfileChoice, flag: impl Into<String>) -> Self {
+        self.profile = Some((choice, flag.into()));
+        self
+    }
+
+    /// The approval policy (default: the resolved one, else `on-request`),
+    /// and the flag that chose it.
+    pub fn approval_policy(mut self, policy: ApprovalPolicy, flag: impl Into<String>) -> Self {
+        self.approval = Some((policy, flag.into()));
         self
     }
 
@@ -90,21 +107,24 @@ impl SessionBuilder {
     }
 
     /// The exec-policy rules every command is checked against (default:
-    /// none, commands are not gated).
+    /// the built-in default policy).
     #[cfg(feature = "exec-policy")]
     pub fn rules(mut self, rules: ExecRules) -> Self {
         self.rules = rules;
         self
     }
 
-    /// Who approves a command the exec policy asks approval for. Without
-    /// one, such a command is refused ([`crate::Refusal::NotApproved`]).
-    #[cfg(feature = "exec-policy")]
-    pub fn approver(
+    /// Who answers when the approval policy asks: whether to run a command
+    /// (`true`/[`Approval::Approved`] runs it), and under `on-failure`
+    /// whether to rerun a failed one without the sandbox. Without one, what
+    /// would ask is refused ([`crate::Refusal::NotApproved`]).
+    pub fn approver<R: Into<Approval>>(
         mut self,
-        approve: impl Fn(&crate::ApprovalRequest<'_>) -> bool + Send + Sync + 'static,
+        approve: impl Fn(&crate::ApprovalRequest<'_>) -> R + Send + Sync + 'static,
     ) -> Self {
-        self.approver = Some(ApproverSlot(Arc::new(approve)));
+        self.approver = Some(ApproverSlot(Arc::new(move |request| {
+            approve(request).into()
+        })));
         self
     }
 
@@ -150,31 +170,77 @@ impl SessionBuilder {
         self
     }
 
-    /// Stage one: the profile, and the source that chose it.
+    /// Stage one: the profile and approval policy, and the sources that
+    /// chose them. An elevation grant for the project is used while valid;
+    /// an expired one is ignored with a note.
     pub fn resolve(&self) -> Result<ResolvedProfile, Error> {
+        let cwd = self.absolute_cwd()?;
         let mut resolver = ProfileResolver::new()
             .environment(|key| self.env.var(key))
-            .config_file(self.files.config.clone());
-        if let Some(profile) = self.profile {
-            resolver = resolver.command_line(Some(profile));
+            .config_file(self.files.config.clone())
+            .project_dir(Some(cwd.clone()));
+        if let Some((choice, flag)) = &self.profile {
+            resolver = resolver.choice(Some(choice.clone()), flag);
+        }
+        if let Some((policy, flag)) = &self.approval {
+            resolver = resolver.approval(Some(*policy), flag);
+        }
+        if self.profile.is_none()
+            && let Some(GrantStatus::Active(grant)) =
+                crate::elevation::usable_grant(&self.env, &self.files, &cwd, &self.notices)?
+        {
+            resolver = resolver.elevation(Some(ActiveElevation::from(&grant)));
         }
         resolver
             .resolve()
             .map_err(|e| Error::Configuration(e.into()))
     }
 
-    /// Stages one and two: the profile composed with the runtime-control
-    /// files and the extra writable roots. Starts and writes nothing.
-    pub fn compose(&self) -> Result<Composition, Error> {
-        let resolved = self.resolve()?;
-        let cwd = match &self.cwd {
+    pub(crate) fn absolute_cwd(&self) -> Result<PathBuf, Error> {
+        match &self.cwd {
             Some(dir) => std::path::absolute(dir),
             None => std::env::current_dir(),
         }
         .map_err(|source| Error::Io {
             what: "the working directory",
             source,
-        })?;
+        })
+    }
+
+    pub(crate) fn runtime_files_ref(&self) -> &RuntimeFiles {
+        &self.files
+    }
+
+    pub(crate) fn environment_ref(&self) -> &Environment {
+        &self.env
+    }
+
+    /// The audit trail alone (no composition): for events outside a run,
+    /// written fail-closed.
+    pub(crate) fn audit_trail(&self) -> Result<AuditTrail, Error> {
+        let validation = match &self.files.config {
+            Some(_) => self.compose()?.files,
+            None => codex_policy_model::validate::Validation::default(),
+        };
+        AuditTrail::open(
+            TrailOptions {
+                destination: &self.audit,
+                session_id: self.session_id.as_deref(),
+                fail_closed: true,
+                profile: None,
+                writable: None,
+                notices: self.notices.clone(),
+                env: &self.env,
+            },
+            &validation,
+        )
+    }
+
+    /// Stages one and two: the profile composed with the runtime-control
+    /// files and the extra writable roots. Starts and writes nothing.
+    pub fn compose(&self) -> Result<Composition, Error> {
+        let resolved = self.resolve()?;
+        let cwd = self.absolute_cwd()?;
         Ok(compose(
             resolved,
             &self.files,
@@ -209,6 +275,12 @@ impl SessionBuilder {
             {
                 protected.push(home);
             }
+            // The `.codex-profile` of a directory the user trusts may loosen
+            // the next run: no command may rewrite it, wherever it runs from.
+            protected.extend(
+                trusted_project_files(&core.composition)
+                    .filter(|file| roots.roots.iter().any(|root| file.starts_with(&root.root))),
+            );
         }
         // Limited mode: the run's certificate authority and the bundle the
         // commands trust, read-only inside the sandbox.
@@ -221,7 +293,7 @@ impl SessionBuilder {
         } else {
             LinuxSandbox::new()
         }
-        .protect_paths(protected)
+        .protect_paths(protected.clone())
         .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
         let sandbox = match &core.egress {
             Some(_) => sandbox.filtered_network(EgressPorts::default()),
@@ -301,6 +373,11 @@ impl SessionBuilder {
             start_reason,
             launcher_environment: self.launcher_environment,
             proxy,
+            rerun: Arc::new(RerunSandbox {
+                protected,
+                best_effort: self.best_effort,
+                prepared: std::sync::OnceLock::new(),
+            }),
         })
     }
 
@@ -432,8 +509,21 @@ impl SessionBuilder {
                     AuditDecision::Allowed,
                     "config",
                 )
-                .with_reason(resolved.source.to_string());
+                .with_reason(format!(
+                    "{}; approval {} ({})",
+                    resolved.source, resolved.approval.policy, resolved.approval
+                ));
             trail.record(event)?;
+            crate::elevation::record_use(
+                &mut trail,
+                &self.env,
+                &self.files,
+                &composition.cwd,
+                matches!(
+                    resolved.source,
+                    codex_profiles::ProfileSource::Elevation { .. }
+                ),
+            )?;
             let loaded = composition
                 .loaded_files()
                 .into_iter()
@@ -458,7 +548,6 @@ impl SessionBuilder {
                 trail: Mutex::new(trail),
                 #[cfg(feature = "exec-policy")]
                 gate,
-                #[cfg(feature = "exec-policy")]
                 approver: self.approver.clone(),
                 notices: self.notices.clone(),
                 tmpdir,
@@ -476,7 +565,6 @@ pub(crate) struct Core {
     trail: Mutex<AuditTrail>,
     #[cfg(feature = "exec-policy")]
     gate: Option<ExecGate>,
-    #[cfg(feature = "exec-policy")]
     approver: Option<ApproverSlot>,
     pub(crate) notices: Notices,
     /// `$TMPDIR` of the session's environment: a writable root of workspace
@@ -529,28 +617,81 @@ impl Core {
         trail.record(event)
     }
 
-    /// The gate of one command: decided, recorded, then refused or let through.
+    /// The gate of one command: decided under the approval policy (asking
+    /// the approver when it says so), every step recorded, then refused or
+    /// let through.
     fn gate(&self, policy: &SandboxPolicy, cwd: &Path, argv: &[String]) -> Result<(), Error> {
         #[cfg(feature = "exec-policy")]
         if let Some(check) = self.check(policy, cwd, argv) {
+            let monitor = self.composition.monitor_mode();
             let outcome = decide(
                 &check,
                 argv,
-                self.composition.monitor_mode(),
-                self.approver.as_ref().map(|slot| &slot.0),
+                &GateContext {
+                    approval: self.composition.resolved.approval.policy,
+                    unsandboxed: policy.has_full_disk_write_access(),
+                    monitor,
+                    approver: self.approver.as_ref().map(|slot| &slot.0),
+                },
             );
-            if self.composition.monitor_mode() && check.audit_view().0 != AuditDecision::Allowed {
+            if monitor
+                && outcome
+                    .events
+                    .iter()
+                    .any(|(d, _)| *d != AuditDecision::Allowed)
+            {
                 self.notices.emit(Notice::warning(format!(
-                    "monitor mode: the exec policy would refuse this command ({}); running it",
+                    "monitor mode: the gate would not run this command without approval ({}); \
+                     running it",
                     check.summary()
                 )));
             }
-            let (decision, reason) = outcome.audit;
-            self.record_decision(argv, decision, reason)?;
+            for (decision, reason) in outcome.events {
+                self.record_decision(argv, decision, reason)?;
+            }
             return outcome.result.map_err(Error::Refused);
         }
         let _ = (policy, cwd, argv);
         Ok(())
+    }
+
+    /// `on-failure`: asks whether a command that failed in the sandbox may
+    /// run again without it; records the question and the answer (an
+    /// approved rerun is an elevation).
+    fn approve_rerun(&self, argv: &[String], status: i32) -> Result<bool, Error> {
+        let reason = format!("failed in the sandbox (status {status})");
+        let approved = match &self.approver {
+            Some(slot) => (slot.0)(&ApprovalRequest {
+                argv,
+                explanation: &reason,
+                kind: ApprovalKind::RerunWithoutSandbox,
+            }),
+            None => Approval::Unavailable,
+        };
+        let (decision, answer) = match approved {
+            Approval::Approved => (AuditDecision::RequiresApproval, "approved"),
+            Approval::Declined => (AuditDecision::Denied, "declined"),
+            _ => {
+                self.notices.emit(Notice::note(format!(
+                    "on-failure: the command {reason}; there was nobody to ask whether to run it \
+                     again without the sandbox"
+                )));
+                (AuditDecision::Denied, "nobody to ask")
+            }
+        };
+        let mut trail = self.trail();
+        let event = trail
+            .event(
+                Operation::Elevation,
+                audit_target(argv),
+                decision,
+                "approval",
+            )
+            .with_reason(format!(
+                "on-failure: rerun without the sandbox {answer}: {reason}"
+            ));
+        trail.record(event)?;
+        Ok(approved == Approval::Approved)
     }
 }
 
@@ -580,6 +721,42 @@ pub struct Session {
     launcher_environment: bool,
     /// The egress proxy of a filtered network.
     proxy: Option<Arc<SessionProxy>>,
+    /// `on-failure`'s sandbox for approved reruns, prepared when first needed.
+    rerun: Arc<RerunSandbox>,
+}
+
+/// What an approved `on-failure` rerun runs in: the `trusted` policy, with
+/// the session's protected paths (the audit log, Codex's home) still
+/// read-only.
+#[derive(Debug)]
+struct RerunSandbox {
+    protected: Vec<PathBuf>,
+    best_effort: bool,
+    prepared: std::sync::OnceLock<Arc<PreparedSandbox>>,
+}
+
+/// The existing `.codex-profile` of each directory `config.toml` marks
+/// trusted (real paths).
+fn trusted_project_files(composition: &Composition) -> impl Iterator<Item = PathBuf> + '_ {
+    composition
+        .files
+        .config
+        .iter()
+        .flat_map(|loaded| loaded.config.projects.iter())
+        .filter(|(_, project)| {
+            project
+                .trust_level
+                .as_ref()
+                .is_some_and(|level| *level.get_ref() == codex_policy_model::TrustLevel::Trusted)
+        })
+        .filter_map(|(dir, _)| {
+            let file = std::fs::canonicalize(dir)
+                .ok()?
+                .join(codex_profiles::PROJECT_FILE_NAME);
+            file.symlink_metadata()
+                .is_ok_and(|meta| meta.is_file())
+                .then_some(file)
+        })
 }
 
 /// Whether network events carry headers and bodies (`observability` of
@@ -638,6 +815,31 @@ impl Session {
         Ok(self
             .core
             .check(&self.policy, &self.core.composition.cwd, &argv))
+    }
+
+    /// The sandbox of an approved `on-failure` rerun.
+    fn unsandboxed(&self) -> Result<Arc<PreparedSandbox>, Error> {
+        let rerun = &self.rerun;
+        if let Some(prepared) = rerun.prepared.get() {
+            return Ok(Arc::clone(prepared));
+        }
+        let sandbox = if rerun.best_effort {
+            LinuxSandbox::best_effort()
+        } else {
+            LinuxSandbox::new()
+        }
+        .protect_paths(rerun.protected.clone());
+        let prepared = sandbox
+            .plan(
+                &SandboxPolicy::DangerFullAccess,
+                &self.core.composition.cwd,
+                self.core.tmpdir.as_deref(),
+            )
+            .and_then(|plan| sandbox.prepare(plan))
+            .map_err(Error::Unenforceable)?;
+        Ok(Arc::clone(
+            rerun.prepared.get_or_init(|| Arc::new(prepared)),
+        ))
     }
 
     /// Hands a started command's listeners to the session's proxy. A
@@ -837,17 +1039,21 @@ impl SessionCommand<'_> {
             })
     }
 
-    /// Runs the command to its end.
+    /// Runs the command to its end. Under `on-failure`, a failed command
+    /// may run again without the sandbox, if the approver says so: the
+    /// status is then the rerun's.
     pub fn status(&mut self) -> Result<ExitStatus, Error> {
-        self.spawn()?.wait().map_err(|source| Error::Io {
+        let status = self.spawn()?.wait().map_err(|source| Error::Io {
             what: "waiting for the command",
             source,
-        })
+        })?;
+        Ok(self.rerun_on_failure(status)?.unwrap_or(status))
     }
 
     /// Runs the command with the CALLING PROCESS as the supervisor of the
     /// sandbox (one process fewer than [`spawn`](Self::spawn)): what the
-    /// `codex-policy` command line does. Process-wide, hence explicit: the
+    /// `codex-policy` command line does. Under `on-failure`, as
+    /// [`status`](Self::status). Process-wide, hence explicit: the
     /// process must be single-threaded ([`crate::SandboxError::MultiThreaded`]
     /// otherwise), and from here on it forwards `SIGTERM` and `SIGHUP` to
     /// the command and ignores `SIGINT` and `SIGQUIT` (they reach the
@@ -883,20 +1089,17 @@ impl SessionCommand<'_> {
             source,
         })?;
         start.record_exit(core, exit_code(status), None);
-        Ok(status)
+        Ok(self.rerun_on_failure(status)?.unwrap_or(status))
     }
 
     /// Gates the command and builds its `std` command; records the start.
     fn prepare(&mut self) -> Result<(std::process::Command, Start), Error> {
         let session = self.session;
         let core = &session.core;
-        let (program, rest) = self
-            .argv
-            .split_first()
-            .ok_or(ConfigurationError::EmptyCommand)?;
+        let argv = self.argv.clone();
+        let (program, rest) = argv.split_first().ok_or(ConfigurationError::EmptyCommand)?;
         let dir = self.working_directory()?;
-        let argv: Vec<String> = self
-            .argv
+        let argv: Vec<String> = argv
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
@@ -909,15 +1112,31 @@ impl SessionCommand<'_> {
             .into());
         }
         core.gate(&session.policy, &dir, &self.gated_argv(&argv))?;
+        let command = self.std_command(program, rest, &dir, &session.sandbox);
+        let start = Start::begin(core, &argv, session.start_reason.clone())?;
+        Ok((command, start))
+    }
+
+    /// The `std` command for `sandbox`: the launcher's variables, the
+    /// egress proxy's and the trust bundle's when the sandbox has them, the
+    /// caller's variables and streams (each stream used once).
+    fn std_command(
+        &mut self,
+        program: &OsStr,
+        args: &[OsString],
+        dir: &Path,
+        sandbox: &PreparedSandbox,
+    ) -> std::process::Command {
+        let session = self.session;
         let mut command = std::process::Command::new(program);
-        command.args(rest).current_dir(&dir);
+        command.args(args).current_dir(dir);
         if self.env_clear {
             command.env_clear();
         }
         if session.launcher_environment {
-            launcher_environment(&core.composition, &mut command);
+            launcher_environment(&session.core.composition, &mut command);
         }
-        if let Some(ports) = session.sandbox.egress_ports() {
+        if let Some(ports) = sandbox.egress_ports() {
             let loopback = std::net::Ipv4Addr::LOCALHOST;
             for (key, value) in codex_network_proxy::proxy_environment(
                 (loopback, ports.http).into(),
@@ -927,7 +1146,7 @@ impl SessionCommand<'_> {
             }
             // Limited mode: HTTPS goes through the proxy's inspection, whose
             // authority the command must trust: the bundle in its sandbox.
-            if session.sandbox.has_ca_bundle() {
+            if sandbox.has_ca_bundle() {
                 let bundle = std::path::Path::new(crate::native::CA_BUNDLE_PATH);
                 for (key, value) in codex_network_proxy::trust_environment(bundle) {
                     command.env(key, value);
@@ -952,21 +1171,54 @@ impl SessionCommand<'_> {
                 set(&mut command, stdio);
             }
         }
-        let start = Start {
-            target: audit_target(&argv),
-            at: Instant::now(),
+        command
+    }
+
+    /// `on-failure`: after a failed `status`, asks whether to run the
+    /// command again without the sandbox's restrictions (the `trusted`
+    /// policy; the audit log and Codex's home stay protected), and does so
+    /// when approved. `None` when nothing was rerun.
+    fn rerun_on_failure(&mut self, status: ExitStatus) -> Result<Option<ExitStatus>, Error> {
+        let session = self.session;
+        let core = &session.core;
+        if status.success()
+            || core.composition.resolved.approval.policy != ApprovalPolicy::OnFailure
+            || session.policy.has_full_disk_write_access()
+        {
+            return Ok(None);
+        }
+        let argv: Vec<String> = self
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if !core.approve_rerun(&argv, exit_code(status))? {
+            return Ok(None);
+        }
+        let sandbox = session.unsandboxed()?;
+        let dir = self.working_directory()?;
+        let argv_os = self.argv.clone();
+        let (program, rest) = argv_os
+            .split_first()
+            .ok_or(ConfigurationError::EmptyCommand)?;
+        let mut command = self.std_command(program, rest, &dir, &sandbox);
+        let start = Start::begin(
+            core,
+            &argv,
+            "rerun WITHOUT the sandbox's restrictions (on-failure, approved)".to_owned(),
+        )?;
+        let status = match sandbox.spawn(&mut command) {
+            Ok(mut started) => started.child.wait().map_err(|source| Error::Io {
+                what: "waiting for the command",
+                source,
+            })?,
+            Err(err) => {
+                start.record_not_started(core, &err);
+                return Err(spawn_error(err));
+            }
         };
-        let mut trail = core.trail();
-        let event = trail
-            .event(
-                Operation::SandboxStart,
-                start.target.clone(),
-                AuditDecision::Allowed,
-                "sandbox",
-            )
-            .with_reason(session.start_reason.clone());
-        trail.record(event)?;
-        Ok((command, start))
+        start.record_exit(core, exit_code(status), None);
+        Ok(Some(status))
     }
 
     /// The command line the rules decide on: the variables set for the
@@ -1045,6 +1297,25 @@ struct Start {
 }
 
 impl Start {
+    /// Records the `sandbox_start` of `argv`, with `reason`.
+    fn begin(core: &Core, argv: &[String], reason: String) -> Result<Self, Error> {
+        let start = Self {
+            target: audit_target(argv),
+            at: Instant::now(),
+        };
+        let mut trail = core.trail();
+        let event = trail
+            .event(
+                Operation::SandboxStart,
+                start.target.clone(),
+                AuditDecision::Allowed,
+                "sandbox",
+            )
+            .with_reason(reason);
+        trail.record(event)?;
+        Ok(start)
+    }
+
     /// Records the `sandbox_exit` that closes a recorded start.
     fn record_exit(&self, core: &Core, status: i32, reason: Option<String>) {
         let mut trail = core.trail();

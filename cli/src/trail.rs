@@ -53,11 +53,13 @@ pub fn configured_audit_keep(
         config: found.config,
         ..Default::default()
     };
-    Ok(codex_policy_model::validate::validate(&only_config)
-        .config
-        .and_then(|loaded| loaded.config.audit)
-        .and_then(|audit| audit.keep)
-        .map_or(codex_audit::DEFAULT_KEEP, |k| k.get()))
+    Ok(
+        codex_policy_model::validate::validate(&only_config, crate::compose::today())
+            .config
+            .and_then(|loaded| loaded.config.audit)
+            .and_then(|audit| audit.keep)
+            .map_or(codex_audit::DEFAULT_KEEP, |k| k.get()),
+    )
 }
 
 /// A command line as a shell would need it typed.

@@ -307,7 +307,7 @@ fn usage_errors_exit_2() {
     let cases: [(&[&str], &str); 6] = [
         (
             &["--profile", "bogus", "--show-profile"],
-            "valid profiles: offline",
+            "profiles: offline, net-read-only",
         ),
         (&["--profile"], "--profile <PROFILE>"),
         (&[], "nothing to do"),

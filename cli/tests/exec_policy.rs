@@ -29,7 +29,7 @@ fn check_uses_the_default_policy_and_prints_codex_json() {
         &[],
         &["check", "--json", "--", "bash", "-lc", "ls && rm -rf /"],
     );
-    assert_eq!(run.json()["decision"], "prompt", "{}", run.stdout);
+    assert_eq!(run.json()["decision"], "forbidden", "{}", run.stdout);
 
     let run = codex_policy(home.path(), &[], &["check", "--", "find", ".", "-delete"]);
     assert!(

@@ -308,7 +308,7 @@ fn a_codex_home_the_command_could_create_cannot_add_writable_roots() {
 }
 
 #[test]
-fn top_level_sandbox_mode_conflicting_with_the_active_profile_is_refused() {
+fn an_active_named_profile_in_a_writable_config_is_refused() {
     let dir = base();
     let home = real(dir.path());
     std::fs::write(
@@ -317,18 +317,24 @@ fn top_level_sandbox_mode_conflicting_with_the_active_profile_is_refused() {
     )
     .unwrap();
     let env = [("CODEX_HOME", home.to_str().unwrap())];
+    // The named profile's keys replace the top-level ones, and say so.
     let r = run(&home, &home, &env, &["--show-profile"]);
-    assert_eq!(r.status, 1, "{}", r.stderr);
+    assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(
-        r.stderr.contains("config.toml:2:16: key `sandbox_mode`")
-            && r.stderr
-                .contains("conflicts with profiles.fast.sandbox_mode")
-            && r.stderr.contains("(line 4, column 16)"),
+        r.stdout.contains("profile:        trusted")
+            && r.stdout.contains("profile, profiles.fast.sandbox_mode"),
+        "{}",
+        r.stdout
+    );
+    // But this config.toml lies where the command could write: it may not
+    // choose a named profile.
+    let r = run(&home, &home, &env, &["run", "--", "true"]);
+    assert_eq!(r.status, 125, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("config.toml:1:11") && r.stderr.contains("CP0024"),
         "{}",
         r.stderr
     );
-    let r = run(&home, &home, &env, &["run", "--", "true"]);
-    assert_eq!(r.status, 125, "{}", r.stderr);
 }
 
 #[test]

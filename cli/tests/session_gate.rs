@@ -114,7 +114,9 @@ prefix_rule(pattern = ["git", "push"], decision = "prompt")
         .iter()
         .filter(|e| e["operation"] == "command_exec" && e["decision"] == "requires_approval")
         .count();
-    assert_eq!((denied, approval), (1, 1), "{kinds:?}");
+    // The forbidden one; the ask (requires_approval) and its refusal, with
+    // nobody to ask (denied).
+    assert_eq!((denied, approval), (2, 1), "{kinds:?}");
     // Every recorded start has its exit: the not-found one with 127.
     let starts = log
         .iter()
@@ -174,11 +176,14 @@ fn an_approver_decides_what_the_rules_ask_about() {
             )
         })
         .collect();
+    // Each ask is recorded, then its answer.
     assert_eq!(
         decisions,
         vec![
+            ("requires_approval".to_owned(), false),
             ("requires_approval".to_owned(), true),
-            ("requires_approval".to_owned(), false)
+            ("requires_approval".to_owned(), false),
+            ("denied".to_owned(), false),
         ]
     );
 }
@@ -197,7 +202,13 @@ fn variables_set_on_a_command_are_judged_by_the_rules() {
         "prefix_rule(pattern = [\"ls\"], decision = \"allow\")\n",
     );
     let (gated, _) = builder(&fixture, "workspace");
-    let session = gated.rules(ExecRules::Files(vec![rules])).build().unwrap();
+    // Under `untrusted` only what the rules know to be safe runs unasked
+    // (under `on-request` the sandbox is the boundary for the rest).
+    let session = gated
+        .rules(ExecRules::Files(vec![rules]))
+        .approval_policy(codex_policy::ApprovalPolicy::Untrusted, "-a")
+        .build()
+        .unwrap();
     // A PATH that picks another `ls`, a BASH_ENV that runs a script: each is
     // a command line the rules have not allowed.
     let evil = fixture.workspace.join("bin");

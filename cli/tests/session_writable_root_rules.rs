@@ -67,7 +67,8 @@ fn an_extra_writable_root_is_writable_with_rules_too() {
     }
 
     // And outside every root the rules (the built-in ones know `sort -o`)
-    // refuse before the sandbox would.
+    // find it unverified: under `untrusted` it is asked about (nobody to
+    // ask: refused), under `on-request` the sandbox refuses the write.
     let outside = fixture.home.join("nope");
     let (builder, _) = builder(&fixture, "workspace");
     let session = builder.rules(ExecRules::BuiltIn).build().unwrap();
@@ -84,6 +85,15 @@ fn an_extra_writable_root_is_writable_with_rules_too() {
         "{}",
         check.explanation()
     );
+    let status = session.command(argv).status().unwrap();
+    assert!(!status.success());
+    assert!(!outside.exists());
+    let (untrusted, _) = common::session::builder(&fixture, "workspace");
+    let session = untrusted
+        .rules(ExecRules::BuiltIn)
+        .approval_policy(codex_policy::ApprovalPolicy::Untrusted, "-a")
+        .build()
+        .unwrap();
     let err = session.command(argv).status().unwrap_err();
     assert_eq!(err.exit_status(), 126, "{err}");
     assert!(!outside.exists());

@@ -59,7 +59,10 @@ fn command_line_wins_over_environment() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let out = run.json();
     assert_eq!(out["profile"], "trusted");
-    assert_eq!(out["source"], json!({"kind": "command-line"}));
+    assert_eq!(
+        out["source"],
+        json!({"kind": "command-line", "flag": "--profile"})
+    );
     assert_eq!(out["sandbox_policy"], json!({"mode": "danger-full-access"}));
     assert_eq!(out["overridden"][0]["profile"], "workspace-net");
 }

@@ -53,6 +53,11 @@ pub(crate) fn fixture_base() -> Option<PathBuf> {
         .find(|dir| !dir.starts_with(&tmp))
 }
 
+/// The rules of an escape test's `run`: none. The attacks must reach the
+/// sandbox, not stop at the exec-policy gate (the default policy forbids
+/// `rm -rf /` and the like; that gate has its own tests).
+const NEUTRAL_RULES: &str = "# No rules: these runs test the sandbox, not the exec-policy gate.\n";
+
 impl Fixture {
     pub(crate) fn new() -> Self {
         let base = fixture_base().expect("skip_reason() checks for a fixture base");
@@ -77,6 +82,7 @@ impl Fixture {
         std::fs::write(workspace.join(".git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
         std::fs::write(workspace.join(".codex/config.toml"), "# project\n").expect(".codex");
         std::fs::write(home.join("victim"), "original\n").expect("victim");
+        std::fs::write(base.join("neutral.rules"), NEUTRAL_RULES).expect("neutral rules");
         std::os::unix::fs::symlink(home.join("victim"), workspace.join("link-out"))
             .expect("symlink");
         Self {
@@ -118,6 +124,10 @@ impl Fixture {
             .args(subcommand);
         if !extra.contains(&"--cwd") {
             cmd.arg("--cwd").arg(&self.workspace);
+        }
+        if !extra.contains(&"--rules") && subcommand != ["proxy"] {
+            let base = self.home.parent().expect("the fixture's base");
+            cmd.arg("--rules").arg(base.join("neutral.rules"));
         }
         cmd.args(extra).arg("--").args(argv).stdin(Stdio::null());
         cmd

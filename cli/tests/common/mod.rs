@@ -5,6 +5,7 @@
 
 pub(crate) mod escape;
 pub(crate) mod probe;
+pub(crate) mod pty;
 pub(crate) mod session;
 
 use std::path::Path;

@@ -4,7 +4,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use codex_policy::audit::escape_for_terminal as shown;
-use codex_policy::{ApprovalRequest, shell_words};
+use codex_policy::{Approval, ApprovalKind, ApprovalRequest, shell_words};
 
 use crate::{Cli, Failure, exit, failure, print_out, to_json};
 
@@ -30,35 +30,55 @@ pub(crate) fn check(
     Ok(0)
 }
 
-/// Asks on the controlling terminal; `false` without one.
-pub(crate) fn ask_on_terminal(request: &ApprovalRequest<'_>) -> bool {
+/// Asks on the controlling terminal; [`Approval::Unavailable`] without one.
+pub(crate) fn ask_on_terminal(request: &ApprovalRequest<'_>) -> Approval {
     // Shown with control characters made visible, so that an argument
     // cannot redraw the line to show another command.
-    let question = format!(
-        "codex-policy: the exec policy asks for approval ({}).\nRun `{}`? [y/N] ",
-        request.explanation,
-        shown(&shell_words(request.argv))
-    );
+    let words = shell_words(request.argv);
+    let command = shown(&words);
+    let question = match request.kind {
+        ApprovalKind::RerunWithoutSandbox => format!(
+            "codex-policy: `{command}` {}.\nRun it again WITHOUT the sandbox (writes anywhere, \
+             full network)? [y/N] ",
+            shown(request.explanation)
+        ),
+        _ => format!(
+            "codex-policy: approval needed: {}.\nRun `{command}`? [y/N] ",
+            shown(request.explanation)
+        ),
+    };
+    match ask_yes_no(&question) {
+        Some(true) => Approval::Approved,
+        Some(false) => Approval::Declined,
+        None => Approval::Unavailable,
+    }
+}
+
+/// Asks `question` on the controlling terminal: `None` when there is none
+/// (standard input is not a terminal, or `/dev/tty` cannot be opened).
+pub(crate) fn ask_yes_no(question: &str) -> Option<bool> {
     // SAFETY: isatty only inspects a descriptor.
     if unsafe { libc::isatty(0) } != 1 {
-        return false;
+        return None;
     }
-    let Ok(tty) = std::fs::OpenOptions::new()
+    let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open("/dev/tty")
-    else {
-        return false;
-    };
+        .ok()?;
+    // Whatever was typed before the question appeared (or a command's fake
+    // prompt collected) must not answer it.
+    // SAFETY: tcflush only discards the terminal's pending input.
+    unsafe { libc::tcflush(std::os::fd::AsRawFd::as_raw_fd(&tty), libc::TCIFLUSH) };
     let mut writer = &tty;
-    if writer
+    writer
         .write_all(question.as_bytes())
         .and_then(|()| writer.flush())
-        .is_err()
-    {
-        return false;
-    }
+        .ok()?;
     let mut answer = String::new();
-    std::io::BufReader::new(&tty).read_line(&mut answer).is_ok()
-        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    std::io::BufReader::new(&tty).read_line(&mut answer).ok()?;
+    Some(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }

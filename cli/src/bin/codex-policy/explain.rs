@@ -38,6 +38,10 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
         ),
         format!("sandbox policy     {policy}"),
         format!(
+            "approval           {}  <- {}",
+            composed.resolved.approval.policy, composed.resolved.approval
+        ),
+        format!(
             "network            {}  <- {}",
             e.network.value, e.network.decided_by
         ),
@@ -66,6 +70,11 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             e.managed_allowed_domains_only.value, e.managed_allowed_domains_only.decided_by
         ),
     ];
+    out.extend(chain_lines(
+        &composed.resolved,
+        "named profile      ",
+        "  extends          ",
+    ));
     if let Some(env) = &e.environment {
         out.push(format!(
             "environment        {}  <- {}",
@@ -91,6 +100,28 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
         out.push(format!("warning: {warning}"));
     }
     Ok(out.join("\n"))
+}
+
+/// The named profile that chose, and what it extends, one line each.
+pub(crate) fn chain_lines(resolved: &ResolvedProfile, first: &str, rest: &str) -> Vec<String> {
+    let Some(named) = &resolved.named else {
+        return Vec::new();
+    };
+    named
+        .chain
+        .iter()
+        .enumerate()
+        .map(|(i, link)| {
+            if i == 0 {
+                format!(
+                    "{first}{} ({link}; profile from {})",
+                    named.name, named.profile_key
+                )
+            } else {
+                format!("{rest}{link}")
+            }
+        })
+        .collect()
 }
 
 /// A network mode and what it lets through.

@@ -2,6 +2,7 @@
 
 mod audit;
 mod config_files;
+mod elevate;
 mod exec_rules;
 mod explain;
 mod profile;
@@ -15,7 +16,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use codex_policy::model::{CodexRc, HarnessPolicy, Requirements, RuntimePattern};
 use codex_policy::{
-    CodexConfig, ConfigurationError, Error, Refusal, SandboxPolicy, SecurityProfile, SessionBuilder,
+    ApprovalPolicy, CodexConfig, ConfigurationError, Error, ProfileChoice, Refusal, SandboxPolicy,
+    SecurityProfile, SessionBuilder,
 };
 use serde::Serialize;
 
@@ -34,16 +36,49 @@ mod exit {
 #[derive(Debug, Parser)]
 #[command(name = "codex-policy", version, about, max_term_width = 100)]
 struct Cli {
-    /// Security profile: offline, net-read-only, workspace, workspace-net or trusted.
-    /// Wins over CODEX_SECURITY_PROFILE and config.toml.
-    #[arg(long, global = true, value_name = "PROFILE", value_parser = parse_profile)]
-    profile: Option<SecurityProfile>,
+    /// Profile: a security profile (offline, net-read-only, workspace, workspace-net,
+    /// trusted), a built-in template (review, research, ci) or a [profiles.<name>] of
+    /// config.toml. Wins over elevation, CODEX_SECURITY_PROFILE, .codex-profile and config.toml.
+    #[arg(long, global = true, value_name = "PROFILE", value_parser = parse_profile,
+          group = "preset")]
+    profile: Option<ProfileChoice>,
+
+    /// Codex's sandbox modes: read-only (= offline), workspace-write (= workspace),
+    /// danger-full-access (= trusted).
+    #[arg(long, global = true, value_name = "MODE", value_parser = parse_sandbox_mode,
+          group = "preset")]
+    sandbox: Option<SecurityProfile>,
+
+    /// When to ask before a command runs: untrusted, on-request (default), on-failure, never.
+    #[arg(short = 'a', long = "ask-for-approval", global = true, value_name = "POLICY",
+          value_parser = parse_approval)]
+    ask_for_approval: Option<ApprovalPolicy>,
+
+    /// Preset: workspace profile, approval on-failure.
+    #[arg(
+        long,
+        global = true,
+        group = "preset",
+        conflicts_with = "ask_for_approval"
+    )]
+    full_auto: bool,
+
+    /// Preset: trusted profile (no sandbox restrictions) and approval never. Only for
+    /// disposable machines; refused where managed requirements forbid either.
+    #[arg(
+        long = "dangerously-bypass-approvals-and-sandbox",
+        visible_alias = "yolo",
+        global = true,
+        group = "preset",
+        conflicts_with = "ask_for_approval"
+    )]
+    yolo: bool,
 
     /// config.toml to read instead of $CODEX_HOME/config.toml (default ~/.codex/config.toml).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
 
-    /// Print the resolved profile, its capabilities and the source that chose it.
+    /// Print the resolved profile, approval policy, their sources and capabilities.
     #[arg(long)]
     show_profile: bool,
 
@@ -98,18 +133,27 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
-    /// Write one of the environment patterns (.codexrc.json + harness.policy.json).
+    /// Write one of the environment patterns (.codexrc.json + harness.policy.json),
+    /// or add a profile template to config.toml as [profiles.<name>] for editing.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["pattern", "template"])))]
     Init {
         /// development, sandbox, production or air-gapped.
         #[arg(long, value_parser = parse_pattern)]
-        pattern: RuntimePattern,
-        /// Where to write (default: the current directory).
+        pattern: Option<RuntimePattern>,
+        /// review (read-only, asks before anything not known safe), research (read-only
+        /// network), ci (workspace, never asks): written into config.toml (--config).
+        #[arg(long, value_name = "NAME", value_parser = parse_template)]
+        template: Option<&'static codex_policy::profiles::ProfileTemplate>,
+        /// Where to write the pattern's files (default: the current directory).
         #[arg(long, value_name = "DIR", default_value = ".")]
         dir: PathBuf,
         /// Replace existing files.
         #[arg(long)]
         force: bool,
     },
+    /// Time-limited elevation of this project: `--to PROFILE --for 15m --reason TEXT`
+    /// (confirmed on the terminal, or --yes), `--status`, or `--revoke`.
+    Elevate(ElevateArgs),
     /// Run the egress proxy in the foreground, on this host's loopback, for
     /// the effective policy (the inputs of `run`); one line per listener.
     Proxy(ProxyArgs),
@@ -167,6 +211,38 @@ struct RunArgs {
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["to", "status", "revoke"])))]
+struct ElevateArgs {
+    /// The profile to elevate to (a security profile).
+    #[arg(long, value_name = "PROFILE", requires_all = ["duration", "reason"],
+          value_parser = parse_security_profile)]
+    to: Option<SecurityProfile>,
+    /// For how long: 90s, 15m, 2h, 1h30m (at most 8h).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Why (recorded in the grant and the audit log).
+    #[arg(long, value_name = "TEXT")]
+    reason: Option<String>,
+    /// Do not ask for confirmation on the terminal.
+    #[arg(long)]
+    yes: bool,
+    /// Show this project's elevation.
+    #[arg(long)]
+    status: bool,
+    /// End this project's elevation now.
+    #[arg(long)]
+    revoke: bool,
+    /// The project's directory (default: the current one; its repository's top is the project).
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+    /// Managed requirements.toml (default: /etc/codex/requirements.toml if present).
+    #[arg(long, value_name = "FILE")]
+    requirements: Option<PathBuf>,
+    #[command(flatten)]
+    audit: AuditArgs,
 }
 
 #[derive(Debug, Args)]
@@ -287,9 +363,48 @@ enum SchemaName {
     AuditEvent,
 }
 
-fn parse_profile(name: &str) -> Result<SecurityProfile, String> {
+fn parse_profile(name: &str) -> Result<ProfileChoice, String> {
+    name.parse().map_err(|e: codex_policy::profiles::UnknownProfile| {
+        format!("{e}; also a built-in template (review, research, ci) or a [profiles.<name>] of config.toml")
+    })
+}
+
+fn parse_security_profile(name: &str) -> Result<SecurityProfile, String> {
     name.parse()
         .map_err(|e: codex_policy::profiles::UnknownProfile| e.to_string())
+}
+
+fn parse_sandbox_mode(name: &str) -> Result<SecurityProfile, String> {
+    match name.parse::<codex_policy::SandboxMode>() {
+        Ok(codex_policy::SandboxMode::ReadOnly) => Ok(SecurityProfile::Offline),
+        Ok(codex_policy::SandboxMode::WorkspaceWrite) => Ok(SecurityProfile::Workspace),
+        Ok(codex_policy::SandboxMode::DangerFullAccess) => Ok(SecurityProfile::Trusted),
+        _ => Err(format!(
+            "{name:?} is not a sandbox mode; expected read-only, workspace-write or danger-full-access"
+        )),
+    }
+}
+
+fn parse_approval(name: &str) -> Result<ApprovalPolicy, String> {
+    name.parse()
+        .map_err(|e: codex_policy::model::UnknownApprovalPolicy| e.to_string())
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    codex_policy::profiles::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn parse_template(name: &str) -> Result<&'static codex_policy::profiles::ProfileTemplate, String> {
+    codex_policy::profiles::ProfileTemplate::find(name).ok_or_else(|| {
+        let names: Vec<&str> = codex_policy::profiles::TEMPLATES
+            .iter()
+            .map(|t| t.name)
+            .collect();
+        format!(
+            "{name:?} is not a profile template; templates: {}",
+            names.join(", ")
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -337,6 +452,14 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             "nothing to do: give --show-profile or a command (see --help)",
         ));
     }
+    if cli.yolo {
+        eprintln!(
+            "codex-policy: WARNING: --dangerously-bypass-approvals-and-sandbox (--yolo): \
+             commands run with NO sandbox restrictions (writes anywhere, full network) and \
+             are never asked about; only forbidden rules still refuse. Use it only on a \
+             disposable machine."
+        );
+    }
     // Commands that start a process report bad configuration as 125 (the contract).
     let config_status = match cli.command {
         Some(Command::Run(_) | Command::Launch(_) | Command::Debug { .. } | Command::Proxy(_)) => {
@@ -354,7 +477,22 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
                 requirements: None,
             },
         };
-        let resolved = session_builder(cli, &no_inputs)
+        // The profile of the command's own directory: a `.codex-profile` or
+        // an elevation there decides too.
+        let inputs = match &cli.command {
+            Some(
+                Command::Run(RunArgs { inputs, .. })
+                | Command::Launch(RunArgs { inputs, .. })
+                | Command::Debug {
+                    run: RunArgs { inputs, .. },
+                    ..
+                }
+                | Command::Proxy(ProxyArgs { inputs, .. })
+                | Command::Explain(inputs),
+            ) => inputs,
+            _ => &no_inputs,
+        };
+        let resolved = session_builder(cli, inputs)
             .resolve()
             .map_err(|e| failure(e, config_status))?;
         print_out(&profile::render(&resolved, cli.json)?)?;
@@ -370,10 +508,20 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             config_files::run_validate(cli, files, *strict)
         }
         Some(Command::Init {
-            pattern,
+            pattern: Some(pattern),
             dir,
             force,
+            ..
         }) => config_files::run_init(*pattern, dir, *force),
+        Some(Command::Init {
+            template: Some(template),
+            ..
+        }) => config_files::add_template(cli, template),
+        Some(Command::Init { .. }) => Err(Failure::new(
+            exit::USAGE,
+            "init needs --pattern or --template",
+        )),
+        Some(Command::Elevate(args)) => elevate::run(cli, args),
         Some(Command::Run(args)) => sandbox::run(cli, args, sandbox::Mode::Run),
         Some(Command::Proxy(args)) => sandbox::proxy(cli, args),
         Some(Command::Launch(args)) => sandbox::run(cli, args, sandbox::Mode::Launch),
@@ -447,8 +595,11 @@ fn runtime_files(cli: &Cli, files: &RuntimeFiles) -> codex_policy::RuntimeFiles 
 fn session_builder(cli: &Cli, inputs: &PolicyInputs) -> SessionBuilder {
     let mut builder =
         codex_policy::Session::builder().runtime_files(runtime_files(cli, &inputs.files));
-    if let Some(profile) = cli.profile {
-        builder = builder.profile(profile);
+    if let Some((choice, flag)) = preset_profile(cli) {
+        builder = builder.profile_choice(choice, flag);
+    }
+    if let Some((policy, flag)) = preset_approval(cli) {
+        builder = builder.approval_policy(policy, flag);
     }
     if let Some(dir) = &inputs.cwd {
         builder = builder.cwd(dir);
@@ -459,15 +610,49 @@ fn session_builder(cli: &Cli, inputs: &PolicyInputs) -> SessionBuilder {
     builder
 }
 
+/// The profile the flags choose, and the flag that chose it.
+fn preset_profile(cli: &Cli) -> Option<(ProfileChoice, &'static str)> {
+    if let Some(choice) = &cli.profile {
+        return Some((choice.clone(), "--profile"));
+    }
+    if let Some(profile) = cli.sandbox {
+        return Some((ProfileChoice::Security(profile), "--sandbox"));
+    }
+    if cli.full_auto {
+        return Some((
+            ProfileChoice::Security(SecurityProfile::Workspace),
+            "--full-auto",
+        ));
+    }
+    cli.yolo
+        .then_some((ProfileChoice::Security(SecurityProfile::Trusted), "--yolo"))
+}
+
+/// The approval policy the flags choose, and the flag that chose it.
+fn preset_approval(cli: &Cli) -> Option<(ApprovalPolicy, &'static str)> {
+    if let Some(policy) = cli.ask_for_approval {
+        return Some((policy, "-a"));
+    }
+    if cli.full_auto {
+        return Some((ApprovalPolicy::OnFailure, "--full-auto"));
+    }
+    cli.yolo.then_some((ApprovalPolicy::Never, "--yolo"))
+}
+
 /// A library error as the command line reports it: its exit status (bad
 /// configuration is `config_status`), with the flags that would help.
 fn failure(err: Error, config_status: u8) -> Failure {
     let status = match &err {
         Error::Configuration(ConfigurationError::ExtraRootsNeedWrites { .. }) => exit::USAGE,
+        // `--profile NAME` naming nothing is a wrong flag (the resolver
+        // locates a name from a file instead).
+        Error::Configuration(ConfigurationError::Profile(
+            codex_policy::ProfileError::UnknownName { .. },
+        )) => exit::USAGE,
         // A file the command could have written is a refusal to start, even
         // for `explain`.
         Error::Configuration(ConfigurationError::Loosening { .. }) => exit::CANNOT_START,
-        Error::Configuration(_) => config_status,
+        Error::Configuration(_) | Error::Elevation(_) => config_status,
         // A listener address the proxy refuses is a wrong flag.
         Error::EgressProxy(codex_policy::network_proxy::ProxyError::NotLoopback { .. }) => {
             exit::USAGE
@@ -482,8 +667,21 @@ fn failure(err: Error, config_status: u8) -> Failure {
             " (--writable-root)"
         }
         Error::AuditLog { .. } => " (use --audit-log to choose another file)",
-        Error::Refused(Refusal::NotApproved { .. }) => {
-            " (there was no terminal to ask on, or the answer was no)"
+        Error::Refused(Refusal::NotApproved { asked: true, .. }) => "",
+        Error::Refused(Refusal::NotApproved {
+            class, approval, ..
+        }) => {
+            if *class == codex_policy::GateClass::Prompt {
+                "\n  to run it: run it from a terminal and answer y (approval on-request or \
+                 untrusted asks), or allow it with a rule in a file given with --rules \
+                 (prefix_rule(pattern = [...], decision = \"allow\"))"
+            } else if *approval == ApprovalPolicy::Untrusted {
+                "\n  to run it: run it from a terminal and answer y, or choose -a on-request \
+                 (the sandbox is then the boundary for commands not known to be safe), or \
+                 allow it with a rule in a file given with --rules"
+            } else {
+                "\n  to run it: run it from a terminal and answer y"
+            }
         }
         err if err.lacks_protection() => {
             "\n  run `codex-policy doctor` for details, or pass --best-effort to run with only \
@@ -496,9 +694,13 @@ fn failure(err: Error, config_status: u8) -> Failure {
 
 fn print_out(text: &str) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
-        .and_then(|()| out.flush())
-        .map_err(|e| Failure::internal(format!("cannot write to standard output: {e}")))
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        // The reader stopped reading (`| head`): nothing is lost that it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => {
+            other.map_err(|e| Failure::internal(format!("cannot write to standard output: {e}")))
+        }
+    }
 }
 
 fn to_json(value: &impl Serialize) -> Result<String, Failure> {

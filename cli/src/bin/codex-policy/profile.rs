@@ -40,6 +40,15 @@ pub(crate) fn render(resolved: &ResolvedProfile, json: bool) -> Result<String, F
             serde_json::to_string(&resolved.sandbox_policy).map_err(Failure::internal)?
         ),
     ];
+    lines.push(format!(
+        "approval:       {} ({})",
+        resolved.approval.policy, resolved.approval
+    ));
+    lines.extend(crate::explain::chain_lines(
+        resolved,
+        "named profile:  ",
+        "  extends:      ",
+    ));
     for lost in &resolved.overridden {
         lines.push(format!(
             "overridden:     {} from {}",

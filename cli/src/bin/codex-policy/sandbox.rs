@@ -27,8 +27,9 @@ pub(crate) fn audit_destination(audit: &crate::AuditArgs) -> AuditDestination {
 
 /// Runs the command under the session's policy; its status is ours.
 pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> {
+    // Every run is gated: by the built-in default policy unless rules are given.
     let rules = if args.rules.is_empty() {
-        ExecRules::None
+        ExecRules::BuiltIn
     } else {
         ExecRules::Files(args.rules.clone())
     };
