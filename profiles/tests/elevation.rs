@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write as _;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -867,7 +869,8 @@ fn a_key_readable_by_others_is_refused() {
 #[test]
 fn a_foreign_grant_is_refused() {
     if !is_root() {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED a_foreign_grant_is_refused: needs root to give a grant file to another \
              user (chown to uid 65534)"
         );
@@ -889,7 +892,8 @@ fn a_foreign_grant_is_refused() {
 #[test]
 fn a_foreign_key_is_refused() {
     if !is_root() {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED a_foreign_key_is_refused: needs root to give the key to another user \
              (chown to uid 65534)"
         );
@@ -965,7 +969,8 @@ fn an_elevations_path_that_is_a_file_is_refused() {
 #[test]
 fn a_foreign_elevations_dir_is_refused() {
     if !is_root() {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED a_foreign_elevations_dir_is_refused: needs root to give the directory to \
              another user (chown to uid 65534)"
         );
