@@ -171,3 +171,47 @@ fn a_trusted_directorys_file_stays_read_only_for_a_run_from_its_parent() {
         "workspace\n"
     );
 }
+
+#[test]
+fn an_unreadable_file_is_an_error_for_an_unprivileged_user() {
+    // Root reads a file of mode 000; the case needs an ordinary user: the
+    // caller itself, or `nobody` when the tests run as root.
+    let s = Setup::new("");
+    s.file("offline\n");
+    use std::os::unix::fs::PermissionsExt as _;
+    let file = s.project.path().join(".codex-profile");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o000)).unwrap();
+    for dir in [
+        s.project.path(),
+        s.home.path(),
+        &s.home.path().join(".codex"),
+    ] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let cwd = s.cwd();
+    let mut run = std::process::Command::new(common::codex_policy_bin());
+    run.env("HOME", s.home.path())
+        .args(["explain", "--cwd", &cwd]);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let run = if root {
+        let Some(as_nobody) = common::probe::as_nobody(&run) else {
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED an_unreadable_file_is_an_error_for_an_unprivileged_user: running as \
+                 root without setpriv to become nobody"
+            );
+            return;
+        };
+        as_nobody
+    } else {
+        run
+    };
+    let mut run = run;
+    let out = run.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(".codex-profile: cannot read"), "{stderr}");
+}
