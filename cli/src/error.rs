@@ -185,6 +185,14 @@ pub enum ConfigurationError {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// A `config.toml` that is not (re)written; nothing was changed.
+    #[error("{}: {reason}; nothing was written", path.display())]
+    ConfigNotWritten {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// Managed requirements forbid the profile, approval policy or
     /// elevation asked for (located at the requirement).
     #[error("{0}")]

@@ -48,6 +48,7 @@ mod gate;
 mod native;
 mod notice;
 mod session;
+mod template;
 mod trail;
 
 pub use approval::{
@@ -67,6 +68,7 @@ pub use notice::{Notice, NoticeLevel};
 #[cfg(feature = "exec-policy")]
 pub use session::Checker;
 pub use session::{Session, SessionBuilder, SessionChild, SessionCommand};
+pub use template::add_profile_template;
 pub use trail::{
     AuditDestination, audit_target, configured_audit_keep, default_audit_log, shell_words,
 };

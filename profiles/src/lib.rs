@@ -37,7 +37,7 @@ pub use elevation::{
     MAX_REASON_CHARS, UnsafeEntry, format_duration, parse_duration,
 };
 pub use named::{NamedProfile, ProfileLink, ProfileTemplate, TEMPLATES};
-pub use profile::{Capabilities, FileWrites, SecurityProfile, UnknownProfile};
+pub use profile::{Capabilities, FileWrites, Preset, SecurityProfile, UnknownProfile};
 pub use project_file::PROJECT_FILE_NAME;
 pub use resolve::{
     ActiveElevation, ApprovalChoice, CODEX_HOME_ENV, CONFIG_FILE_NAME, HOME_ENV, OverriddenChoice,

@@ -210,3 +210,51 @@ impl FromStr for SecurityProfile {
             .ok_or_else(|| UnknownProfile(name.to_owned()))
     }
 }
+
+/// Codex's command-line presets, each a profile and perhaps an approval
+/// policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Preset {
+    /// `--sandbox MODE`: `read-only` is `offline`, `workspace-write` is
+    /// `workspace` (no network), `danger-full-access` is `trusted`.
+    Sandbox(SandboxMode),
+    /// `--full-auto`: `workspace` with `on-failure`.
+    FullAuto,
+    /// `--dangerously-bypass-approvals-and-sandbox` (`--yolo`): `trusted`
+    /// with `never`.
+    Yolo,
+}
+
+impl Preset {
+    /// The profile it chooses.
+    pub const fn profile(self) -> SecurityProfile {
+        match self {
+            Self::Sandbox(SandboxMode::ReadOnly) => SecurityProfile::Offline,
+            Self::Sandbox(SandboxMode::WorkspaceWrite) | Self::FullAuto => {
+                SecurityProfile::Workspace
+            }
+            Self::Sandbox(SandboxMode::DangerFullAccess) | Self::Yolo => SecurityProfile::Trusted,
+            // A mode this version does not know: the safest profile.
+            Self::Sandbox(_) => SecurityProfile::Offline,
+        }
+    }
+
+    /// The approval policy it chooses, if any.
+    pub const fn approval(self) -> Option<codex_policy_model::ApprovalPolicy> {
+        match self {
+            Self::Sandbox(_) => None,
+            Self::FullAuto => Some(codex_policy_model::ApprovalPolicy::OnFailure),
+            Self::Yolo => Some(codex_policy_model::ApprovalPolicy::Never),
+        }
+    }
+
+    /// The flag, as provenance shows it.
+    pub const fn flag(self) -> &'static str {
+        match self {
+            Self::Sandbox(_) => "--sandbox",
+            Self::FullAuto => "--full-auto",
+            Self::Yolo => "--yolo",
+        }
+    }
+}

@@ -6,8 +6,6 @@ use codex_policy::model::RuntimePattern;
 use codex_policy::model::validate::{Severity, Validation, ValidationInputs};
 use serde::Serialize;
 
-use codex_policy::CodexConfig;
-
 use crate::{Cli, Failure, exit, print_out, to_json};
 
 #[derive(Serialize)]
@@ -120,11 +118,8 @@ fn pretty(value: &impl Serialize) -> Result<String, Failure> {
 /// reference through `$schema`.
 const SCHEMA_DIR: &str = ".codex-policy";
 
-/// `init --template`: appends the template's `[profiles.<name>]` table to
-/// config.toml (`--config`, else `$CODEX_HOME/config.toml`), creating it
-/// (0600) when missing. Refused when the file already defines the profile
-/// or would no longer parse; written beside and renamed, so nothing partial
-/// is left.
+/// `init --template`: the template's table added to config.toml (`--config`,
+/// else `$CODEX_HOME/config.toml`) by the library.
 pub(crate) fn add_template(
     cli: &Cli,
     template: &codex_policy::profiles::ProfileTemplate,
@@ -143,72 +138,8 @@ pub(crate) fn add_template(
                 )
             })?,
     };
-    let existing = match std::fs::symlink_metadata(&path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(Failure::new(
-                exit::INVALID_INPUT,
-                format!(
-                    "{}: is a symbolic link; the file is replaced whole, not written through a \
-                     link: name the file itself with --config; nothing was written",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(meta) if !meta.is_file() => {
-            return Err(Failure::new(
-                exit::INVALID_INPUT,
-                format!(
-                    "{}: not a regular file; nothing was written",
-                    path.display()
-                ),
-            ));
-        }
-        Ok(meta) if meta.permissions().readonly() || !writable(&path) => {
-            return Err(Failure::new(
-                exit::INVALID_INPUT,
-                format!("{}: is not writable; nothing was written", path.display()),
-            ));
-        }
-        Ok(_) => {
-            let (_, config) =
-                CodexConfig::load(&path).map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-            if config.profiles.contains_key(template.name) {
-                return Err(Failure::new(
-                    exit::INVALID_INPUT,
-                    format!(
-                        "{}: already defines [profiles.{}]; nothing was written",
-                        path.display(),
-                        template.name
-                    ),
-                ));
-            }
-            std::fs::read_to_string(&path).map_err(|e| {
-                Failure::new(exit::INVALID_INPUT, format!("{}: {e}", path.display()))
-            })?
-        }
-        Err(_) => String::new(),
-    };
-    let mut text = existing;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(&template.table_text());
-    // The result must still be a config.toml codex-policy reads.
-    let source = codex_policy::model::SourceFile::from_bytes(&path, text.clone().into_bytes())
+    codex_policy::add_profile_template(&path, template)
         .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-    CodexConfig::parse(&source).map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", dir.display())))?;
-    }
-    write_beside(&path, &text)?;
     print_out(&format!(
         "added [profiles.{}] to {}: {} (use it with --profile {}, or profile = \"{}\")",
         template.name,
@@ -218,43 +149,6 @@ pub(crate) fn add_template(
         template.name
     ))?;
     Ok(0)
-}
-
-/// Whether this process may write `path` (as the kernel would judge it).
-fn writable(path: &Path) -> bool {
-    let Ok(name) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
-        return false;
-    };
-    // SAFETY: a valid C string; access only inspects the file.
-    unsafe { libc::access(name.as_ptr(), libc::W_OK) == 0 }
-}
-
-/// Writes `text` to a new file beside `path` (mode 0600, or `path`'s mode),
-/// then renames it over `path`: a reader sees the old file or the new one.
-fn write_beside(path: &Path, text: &str) -> Result<(), Failure> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let fail =
-        |e: std::io::Error| Failure::new(exit::INVALID_INPUT, format!("{}: {e}", path.display()));
-    let mode = std::fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = path.with_file_name(name);
-    let result = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(&tmp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(err) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(fail(err));
-    }
-    Ok(())
 }
 
 /// Writes a pattern's file pair (and their schemas); never overwrites without

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use codex_policy::model::{CodexRc, HarnessPolicy, Requirements, RuntimePattern};
 use codex_policy::{
     ApprovalPolicy, CodexConfig, ConfigurationError, Error, ProfileChoice, Refusal, SandboxPolicy,
-    SecurityProfile, SessionBuilder,
+    SecurityProfile, SessionBuilder, profiles::Preset,
 };
 use serde::Serialize;
 
@@ -47,7 +47,7 @@ struct Cli {
     /// danger-full-access (= trusted).
     #[arg(long, global = true, value_name = "MODE", value_parser = parse_sandbox_mode,
           group = "preset")]
-    sandbox: Option<SecurityProfile>,
+    sandbox: Option<codex_policy::SandboxMode>,
 
     /// When to ask before a command runs: untrusted, on-request (default), on-failure, never.
     #[arg(short = 'a', long = "ask-for-approval", global = true, value_name = "POLICY",
@@ -374,15 +374,12 @@ fn parse_security_profile(name: &str) -> Result<SecurityProfile, String> {
         .map_err(|e: codex_policy::profiles::UnknownProfile| e.to_string())
 }
 
-fn parse_sandbox_mode(name: &str) -> Result<SecurityProfile, String> {
-    match name.parse::<codex_policy::SandboxMode>() {
-        Ok(codex_policy::SandboxMode::ReadOnly) => Ok(SecurityProfile::Offline),
-        Ok(codex_policy::SandboxMode::WorkspaceWrite) => Ok(SecurityProfile::Workspace),
-        Ok(codex_policy::SandboxMode::DangerFullAccess) => Ok(SecurityProfile::Trusted),
-        _ => Err(format!(
+fn parse_sandbox_mode(name: &str) -> Result<codex_policy::SandboxMode, String> {
+    name.parse::<codex_policy::SandboxMode>().map_err(|_| {
+        format!(
             "{name:?} is not a sandbox mode; expected read-only, workspace-write or danger-full-access"
-        )),
-    }
+        )
+    })
 }
 
 fn parse_approval(name: &str) -> Result<ApprovalPolicy, String> {
@@ -610,22 +607,23 @@ fn session_builder(cli: &Cli, inputs: &PolicyInputs) -> SessionBuilder {
     builder
 }
 
+/// The preset the flags choose, if any.
+fn preset(cli: &Cli) -> Option<Preset> {
+    if let Some(mode) = cli.sandbox {
+        return Some(Preset::Sandbox(mode));
+    }
+    if cli.full_auto {
+        return Some(Preset::FullAuto);
+    }
+    cli.yolo.then_some(Preset::Yolo)
+}
+
 /// The profile the flags choose, and the flag that chose it.
 fn preset_profile(cli: &Cli) -> Option<(ProfileChoice, &'static str)> {
     if let Some(choice) = &cli.profile {
         return Some((choice.clone(), "--profile"));
     }
-    if let Some(profile) = cli.sandbox {
-        return Some((ProfileChoice::Security(profile), "--sandbox"));
-    }
-    if cli.full_auto {
-        return Some((
-            ProfileChoice::Security(SecurityProfile::Workspace),
-            "--full-auto",
-        ));
-    }
-    cli.yolo
-        .then_some((ProfileChoice::Security(SecurityProfile::Trusted), "--yolo"))
+    preset(cli).map(|p| (ProfileChoice::Security(p.profile()), p.flag()))
 }
 
 /// The approval policy the flags choose, and the flag that chose it.
@@ -633,10 +631,7 @@ fn preset_approval(cli: &Cli) -> Option<(ApprovalPolicy, &'static str)> {
     if let Some(policy) = cli.ask_for_approval {
         return Some((policy, "-a"));
     }
-    if cli.full_auto {
-        return Some((ApprovalPolicy::OnFailure, "--full-auto"));
-    }
-    cli.yolo.then_some((ApprovalPolicy::Never, "--yolo"))
+    preset(cli).and_then(|p| Some((p.approval()?, p.flag())))
 }
 
 /// A library error as the command line reports it: its exit status (bad
