@@ -51,6 +51,7 @@ mod files;
 mod policy;
 mod regular_file;
 mod sandbox;
+mod secret_shapes;
 pub mod validate;
 
 /// The calendar date type of *today* and of expiry dates, so that callers
@@ -62,25 +63,36 @@ pub use domain::{
 /// The check that policy files the sandboxed command could have written only
 /// tighten the policy; also reachable as [`effective::tightening`].
 pub use effective::tightening;
+/// The environment a command starts with: `[shell_environment_policy]` as
+/// written and resolved, and what it keeps of a parent's variables.
+pub use files::ShellEnvironmentPolicyTable;
 pub use files::{
     ApprovalPolicy, AuditTable, CodexConfig, CodexProfileTable, CodexRc, ConfigError,
     ConfiguredSandbox, ContextSource, Credentials, Diagnostic, DiagnosticKind, DomainEntry,
     DomainRule, Egress, EgressMode, EnvironmentContext, EnvironmentName, FsyncSetting,
     HarnessPolicy, IpRule, IpRuleError, Limits, Located, Location, MAX_CONFIG_BYTES,
-    ManagedNetworkTable, ModeEntry, NetworkAccess, NetworkAccessError, NetworkGate, NetworkRules,
-    Observability, OutboundPolicy, PermissionsProfile, PolicyVersion, ProfileNetworkTable,
-    ProjectTable, ReadOnlyTable, Requirements, RuntimeContext, RuntimeContextError, RuntimePattern,
-    SampleRate, SandboxTable, SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile,
-    Telemetry, TrustLevel, UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable,
-    open_regular,
+    MAX_READ_RULES, ManagedNetworkTable, ModeEntry, NetworkAccess, NetworkAccessError, NetworkGate,
+    NetworkRules, Observability, OutboundPolicy, PermissionsProfile, PolicyVersion,
+    ProfileFilesystemTable, ProfileNetworkTable, ProjectTable, ReadOnlyTable, ReadRuleEntry,
+    Requirements, RuntimeContext, RuntimeContextError, RuntimePattern, SampleRate, SandboxTable,
+    SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile, Telemetry, TrustLevel,
+    UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, open_regular,
 };
 /// Expiring allow entries: the dates as written and where, judged against a
 /// *today* the caller passes in.
 pub use files::{ExpiredAllows, Expiry, ExpiryDate, ExpiryDateError, utc_date};
 pub use policy::{
-    ALWAYS_PROTECTED_NAMES, CommandWritable, EffectiveWritableRoots, GIT_DIR_NAME, NetworkMode,
-    ProtectedHomes, SandboxMode, SandboxPolicy, SkipReason, SkippedRoot, UnknownApprovalPolicy,
-    UnknownSandboxMode, WritableRoot, WritableRootsError, git_dir_links, git_metadata_paths,
+    ALWAYS_PROTECTED_NAMES, AllowReadError, CODEX_AUTH_FILE_NAME, CommandWritable,
+    DEFAULT_HIDDEN_IN_HOME, DefaultLocations, EffectiveWritableRoots, GIT_DIR_NAME, HiddenPath,
+    HiddenPaths, NetworkMode, ProtectedHomes, ReadPath, ReadPathError, SandboxMode, SandboxPolicy,
+    SkipReason, SkippedRoot, UnknownApprovalPolicy, UnknownSandboxMode, WritableRoot,
+    WritableRootsError, git_dir_links, git_metadata_paths,
+};
+/// The resolved environment policy and its result (see
+/// [`ShellEnvironmentPolicyTable`]).
+pub use policy::{
+    DropReason, DroppedVariable, EnvironmentInherit, EnvironmentPolicy, EnvironmentSetting,
+    FilteredEnvironment, VariablePattern, VariablePatternError,
 };
 pub use sandbox::{
     EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,

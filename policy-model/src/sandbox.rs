@@ -82,6 +82,9 @@ pub enum Protection {
     FileWrites,
     /// `.git`, `.codex`, `.agents` read-only inside writable roots, and not movable.
     ReadOnlySubpaths,
+    /// The paths the caller hides (credential stores) are empty and
+    /// read-only for every process of the sandbox.
+    HiddenPaths,
     /// No TCP, UDP, raw or netlink socket leads anywhere — or, for a
     /// filtered network, only to the egress proxy's listeners. A backend
     /// names every mechanism that holds the network closed in the status of
@@ -112,9 +115,10 @@ pub enum Protection {
 
 impl Protection {
     /// Every protection, in report order.
-    pub const ALL: [Protection; 12] = [
+    pub const ALL: [Protection; 13] = [
         Protection::FileWrites,
         Protection::ReadOnlySubpaths,
+        Protection::HiddenPaths,
         Protection::NetworkSockets,
         Protection::SignalIsolation,
         Protection::AbstractUnixIsolation,
@@ -132,6 +136,7 @@ impl Protection {
         match self {
             Self::FileWrites => "file writes confined to the writable roots",
             Self::ReadOnlySubpaths => ".git, .codex and .agents read-only inside writable roots",
+            Self::HiddenPaths => "credential stores and other hidden paths unreadable",
             Self::NetworkSockets => "no network, or only through the egress proxy",
             Self::SignalIsolation => "no signals to processes outside the sandbox",
             Self::AbstractUnixIsolation => "no abstract unix sockets outside the sandbox",

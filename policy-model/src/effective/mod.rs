@@ -10,6 +10,8 @@
 //! - `composition`: [`compose`] itself, into an [`EffectivePolicy`] (network level
 //!   and filters, unix sockets, monitor mode).
 //! - `egress`: the [`EgressRules`] a filtered network is enforced with.
+//! - `hidden`: [`hidden_paths`], the defaults with the profile's `deny_read`
+//!   and `allow_read` applied.
 //! - [`tightening`]: the check that files the sandboxed command could have
 //!   written only make the policy stricter, by composing with and without them.
 //!
@@ -19,9 +21,11 @@
 mod composition;
 mod domains;
 mod egress;
+mod hidden;
 pub mod tightening;
 mod view;
 
 pub use composition::{Decided, EffectivePolicy, NetworkLevel, compose};
 pub use domains::{DomainDecision, DomainOutcome};
 pub use egress::{AllowlistMiss, EgressRules};
+pub use hidden::hidden_paths;

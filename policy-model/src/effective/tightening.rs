@@ -20,7 +20,7 @@ use super::view::View;
 use crate::domain::DomainPattern;
 use crate::files::{
     ApprovalPolicy, EgressMode, Location, NetworkAccess, NetworkRules, SocketRule, SourceFile,
-    dotted, pointer_segment,
+    dotted, pointer_segment, shell_environment_set_key,
 };
 use crate::policy::{CommandWritable, SandboxMode, SandboxPolicy};
 use crate::validate::{COMMAND_WRITABLE_LOOSENS, Finding, LoadedConfig, Validation};
@@ -370,6 +370,54 @@ fn config_findings(
                     &format!("remove [audit] {key}"),
                 ));
             }
+        }
+    }
+
+    // The command's environment: `inherit`, `exclude` and `include_only`
+    // only take variables away; these two hand the command more.
+    if let Some(env) = &c.shell_environment_policy {
+        if let Some(flag) = env
+            .ignore_default_excludes
+            .as_ref()
+            .filter(|f| *f.get_ref())
+        {
+            out.push(finding(
+                at(Some(flag.span())),
+                "shell_environment_policy.ignore_default_excludes".into(),
+                "ignore_default_excludes = true hands the command variables named like \
+                 credentials and values holding a secret"
+                    .into(),
+                "remove the key (or set it to false)",
+            ));
+        }
+        for name in env.set.iter().flat_map(|set| set.get_ref().keys()) {
+            out.push(finding(
+                at(Some(name.span())),
+                shell_environment_set_key(name.get_ref()),
+                format!(
+                    "set chooses the value of {:?} in the command's environment; a variable \
+                     like LD_PRELOAD or PATH would run code of the command's choosing in a \
+                     later run, unsandboxed ones included",
+                    name.get_ref()
+                ),
+                "remove the entry (set it in a config.toml the command cannot write)",
+            ));
+        }
+    }
+
+    // What the profile shows again of the hidden credential stores; every
+    // profile's table, since a later run may choose another profile.
+    for (name, profile) in &c.permissions {
+        for entry in profile.filesystem.iter().flat_map(|f| &f.allow_read) {
+            out.push(finding(
+                at(Some(entry.span())),
+                format!("permissions.{name}.filesystem.allow_read"),
+                format!(
+                    "allow_read {:?} lets sandboxed commands read a hidden credential store",
+                    entry.get_ref()
+                ),
+                "remove the entry (write it in a config.toml the command cannot write)",
+            ));
         }
     }
 

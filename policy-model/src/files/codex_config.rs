@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use super::network_rules::PermissionsProfile;
+use super::shell_environment::ShellEnvironmentPolicyTable;
 use super::toml_source::parse_toml;
 use super::{ConfigError, SourceFile};
 pub use crate::policy::ApprovalPolicy;
@@ -48,6 +49,9 @@ pub struct CodexConfig {
     /// Codex's per-directory settings (`[projects."/abs/path"] trust_level`).
     #[serde(default)]
     pub projects: BTreeMap<String, ProjectTable>,
+    /// Codex's `[shell_environment_policy]`: which environment variables a
+    /// command starts with.
+    pub shell_environment_policy: Option<ShellEnvironmentPolicyTable>,
 }
 
 /// `[projects."<absolute path>"]`: how far the user trusts one directory.
@@ -224,6 +228,14 @@ impl CodexConfig {
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
         let config: Self = parse_toml(source)?;
         config.check_unsupported(source)?;
+        if let Some(table) = &config.shell_environment_policy {
+            table.check(source)?;
+        }
+        for (name, profile) in &config.permissions {
+            if let Some(filesystem) = &profile.filesystem {
+                filesystem.check(source, name)?;
+            }
+        }
         Ok(config)
     }
 

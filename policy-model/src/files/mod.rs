@@ -8,11 +8,16 @@
 //! - `codex_config`: the sandbox keys of Codex's `config.toml` ([`CodexConfig`]).
 //! - `expiry`: dates after which allow entries stop applying ([`ExpiryDate`],
 //!   [`Expiry`]), judged against a *today* the caller passes in.
+//! - `filesystem_rules`: `[permissions.<name>.filesystem]`, the paths a
+//!   profile hides (`deny_read`) or shows again (`allow_read`).
 //! - `network_rules`: the domain and unix-socket rules of managed
 //!   `requirements.toml` and of `[permissions.<name>.network]`, normalized into
 //!   [`NetworkRules`].
 //! - `runtime_files`: the runtime-control files `.codexrc.json` ([`CodexRc`])
 //!   and `harness.policy.json` ([`HarnessPolicy`]), each [`Located`].
+//! - `shell_environment`: `[shell_environment_policy]` as written
+//!   ([`ShellEnvironmentPolicyTable`]), checked and resolved into an
+//!   `EnvironmentPolicy`.
 //! - `patterns`: the four environment patterns `init` writes ([`RuntimePattern`]).
 //! - `runtime_context`: the runtime environment as harness code reads it
 //!   ([`RuntimeContext`]).
@@ -23,11 +28,13 @@
 mod codex_config;
 mod diagnostic;
 mod expiry;
+mod filesystem_rules;
 mod json_source;
 mod network_rules;
 mod patterns;
 mod runtime_context;
 mod runtime_files;
+mod shell_environment;
 mod toml_source;
 
 pub use codex_config::{
@@ -38,6 +45,7 @@ pub use diagnostic::{
     ConfigError, Diagnostic, DiagnosticKind, Location, MAX_CONFIG_BYTES, SourceFile, open_regular,
 };
 pub use expiry::{Expiry, ExpiryDate, ExpiryDateError, utc_date};
+pub use filesystem_rules::{MAX_READ_RULES, ProfileFilesystemTable, ReadRuleEntry};
 pub(crate) use json_source::{dotted, locate as locate_json_keys, pointer_segment};
 pub use network_rules::{
     DomainEntry, DomainRule, ExpiredAllows, ManagedNetworkTable, ModeEntry, NetworkRules,
@@ -51,3 +59,5 @@ pub use runtime_files::{
     OutboundPolicy, PolicyVersion, SampleRate, SecretRef, SecretRefError, Telemetry,
     UnknownNetworkAccess,
 };
+pub use shell_environment::ShellEnvironmentPolicyTable;
+pub(crate) use shell_environment::set_key as shell_environment_set_key;

@@ -160,13 +160,15 @@ pub struct ProfileNetworkTable {
     pub allow_unix_sockets: Option<Spanned<toml::Value>>,
 }
 
-/// `[permissions.<profile>]`: only `network` is read here.
+/// `[permissions.<profile>]`: `network` and `filesystem` are read here.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct PermissionsProfile {
     /// Network rules of the profile.
     pub network: Option<ProfileNetworkTable>,
+    /// Paths the profile hides from commands, or shows again.
+    pub filesystem: Option<super::filesystem_rules::ProfileFilesystemTable>,
 }
 
 /// One normalized domain rule and where it was written.

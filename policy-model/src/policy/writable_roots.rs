@@ -475,6 +475,31 @@ impl CommandWritable {
         Ok(Self::from_roots(&policy.writable_roots(cwd, tmpdir)?))
     }
 
+    /// What a command *of any run* could have written, for judging policy
+    /// files before they are trusted: [`for_policy`](Self::for_policy) plus
+    /// the shared temp directories (`/tmp`, `$TMPDIR`) whatever the policy
+    /// says of them. An earlier run under a profile that writes them may have
+    /// planted a file there, and a file's own `exclude_slash_tmp` must not
+    /// take it out of the check that judges it.
+    pub fn for_tightening(
+        policy: &SandboxPolicy,
+        cwd: &Path,
+        tmpdir: Option<&std::ffi::OsStr>,
+    ) -> Result<Self, WritableRootsError> {
+        let mut writable = Self::for_policy(policy, cwd, tmpdir)?;
+        if writable.everything {
+            return Ok(writable);
+        }
+        let temp = [Some(Path::new("/tmp")), tmpdir.map(Path::new)];
+        for dir in temp.into_iter().flatten().filter(|d| d.is_absolute()) {
+            let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if !writable.roots.contains(&real) {
+                writable.roots.push(real);
+            }
+        }
+        Ok(writable)
+    }
+
     /// From roots already computed.
     pub fn from_roots(roots: &EffectiveWritableRoots) -> Self {
         Self {

@@ -149,7 +149,8 @@ impl Finding {
         }
     }
 
-    pub(super) fn from_error(err: &ConfigError, file: &Path) -> Self {
+    /// The finding of a configuration error found in `file`, coded by its kind.
+    pub fn from_error(err: &ConfigError, file: &Path) -> Self {
         let code = match err.kind() {
             DiagnosticKind::Unreadable => UNREADABLE,
             DiagnosticKind::Syntax => SYNTAX,

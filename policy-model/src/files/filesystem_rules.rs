@@ -1,0 +1,114 @@
+//! `[permissions.<profile>.filesystem]` in `config.toml`: the paths the
+//! profile hides from sandboxed commands besides the defaults (`deny_read`),
+//! and the defaults it shows again (`allow_read`).
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, SourceFile};
+use crate::policy::ReadPath;
+
+/// The most entries one list may hold: a bound on the mounts of every start.
+pub const MAX_READ_RULES: usize = 1_000;
+
+/// `[permissions.<profile>.filesystem]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProfileFilesystemTable {
+    /// Paths the command may not read (absolute, or `~/…`), hidden in
+    /// addition to the default credential stores.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
+    #[serde(default)]
+    pub deny_read: Vec<Spanned<String>>,
+    /// Hidden paths to show again, each with everything below it: a default
+    /// credential store the profile's commands need (`~/.aws`). The audit
+    /// log and the elevation grants stay hidden.
+    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
+    #[serde(default)]
+    pub allow_read: Vec<Spanned<String>>,
+}
+
+/// A `deny_read` or `allow_read` entry, checked, with where it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadRuleEntry {
+    /// The path.
+    pub path: ReadPath,
+    /// `file:line:column key`.
+    pub at: String,
+    /// The entry's byte range in the file.
+    pub span: std::ops::Range<usize>,
+}
+
+impl ProfileFilesystemTable {
+    /// The `deny_read` entries of profile `profile`, checked; an entry that
+    /// is not a path this table takes is a located error.
+    pub fn deny_entries(
+        &self,
+        source: &SourceFile,
+        profile: &str,
+    ) -> Result<Vec<ReadRuleEntry>, ConfigError> {
+        entries(
+            source,
+            &self.deny_read,
+            &format!("permissions.{profile}.filesystem.deny_read"),
+        )
+    }
+
+    /// The `allow_read` entries, checked likewise.
+    pub fn allow_entries(
+        &self,
+        source: &SourceFile,
+        profile: &str,
+    ) -> Result<Vec<ReadRuleEntry>, ConfigError> {
+        entries(
+            source,
+            &self.allow_read,
+            &format!("permissions.{profile}.filesystem.allow_read"),
+        )
+    }
+
+    /// Both lists checked, for the parser: errors surface when the file is
+    /// read, not when a profile is chosen.
+    pub(super) fn check(&self, source: &SourceFile, profile: &str) -> Result<(), ConfigError> {
+        self.deny_entries(source, profile)?;
+        self.allow_entries(source, profile)?;
+        Ok(())
+    }
+}
+
+fn entries(
+    source: &SourceFile,
+    list: &[Spanned<String>],
+    key: &str,
+) -> Result<Vec<ReadRuleEntry>, ConfigError> {
+    if let Some(extra) = list.get(MAX_READ_RULES) {
+        return Err(source.error(
+            Some(extra.span()),
+            Some(key.to_owned()),
+            format!("more than {MAX_READ_RULES} entries"),
+            Some("name directories rather than each file in them".to_owned()),
+        ));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let indexed = format!("{key}[{i}]");
+            let path = entry.get_ref().parse::<ReadPath>().map_err(|e| {
+                source.error(
+                    Some(entry.span()),
+                    Some(indexed.clone()),
+                    e.to_string(),
+                    Some("write an absolute path, or one under ~/".to_owned()),
+                )
+            })?;
+            Ok(ReadRuleEntry {
+                path,
+                at: format!("{} {indexed}", source.locate(entry.span().start)),
+                span: entry.span(),
+            })
+        })
+        .collect()
+}
