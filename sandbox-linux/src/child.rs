@@ -1,8 +1,8 @@
 //! What runs in the child between `fork` and `exec`.
 //!
 //! Everything here was allocated by the parent; the child only makes system calls
-//! that are async-signal-safe (prctl, unshare, open/write/close, mount, fork,
-//! waitpid, poll, socket/ioctl/bind/listen/sendmsg, landlock_restrict_self,
+//! that are async-signal-safe (prctl, unshare, open/write/close, mount, umount2,
+//! fork, waitpid, poll, socket/ioctl/bind/listen/sendmsg, landlock_restrict_self,
 //! seccomp, _exit), because after `fork` in a multi-threaded caller any
 //! allocation could deadlock.
 
@@ -37,10 +37,12 @@ pub(crate) enum Stage {
     SocketBroker,
     Loopback,
     EgressListeners,
+    HideStaging,
+    HidePath,
 }
 
 impl Stage {
-    const ALL: [Self; 19] = [
+    const ALL: [Self; 21] = [
         Self::DeathSignal,
         Self::ParentGone,
         Self::Unshare,
@@ -60,6 +62,8 @@ impl Stage {
         Self::SocketBroker,
         Self::Loopback,
         Self::EgressListeners,
+        Self::HideStaging,
+        Self::HidePath,
     ];
 
     pub(crate) fn from_code(code: u32) -> Option<Self> {
@@ -90,21 +94,52 @@ impl Stage {
             Self::EgressListeners => {
                 "listening on 127.0.0.1 for the egress proxy and handing the listeners out"
             }
+            Self::HideStaging => "making the empty read-only file that covers hidden files",
+            Self::HidePath => "covering a hidden path with an empty read-only mount",
         }
     }
 }
 
-/// One bind mount in the sandbox's private mount namespace.
+/// One mount in the sandbox's private mount namespace, made in plan order
+/// (shallow first).
 #[derive(Debug)]
-pub(crate) struct BindMount {
+pub(crate) struct MountStep {
     pub(crate) path: CString,
-    /// Remount read-only with these extra flags (the original mount's locked
-    /// nosuid/nodev/noexec/atime flags, which a user namespace may not drop).
-    pub(crate) read_only: Option<libc::c_ulong>,
-    /// Skipped if the path no longer exists (a pin, or a nested repository
-    /// removed since it was found); a required one fails the start.
+    pub(crate) kind: MountKind,
+    /// Skipped if the path no longer exists (a pin, a nested repository
+    /// removed since it was found, a hidden path: nothing left to hide); a
+    /// required one fails the start.
     pub(crate) optional: bool,
 }
+
+/// What a [`MountStep`] puts on its path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum MountKind {
+    /// The path bound onto itself: a pin (`None`), or a protected path
+    /// remounted read-only with these extra flags (the original mount's
+    /// locked nosuid/nodev/noexec/atime flags, which a user namespace may
+    /// not drop).
+    Bind { read_only: Option<libc::c_ulong> },
+    /// A hidden directory: an empty read-only tmpfs over it.
+    HideDirectory,
+    /// A hidden file (of any type but a directory): the staged empty file
+    /// ([`HIDDEN_FILE`]) bound over it, read-only.
+    HideFile,
+}
+
+/// Flags of every mount that hides a path: nothing on it can be written,
+/// executed, or act as a device or set-uid file.
+const HIDE_FLAGS: libc::c_ulong =
+    libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+/// An empty directory nobody may write (read-only besides), as small as
+/// tmpfs allows.
+const HIDE_TMPFS_OPTIONS: &std::ffi::CStr = c"size=4k,mode=0555";
+/// Where the empty file bound over hidden files is made: on a tmpfs mounted
+/// over the host's `/dev` for the time of the mounts (the private `/dev`
+/// replaces it afterwards, so no path of the host is shadowed), then
+/// detached: only the read-only binds still reach it.
+const HIDE_STAGING: &std::ffi::CStr = c"/dev";
+const HIDDEN_FILE: &std::ffi::CStr = c"/dev/codex-policy-hidden";
 
 /// The sandbox's own `/dev`: a tmpfs holding only the ordinary devices (bound
 /// from the host), a private devpts instance and a private `/dev/shm`.
@@ -141,9 +176,9 @@ pub(crate) struct NamespaceConfig {
 #[derive(Debug)]
 pub(crate) struct NamespaceSetup {
     pub(crate) config: Arc<NamespaceConfig>,
-    /// Pins (ancestors first), then read-only binds: found on disk for each
-    /// start.
-    pub(crate) mounts: Vec<BindMount>,
+    /// Pins, read-only binds and hidden paths, shallow first: found on disk
+    /// for each start.
+    pub(crate) mounts: Vec<MountStep>,
     /// The working directory, entered again after mounting: a directory entered
     /// before (std does it before `pre_exec`) still refers to the original mount
     /// and would see beneath the read-only binds.
@@ -462,19 +497,74 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
             libc::MS_REC | libc::MS_PRIVATE,
             Stage::PrivateMounts,
         )?;
-        for bind in &ns.mounts {
-            let path = bind.path.as_ptr();
-            let flags = libc::MS_BIND | libc::MS_REC;
-            if libc::mount(path, path, std::ptr::null(), flags, std::ptr::null()) < 0 {
-                if bind.optional && errno() == libc::ENOENT {
+        let hides_files = ns
+            .mounts
+            .iter()
+            .any(|step| matches!(step.kind, MountKind::HideFile));
+        if hides_files {
+            stage_hidden_file()?;
+        }
+        for step in &ns.mounts {
+            let path = step.path.as_ptr();
+            let (made, stage) = match step.kind {
+                MountKind::Bind { .. } => (
+                    libc::mount(
+                        path,
+                        path,
+                        none,
+                        libc::MS_BIND | libc::MS_REC,
+                        std::ptr::null(),
+                    ),
+                    Stage::BindMount,
+                ),
+                MountKind::HideDirectory => (
+                    libc::mount(
+                        c"tmpfs".as_ptr(),
+                        path,
+                        c"tmpfs".as_ptr(),
+                        HIDE_FLAGS,
+                        HIDE_TMPFS_OPTIONS.as_ptr().cast(),
+                    ),
+                    Stage::HidePath,
+                ),
+                MountKind::HideFile => (
+                    libc::mount(
+                        HIDDEN_FILE.as_ptr(),
+                        path,
+                        none,
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ),
+                    Stage::HidePath,
+                ),
+            };
+            if made < 0 {
+                if step.optional && errno() == libc::ENOENT {
                     continue;
                 }
-                return Err((Stage::BindMount, errno()));
+                return Err((stage, errno()));
             }
-            if let Some(locked) = bind.read_only {
-                let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
-                mount(none, path, flags, Stage::ReadOnlyRemount)?;
+            match step.kind {
+                MountKind::Bind {
+                    read_only: Some(locked),
+                } => {
+                    let flags = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | locked;
+                    mount(none, path, flags, Stage::ReadOnlyRemount)?;
+                }
+                // The staging tmpfs is this namespace's own: no flag of it
+                // is locked.
+                MountKind::HideFile => {
+                    let flags = libc::MS_REMOUNT | libc::MS_BIND | HIDE_FLAGS;
+                    mount(none, path, flags, Stage::HidePath)?;
+                }
+                MountKind::Bind { read_only: None } | MountKind::HideDirectory => {}
             }
+        }
+        if hides_files {
+            check(
+                libc::umount2(HIDE_STAGING.as_ptr(), libc::MNT_DETACH).into(),
+                Stage::HideStaging,
+            )?;
         }
         if let Some(devices) = &ns.config.devices {
             private_dev(devices)?;
@@ -492,6 +582,36 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
         }
         Ok(Side::Inside { status: status[1] })
     }
+}
+
+/// Mounts a tmpfs at [`HIDE_STAGING`] holding one empty file, mode 0444,
+/// at [`HIDDEN_FILE`]: what every hidden file is covered with.
+/// Async-signal-safe.
+unsafe fn stage_hidden_file() -> StepResult {
+    // SAFETY (whole function): mount/open/close on constant paths.
+    unsafe {
+        check(
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                HIDE_STAGING.as_ptr(),
+                c"tmpfs".as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                c"size=4k,mode=0700".as_ptr().cast(),
+            )
+            .into(),
+            Stage::HideStaging,
+        )?;
+        let fd = libc::open(
+            HIDDEN_FILE.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            0o444,
+        );
+        if fd < 0 {
+            return Err((Stage::HideStaging, errno()));
+        }
+        libc::close(fd);
+    }
+    Ok(())
 }
 
 /// Mounts the sandbox's `/dev`: only null, zero, full, random, urandom and tty

@@ -8,7 +8,9 @@
 //!   io_uring, bpf, mount, namespace creation, TIOCSTI and the like always;
 //! - **user, mount, PID, IPC (and network) namespaces** keep `.git`, `.codex`,
 //!   `.agents` and the caller's protected paths read-only and unmovable (every
-//!   ancestor inside a writable root pinned), give a private `/dev` and IPC,
+//!   ancestor inside a writable root pinned), cover the paths the caller
+//!   hides ([`LinuxSandbox::hide_paths`]) with empty read-only mounts, give a
+//!   private `/dev` and IPC,
 //!   and make every process of the sandbox die with it; the command holds no
 //!   capability;
 //! - a **broker** outside the sandbox (seccomp user notification) performs

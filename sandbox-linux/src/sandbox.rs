@@ -7,7 +7,8 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
@@ -21,7 +22,8 @@ use codex_policy_model::{
 use seccompiler::BpfProgram;
 
 use crate::child::{
-    BindMount, ChildSetup, DeviceSetup, NamespaceConfig, NamespaceSetup, ParentLink, Role, Stage,
+    ChildSetup, DeviceSetup, MountKind, MountStep, NamespaceConfig, NamespaceSetup, ParentLink,
+    Role, Stage,
 };
 use crate::egress;
 use crate::host::HostCapabilities;
@@ -69,7 +71,8 @@ pub enum LinuxSandboxError {
     #[error(
         "refusing to run: the sandbox's user, mount, PID and IPC namespaces cannot be created: \
          unprivileged user namespaces are unavailable on this host (common in containers): \
-         {source}"
+         {source}; without them the hidden paths (credential stores) would be readable, \
+         .git and .codex writable, and processes could outlive the sandbox"
     )]
     NamespacesUnavailable {
         /// The kernel's answer to `clone`.
@@ -129,6 +132,24 @@ pub enum LinuxSandboxError {
         dot_git: PathBuf,
         /// The symlink on the way.
         link: PathBuf,
+    },
+    /// A path to hide ([`LinuxSandbox::hide_paths`]) is, or contains, the
+    /// working directory or a writable root: the command could not run, or
+    /// write, there.
+    #[error(
+        "refusing to run: {} is to be hidden from the command, but it is or contains {role} \
+         ({}); un-hide it, or run from a directory outside it",
+        hidden.display(),
+        root.display()
+    )]
+    HiddenPathContainsRoot {
+        /// The hidden path (its real path, or another mount showing it).
+        hidden: PathBuf,
+        /// The working directory or writable root inside it.
+        root: PathBuf,
+        /// Which of the two `root` is: "the working directory" or "a
+        /// writable root".
+        role: &'static str,
     },
     /// The command's working directory is not an existing directory.
     #[error("the working directory {} cannot be used: {source}", path.display())]
@@ -276,6 +297,8 @@ pub struct LinuxSandbox {
     compatibility: Compatibility,
     host: HostCapabilities,
     protected_paths: Vec<PathBuf>,
+    /// Set by [`hide_paths`](Self::hide_paths).
+    hidden_paths: Vec<PathBuf>,
     allowed_unix_sockets: Vec<PathBuf>,
     /// Set by [`filtered_network`](Self::filtered_network).
     egress: Option<EgressPorts>,
@@ -316,6 +339,10 @@ pub struct SandboxPlan {
     roots: EffectiveWritableRoots,
     /// The caller's protected paths that lie inside a writable root.
     protected: Vec<PathBuf>,
+    /// The paths to hide, absolute as given and, for those that existed at
+    /// `plan`, their real paths then (a link the command re-points later
+    /// does not uncover them).
+    hidden: Vec<PathBuf>,
     unrestricted: bool,
 }
 
@@ -348,6 +375,7 @@ impl LinuxSandbox {
             compatibility,
             host,
             protected_paths: Vec::new(),
+            hidden_paths: Vec::new(),
             allowed_unix_sockets: Vec::new(),
             egress: None,
             ca_bundle: None,
@@ -364,6 +392,36 @@ impl LinuxSandbox {
     #[must_use]
     pub fn protect_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
         self.protected_paths.extend(paths);
+        self
+    }
+
+    /// Paths the command may not read: credential stores (`~/.ssh`,
+    /// `~/.aws`, a token file). In the sandbox's private mount namespace
+    /// every one that exists when a command starts is covered — a directory
+    /// by an empty read-only tmpfs, any other file by an empty read-only
+    /// file — so every process of the sandbox finds it empty and cannot write
+    /// it. A path given as or through a symlink is hidden at its real target
+    /// (at [`plan`](Self::plan) and again at each start); so are the other
+    /// mounts that show the same directory (a bind mount of `/home`
+    /// elsewhere). A path that does not exist at a start is skipped; the list
+    /// is looked at again at every start, so a file created after
+    /// [`prepare`](Self::prepare) is hidden from the next command.
+    ///
+    /// A hidden path inside a writable root is a mount point, and every
+    /// directory from the root down to it is pinned: neither it nor an
+    /// ancestor can be moved, so its contents cannot be carried out to an
+    /// unhidden name. A hidden path that is, or contains, the working
+    /// directory or a writable root is refused
+    /// ([`HiddenPathContainsRoot`](LinuxSandboxError::HiddenPathContainsRoot)).
+    /// Not hidden: other hard links of a hidden file (the report warns),
+    /// and anything on a host without user namespaces — a strict sandbox
+    /// refuses there, a best-effort one hides nothing and says so — or
+    /// without Landlock (the host's processes under `/proc/<pid>/root` would
+    /// still show them). Nothing is hidden under `danger-full-access`.
+    /// Relative paths are taken from the process's working directory.
+    #[must_use]
+    pub fn hide_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.hidden_paths.extend(paths);
         self
     }
 
@@ -464,6 +522,7 @@ impl LinuxSandbox {
                 egress: None,
                 roots,
                 protected: Vec::new(),
+                hidden: Vec::new(),
                 unrestricted: true,
             });
         }
@@ -509,6 +568,22 @@ impl LinuxSandbox {
                     .any(|p| p.symlink_metadata().is_ok())
             });
         let broker = self.host.seccomp && self.host.seccomp_user_notification;
+        let mut hidden = Vec::new();
+        for path in &self.hidden_paths {
+            let absolute = std::path::absolute(path)?;
+            if let Ok(real) = std::fs::canonicalize(&absolute) {
+                hidden.push(real);
+            }
+            hidden.push(absolute);
+        }
+        // Refused here, as it would be at every start.
+        hidden_now(
+            &hidden,
+            &roots,
+            &cwd,
+            self.compatibility == Compatibility::BestEffort,
+            &mut Vec::new(),
+        )?;
 
         let status = |ok: bool, by: &str, why: &str| {
             if ok {
@@ -578,6 +653,33 @@ impl LinuxSandbox {
                 )
             } else {
                 not_needed(Protection::ReadOnlySubpaths)
+            },
+            if hidden.is_empty() {
+                not_needed(Protection::HiddenPaths)
+            } else if !namespaces {
+                entry(
+                    Protection::HiddenPaths,
+                    true,
+                    ProtectionStatus::NotEnforced {
+                        reason: format!("{namespace_why}: nothing is hidden"),
+                    },
+                )
+            } else {
+                // Without Landlock's ptrace restriction, /proc/<pid>/root of
+                // a host process of the same user leads to the host's
+                // mounts, where nothing is hidden.
+                entry(
+                    Protection::HiddenPaths,
+                    true,
+                    status(
+                        abi >= 1,
+                        "empty read-only mounts in a private mount namespace",
+                        &format!(
+                            "{landlock_why}: the host's processes under /proc/<pid>/root \
+                             still show the hidden paths (Landlock refuses that access)"
+                        ),
+                    ),
+                )
             },
             if let Some(ports) = egress {
                 entry(
@@ -718,6 +820,7 @@ impl LinuxSandbox {
             egress,
             roots,
             protected,
+            hidden,
             unrestricted: false,
         })
     }
@@ -747,6 +850,7 @@ impl LinuxSandbox {
             egress,
             roots,
             protected,
+            hidden,
             unrestricted,
         } = plan;
         if unrestricted {
@@ -834,10 +938,11 @@ impl LinuxSandbox {
         let mounts = MountInputs {
             roots,
             protected,
+            hidden,
             best_effort,
         };
         let first_mounts = match namespaces {
-            Some(_) => Some(mount_plan(&mounts)?),
+            Some(_) => Some(mount_plan(&mounts, &cwd)?),
             None => None,
         };
         report.rules.extend(rules);
@@ -869,6 +974,8 @@ struct MountInputs {
     roots: EffectiveWritableRoots,
     /// The caller's protected paths inside a writable root.
     protected: Vec<PathBuf>,
+    /// The paths to hide (see [`SandboxPlan`]).
+    hidden: Vec<PathBuf>,
     best_effort: bool,
 }
 
@@ -908,7 +1015,7 @@ fn read_only_subpaths_now(roots: &EffectiveWritableRoots) -> Vec<PathBuf> {
 /// The mounts of one start, and their lines (warnings first) for its report.
 #[derive(Debug)]
 struct MountPlan {
-    mounts: Vec<BindMount>,
+    mounts: Vec<MountStep>,
     rules: Vec<String>,
 }
 
@@ -1069,7 +1176,7 @@ impl PreparedSandbox {
         // Looked for again even on a first start: anything (the caller, another
         // session) may have created a repository since `prepare`.
         let _ = self.first_mounts.lock().ok().and_then(|mut m| m.take());
-        let mounts = mount_plan(&layers.mounts)?;
+        let mounts = mount_plan(&layers.mounts, &cwd)?;
         let (egress_end, sandbox_end) = self.egress_pair()?;
         let namespaces = NamespaceSetup {
             config,
@@ -1236,7 +1343,7 @@ impl PreparedSandbox {
                 let first = prepared.filter(|_| first_mounts);
                 let mounts = match first {
                     Some(mounts) => mounts,
-                    None => mount_plan(&layers.mounts)?,
+                    None => mount_plan(&layers.mounts, &cwd)?,
                 };
                 rules.extend(mounts.rules);
                 Some(NamespaceSetup {
@@ -1610,8 +1717,11 @@ const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 /// caller's protected paths) is bound read-only, and every directory from its
 /// writable root down to it is pinned — bound onto itself, so a mount point —
 /// so that neither it nor any ancestor can be renamed and replaced by a planted
-/// copy (`mv project x` gets `EBUSY`).
-fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
+/// copy (`mv project x` gets `EBUSY`). The hidden paths that exist now are
+/// covered with empty read-only mounts, their ancestors inside a writable
+/// root pinned alike; one that is, or contains, `cwd` (the command's working
+/// directory) or a writable root is refused.
+fn mount_plan(inputs: &MountInputs, cwd: &Path) -> Result<MountPlan, LinuxSandboxError> {
     let mut warnings = Vec::new();
     let warnings = &mut warnings;
     let roots = &inputs.roots;
@@ -1702,8 +1812,13 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
     let required = protected.clone();
     protected.extend(found);
     protected.retain(|p| roots.roots.iter().any(|r| p.starts_with(&r.root)));
+    let hidden = hidden_now(&inputs.hidden, roots, cwd, inputs.best_effort, warnings)?;
+    // Nothing beneath a hidden path is reachable, and a bind there would
+    // fail: the empty file system covers it.
+    let covered = |p: &Path| hidden.iter().any(|h| p.starts_with(&h.path));
+    protected.retain(|p| !covered(p));
     let mut pins: Vec<PathBuf> = Vec::new();
-    for path in &protected {
+    for path in protected.iter().chain(hidden.iter().map(|h| &h.path)) {
         let Some(root) = roots.roots.iter().find(|r| path.starts_with(&r.root)) else {
             continue;
         };
@@ -1714,25 +1829,22 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
                 .map(Path::to_path_buf),
         );
     }
-    // Shallow first: a bind made later would hide one made below it.
-    let depth = |p: &PathBuf| p.components().count();
+    let depth = |p: &Path| p.components().count();
     for list in [&mut pins, &mut protected] {
         list.sort_by(|a, b| depth(a).cmp(&depth(b)).then(a.cmp(b)));
         list.dedup();
     }
-    pins.retain(|p| !protected.contains(p));
-    let mut mounts = Vec::new();
-    let mut rules = std::mem::take(warnings);
-    for pin in pins {
-        rules.push(format!("mount: pinned (cannot be moved) {}", pin.display()));
-        // A pin that is gone at mount time takes whatever it held with it:
-        // a required path below it fails its own bind.
-        mounts.push(BindMount {
-            path: c_path(&pin)?,
-            read_only: None,
-            optional: true,
-        });
-    }
+    // A pin on or beneath a read-only bind would be a writable mount in
+    // it (and nothing there can be renamed anyway); on or beneath a hidden
+    // path it is covered.
+    pins.retain(|p| !protected.iter().any(|q| p.starts_with(q)) && !covered(p));
+    let mut steps: Vec<(PathBuf, MountKind, bool)> = Vec::new();
+    // A pin that is gone at mount time takes whatever it held with it:
+    // a required path below it fails its own bind.
+    steps.extend(
+        pins.into_iter()
+            .map(|pin| (pin, MountKind::Bind { read_only: None }, true)),
+    );
     for path in protected {
         let optional = !required.contains(&path);
         let flags = match locked_mount_flags(&path) {
@@ -1740,14 +1852,276 @@ fn mount_plan(inputs: &MountInputs) -> Result<MountPlan, LinuxSandboxError> {
             Err(_) if optional => continue,
             Err(err) => return Err(err.into()),
         };
-        rules.push(format!("mount: read-only bind {}", path.display()));
-        mounts.push(BindMount {
-            read_only: Some(flags),
+        steps.push((
+            path,
+            MountKind::Bind {
+                read_only: Some(flags),
+            },
+            optional,
+        ));
+    }
+    // Gone at mount time: nothing is left there to hide.
+    steps.extend(hidden.into_iter().map(|h| {
+        let kind = if h.directory {
+            MountKind::HideDirectory
+        } else {
+            MountKind::HideFile
+        };
+        (h.path, kind, true)
+    }));
+    // Shallow first: a mount made later would cover one made below it. The
+    // sort is stable: at one depth, pins, then binds, then hides.
+    steps.sort_by_key(|(path, _, _)| depth(path));
+    let mut mounts = Vec::new();
+    let mut rules = std::mem::take(warnings);
+    for (path, kind, optional) in steps {
+        rules.push(match kind {
+            MountKind::Bind { read_only: None } => {
+                format!("mount: pinned (cannot be moved) {}", path.display())
+            }
+            MountKind::Bind { read_only: Some(_) } => {
+                format!("mount: read-only bind {}", path.display())
+            }
+            MountKind::HideDirectory | MountKind::HideFile => {
+                format!("mount: hidden (empty, read-only) {}", path.display())
+            }
+        });
+        mounts.push(MountStep {
             path: c_path(&path)?,
+            kind,
             optional,
         });
     }
     Ok(MountPlan { mounts, rules })
+}
+
+/// A path hidden at one start: its real path, and whether it is a
+/// directory (covered by a tmpfs) or not (by the empty file).
+#[derive(Debug)]
+struct HiddenTarget {
+    path: PathBuf,
+    directory: bool,
+}
+
+/// The paths to hide as the disk holds them now: the real path of each
+/// given one that exists (one that does not is skipped: nothing to hide),
+/// and every other mount that shows it; none beneath another (it is
+/// covered). Refuses one that is, or contains, `cwd` or a writable root;
+/// warns (in `notes`) of a hidden file with other hard links.
+fn hidden_now(
+    given: &[PathBuf],
+    roots: &EffectiveWritableRoots,
+    cwd: &Path,
+    best_effort: bool,
+    notes: &mut Vec<String>,
+) -> Result<Vec<HiddenTarget>, LinuxSandboxError> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = match mount_table() {
+        Ok(table) => table,
+        // Without it, a second mount of the same directory stays visible.
+        Err(err) if best_effort => {
+            notes.push(format!(
+                "warning: /proc/self/mountinfo could not be read ({err}): other mounts of the \
+                 hidden paths are not hidden"
+            ));
+            Vec::new()
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+    for path in given {
+        let Ok(real) = std::fs::canonicalize(path) else {
+            continue;
+        };
+        let views = std::iter::once(real.clone()).chain(other_views(&real, &table));
+        for view in views {
+            if found.iter().any(|(p, _)| *p == view) {
+                continue;
+            }
+            if let Ok(meta) = std::fs::metadata(&view) {
+                found.push((view, meta));
+            }
+        }
+    }
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let contained = std::iter::once((canonical(cwd), "the working directory")).chain(
+        roots
+            .roots
+            .iter()
+            .map(|r| (canonical(&r.root), "a writable root")),
+    );
+    for (root, role) in contained {
+        if let Some((hidden, _)) = found.iter().find(|(p, _)| root.starts_with(p)) {
+            return Err(LinuxSandboxError::HiddenPathContainsRoot {
+                hidden: hidden.clone(),
+                root,
+                role,
+            });
+        }
+    }
+    found.sort_by_key(|(p, _)| p.components().count());
+    let mut hidden: Vec<HiddenTarget> = Vec::new();
+    // One warning per file, however many mounts show it.
+    let mut warned: Vec<(u64, u64)> = Vec::new();
+    let mut budget = HARD_LINK_SEARCH_ENTRIES;
+    for (path, meta) in found {
+        if hidden.iter().any(|h| path.starts_with(&h.path)) {
+            continue;
+        }
+        let linked = if meta.is_dir() {
+            linked_files_below(&path, &mut budget)
+        } else if meta.nlink() > 1 {
+            vec![(path.clone(), meta.clone())]
+        } else {
+            Vec::new()
+        };
+        for (file, file_meta) in linked {
+            if warned.contains(&(file_meta.dev(), file_meta.ino())) {
+                continue;
+            }
+            warned.push((file_meta.dev(), file_meta.ino()));
+            notes.push(format!(
+                "warning: another name of {} exists elsewhere and is not hidden ({} hard links)",
+                file.display(),
+                file_meta.nlink()
+            ));
+        }
+        hidden.push(HiddenTarget {
+            path,
+            directory: meta.is_dir(),
+        });
+    }
+    Ok(hidden)
+}
+
+/// How many entries below the hidden directories each start looks at for
+/// files with other hard links (a bound on start-up cost; credential stores
+/// are small).
+const HARD_LINK_SEARCH_ENTRIES: usize = 2_000;
+
+/// The regular files below `dir` with more than one hard link: another name
+/// of such a file — one a command made before the store existed, say —
+/// shows its content outside the hidden directory. Looks at no more than
+/// `budget` entries, links not followed.
+fn linked_files_below(dir: &Path, budget: &mut usize) -> Vec<(PathBuf, std::fs::Metadata)> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if *budget == 0 {
+                return out;
+            }
+            *budget -= 1;
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if meta.is_file() && meta.nlink() > 1 {
+                out.push((entry.path(), meta));
+            }
+        }
+    }
+    out
+}
+
+/// One line of `/proc/self/mountinfo`: the device, the directory of that
+/// file system the mount shows, and where.
+#[derive(Debug)]
+struct MountEntry {
+    device: String,
+    root: PathBuf,
+    point: PathBuf,
+}
+
+/// This process's mounts, in mount order.
+fn mount_table() -> io::Result<Vec<MountEntry>> {
+    let text = std::fs::read("/proc/self/mountinfo")?;
+    Ok(text
+        .split(|b| *b == b'\n')
+        .filter_map(|line| {
+            let mut fields = line.split(|b| *b == b' ');
+            let device = std::str::from_utf8(fields.nth(2)?).ok()?.to_owned();
+            let root = unescape_mountinfo(fields.next()?);
+            let point = unescape_mountinfo(fields.next()?);
+            Some(MountEntry {
+                device,
+                root,
+                point,
+            })
+        })
+        .collect())
+}
+
+/// A path field of mountinfo: the kernel writes space, tab, newline and
+/// backslash as `\ooo` (octal).
+fn unescape_mountinfo(field: &[u8]) -> PathBuf {
+    let mut bytes = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let octal = field
+            .get(i + 1..i + 4)
+            .filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            .map(|d| d.iter().fold(0u32, |n, c| n * 8 + u32::from(c - b'0')))
+            .and_then(|n| u8::try_from(n).ok());
+        match octal {
+            Some(byte) => {
+                bytes.push(byte);
+                i += 4;
+            }
+            None => {
+                bytes.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    PathBuf::from(OsString::from_vec(bytes))
+}
+
+/// The mount through which `path` is reached: the deepest mount point on
+/// its way, the last mounted where several share it (it covers the others).
+fn holder<'a>(path: &Path, table: &'a [MountEntry]) -> Option<(usize, &'a MountEntry)> {
+    table
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| path.starts_with(&m.point))
+        .max_by_key(|(i, m)| (m.point.components().count(), *i))
+}
+
+/// Where else `path` (a real path) is visible: the same place of its file
+/// system under every other mount of that file system whose directory
+/// holds it (a bind of `/home` at `/mnt/home`), and every such mount that
+/// shows a part of it — where that place is not itself covered.
+fn other_views(path: &Path, table: &[MountEntry]) -> Vec<PathBuf> {
+    let Some((index, mount)) = holder(path, table) else {
+        return Vec::new();
+    };
+    let Ok(relative) = path.strip_prefix(&mount.point) else {
+        return Vec::new();
+    };
+    let inside = mount.root.join(relative);
+    table
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| *i != index && m.device == mount.device)
+        .filter_map(|(i, m)| {
+            let view = match inside.strip_prefix(&m.root) {
+                Ok(rest) if rest.as_os_str().is_empty() => m.point.clone(),
+                Ok(rest) => m.point.join(rest),
+                Err(_) if m.root.starts_with(&inside) => m.point.clone(),
+                Err(_) => return None,
+            };
+            holder(&view, table)
+                .is_some_and(|(j, _)| j == i)
+                .then_some(view)
+        })
+        .filter(|view| view != path)
+        .collect()
 }
 
 /// The host's ordinary device nodes the child binds into its own `/dev`.

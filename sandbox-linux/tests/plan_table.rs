@@ -53,6 +53,8 @@ fn expected(host: Host, policy: &SandboxPolicy, protection: Protection) -> Optio
         // The working directory holds a `.git`.
         Protection::ReadOnlySubpaths if policy.allows_any_write() => ns,
         Protection::ReadOnlySubpaths => return None,
+        // No path is hidden in this table (see hidden_paths.rs).
+        Protection::HiddenPaths => return None,
         Protection::NetworkSockets if network_off => host.seccomp,
         Protection::NetworkSockets => return None,
         Protection::SignalIsolation => abi >= 6 || ns,
