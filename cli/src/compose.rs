@@ -8,7 +8,9 @@ use std::time::SystemTime;
 use codex_policy_model::effective::{self, EffectivePolicy};
 use codex_policy_model::tightening::{RunContext, loosening_findings};
 use codex_policy_model::validate::{Finding, Severity, Validation, ValidationInputs, validate};
-use codex_policy_model::{CommandWritable, NaiveDate};
+use codex_policy_model::{
+    CommandWritable, DefaultLocations, EnvironmentPolicy, HiddenPaths, NaiveDate,
+};
 use codex_profiles::{ProfileError, ProfileSource, ResolvedProfile, SecurityProfile};
 
 use crate::SandboxPolicy;
@@ -115,6 +117,15 @@ pub struct Composition {
     pub effective: EffectivePolicy,
     /// The directory commands run in (absolute).
     pub cwd: PathBuf,
+    /// What the commands may not read: the credential stores and the
+    /// harness's files, with the profile's `deny_read` and `allow_read`
+    /// applied; nothing under full access. The audit log joins them when the
+    /// session is built.
+    pub hidden: HiddenPaths,
+    /// Which of the caller's environment variables the commands get
+    /// (`[shell_environment_policy]`; by default every one but those named
+    /// like or holding a secret), under every profile.
+    pub environment_policy: EnvironmentPolicy,
 }
 
 impl Composition {
@@ -196,16 +207,132 @@ pub(crate) fn compose(
     }
     let source = format!("profile {} ({})", resolved.profile, resolved.source);
     let effective = effective::compose(&policy, &source, &resolved.permissions, &files);
+    let hidden = hidden_paths(&policy, &resolved.permissions, &files, cwd, env)?;
+    let environment_policy = match &files.config {
+        Some(loaded) => EnvironmentPolicy::from_config(
+            &loaded.source,
+            loaded.config.shell_environment_policy.as_ref(),
+        )
+        .map_err(|e| ConfigurationError::InvalidFiles {
+            findings: vec![Finding::from_error(&e, loaded.source.path())],
+        })?,
+        None => EnvironmentPolicy::default(),
+    };
     Ok(Composition {
         resolved,
         files,
         effective,
         cwd: cwd.to_path_buf(),
+        hidden,
+        environment_policy,
     })
 }
 
+/// The paths hidden from commands under `policy`:
+/// [`default_hidden_paths`] with the profile's
+/// `[permissions.<name>.filesystem]` applied.
+fn hidden_paths(
+    policy: &SandboxPolicy,
+    permissions: &str,
+    files: &Validation,
+    cwd: &Path,
+    env: &Environment,
+) -> Result<HiddenPaths, ConfigurationError> {
+    let home = env
+        .var(codex_profiles::HOME_ENV)
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute());
+    effective::hidden_paths(
+        policy,
+        permissions,
+        files.config.as_ref(),
+        default_hidden_paths(env, Some(cwd))?,
+        home.as_deref(),
+    )
+    .map_err(|e| {
+        let path = files
+            .config
+            .as_ref()
+            .map_or_else(PathBuf::new, |c| c.source.path().to_path_buf());
+        ConfigurationError::InvalidFiles {
+            findings: vec![Finding::from_error(&e, &path)],
+        }
+    })
+}
+
+/// What every restricted session hides before the configuration has its
+/// say: the credential stores under `$HOME` and the account's home (when
+/// they differ — a tool may find either), the stores the environment moves
+/// elsewhere (a relative value from `cwd`), `auth.json`, the elevation
+/// grants and the default audit log directory in Codex's home.
+pub fn default_hidden_paths(
+    env: &Environment,
+    cwd: Option<&Path>,
+) -> Result<HiddenPaths, ConfigurationError> {
+    let mut homes: Vec<PathBuf> = env
+        .var(codex_profiles::HOME_ENV)
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+        .into_iter()
+        .collect();
+    if let Some(account) = account_home()
+        && !homes.contains(&account)
+    {
+        homes.push(account);
+    }
+    let codex_home = env.codex_home()?;
+    let mut defaults = HiddenPaths::defaults(&DefaultLocations {
+        homes: &homes,
+        codex_home: codex_home.as_deref(),
+        cwd,
+        var: &|key| env.var(key),
+    });
+    if let Some(codex_home) = &codex_home {
+        defaults.add(
+            codex_home.join(codex_profiles::ELEVATIONS_DIR_NAME),
+            "the elevation grants",
+            true,
+        );
+        // Whether or not this run logs there: earlier runs' history.
+        if let Ok(Some(log)) = crate::trail::default_audit_log(env)
+            && let Some(dir) = log.parent()
+        {
+            defaults.add(dir.to_path_buf(), "the audit log", true);
+        }
+    }
+    Ok(defaults)
+}
+
+/// The home directory of the account the process runs as (the password
+/// database's), which tools use when `$HOME` is unset or points elsewhere.
+fn account_home() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut buffer = vec![0u8; 16 * 1024];
+    // SAFETY: a zeroed passwd is a valid out-parameter for getpwuid_r.
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: the buffer and out-parameters live for the call; getuid cannot fail.
+    let ret = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut entry,
+            buffer.as_mut_ptr().cast(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if ret != 0 || found.is_null() || entry.pw_dir.is_null() {
+        return None;
+    }
+    // SAFETY: pw_dir points into `buffer`, NUL-terminated by getpwuid_r.
+    let dir = unsafe { std::ffi::CStr::from_ptr(entry.pw_dir) };
+    let dir = PathBuf::from(std::ffi::OsStr::from_bytes(dir.to_bytes()));
+    dir.is_absolute().then_some(dir)
+}
+
 /// A policy file the command could have written (inside a writable root of
-/// a run of `policy` in `cwd`, with the environment's `$TMPDIR`) may only
+/// a run of `policy` in `cwd`, with the environment's `$TMPDIR`, or in a
+/// shared temp directory, which any run may have written) may only
 /// tighten: the findings (`CP0024`) of anything in `files` that would loosen it.
 pub fn loosening(
     resolved: &ResolvedProfile,
@@ -215,7 +342,7 @@ pub fn loosening(
     env: &Environment,
 ) -> Result<Vec<Finding>, ConfigurationError> {
     let tmpdir = env.var("TMPDIR");
-    let writable = CommandWritable::for_policy(policy, cwd, tmpdir.as_deref())?;
+    let writable = CommandWritable::for_tightening(policy, cwd, tmpdir.as_deref())?;
     Ok(loosening_findings(
         files,
         &RunContext {

@@ -2,10 +2,13 @@
 
 use std::fmt;
 
-use codex_policy_model::{EgressPorts, EnforcementReport, NetworkMode};
+use codex_policy_model::{
+    EgressPorts, EnforcementReport, EnvironmentPolicy, HiddenPath, NetworkMode,
+};
 use codex_profiles::SecurityProfile;
 use serde::Serialize;
 
+use crate::environment::Environment;
 use crate::error::Error;
 use crate::native::{Compatibility, HostCapabilities, LinuxSandbox};
 
@@ -44,6 +47,15 @@ pub struct HostReport {
     pub upstream_roots: usize,
     /// Where the upstream roots come from.
     pub upstream_roots_origin: String,
+    /// The default hidden paths that exist here (credential stores, Codex's
+    /// `auth.json`, the elevation grants), which every restricted profile
+    /// hides; [`ProfileVerdict::protections`] says whether this host can.
+    /// Reading `$HOME`, `$CODEX_HOME` and the variables that move a store.
+    pub hidden_paths: Vec<HiddenPath>,
+    /// The variables of this process the default environment policy keeps
+    /// from every command (`NAME: why`; values are never shown). `explain`
+    /// shows the configured policy's.
+    pub filtered_variables: Vec<String>,
 }
 
 impl HostReport {
@@ -51,15 +63,28 @@ impl HostReport {
     /// profile for the current directory. Starts nothing.
     pub fn probe() -> Result<Self, Error> {
         let host = HostCapabilities::probe(true);
-        let sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host.clone());
         let cwd = std::env::current_dir().map_err(|source| Error::Io {
             what: "the working directory",
             source,
         })?;
+        let defaults = crate::compose::default_hidden_paths(&Environment::process(), Some(&cwd))
+            .map_err(Error::Configuration)?;
+        // Every profile is planned with the whole list, as a session is (a
+        // store created later is hidden from the next command); the report
+        // names those there now.
+        let hide: Vec<_> = defaults.iter().map(std::path::Path::to_path_buf).collect();
+        let hidden: Vec<HiddenPath> = defaults
+            .paths
+            .into_iter()
+            .filter(|p| p.path.symlink_metadata().is_ok())
+            .collect();
+        let sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host.clone())
+            .hide_paths(hide.clone());
         let tmpdir = std::env::var_os("TMPDIR");
         // A read-only network (net-read-only) runs behind the egress proxy,
         // as a filtered network does: judged as such.
         let filtered_sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host.clone())
+            .hide_paths(hide)
             .filtered_network(EgressPorts::default());
         let mut profiles = Vec::new();
         for profile in SecurityProfile::ALL {
@@ -92,6 +117,17 @@ impl HostReport {
             filtered_network_error: filtered_network,
             upstream_roots: roots.len(),
             upstream_roots_origin: roots.origin().to_owned(),
+            hidden_paths: hidden,
+            filtered_variables: {
+                let mut dropped: Vec<String> = EnvironmentPolicy::default()
+                    .apply(std::env::vars_os())
+                    .dropped
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                dropped.sort();
+                dropped
+            },
         })
     }
 
@@ -140,6 +176,41 @@ impl fmt::Display for HostReport {
                 ""
             }
         )?;
+        let namespaces = host.namespaces == Some(true);
+        if self.hidden_paths.is_empty() {
+            writeln!(
+                f,
+                "hidden paths:      none of the default credential stores exist here"
+            )?;
+        } else {
+            writeln!(
+                f,
+                "hidden paths:      {} (every profile but trusted)",
+                if namespaces {
+                    "empty read-only mounts in a private mount namespace"
+                } else {
+                    "CANNOT be hidden here: needs user namespaces (a strict session refuses \
+                     with 125; --best-effort runs with them readable)"
+                }
+            )?;
+            for hidden in &self.hidden_paths {
+                writeln!(f, "  {}  <- {}", hidden.path.display(), hidden.decided_by)?;
+            }
+        }
+        writeln!(
+            f,
+            "environment:       variables named like {} or holding a secret are not passed to \
+             commands (the default [shell_environment_policy]); here: {}",
+            EnvironmentPolicy::DEFAULT_EXCLUDES.join(", "),
+            if self.filtered_variables.is_empty() {
+                "none".to_owned()
+            } else {
+                self.filtered_variables.len().to_string()
+            }
+        )?;
+        for dropped in &self.filtered_variables {
+            writeln!(f, "  {dropped}")?;
+        }
         for verdict in &self.profiles {
             write!(
                 f,

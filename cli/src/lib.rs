@@ -54,7 +54,10 @@ mod trail;
 pub use approval::{
     Approval, ApprovalKind, ApprovalRequest, Approver, GateAction, GateClass, gate_action,
 };
-pub use compose::{Composition, MANAGED_REQUIREMENTS, RuntimeFiles, loosening, validate_files};
+pub use compose::{
+    Composition, MANAGED_REQUIREMENTS, RuntimeFiles, default_hidden_paths, loosening,
+    validate_files,
+};
 #[cfg(target_os = "linux")]
 pub use doctor::{HostReport, ProfileVerdict};
 pub use egress::StandaloneProxy;

@@ -294,6 +294,7 @@ impl SessionBuilder {
             LinuxSandbox::new()
         }
         .protect_paths(protected.clone())
+        .hide_paths(core.composition.hidden.iter().map(Path::to_path_buf))
         .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
         let sandbox = match &core.egress {
             Some(_) => sandbox.filtered_network(EgressPorts::default()),
@@ -479,8 +480,10 @@ impl SessionBuilder {
             },
             &composition.files,
         )?;
+        let mut composition = composition;
         if runs {
             trail.reserve_rotated_names(&writable)?;
+            hide_audit_log(&mut composition, &trail, &writable);
         }
         let policy = composition.sandbox_policy().clone();
         // A filtered network (a domain rule, a port list or a limit in any
@@ -757,6 +760,46 @@ fn trusted_project_files(composition: &Composition) -> impl Iterator<Item = Path
                 .is_ok_and(|meta| meta.is_file())
                 .then_some(file)
         })
+}
+
+/// The audit log joins the hidden paths of a restricted policy: its whole
+/// directory when that holds nothing but the log's files (the default
+/// `$CODEX_HOME/audit`), so rotations made during a run stay hidden too;
+/// else — a log in the home directory or in the workspace — the log and its
+/// rotated files.
+fn hide_audit_log(composition: &mut Composition, trail: &AuditTrail, writable: &CommandWritable) {
+    if trail.path().is_none() || composition.sandbox_policy().has_full_disk_write_access() {
+        return;
+    }
+    let files = trail.protected_paths();
+    let directory = files
+        .first()
+        .and_then(|log| log.parent())
+        .map(Path::to_path_buf);
+    let only_the_log = |dir: &Path| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries.take(256).all(|entry| {
+                entry.is_ok_and(|e| {
+                    files
+                        .iter()
+                        .any(|f| f.file_name() == Some(e.file_name().as_os_str()))
+                })
+            })
+        })
+    };
+    let holds_a_root = |dir: &Path| {
+        composition.cwd.starts_with(dir) || writable.roots().iter().any(|r| r.starts_with(dir))
+    };
+    match directory {
+        Some(dir) if only_the_log(&dir) && !holds_a_root(&dir) => {
+            composition.hidden.add(dir, "the audit log", true);
+        }
+        _ => {
+            for file in files {
+                composition.hidden.add(file, "the audit log", true);
+            }
+        }
+    }
 }
 
 /// Whether network events carry headers and bodies (`observability` of
@@ -1130,9 +1173,16 @@ impl SessionCommand<'_> {
         let session = self.session;
         let mut command = std::process::Command::new(program);
         command.args(args).current_dir(dir);
-        if self.env_clear {
-            command.env_clear();
-        }
+        // The caller's variables (none after `env_clear`) as the environment
+        // policy lets them through; what the session and the caller set
+        // below always arrives.
+        let inherited: Vec<(OsString, OsString)> = if self.env_clear {
+            Vec::new()
+        } else {
+            std::env::vars_os().collect()
+        };
+        let filtered = session.core.composition.environment_policy.apply(inherited);
+        command.env_clear().envs(filtered.kept);
         if session.launcher_environment {
             launcher_environment(&session.core.composition, &mut command);
         }

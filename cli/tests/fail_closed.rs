@@ -213,3 +213,52 @@ fn offline_without_user_namespaces_best_effort_keeps_every_write_out() {
         stderr(&output)
     );
 }
+
+#[test]
+fn without_user_namespaces_hidden_credential_stores_refuse_and_best_effort_says_so() {
+    if let Some(reason) = skip_reason() {
+        return skip("without_user_namespaces_hidden_paths", &reason);
+    }
+    let fixture = Fixture::new();
+    let key = fixture.home.join(".ssh/id_ed25519");
+    std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+    std::fs::write(&key, "SECRET-KEY").unwrap();
+    let output = on_simulated_host(
+        fixture.command("offline", &[], &["cat", key.to_str().unwrap()]),
+        &Missing::UserNamespaces,
+    );
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(125), "{err}");
+    assert!(err.contains("hidden paths (credential stores)"), "{err}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("SECRET"));
+
+    // Best effort runs, says the stores are readable, and still filters the
+    // environment (that needs no kernel feature).
+    let mut command = fixture.command(
+        "offline",
+        &["--best-effort"],
+        &["sh", "-c", "echo token=$GITHUB_TOKEN"],
+    );
+    command.env("GITHUB_TOKEN", "gh-value");
+    let output = on_simulated_host(command, &Missing::UserNamespaces);
+    let err = stderr(&output);
+    assert!(err.contains("running WITHOUT these protections"), "{err}");
+    assert!(err.contains("hidden paths unreadable"), "{err}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("token=") && !stdout.contains("gh-value"),
+        "{stdout}"
+    );
+
+    // doctor says so too.
+    let doctor = on_simulated_host(
+        {
+            let mut doctor = Command::new(common::codex_policy_bin());
+            doctor.arg("doctor").env("HOME", &fixture.home);
+            doctor
+        },
+        &Missing::UserNamespaces,
+    );
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("CANNOT be hidden here"), "{text}");
+}

@@ -1,8 +1,8 @@
 //! `explain`: the effective policy and the source that decided each field.
 
 use codex_policy::model::effective::{AllowlistMiss, EffectivePolicy, EgressRules};
-use codex_policy::model::{DomainPattern, NetworkMode};
-use codex_policy::{Composition, ResolvedProfile};
+use codex_policy::model::{DomainPattern, EnvironmentPolicy, HiddenPaths, NetworkMode};
+use codex_policy::{Composition, ResolvedProfile, SandboxPolicy};
 use serde::Serialize;
 
 use crate::{Failure, to_json};
@@ -11,7 +11,57 @@ use crate::{Failure, to_json};
 struct Explanation<'a> {
     profile: &'a ResolvedProfile,
     effective: &'a EffectivePolicy,
+    hidden: &'a HiddenPaths,
+    environment: EnvironmentView<'a>,
     warnings: Vec<String>,
+}
+
+/// The environment policy and the variables of this process it drops,
+/// by name (values are never shown).
+#[derive(Serialize)]
+struct EnvironmentView<'a> {
+    policy: &'a EnvironmentPolicy,
+    dropped: Vec<String>,
+}
+
+/// What the commands of a session would not get of this process's
+/// variables: each name with why.
+pub(crate) fn dropped_variables(policy: &EnvironmentPolicy) -> Vec<String> {
+    let mut dropped: Vec<String> = policy
+        .apply(std::env::vars_os())
+        .dropped
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    dropped.sort();
+    dropped
+}
+
+/// The environment policy, and the names it drops here.
+pub(crate) fn environment_lines(policy: &EnvironmentPolicy) -> Vec<String> {
+    let mut out: Vec<String> = policy
+        .describe()
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if i == 0 {
+                format!("environment        {line}")
+            } else {
+                format!("  {line}")
+            }
+        })
+        .collect();
+    let dropped = dropped_variables(policy);
+    out.push(format!(
+        "  dropped here     {}",
+        if dropped.is_empty() {
+            "(none)".to_owned()
+        } else {
+            dropped.len().to_string()
+        }
+    ));
+    out.extend(dropped.into_iter().map(|d| format!("    {d}")));
+    out
 }
 
 /// `explain` output.
@@ -27,6 +77,11 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
         return to_json(&Explanation {
             profile: &composed.resolved,
             effective: e,
+            hidden: &composed.hidden,
+            environment: EnvironmentView {
+                policy: &composed.environment_policy,
+                dropped: dropped_variables(&composed.environment_policy),
+            },
             warnings,
         });
     }
@@ -81,6 +136,8 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             env.value, env.decided_by
         ));
     }
+    out.extend(hidden_lines(&composed.hidden, composed.sandbox_policy()));
+    out.extend(environment_lines(&composed.environment_policy));
     if !e.domains.is_empty() {
         out.push("domains:".into());
         for d in &e.domains {
@@ -100,6 +157,57 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
         out.push(format!("warning: {warning}"));
     }
     Ok(out.join("\n"))
+}
+
+/// What the commands may not read: every hidden path there now, and every
+/// one the configuration named; the default locations that are absent are
+/// counted (a store created later is hidden from the next command).
+pub(crate) fn hidden_lines(hidden: &HiddenPaths, policy: &SandboxPolicy) -> Vec<String> {
+    if policy.has_full_disk_write_access() {
+        return vec!["hidden paths       none (full access reads everything)".to_owned()];
+    }
+    let (listed, absent): (Vec<_>, Vec<_>) = hidden
+        .paths
+        .iter()
+        .partition(|p| p.path.symlink_metadata().is_ok() || !p.decided_by.starts_with("default"));
+    let mut out = vec![format!(
+        "hidden paths       {} (empty and read-only inside the sandbox){}",
+        listed.len(),
+        if absent.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} more default location(s) absent now, hidden if they appear",
+                absent.len()
+            )
+        }
+    )];
+    out.extend(listed.iter().map(|p| {
+        let absent = if p.path.symlink_metadata().is_ok() {
+            ""
+        } else {
+            " (absent now)"
+        };
+        format!("  {:<40} <- {}{absent}", printable(&p.path), p.decided_by)
+    }));
+    out.extend(
+        hidden
+            .shown
+            .iter()
+            .map(|(path, at)| format!("  shown: {:<33} <- {at}", printable(path))),
+    );
+    out
+}
+
+/// A path as one line: quoted and escaped when it holds a control
+/// character (a newline in a name must not forge an output line).
+fn printable(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text.into_owned()
+    }
 }
 
 /// The named profile that chose, and what it extends, one line each.

@@ -56,6 +56,15 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
         for rule in &report.rules {
             eprintln!("  rule: {rule}");
         }
+        let composition = session.composition();
+        for line in crate::explain::hidden_lines(&composition.hidden, session.sandbox_policy())
+            .into_iter()
+            .chain(crate::explain::environment_lines(
+                &composition.environment_policy,
+            ))
+        {
+            eprintln!("codex-policy: {line}");
+        }
     }
     let status = session
         .command(&args.command)
