@@ -437,6 +437,16 @@ fn the_working_directory_inside_a_hidden_store_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(".aws"), "{stderr}");
     assert!(!String::from_utf8_lossy(&output.stdout).contains("ran"));
+    // A store name that is a link to the workspace (what an earlier command
+    // with the home writable could plant): refused, and the link is named.
+    std::os::unix::fs::symlink(&fixture.workspace, fixture.home.join(".azure")).unwrap();
+    let output = fixture.run("workspace", &[], "echo ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.contains(".azure") && stderr.contains("may have planted it"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -137,14 +137,26 @@ pub enum LinuxSandboxError {
     /// working directory or a writable root: the command could not run, or
     /// write, there.
     #[error(
-        "refusing to run: {} is to be hidden from the command, but it is or contains {role} \
-         ({}); un-hide it, or run from a directory outside it",
+        "refusing to run: {}{} is to be hidden from the command, but it is or contains {role} \
+         ({}); un-hide it, or run from a directory outside it{}",
         hidden.display(),
-        root.display()
+        if given == hidden {
+            String::new()
+        } else {
+            format!(" (as {})", given.display())
+        },
+        root.display(),
+        if given == hidden {
+            ""
+        } else {
+            "; if that link is not yours, a command may have planted it: remove it"
+        }
     )]
     HiddenPathContainsRoot {
         /// The hidden path (its real path, or another mount showing it).
         hidden: PathBuf,
+        /// The path as given to [`LinuxSandbox::hide_paths`] (a link, maybe).
+        given: PathBuf,
         /// The working directory or writable root inside it.
         root: PathBuf,
         /// Which of the two `root` is: "the working directory" or "a
@@ -1931,6 +1943,8 @@ fn hidden_now(
         Err(err) => return Err(err.into()),
     };
     let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
+    // Which given path each found one stands for, for the refusal's message.
+    let mut given_as: Vec<(PathBuf, PathBuf)> = Vec::new();
     for path in given {
         let Ok(real) = std::fs::canonicalize(path) else {
             continue;
@@ -1941,6 +1955,7 @@ fn hidden_now(
                 continue;
             }
             if let Ok(meta) = std::fs::metadata(&view) {
+                given_as.push((view.clone(), path.clone()));
                 found.push((view, meta));
             }
         }
@@ -1954,7 +1969,12 @@ fn hidden_now(
     );
     for (root, role) in contained {
         if let Some((hidden, _)) = found.iter().find(|(p, _)| root.starts_with(p)) {
+            let given = given_as
+                .iter()
+                .find(|(view, _)| view == hidden)
+                .map_or_else(|| hidden.clone(), |(_, given)| given.clone());
             return Err(LinuxSandboxError::HiddenPathContainsRoot {
+                given,
                 hidden: hidden.clone(),
                 root,
                 role,

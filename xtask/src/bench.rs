@@ -168,6 +168,10 @@ pub(crate) fn bench() -> Result<(), String> {
     write_section(&doc, "session", &report)?;
     println!("{report}");
 
+    let report = secrets_section(&bin, &root, &runs, &ws)?;
+    write_section(&doc, "secrets", &report)?;
+    println!("{report}");
+
     let report = egress_section(&bin, &root, &codex_home)?;
     write_section(&doc, "egress", &report)?;
     println!("{report}");
@@ -194,6 +198,12 @@ pub(crate) fn section_only(name: &str) -> Result<(), String> {
     std::fs::create_dir_all(&codex_home).map_err(|e| e.to_string())?;
     let report = match name {
         "limited" => crate::bench_limited::limited_section(&bin, &root, &codex_home)?,
+        "secrets" => {
+            let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "500".into());
+            let workspace = root.join("target/bench/workspace");
+            std::fs::create_dir_all(workspace.join(".git")).map_err(|e| e.to_string())?;
+            secrets_section(&bin, &root, &runs, &workspace.display().to_string())?
+        }
         _ => egress_section(&bin, &root, &codex_home)?,
     };
     write_section(&root.join("docs/benchmarks.md"), name, &report)?;
@@ -772,6 +782,132 @@ fn audit_section(
         e2e[2].0 - e2e[1].0,
         e2e[1].1,
         e2e[2].1
+    );
+    Ok(out.trim_end().to_owned())
+}
+
+/// Secrets: what hiding every default credential store adds to a start (a
+/// home holding all of them against an empty one, one hyperfine run), and
+/// the environment policy on 200 variables (criterion, against cloning them).
+fn secrets_section(bin: &Path, root: &Path, runs: &str, workspace: &str) -> Result<String, String> {
+    let work = root.join("target/bench/secrets");
+    let empty = work.join("home-empty");
+    let stores = work.join("home-stores");
+    for home in [&empty, &stores] {
+        std::fs::create_dir_all(home.join(".codex")).map_err(|e| e.to_string())?;
+    }
+    // Every default store present, as a directory holding a file or as a
+    // file, as tools keep them.
+    const FILE_STORES: [&str; 15] = [
+        ".config/git/credentials",
+        ".docker/config.json",
+        ".netrc",
+        ".git-credentials",
+        ".npmrc",
+        ".pypirc",
+        ".cargo/credentials.toml",
+        ".cargo/credentials",
+        ".codex/auth.json",
+        ".pgpass",
+        ".my.cnf",
+        ".vault-token",
+        ".terraform.d/credentials.tfrc.json",
+        ".boto",
+        ".s3cfg",
+    ];
+    for store in codex_policy_model::DEFAULT_HIDDEN_IN_HOME {
+        let path = stores.join(store);
+        let is_dir = !FILE_STORES.contains(store);
+        let made = if is_dir {
+            std::fs::create_dir_all(&path)
+                .and_then(|()| std::fs::write(path.join("credentials"), "bench"))
+        } else {
+            path.parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|()| std::fs::write(&path, "bench"))
+        };
+        made.map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let run_true = |home: &Path, profile: &str| {
+        format!(
+            "env HOME={} CODEX_HOME={}/.codex {} --profile {profile} run --no-audit --cwd {workspace} -- true",
+            home.display(),
+            home.display(),
+            bin.display()
+        )
+    };
+    let json = work.join("secrets.json");
+    let measured = hyperfine(
+        &[
+            (
+                "env true (bare)",
+                format!("env HOME={} true", empty.display()),
+            ),
+            ("workspace, empty home", run_true(&empty, "workspace")),
+            (
+                "workspace, every store present",
+                run_true(&stores, "workspace"),
+            ),
+            ("offline, every store present", run_true(&stores, "offline")),
+        ],
+        runs,
+        &json,
+        &[],
+    )?;
+    criterion_bench("codex-policy-model", "environment_policy", "5")?;
+    let micros = |id: &str| criterion_median(root, &format!("environment/{id}")).map(|ns| ns / 1e3);
+    let default = micros("apply_default_200_variables")?;
+    let configured = micros("apply_configured_200_variables")?;
+    let clone = micros("clone_200_variables_baseline")?;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Secrets: hidden credential stores and the environment policy
+"
+    );
+    let _ = writeln!(
+        out,
+        "Made by `cargo xtask bench` (or `cargo xtask bench secrets`) on {}: hyperfine -N ({runs} runs, one session; every command behind `env` so the baseline pays the same exec), `--no-audit`; a home with all {} default stores present (each hidden by its own mount at every start) against an empty one. Criterion medians for the environment policy (`cargo bench -p codex-policy-model --bench environment_policy`): 200 variables, a quarter named like or holding a credential.
+",
+        host_line(),
+        codex_policy_model::DEFAULT_HIDDEN_IN_HOME.len()
+    );
+    let _ = writeln!(
+        out,
+        "| command | mean ± σ (ms) |
+|---|---|"
+    );
+    let names = [
+        "`env true` (bare)",
+        "`codex-policy --profile workspace run -- true`, empty home",
+        "`codex-policy --profile workspace run -- true`, every store present",
+        "`codex-policy --profile offline run -- true`, every store present",
+    ];
+    for (name, (mean, sd)) in names.iter().zip(&measured) {
+        let _ = writeln!(out, "| {name} | {mean:.2} ± {sd:.2} |");
+    }
+    let _ = writeln!(
+        out,
+        "
+Hiding every store adds {:+.2} ms to a workspace start (the two runs' σ: {:.2} and {:.2} ms).
+",
+        measured[2].0 - measured[1].0,
+        measured[1].1,
+        measured[2].1
+    );
+    let _ = writeln!(
+        out,
+        "| environment policy, 200 variables | median |
+|---|---|"
+    );
+    let _ = writeln!(out, "| cloning them (baseline) | {clone:.1} µs |");
+    let _ = writeln!(
+        out,
+        "| default policy (names and values checked) | {default:.1} µs |"
+    );
+    let _ = writeln!(
+        out,
+        "| configured (`exclude`, `include_only`, `set`) | {configured:.1} µs |"
     );
     Ok(out.trim_end().to_owned())
 }

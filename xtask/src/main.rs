@@ -68,6 +68,7 @@ fn main() -> ExitCode {
         ["bench"] => report(bench::bench()),
         ["bench", "egress"] => report(bench::section_only("egress")),
         ["bench", "limited"] => report(bench::section_only("limited")),
+        ["bench", "secrets"] => report(bench::section_only("secrets")),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
