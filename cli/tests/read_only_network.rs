@@ -998,7 +998,9 @@ fn the_standalone_proxy_hands_out_its_bundle_and_removes_it() {
             &reason,
         );
     }
-    let dir = tempfile::tempdir().unwrap();
+    // Not under /tmp: a runtime file in a shared temp dir counts as one a
+    // sandboxed command could have planted, and may not loosen.
+    let dir = tempfile::tempdir_in(common::escape::fixture_base().unwrap()).unwrap();
     let home = dir.path();
     let ca = TestCa::new("codex-policy test upstream CA");
     let ca_file = home.join("test-ca.pem");

@@ -32,10 +32,16 @@ fn corpus(case: &str) -> std::path::PathBuf {
         .join(case)
 }
 
+/// A project directory outside the shared temp dirs: files in `/tmp` count as
+/// ones a sandboxed command could have planted, and may not loosen.
+fn project_dir() -> tempfile::TempDir {
+    tempfile::tempdir_in(common::escape::fixture_base().expect("a fixture base")).unwrap()
+}
+
 #[test]
 fn init_writes_each_pattern_clean_and_never_overwrites() {
     for pattern in ["development", "sandbox", "production", "air-gapped"] {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = project_dir();
         let (status, _, err) = run_in(dir.path(), &["init", "--pattern", pattern]);
         assert_eq!(status, 0, "{err}");
         let (status, out, _) = run_in(dir.path(), &["validate", "--strict"]);
@@ -235,7 +241,7 @@ fn harness_gate_closes_the_network_even_for_a_network_profile() {
 
 #[test]
 fn project_files_are_found_in_the_cwd_given_to_run() {
-    let project = tempfile::tempdir().unwrap();
+    let project = project_dir();
     let (status, _, _) = run_in(project.path(), &["init", "--pattern", "production"]);
     assert_eq!(status, 0);
     let elsewhere = tempfile::tempdir().unwrap();

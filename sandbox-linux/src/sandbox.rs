@@ -1943,8 +1943,6 @@ fn hidden_now(
         Err(err) => return Err(err.into()),
     };
     let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
-    // Which given path each found one stands for, for the refusal's message.
-    let mut given_as: Vec<(PathBuf, PathBuf)> = Vec::new();
     for path in given {
         let Ok(real) = std::fs::canonicalize(path) else {
             continue;
@@ -1955,7 +1953,6 @@ fn hidden_now(
                 continue;
             }
             if let Ok(meta) = std::fs::metadata(&view) {
-                given_as.push((view.clone(), path.clone()));
                 found.push((view, meta));
             }
         }
@@ -1969,10 +1966,12 @@ fn hidden_now(
     );
     for (root, role) in contained {
         if let Some((hidden, _)) = found.iter().find(|(p, _)| root.starts_with(p)) {
-            let given = given_as
+            // The link that led there, if one did: a command may have planted it.
+            let given = given
                 .iter()
-                .find(|(view, _)| view == hidden)
-                .map_or_else(|| hidden.clone(), |(_, given)| given.clone());
+                .find(|g| *g != hidden && std::fs::canonicalize(g).is_ok_and(|r| r == *hidden))
+                .unwrap_or(hidden)
+                .clone();
             return Err(LinuxSandboxError::HiddenPathContainsRoot {
                 given,
                 hidden: hidden.clone(),
