@@ -325,3 +325,45 @@ fn bad_policies_are_located_errors() {
         assert!(stderr.contains(key), "{config}: {stderr}");
     }
 }
+
+#[test]
+fn host_processes_and_their_command_lines_are_not_visible() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "host_processes_and_their_command_lines_are_not_visible",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    // A host process with a password on its command line, as clients are
+    // often started (`mysql -pSECRET`).
+    let mut host = std::process::Command::new("sh")
+        .args(["-c", "sleep 30; true", "host-arg-SECRET-pw"])
+        .spawn()
+        .unwrap();
+    // Seen from the host once it has started (exec may not have happened yet).
+    let seen = (0..500).any(|_| {
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", host.id())).unwrap_or_default();
+        let found = String::from_utf8_lossy(&cmdline).contains("SECRET");
+        if !found {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        found
+    });
+    assert!(seen, "the host process never showed its command line");
+    let script = "cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo; ls -d /proc/[0-9]* | wc -l";
+    for profile in ["offline", "workspace"] {
+        let output = fixture.run(profile, &[], script);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{profile}: {stdout}");
+        assert!(
+            !stdout.contains("SECRET"),
+            "{profile} sees the host: {stdout}"
+        );
+        let count: usize = stdout.lines().last().unwrap().trim().parse().unwrap();
+        // PID 1 (the sandbox's first process), the shell, cat/ls, tr, wc.
+        assert!(count < 10, "{profile}: {count} processes visible: {stdout}");
+    }
+    host.kill().unwrap();
+    host.wait().unwrap();
+}

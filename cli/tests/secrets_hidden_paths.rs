@@ -636,3 +636,135 @@ fn a_config_in_a_shared_temp_dir_may_not_loosen_even_if_it_excludes_tmp() {
         assert!(!String::from_utf8_lossy(&output.stdout).contains("SECRET"));
     }
 }
+
+#[test]
+fn a_codex_profile_file_may_not_choose_a_profile_that_reads_more() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "a_codex_profile_file_may_not_choose_a_profile_that_reads_more",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    plant(&fixture.home.join(".aws/credentials"), &secret("aws"));
+    let keys = fixture.home.parent().unwrap().join("srvkeys");
+    plant(&keys.join("k"), &secret("keys"));
+    std::fs::write(
+        fixture.codex_home.join("config.toml"),
+        format!(
+            "profile = \"workspace\"\n\
+             [permissions.workspace.filesystem]\ndeny_read = [\"{}\"]\n\
+             [profiles.deploy]\nextends = \"workspace\"\n\
+             [permissions.deploy.filesystem]\nallow_read = [\"~/.aws\"]\ndeny_read = [\"{}\"]\n\
+             [profiles.dev]\nextends = \"workspace\"\n\
+             [permissions.dev.filesystem]\ndeny_read = []\n",
+            keys.display(),
+            keys.display()
+        ),
+    )
+    .unwrap();
+    // What an earlier command of the workspace could have written.
+    for (name, why) in [
+        ("deploy", "allow_read shows ~/.aws"),
+        ("dev", "does not hide"),
+    ] {
+        std::fs::write(
+            fixture.workspace.join(".codex-profile"),
+            format!("{name}\n"),
+        )
+        .unwrap();
+        // Without --profile: the file is what chooses.
+        let mut run = std::process::Command::new(common::codex_policy_bin());
+        run.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &fixture.home)
+            .env("CODEX_HOME", &fixture.codex_home)
+            .args(["run", "--cwd"])
+            .arg(&fixture.workspace)
+            .args(["--", "sh", "-c"])
+            .arg(format!(
+                "cat ~/.aws/credentials '{}/k'; true",
+                keys.display()
+            ));
+        let output = run.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(125), "{name}: {stderr}");
+        assert!(stderr.contains(why), "{name}: {stderr}");
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("SECRET"));
+    }
+}
+
+#[test]
+fn a_store_linked_from_inside_the_workspace_must_be_named_itself() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "a_store_linked_from_inside_the_workspace_must_be_named_itself",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    // A dotfiles layout: ~/.ssh -> dotfiles/ssh.
+    let real = fixture.home.join("dotfiles/ssh");
+    plant(&real.join("id_ed25519"), &secret("key"));
+    std::os::unix::fs::symlink("dotfiles/ssh", fixture.home.join(".ssh")).unwrap();
+    let home = fixture.home.to_str().unwrap().to_owned();
+    let script = "cat dotfiles/ssh/id_ed25519 2>/dev/null; echo ran";
+    // With the home writable, a command could re-point the link and a later
+    // run would leave dotfiles/ssh readable: refused.
+    let output = fixture.run("workspace", &["--cwd", &home], script);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("a link inside a writable root"), "{stderr}");
+    // Named itself, the target stays hidden whatever the link says later.
+    std::fs::write(
+        fixture.codex_home.join("config.toml"),
+        "[permissions.workspace.filesystem]\ndeny_read = [\"~/dotfiles/ssh\"]\n",
+    )
+    .unwrap();
+    let output = fixture.run("workspace", &["--cwd", &home], script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ran"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("SECRET"), "{stdout}");
+    // From a workspace that does not hold the link: hidden at its target.
+    std::fs::remove_file(fixture.codex_home.join("config.toml")).unwrap();
+    let output = fixture.run(
+        "workspace",
+        &[],
+        &format!("cat '{}/id_ed25519'; echo ran", real.display()),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ran") && !stdout.contains("SECRET"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_link_out_of_a_store_has_its_target_hidden_too() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_link_out_of_a_store_has_its_target_hidden_too", &reason);
+    }
+    let fixture = Fixture::new();
+    // What a command could have planted while ~/.aws did not exist; the
+    // user's tools then wrote the credentials through the link.
+    std::fs::create_dir_all(fixture.home.join(".aws")).unwrap();
+    std::os::unix::fs::symlink("../leak", fixture.home.join(".aws/credentials")).unwrap();
+    plant(&fixture.home.join("leak"), &secret("aws"));
+    let output = fixture.run(
+        "offline",
+        &[],
+        &format!("cat '{}/leak'; echo ran", fixture.home.display()),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stdout.contains("ran"), "{stderr}");
+    assert!(!stdout.contains("SECRET"), "{stdout}");
+    assert!(
+        stderr.contains("is a link out of a hidden directory"),
+        "{stderr}"
+    );
+}

@@ -906,6 +906,9 @@ fn looser_than(
     {
         return Some(format!("[permissions.{name}.network] allows destinations"));
     }
+    if let Some(why) = reads_more(layer, otherwise, config) {
+        return Some(why);
+    }
     // A file that names no approval policy keeps the one above it.
     let given = layer_approval(otherwise, config);
     let asked = layer.approval.as_ref().map_or(given, |a| a.0);
@@ -913,6 +916,56 @@ fn looser_than(
         return Some(format!("approval {asked} asks less than {given}"));
     }
     None
+}
+
+/// What `layer`'s `[permissions.<name>.filesystem]` shows that `otherwise`'s
+/// hides: an `allow_read` the other lacks, or a `deny_read` of the other it
+/// drops. Entries are compared as written (`~/.aws/` and `~/.aws` alike).
+fn reads_more(
+    layer: &Layer,
+    otherwise: &Layer,
+    config: Option<(&SourceFile, &CodexConfig)>,
+) -> Option<String> {
+    let (_, config) = config?;
+    let name = |l: &Layer| {
+        l.named
+            .as_ref()
+            .and_then(|n| n.permissions.clone())
+            .unwrap_or_else(|| l.profile.to_string())
+    };
+    let (asked, given) = (name(layer), name(otherwise));
+    if asked == given {
+        return None;
+    }
+    let entries = |name: &str, deny: bool| -> Vec<codex_policy_model::ReadPath> {
+        config
+            .permissions
+            .get(name)
+            .and_then(|p| p.filesystem.as_ref())
+            .map(|f| if deny { &f.deny_read } else { &f.allow_read })
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.get_ref().parse().ok())
+            .collect()
+    };
+    let given_allow = entries(&given, false);
+    if let Some(extra) = entries(&asked, false)
+        .into_iter()
+        .find(|p| !given_allow.contains(p))
+    {
+        return Some(format!(
+            "[permissions.{asked}.filesystem] allow_read shows {extra}, which is hidden otherwise"
+        ));
+    }
+    let asked_deny = entries(&asked, true);
+    entries(&given, true)
+        .into_iter()
+        .find(|p| !asked_deny.contains(p))
+        .map(|missing| {
+            format!(
+                "[permissions.{asked}.filesystem] does not hide {missing}, which                  [permissions.{given}.filesystem] deny_read hides"
+            )
+        })
 }
 
 /// The approval policy a layer comes with when nothing above it sets one.

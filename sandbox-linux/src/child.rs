@@ -39,10 +39,11 @@ pub(crate) enum Stage {
     EgressListeners,
     HideStaging,
     HidePath,
+    OwnProc,
 }
 
 impl Stage {
-    const ALL: [Self; 21] = [
+    const ALL: [Self; 22] = [
         Self::DeathSignal,
         Self::ParentGone,
         Self::Unshare,
@@ -64,6 +65,7 @@ impl Stage {
         Self::EgressListeners,
         Self::HideStaging,
         Self::HidePath,
+        Self::OwnProc,
     ];
 
     pub(crate) fn from_code(code: u32) -> Option<Self> {
@@ -96,6 +98,7 @@ impl Stage {
             }
             Self::HideStaging => "making the empty read-only file that covers hidden files",
             Self::HidePath => "covering a hidden path with an empty read-only mount",
+            Self::OwnProc => "mounting the sandbox's own /proc (only its own processes)",
         }
     }
 }
@@ -170,6 +173,9 @@ pub(crate) struct NamespaceConfig {
     /// the loopback of the sandbox's own network namespace and handed out
     /// for the caller's egress proxy.
     pub(crate) egress: Option<[u16; 2]>,
+    /// Best effort: where the kernel refuses a new procfs (a container
+    /// whose /proc has masked paths), keep the host's /proc rather than fail.
+    pub(crate) host_proc_tolerated: bool,
 }
 
 /// Namespace work done in the child.
@@ -568,6 +574,21 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
         }
         if let Some(devices) = &ns.config.devices {
             private_dev(devices)?;
+        }
+        // The host's /proc would show every host process's command line
+        // (passwords passed as arguments) and, through `/proc/<pid>/root`,
+        // a view past the hidden paths' mounts: this process is PID 1 of
+        // the new PID namespace, and its own proc shows that namespace only.
+        if libc::mount(
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ) < 0
+            && !ns.config.host_proc_tolerated
+        {
+            return Err((Stage::OwnProc, errno()));
         }
         check(libc::chdir(ns.cwd.as_ptr()).into(), Stage::Chdir)?;
         // While this process still holds every capability of its user

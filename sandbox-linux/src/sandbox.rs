@@ -163,6 +163,30 @@ pub enum LinuxSandboxError {
         /// writable root".
         role: &'static str,
     },
+    /// A path to hide is reached through a symbolic link inside a writable
+    /// root: a command could re-point the link, and a later run would hide
+    /// the new target while the real one stayed readable.
+    #[error(
+        "refusing to run: {}{} a link inside a writable root that a command could re-point, \
+         and later runs would then leave {} readable; hide the target itself (add it to \
+         deny_read), or run with a working directory and writable roots that do not hold \
+         the link",
+        given.display(),
+        if given == link {
+            " is".to_owned()
+        } else {
+            format!(" is reached through {},", link.display())
+        },
+        target.display()
+    )]
+    HiddenPathThroughLink {
+        /// The path as given.
+        given: PathBuf,
+        /// The link on the way, inside a writable root.
+        link: PathBuf,
+        /// What the path names now.
+        target: PathBuf,
+    },
     /// The command's working directory is not an existing directory.
     #[error("the working directory {} cannot be used: {source}", path.display())]
     WorkingDirectory {
@@ -581,12 +605,27 @@ impl LinuxSandbox {
             });
         let broker = self.host.seccomp && self.host.seccomp_user_notification;
         let mut hidden = Vec::new();
-        for path in &self.hidden_paths {
-            let absolute = std::path::absolute(path)?;
-            if let Ok(real) = std::fs::canonicalize(&absolute) {
+        let writable = codex_policy_model::CommandWritable::from_roots(&roots);
+        let given: Vec<PathBuf> = self
+            .hidden_paths
+            .iter()
+            .map(std::path::absolute)
+            .collect::<io::Result<_>>()?;
+        for absolute in &given {
+            if let Ok(real) = std::fs::canonicalize(absolute) {
+                // Re-pointable: the real store must be named itself.
+                if let Some(link) = writable.planted_link(absolute)
+                    && !given.iter().any(|g| lexically_equal(g, &real))
+                {
+                    return Err(LinuxSandboxError::HiddenPathThroughLink {
+                        given: absolute.clone(),
+                        link,
+                        target: real,
+                    });
+                }
                 hidden.push(real);
             }
-            hidden.push(absolute);
+            hidden.push(absolute.clone());
         }
         // Refused here, as it would be at every start.
         hidden_now(
@@ -910,7 +949,7 @@ impl LinuxSandbox {
         let namespaces = if namespaces {
             rules.push(format!(
                 "namespaces: user, mount, pid, ipc{}; private /dev (null, zero, full, random, \
-                 urandom, tty, own devpts and /dev/shm); no capabilities",
+                 urandom, tty, own devpts and /dev/shm); own /proc; no capabilities",
                 if network_namespace {
                     ", net (empty)"
                 } else {
@@ -936,6 +975,7 @@ impl LinuxSandbox {
                 device_access,
                 egress,
                 self.ca_bundle.clone(),
+                best_effort,
             )?))
         } else {
             None
@@ -1488,6 +1528,7 @@ fn namespace_config(
     (shm_access, pts_access): (u64, u64),
     egress: Option<EgressPorts>,
     ca_bundle: Option<Arc<[u8]>>,
+    best_effort: bool,
 ) -> io::Result<NamespaceConfig> {
     // SAFETY: getuid/getgid have no preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
@@ -1502,6 +1543,7 @@ fn namespace_config(
         gid_map: format!("{gid} {gid} 1\n").into_bytes(),
         devices: Some(device_setup(shm_access, pts_access, ca_bundle)?),
         egress: egress.map(egress::child_ports),
+        host_proc_tolerated: best_effort,
     })
 }
 
@@ -1942,6 +1984,26 @@ fn hidden_now(
         }
         Err(err) => return Err(err.into()),
     };
+    // What a link inside a hidden directory leads to is the store's too.
+    let mut budget = HARD_LINK_SEARCH_ENTRIES;
+    let mut given = given.to_vec();
+    let mut scanned: Vec<PathBuf> = Vec::new();
+    for path in given.clone() {
+        if let Ok(real) = std::fs::canonicalize(&path)
+            && real.is_dir()
+            && !scanned.contains(&real)
+        {
+            scanned.push(real.clone());
+            for link in links_out_of(&real, &mut budget) {
+                notes.push(format!(
+                    "note: {} is a link out of a hidden directory: its target is hidden too",
+                    link.display()
+                ));
+                given.push(link);
+            }
+        }
+    }
+    let given = &given;
     let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
     for path in given {
         let Ok(real) = std::fs::canonicalize(path) else {
@@ -2013,6 +2075,44 @@ fn hidden_now(
         });
     }
     Ok(hidden)
+}
+
+/// Whether two absolute paths are the same once `.` and repeated slashes
+/// are gone (links not followed).
+fn lexically_equal(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
+}
+
+/// The symbolic links below `dir` that lead out of it: a link a command
+/// planted in a store before it existed (`~/.aws/credentials -> ../leak`)
+/// sends what tools write there to a readable place. Looks at no more than
+/// `budget` entries.
+fn links_out_of(dir: &Path, budget: &mut usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if *budget == 0 {
+                return out;
+            }
+            *budget -= 1;
+            let path = entry.path();
+            let Ok(meta) = path.symlink_metadata() else {
+                continue;
+            };
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.file_type().is_symlink()
+                && std::fs::canonicalize(&path).is_ok_and(|target| !target.starts_with(dir))
+            {
+                out.push(path);
+            }
+        }
+    }
+    out
 }
 
 /// How many entries below the hidden directories each start looks at for

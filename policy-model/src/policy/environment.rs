@@ -403,11 +403,14 @@ impl EnvironmentPolicy {
     ];
 
     /// Names dropped unless `ignore_default_excludes = true`: Codex's three,
-    /// two more words that name credentials, and the shorter spellings
-    /// clients read passwords from (`MYSQL_PWD`, `SSHPASS`, `DB_PASSWD`,
-    /// `NPM_CONFIG__AUTH`, `SESSION_COOKIE`, `GIT_CREDS`) — as suffixes where
-    /// the word alone is common (`PWD`, `OLDPWD` and `SSH_AUTH_SOCK` are
-    /// kept). Case-insensitive.
+    /// two more words that name credentials, the shorter spellings clients
+    /// read passwords from (`MYSQL_PWD`, `SSHPASS`, `DB_PASSWD`, `ADMIN_PW`,
+    /// `NPM_CONFIG__AUTH`, `SESSION_COOKIE`, `GIT_CREDS`, `GPG_PASSPHRASE`) —
+    /// as prefixes or suffixes where the word alone is common (`PWD`,
+    /// `OLDPWD`, `SSH_AUTH_SOCK` and `PASSWD_FILE`-like names with the word
+    /// inside are judged by the longer patterns) — and the names of values
+    /// that carry one (`AUTHORIZATION`, `DOCKER_AUTH_CONFIG`, a connection
+    /// string, a DSN, a webhook URL). Case-insensitive.
     pub const DEFAULT_EXCLUDES: &[&str] = &[
         "*KEY*",
         "*SECRET*",
@@ -418,8 +421,17 @@ impl EnvironmentPolicy {
         "*CREDS*",
         "*COOKIE*",
         "*_PWD",
+        "*_PW",
         "*PASS",
+        "PASS_*",
+        "*_PASS_*",
+        "*PASSPHRASE*",
         "*_AUTH",
+        "*AUTHORIZATION*",
+        "*AUTH_CONFIG*",
+        "*CONNECTION_STRING*",
+        "*DSN*",
+        "*WEBHOOK*",
     ];
 
     /// Filters `vars` (a parent's environment) into the command's. Names and
@@ -605,9 +617,56 @@ fn secret_in_value(value: &str) -> Option<&'static str> {
         return Some("a URL with a password");
     }
     if connection_string_password(value) {
-        return Some("a connection string with a password");
+        return Some("a connection string with a password or key");
+    }
+    if authorization(value) {
+        return Some("an HTTP authorization");
+    }
+    if url_with_token_user(value) {
+        return Some("a URL with a key in its user name");
+    }
+    if value.contains("hooks.slack.com/services/") {
+        return Some("a Slack webhook");
     }
     glued_token(value)
+}
+
+/// `Authorization: Basic …`, `Bearer …` (a header written into a variable,
+/// as `GIT_CONFIG_VALUE_0` or `AUTHORIZATION` carry them).
+fn authorization(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    ["basic ", "bearer ", "token "].iter().any(|scheme| {
+        lower.match_indices(scheme).any(|(at, _)| {
+            let before = lower[..at].trim_end();
+            let starts = before.is_empty() || before.ends_with(':') || before.ends_with('=');
+            let credential = &value[at + scheme.len()..];
+            let run = credential
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || b"+/=._-".contains(b))
+                .count();
+            starts && run >= 8
+        })
+    })
+}
+
+/// `scheme://<long key>@host`: a key in the user name, no password (a
+/// Sentry DSN, a token used as user).
+fn url_with_token_user(text: &str) -> bool {
+    text.match_indices("://").any(|(at, _)| {
+        let after = &text[at + 3..];
+        let authority_end = after
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .unwrap_or(after.len());
+        after[..authority_end]
+            .rsplit_once('@')
+            .is_some_and(|(user, _)| {
+                !user.contains(':')
+                    && user.len() >= 20
+                    && user
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            })
+    })
 }
 
 /// A token prefix glued to what comes before it (`x_ghp_…`, `1AKIA…`), which
@@ -623,7 +682,7 @@ fn glued_token(value: &str) -> Option<&'static str> {
     let alnum_underscore: Alphabet = |b| b.is_ascii_alphanumeric() || b == b'_';
     let alnum_dash: Alphabet = |b| b.is_ascii_alphanumeric() || b == b'-';
     let upper_digit: Alphabet = |b| b.is_ascii_uppercase() || b.is_ascii_digit();
-    let prefixes: [(&str, usize, Alphabet, &str); 10] = [
+    let prefixes: [(&str, usize, Alphabet, &str); 12] = [
         ("ghp_", 30, alnum, "a GitHub token"),
         ("gho_", 30, alnum, "a GitHub token"),
         ("ghs_", 30, alnum, "a GitHub token"),
@@ -634,6 +693,8 @@ fn glued_token(value: &str) -> Option<&'static str> {
         ("xoxp-", 20, alnum_dash, "a Slack token"),
         ("npm_", 30, alnum, "an npm token"),
         ("AKIA", 16, upper_digit, "an AWS access key id"),
+        ("hvs.", 20, alnum_underscore, "a Vault token"),
+        ("hf_", 30, alnum, "a Hugging Face token"),
     ];
     prefixes.iter().find_map(|(prefix, min, alphabet, kind)| {
         value.match_indices(prefix).find_map(|(at, _)| {
@@ -644,10 +705,26 @@ fn glued_token(value: &str) -> Option<&'static str> {
     })
 }
 
-/// `Password=…;` / `pwd=…` in an ADO.NET, ODBC or JDBC connection string.
+/// `Password=…;` / `pwd=…` / `AccountKey=…` / `SharedAccessKey=…` in an
+/// ADO.NET, ODBC, JDBC or Azure connection string (spaces around `=`
+/// allowed).
 fn connection_string_password(value: &str) -> bool {
-    let lower = value.to_ascii_lowercase();
-    ["password=", "pwd="].iter().any(|key| {
+    let lower: String = value
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" =", "=")
+        .replace("= ", "=");
+    [
+        "password=",
+        "pwd=",
+        "accountkey=",
+        "sharedaccesskey=",
+        "sharedaccesssignature=",
+    ]
+    .iter()
+    .any(|key| {
         lower.match_indices(key).any(|(at, _)| {
             let before = lower[..at].chars().next_back();
             let starts_key = before.is_none_or(|c| matches!(c, ';' | '?' | '&' | ' ' | ':'));
@@ -699,6 +776,25 @@ mod tests {
             ("Password=;", false),
             ("npm_config_cache", false),
             ("AKIAlowercase0000000000", false),
+            (
+                "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abc==",
+                true,
+            ),
+            ("Driver={x};PWD = hunter2;", true),
+            ("AUTHORIZATION: basic dXNlcjpwYXNzd29yZA==", true),
+            ("Bearer abcdefghijklmnop", true),
+            (
+                "https://0123456789abcdef0123456789abcdef@o1.ingest.sentry.io/1",
+                true,
+            ),
+            ("https://hooks.slack.com/services/T000/B000/XXXX", true),
+            (
+                "hvs.CAESIJlU9JMYEhOPYv4igdhm9PnZDrabYTobQ4Ymnlq1qY-LGh4KHGh2",
+                true,
+            ),
+            ("git@github.com:org/repo.git", false),
+            ("token expired", false),
+            ("https://user@example.com/x", false),
         ] {
             assert_eq!(super::secret_in_value(value).is_some(), secret, "{value}");
         }
@@ -870,12 +966,12 @@ mod tests {
                 "a https://example.com b redis://:hunter2@cache:6379",
             ),
             ("PLAIN_URL", "https://user@example.com/x?a=b:c@d"),
-            ("EMPTY_PW", "postgres://u:@h/db"),
+            ("EMPTY_USERINFO", "postgres://u:@h/db"),
             ("PEM", "-----BEGIN RSA PRIVATE KEY-----\nabc"),
             ("EDITOR", "vi"),
         ]);
         let got = EnvironmentPolicy::default().apply(vars.clone());
-        assert_eq!(kept_names(&got), ["PLAIN_URL", "EMPTY_PW", "EDITOR"]);
+        assert_eq!(kept_names(&got), ["PLAIN_URL", "EMPTY_USERINFO", "EDITOR"]);
         assert_eq!(
             reasons(&got),
             [
@@ -1021,9 +1117,10 @@ mod tests {
             lines,
             [
                 "inherit: core (config.toml:2:11 shell_environment_policy.inherit)",
-                "default excludes: names *KEY*, *SECRET*, *TOKEN*, *PASSWORD*, *CREDENTIAL*, \
-                 *PASSWD*, *CREDS*, *COOKIE*, *_PWD, *PASS, *_AUTH and values holding a \
-                 secret (default)",
+                &format!(
+                    "default excludes: names {} and values holding a secret (default)",
+                    EnvironmentPolicy::DEFAULT_EXCLUDES.join(", ")
+                ),
                 "exclude: AWS_* (default)",
                 "set: LD_PRELOAD (default)",
                 "include_only: PATH (default)",
@@ -1039,9 +1136,10 @@ mod tests {
             EnvironmentPolicy::default().describe(),
             [
                 "inherit: all (default)",
-                "default excludes: names *KEY*, *SECRET*, *TOKEN*, *PASSWORD*, *CREDENTIAL*, \
-                 *PASSWD*, *CREDS*, *COOKIE*, *_PWD, *PASS, *_AUTH and values holding a \
-                 secret (default)"
+                &format!(
+                    "default excludes: names {} and values holding a secret (default)",
+                    EnvironmentPolicy::DEFAULT_EXCLUDES.join(", ")
+                )
             ]
         );
     }

@@ -46,16 +46,25 @@ pub const DEFAULT_HIDDEN_IN_HOME: &[&str] = &[
     ".s3cfg",
     ".password-store",
     ".local/share/keyrings",
+    ".config/containers/auth.json",
 ];
 
 /// Variables that move a credential store elsewhere (a tool reads the store
 /// where the variable says, so that is where it is hidden too), and what is
 /// hidden relative to each. An empty relative part hides the named path
 /// itself; `KUBECONFIG` is a list.
-const RELOCATED_STORES: [(&str, &str); 17] = [
+const RELOCATED_STORES: [(&str, &str); 25] = [
     ("XDG_CONFIG_HOME", "gh"),
+    ("XDG_CONFIG_HOME", "hub"),
     ("XDG_CONFIG_HOME", "gcloud"),
     ("XDG_CONFIG_HOME", "git/credentials"),
+    ("XDG_CONFIG_HOME", "op"),
+    ("XDG_CONFIG_HOME", "rclone"),
+    ("XDG_CONFIG_HOME", "containers/auth.json"),
+    ("XDG_DATA_HOME", "keyrings"),
+    ("XDG_RUNTIME_DIR", "containers/auth.json"),
+    ("RCLONE_CONFIG", ""),
+    ("REGISTRY_AUTH_FILE", ""),
     ("GH_CONFIG_DIR", ""),
     ("CLOUDSDK_CONFIG", ""),
     ("GNUPGHOME", ""),

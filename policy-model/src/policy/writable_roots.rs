@@ -480,7 +480,9 @@ impl CommandWritable {
     /// the shared temp directories (`/tmp`, `$TMPDIR`) whatever the policy
     /// says of them. An earlier run under a profile that writes them may have
     /// planted a file there, and a file's own `exclude_slash_tmp` must not
-    /// take it out of the check that judges it.
+    /// take it out of the check that judges it. (The working directory of a
+    /// read-only run is not counted: its project files, `init`'s patterns
+    /// among them, are the user's — see `docs/composition.md`.)
     pub fn for_tightening(
         policy: &SandboxPolicy,
         cwd: &Path,

@@ -39,7 +39,7 @@ pub(crate) fn ask_on_terminal(request: &ApprovalRequest<'_>) -> Approval {
     let question = match request.kind {
         ApprovalKind::RerunWithoutSandbox => format!(
             "codex-policy: `{command}` {}.\nRun it again WITHOUT the sandbox (writes anywhere, \
-             full network)? [y/N] ",
+             full network, credential stores readable)? [y/N] ",
             shown(request.explanation)
         ),
         _ => format!(

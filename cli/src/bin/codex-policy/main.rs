@@ -452,7 +452,8 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
     if cli.yolo {
         eprintln!(
             "codex-policy: WARNING: --dangerously-bypass-approvals-and-sandbox (--yolo): \
-             commands run with NO sandbox restrictions (writes anywhere, full network) and \
+             commands run with NO sandbox restrictions (writes anywhere, full network, \
+             credential stores readable) and \
              are never asked about; only forbidden rules still refuse. Use it only on a \
              disposable machine."
         );
