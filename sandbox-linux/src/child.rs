@@ -96,7 +96,9 @@ impl Stage {
             Self::EgressListeners => {
                 "listening on 127.0.0.1 for the egress proxy and handing the listeners out"
             }
-            Self::HideStaging => "making the empty read-only file that covers hidden files",
+            Self::HideStaging => {
+                "making the empty read-only file and directory that cover hidden paths"
+            }
             Self::HidePath => "covering a hidden path with an empty read-only mount",
             Self::OwnProc => "mounting the sandbox's own /proc (only its own processes)",
         }
@@ -123,7 +125,8 @@ pub(crate) enum MountKind {
     /// locked nosuid/nodev/noexec/atime flags, which a user namespace may
     /// not drop).
     Bind { read_only: Option<libc::c_ulong> },
-    /// A hidden directory: an empty read-only tmpfs over it.
+    /// A hidden directory: the staged empty directory ([`HIDDEN_DIR`])
+    /// bound over it, read-only.
     HideDirectory,
     /// A hidden file (of any type but a directory): the staged empty file
     /// ([`HIDDEN_FILE`]) bound over it, read-only.
@@ -134,15 +137,15 @@ pub(crate) enum MountKind {
 /// executed, or act as a device or set-uid file.
 const HIDE_FLAGS: libc::c_ulong =
     libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-/// An empty directory nobody may write (read-only besides), as small as
-/// tmpfs allows.
-const HIDE_TMPFS_OPTIONS: &std::ffi::CStr = c"size=4k,mode=0555";
-/// Where the empty file bound over hidden files is made: on a tmpfs mounted
-/// over the host's `/dev` for the time of the mounts (the private `/dev`
-/// replaces it afterwards, so no path of the host is shadowed), then
-/// detached: only the read-only binds still reach it.
+/// Where the empty file and the empty directory bound over hidden paths are
+/// made: on one small tmpfs mounted over the host's `/dev` for the time of
+/// the mounts (the private `/dev` replaces it afterwards, so no path of the
+/// host is shadowed), then detached: only the read-only binds still reach
+/// them. One tmpfs for every hidden path, and a bind per path, rather than
+/// a file system per hidden directory.
 const HIDE_STAGING: &std::ffi::CStr = c"/dev";
 const HIDDEN_FILE: &std::ffi::CStr = c"/dev/codex-policy-hidden";
+const HIDDEN_DIR: &std::ffi::CStr = c"/dev/codex-policy-hidden-dir";
 
 /// The sandbox's own `/dev`: a tmpfs holding only the ordinary devices (bound
 /// from the host), a private devpts instance and a private `/dev/shm`.
@@ -503,12 +506,12 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
             libc::MS_REC | libc::MS_PRIVATE,
             Stage::PrivateMounts,
         )?;
-        let hides_files = ns
+        let hides = ns
             .mounts
             .iter()
-            .any(|step| matches!(step.kind, MountKind::HideFile));
-        if hides_files {
-            stage_hidden_file()?;
+            .any(|step| matches!(step.kind, MountKind::HideFile | MountKind::HideDirectory));
+        if hides {
+            stage_hidden()?;
         }
         for step in &ns.mounts {
             let path = step.path.as_ptr();
@@ -525,11 +528,11 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
                 ),
                 MountKind::HideDirectory => (
                     libc::mount(
-                        c"tmpfs".as_ptr(),
+                        HIDDEN_DIR.as_ptr(),
                         path,
-                        c"tmpfs".as_ptr(),
-                        HIDE_FLAGS,
-                        HIDE_TMPFS_OPTIONS.as_ptr().cast(),
+                        none,
+                        libc::MS_BIND,
+                        std::ptr::null(),
                     ),
                     Stage::HidePath,
                 ),
@@ -559,14 +562,14 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
                 }
                 // The staging tmpfs is this namespace's own: no flag of it
                 // is locked.
-                MountKind::HideFile => {
+                MountKind::HideFile | MountKind::HideDirectory => {
                     let flags = libc::MS_REMOUNT | libc::MS_BIND | HIDE_FLAGS;
                     mount(none, path, flags, Stage::HidePath)?;
                 }
-                MountKind::Bind { read_only: None } | MountKind::HideDirectory => {}
+                MountKind::Bind { read_only: None } => {}
             }
         }
-        if hides_files {
+        if hides {
             check(
                 libc::umount2(HIDE_STAGING.as_ptr(), libc::MNT_DETACH).into(),
                 Stage::HideStaging,
@@ -606,9 +609,9 @@ unsafe fn clone_into_namespaces(ns: &NamespaceSetup) -> Result<Side, (Stage, i32
 }
 
 /// Mounts a tmpfs at [`HIDE_STAGING`] holding one empty file, mode 0444,
-/// at [`HIDDEN_FILE`]: what every hidden file is covered with.
-/// Async-signal-safe.
-unsafe fn stage_hidden_file() -> StepResult {
+/// at [`HIDDEN_FILE`] and one empty directory, mode 0555, at [`HIDDEN_DIR`]:
+/// what every hidden file and directory is covered with. Async-signal-safe.
+unsafe fn stage_hidden() -> StepResult {
     // SAFETY (whole function): mount/open/close on constant paths.
     unsafe {
         check(
@@ -631,6 +634,10 @@ unsafe fn stage_hidden_file() -> StepResult {
             return Err((Stage::HideStaging, errno()));
         }
         libc::close(fd);
+        check(
+            libc::mkdir(HIDDEN_DIR.as_ptr(), 0o555).into(),
+            Stage::HideStaging,
+        )?;
     }
     Ok(())
 }

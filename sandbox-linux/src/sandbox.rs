@@ -434,7 +434,7 @@ impl LinuxSandbox {
     /// Paths the command may not read: credential stores (`~/.ssh`,
     /// `~/.aws`, a token file). In the sandbox's private mount namespace
     /// every one that exists when a command starts is covered — a directory
-    /// by an empty read-only tmpfs, any other file by an empty read-only
+    /// by an empty read-only directory, any other file by an empty read-only
     /// file — so every process of the sandbox finds it empty and cannot write
     /// it. A path given as or through a symlink is hidden at its real target
     /// (at [`plan`](Self::plan) and again at each start); so are the other
@@ -612,9 +612,18 @@ impl LinuxSandbox {
             .map(std::path::absolute)
             .collect::<io::Result<_>>()?;
         for absolute in &given {
+            // One stat rules out what does not exist (most default stores)
+            // before the costlier resolution, a system call per component.
+            if std::fs::metadata(absolute).is_err() {
+                hidden.push(absolute.clone());
+                continue;
+            }
             if let Ok(real) = std::fs::canonicalize(absolute) {
-                // Re-pointable: the real store must be named itself.
-                if let Some(link) = writable.planted_link(absolute)
+                // Re-pointable: the real store must be named itself. Only a
+                // path that resolves elsewhere has a link on the way (the
+                // walk is costly: a resolution per component).
+                if !lexically_equal(absolute, &real)
+                    && let Some(link) = writable.planted_link(absolute)
                     && !given.iter().any(|g| lexically_equal(g, &real))
                 {
                     return Err(LinuxSandboxError::HiddenPathThroughLink {
@@ -1989,8 +1998,8 @@ fn hidden_now(
     let mut given = given.to_vec();
     let mut scanned: Vec<PathBuf> = Vec::new();
     for path in given.clone() {
-        if let Ok(real) = std::fs::canonicalize(&path)
-            && real.is_dir()
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir())
+            && let Ok(real) = std::fs::canonicalize(&path)
             && !scanned.contains(&real)
         {
             scanned.push(real.clone());
@@ -2006,6 +2015,10 @@ fn hidden_now(
     let given = &given;
     let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
     for path in given {
+        // Nothing there: nothing to hide (one stat, before the resolution).
+        if std::fs::metadata(path).is_err() {
+            continue;
+        }
         let Ok(real) = std::fs::canonicalize(path) else {
             continue;
         };
