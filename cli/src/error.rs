@@ -43,6 +43,9 @@ pub enum Error {
     /// A time-limited elevation grant could not be read or written.
     #[error("elevation: {0}")]
     Elevation(codex_profiles::ElevationError),
+    /// The Seatbelt profile could not be made (a path it cannot carry).
+    #[error("the Seatbelt profile: {0}")]
+    Seatbelt(codex_sandbox_macos::SeatbeltError),
     /// The egress proxy of a filtered network could not be started, or
     /// could not take a command's listeners; the command does not run.
     #[error("the egress proxy: {0}")]

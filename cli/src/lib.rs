@@ -47,6 +47,7 @@ mod error;
 mod gate;
 mod native;
 mod notice;
+mod seatbelt;
 mod session;
 mod template;
 mod trail;
@@ -68,6 +69,7 @@ pub use error::{ConfigurationError, Error, Refusal};
 pub use gate::{Check, ExecRules};
 pub use native::*;
 pub use notice::{Notice, NoticeLevel};
+pub use seatbelt::SeatbeltPlan;
 #[cfg(feature = "exec-policy")]
 pub use session::Checker;
 pub use session::{Session, SessionBuilder, SessionChild, SessionCommand};

@@ -57,7 +57,13 @@ mod unsupported {
         /// This operating system has no backend in this build.
         #[error(
             "no sandbox backend for {os} in this build: commands cannot be confined here, so \
-             none is started"
+             none is started{}",
+            if *os == "windows" {
+                "; Windows has no sandbox guarantees: run codex-policy inside WSL 2, where the \
+                 Linux sandbox enforces the policy"
+            } else {
+                ""
+            }
         )]
         UnsupportedPlatform {
             /// `std::env::consts::OS`.

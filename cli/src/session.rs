@@ -170,6 +170,14 @@ impl SessionBuilder {
         self
     }
 
+    /// The Seatbelt profile (the macOS backend) of this session's policy
+    /// and the exact `sandbox-exec` command line for `command`, on every
+    /// OS: composed as [`build`](Self::build) would, started nothing.
+    /// `None` under full access (no sandbox).
+    pub fn seatbelt(&self, command: &[OsString]) -> Result<Option<crate::SeatbeltPlan>, Error> {
+        crate::seatbelt::plan(&self.compose()?, &self.env, command)
+    }
+
     /// Stage one: the profile and approval policy, and the sources that
     /// chose them. An elevation grant for the project is used while valid;
     /// an expired one is ignored with a note.

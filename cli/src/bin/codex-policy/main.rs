@@ -120,7 +120,8 @@ enum Command {
     Doctor,
     /// Codex-compatible debugging: `run` plus a report of the rules applied.
     Debug {
-        /// Which sandbox (only `landlock` exists on Linux).
+        /// Which sandbox: `landlock` (Linux: runs the command) or `seatbelt`
+        /// (the macOS profile; a dry run elsewhere).
         backend: DebugBackend,
         #[command(flatten)]
         run: RunArgs,
@@ -345,6 +346,9 @@ fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 enum DebugBackend {
     /// The Linux backend: Landlock, seccomp and namespaces.
     Landlock,
+    /// The macOS backend: prints the Seatbelt profile and the exact
+    /// `sandbox-exec` command line; runs it on macOS only (elsewhere a dry run).
+    Seatbelt,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -527,6 +531,10 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             backend: DebugBackend::Landlock,
             run,
         }) => sandbox::run(cli, run, sandbox::Mode::Debug),
+        Some(Command::Debug {
+            backend: DebugBackend::Seatbelt,
+            run,
+        }) => sandbox::seatbelt(cli, run),
         Some(Command::Check {
             rules,
             command,

@@ -142,6 +142,69 @@ fn wait_for(signals: &libc::sigset_t) {
     while unsafe { libc::sigwait(signals, &raw mut received) } != 0 {}
 }
 
+/// `debug seatbelt`: the Seatbelt profile of the run's policy and the exact
+/// `sandbox-exec` command line; run on macOS, a dry run elsewhere.
+pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
+    let command: Vec<std::ffi::OsString> = args.command.iter().map(Into::into).collect();
+    let plan = crate::session_builder(cli, &args.inputs)
+        .seatbelt(&command)
+        .map_err(|e| failure(e, exit::CANNOT_START))?;
+    let Some(plan) = plan else {
+        eprintln!(
+            "codex-policy: the profile has full access: no Seatbelt profile, the command would \
+             run unconfined"
+        );
+        return Ok(0);
+    };
+    if cli.json {
+        let argv: Vec<String> = plan
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        print_out(&to_json(&serde_json::json!({
+            "profile": plan.profile.text(),
+            "argv": argv,
+            "executed": cfg!(target_os = "macos"),
+        }))?)?;
+    } else {
+        print_out(plan.profile.text().trim_end())?;
+        let shown: Vec<String> = plan
+            .argv
+            .iter()
+            .map(|a| {
+                shlex::try_quote(&a.to_string_lossy())
+                    .map_or_else(|_| format!("{a:?}"), |q| q.into_owned())
+            })
+            .collect();
+        eprintln!(
+            "codex-policy: sandbox-exec command line:\n{}",
+            shown.join(" ")
+        );
+    }
+    run_seatbelt(&plan)
+}
+
+/// Runs the plan's command line: only macOS has `sandbox-exec`.
+#[cfg(target_os = "macos")]
+fn run_seatbelt(plan: &codex_policy::SeatbeltPlan) -> Result<u8, Failure> {
+    let status = std::process::Command::new(&plan.argv[0])
+        .args(&plan.argv[1..])
+        .status()
+        .map_err(|e| Failure::new(exit::CANNOT_START, format!("sandbox-exec: {e}")))?;
+    Ok(u8::try_from(codex_policy::exit_code(status)).unwrap_or(u8::MAX))
+}
+
+/// Elsewhere the profile is shown, never run.
+#[cfg(not(target_os = "macos"))]
+fn run_seatbelt(_: &codex_policy::SeatbeltPlan) -> Result<u8, Failure> {
+    eprintln!(
+        "codex-policy: dry run: sandbox-exec exists only on macOS; nothing was executed on {}",
+        std::env::consts::OS
+    );
+    Ok(0)
+}
+
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.
 #[cfg(target_os = "linux")]
 pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {
