@@ -768,3 +768,74 @@ fn a_link_out_of_a_store_has_its_target_hidden_too() {
         "{stderr}"
     );
 }
+
+#[test]
+fn links_out_of_a_store_are_followed_link_after_link() {
+    if let Some(reason) = skip_reason() {
+        return skip("links_out_of_a_store_are_followed_link_after_link", &reason);
+    }
+    let fixture = Fixture::new();
+    let home = &fixture.home;
+    // ~/.aws/sso -> ~/x1, ~/x1/cache -> ~/x2: what `aws sso login` writes
+    // into ~/.aws/sso/cache lands in ~/x2.
+    std::fs::create_dir_all(home.join(".aws")).unwrap();
+    std::fs::create_dir_all(home.join("x1")).unwrap();
+    std::os::unix::fs::symlink(home.join("x1"), home.join(".aws/sso")).unwrap();
+    std::os::unix::fs::symlink(home.join("x2"), home.join("x1/cache")).unwrap();
+    plant(&home.join("x2/tok.json"), &secret("sso"));
+    let output = fixture.run(
+        "offline",
+        &[],
+        &format!("cat '{}/x2/tok.json'; echo ran", home.display()),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ran"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("SECRET"), "{stdout}");
+}
+
+#[test]
+fn a_link_out_of_a_store_through_a_re_pointable_link_is_refused() {
+    if let Some(reason) = skip_reason() {
+        return skip(
+            "a_link_out_of_a_store_through_a_re_pointable_link_is_refused",
+            &reason,
+        );
+    }
+    let fixture = Fixture::new();
+    let home = &fixture.home;
+    // ~/.azure/cache -> ~/z1link -> ~/z1, with the home writable: the
+    // command could re-point ~/z1link while the host writes the cache.
+    std::fs::create_dir_all(home.join(".azure")).unwrap();
+    std::fs::create_dir_all(home.join("z1")).unwrap();
+    std::os::unix::fs::symlink(home.join("z1"), home.join("z1link")).unwrap();
+    std::os::unix::fs::symlink(home.join("z1link"), home.join(".azure/cache")).unwrap();
+    let output = fixture.run("workspace", &["--cwd", home.to_str().unwrap()], "echo ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("z1link"), "{stderr}");
+}
+
+#[test]
+fn a_store_that_cannot_be_looked_at_is_refused() {
+    if let Some(reason) = skip_reason() {
+        return skip("a_store_that_cannot_be_looked_at_is_refused", &reason);
+    }
+    let fixture = Fixture::new();
+    // A loop of links on the way: whether the store exists cannot be told
+    // (a command could do the same with chmod 0 on a directory above it).
+    std::os::unix::fs::symlink(fixture.home.join("loop"), fixture.home.join("loop")).unwrap();
+    std::fs::write(
+        fixture.codex_home.join("config.toml"),
+        "[permissions.offline.filesystem]\ndeny_read = [\"~/loop/keys\"]\n",
+    )
+    .unwrap();
+    let output = fixture.run("offline", &[], "echo ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("cannot be looked at"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("ran"));
+}

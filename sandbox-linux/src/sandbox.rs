@@ -187,6 +187,22 @@ pub enum LinuxSandboxError {
         /// What the path names now.
         target: PathBuf,
     },
+    /// A path to hide cannot be looked at (no search permission on a
+    /// directory above it, a loop of links, a name too long): whether it
+    /// exists is unknown, and a store left unhidden would be readable.
+    #[error(
+        "refusing to run: {} is to be hidden, but cannot be looked at ({source}); a command \
+         may have made it so (chmod of a directory above it) to keep it from being hidden: \
+         fix its permissions, or un-hide it",
+        path.display()
+    )]
+    HiddenPathUnknown {
+        /// The path.
+        path: PathBuf,
+        /// Why it cannot be looked at.
+        #[source]
+        source: io::Error,
+    },
     /// The command's working directory is not an existing directory.
     #[error("the working directory {} cannot be used: {source}", path.display())]
     WorkingDirectory {
@@ -614,7 +630,7 @@ impl LinuxSandbox {
         for absolute in &given {
             // One stat rules out what does not exist (most default stores)
             // before the costlier resolution, a system call per component.
-            if std::fs::metadata(absolute).is_err() {
+            if !exists_to_hide(absolute)? {
                 hidden.push(absolute.clone());
                 continue;
             }
@@ -1993,30 +2009,63 @@ fn hidden_now(
         }
         Err(err) => return Err(err.into()),
     };
-    // What a link inside a hidden directory leads to is the store's too.
+    // What a link inside a hidden directory leads to is the store's too, and
+    // so on down the links found there: a worklist over the given paths and
+    // every link out found below them.
     let mut budget = HARD_LINK_SEARCH_ENTRIES;
+    let writable = codex_policy_model::CommandWritable::from_roots(roots);
     let mut given = given.to_vec();
     let mut scanned: Vec<PathBuf> = Vec::new();
-    for path in given.clone() {
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_dir())
-            && let Ok(real) = std::fs::canonicalize(&path)
-            && !scanned.contains(&real)
-        {
-            scanned.push(real.clone());
-            for link in links_out_of(&real, &mut budget) {
+    let mut links_noted = 0_usize;
+    let mut next = 0;
+    while next < given.len() {
+        let path = given[next].clone();
+        next += 1;
+        if !exists_to_hide(&path)? {
+            continue;
+        }
+        let Ok(real) = std::fs::canonicalize(&path) else {
+            continue;
+        };
+        if !real.is_dir() || scanned.contains(&real) {
+            continue;
+        }
+        scanned.push(real.clone());
+        for link in links_out_of(&real, &mut budget) {
+            // The link itself lies in a hidden directory, out of the
+            // command's reach; a link further on its way that the command
+            // could re-point would send the store's data elsewhere.
+            if let Ok(text) = std::fs::read_link(&link)
+                && let Some(on_the_way) =
+                    writable.planted_link(&link.parent().unwrap_or(&real).join(text))
+            {
+                return Err(LinuxSandboxError::HiddenPathThroughLink {
+                    given: link,
+                    link: on_the_way,
+                    target: std::fs::canonicalize(&path).unwrap_or(real),
+                });
+            }
+            links_noted += 1;
+            if links_noted <= MAX_LINK_NOTES {
                 notes.push(format!(
                     "note: {} is a link out of a hidden directory: its target is hidden too",
                     link.display()
                 ));
-                given.push(link);
             }
+            given.push(link);
         }
+    }
+    if links_noted > MAX_LINK_NOTES {
+        notes.push(format!(
+            "note: … and {} more links out of hidden directories, whose targets are hidden too",
+            links_noted - MAX_LINK_NOTES
+        ));
     }
     let given = &given;
     let mut found: Vec<(PathBuf, std::fs::Metadata)> = Vec::new();
     for path in given {
         // Nothing there: nothing to hide (one stat, before the resolution).
-        if std::fs::metadata(path).is_err() {
+        if !exists_to_hide(path)? {
             continue;
         }
         let Ok(real) = std::fs::canonicalize(path) else {
@@ -2090,6 +2139,28 @@ fn hidden_now(
     Ok(hidden)
 }
 
+/// Whether `path` exists (followed), `false` when it does not (nothing to
+/// hide); an error when it cannot be told — a search permission taken
+/// away, a loop of links, a name too long — since a store skipped on such an
+/// error would be left readable.
+fn exists_to_hide(path: &Path) -> Result<bool, LinuxSandboxError> {
+    match std::fs::metadata(path) {
+        Ok(_) => Ok(true),
+        Err(err)
+            if matches!(
+                err.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(source) => Err(LinuxSandboxError::HiddenPathUnknown {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
 /// Whether two absolute paths are the same once `.` and repeated slashes
 /// are gone (links not followed).
 fn lexically_equal(a: &Path, b: &Path) -> bool {
@@ -2127,6 +2198,10 @@ fn links_out_of(dir: &Path, budget: &mut usize) -> Vec<PathBuf> {
     }
     out
 }
+
+/// How many links out of hidden directories a start names in its notes
+/// (the rest are counted): a store full of links would drown the output.
+const MAX_LINK_NOTES: usize = 5;
 
 /// How many entries below the hidden directories each start looks at for
 /// files with other hard links (a bound on start-up cost; credential stores
