@@ -118,16 +118,7 @@ impl HostReport {
             upstream_roots: roots.len(),
             upstream_roots_origin: roots.origin().to_owned(),
             hidden_paths: hidden,
-            filtered_variables: {
-                let mut dropped: Vec<String> = EnvironmentPolicy::default()
-                    .apply(std::env::vars_os())
-                    .dropped
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                dropped.sort();
-                dropped
-            },
+            filtered_variables: EnvironmentPolicy::default().dropped(std::env::vars_os()),
         })
     }
 

@@ -2173,6 +2173,20 @@ fn lexically_equal(a: &Path, b: &Path) -> bool {
 /// `budget` entries.
 fn links_out_of(dir: &Path, budget: &mut usize) -> Vec<PathBuf> {
     let mut out = Vec::new();
+    walk_below(dir, budget, |path, meta| {
+        if meta.file_type().is_symlink()
+            && std::fs::canonicalize(path).is_ok_and(|target| !target.starts_with(dir))
+        {
+            out.push(path.to_path_buf());
+        }
+    });
+    out
+}
+
+/// Visits every entry below `dir` that is not a directory (links not
+/// followed), at most `budget` entries in all: the bounded walk both store
+/// scans share.
+fn walk_below(dir: &Path, budget: &mut usize, mut visit: impl FnMut(&Path, &std::fs::Metadata)) {
     let mut pending = vec![dir.to_path_buf()];
     while let Some(current) = pending.pop() {
         let Ok(entries) = std::fs::read_dir(&current) else {
@@ -2180,7 +2194,7 @@ fn links_out_of(dir: &Path, budget: &mut usize) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             if *budget == 0 {
-                return out;
+                return;
             }
             *budget -= 1;
             let path = entry.path();
@@ -2189,14 +2203,11 @@ fn links_out_of(dir: &Path, budget: &mut usize) -> Vec<PathBuf> {
             };
             if meta.is_dir() {
                 pending.push(path);
-            } else if meta.file_type().is_symlink()
-                && std::fs::canonicalize(&path).is_ok_and(|target| !target.starts_with(dir))
-            {
-                out.push(path);
+            } else {
+                visit(&path, &meta);
             }
         }
     }
-    out
 }
 
 /// How many links out of hidden directories a start names in its notes
@@ -2214,26 +2225,11 @@ const HARD_LINK_SEARCH_ENTRIES: usize = 2_000;
 /// `budget` entries, links not followed.
 fn linked_files_below(dir: &Path, budget: &mut usize) -> Vec<(PathBuf, std::fs::Metadata)> {
     let mut out = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(current) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if *budget == 0 {
-                return out;
-            }
-            *budget -= 1;
-            let Ok(meta) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            if meta.is_dir() {
-                pending.push(entry.path());
-            } else if meta.is_file() && meta.nlink() > 1 {
-                out.push((entry.path(), meta));
-            }
+    walk_below(dir, budget, |path, meta| {
+        if meta.is_file() && meta.nlink() > 1 {
+            out.push((path.to_path_buf(), meta.clone()));
         }
-    }
+    });
     out
 }
 

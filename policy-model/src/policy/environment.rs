@@ -550,6 +550,19 @@ impl EnvironmentPolicy {
         out
     }
 
+    /// What `apply` would drop of `vars`, each as `NAME: why`, sorted
+    /// (values are never shown): what `explain` and `doctor` print.
+    pub fn dropped(&self, vars: impl IntoIterator<Item = (OsString, OsString)>) -> Vec<String> {
+        let mut dropped: Vec<String> = self
+            .apply(vars)
+            .dropped
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        dropped.sort();
+        dropped
+    }
+
     /// The policy in a few lines, for `explain`: inherit, the excludes,
     /// include_only and the names `set` sets (never their values), each
     /// with where it was decided.

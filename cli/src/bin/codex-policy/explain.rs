@@ -24,19 +24,6 @@ struct EnvironmentView<'a> {
     dropped: Vec<String>,
 }
 
-/// What the commands of a session would not get of this process's
-/// variables: each name with why.
-pub(crate) fn dropped_variables(policy: &EnvironmentPolicy) -> Vec<String> {
-    let mut dropped: Vec<String> = policy
-        .apply(std::env::vars_os())
-        .dropped
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    dropped.sort();
-    dropped
-}
-
 /// The environment policy, and the names it drops here.
 pub(crate) fn environment_lines(policy: &EnvironmentPolicy) -> Vec<String> {
     let mut out: Vec<String> = policy
@@ -51,7 +38,7 @@ pub(crate) fn environment_lines(policy: &EnvironmentPolicy) -> Vec<String> {
             }
         })
         .collect();
-    let dropped = dropped_variables(policy);
+    let dropped = policy.dropped(std::env::vars_os());
     out.push(format!(
         "  dropped here     {}",
         if dropped.is_empty() {
@@ -80,7 +67,7 @@ pub(crate) fn render(composed: &Composition, json: bool) -> Result<String, Failu
             hidden: &composed.hidden,
             environment: EnvironmentView {
                 policy: &composed.environment_policy,
-                dropped: dropped_variables(&composed.environment_policy),
+                dropped: composed.environment_policy.dropped(std::env::vars_os()),
             },
             warnings,
         });
