@@ -15,6 +15,7 @@ struct Case {
 }
 
 pub(crate) fn bench() -> Result<(), String> {
+    let target = crate::target_dir()?;
     ensure_tools()?;
     run(Command::new(crate::cargo_path()).args([
         "build",
@@ -24,8 +25,8 @@ pub(crate) fn bench() -> Result<(), String> {
         "codex-policy",
     ]))?;
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
-    let bin = root.join("target/release/codex-policy");
-    let work = root.join("target/bench");
+    let bin = target.join("release/codex-policy");
+    let work = target.join("bench");
     let workspace = work.join("workspace");
     let codex_home = work.join("codex-home");
     for dir in [workspace.join(".git"), codex_home.clone()] {
@@ -148,31 +149,31 @@ pub(crate) fn bench() -> Result<(), String> {
     write_section(&doc, "validate", &report)?;
     println!("{report}");
 
-    let report = domain_section(&root)?;
+    let report = domain_section()?;
     write_section(&doc, "domains", &report)?;
     println!("{report}");
 
-    let report = exec_policy_section(&bin, &root, &runs)?;
+    let report = exec_policy_section(&bin, &runs)?;
     write_section(&doc, "execpolicy", &report)?;
     println!("{report}");
 
-    let report = audit_section(&bin, &root, &runs, &ws, &codex_home)?;
+    let report = audit_section(&bin, &runs, &ws, &codex_home)?;
     write_section(&doc, "audit", &report)?;
     println!("{report}");
 
-    let report = connect_section(&bin, &root, &ws, &codex_home)?;
+    let report = connect_section(&bin, &ws, &codex_home)?;
     write_section(&doc, "connect", &report)?;
     println!("{report}");
 
-    let report = session_section(&root)?;
+    let report = session_section()?;
     write_section(&doc, "session", &report)?;
     println!("{report}");
 
-    let report = secrets_section(&bin, &root, &runs, &ws)?;
+    let report = secrets_section(&bin, &runs, &ws)?;
     write_section(&doc, "secrets", &report)?;
     println!("{report}");
 
-    let report = egress_section(&bin, &root, &codex_home)?;
+    let report = egress_section(&bin, &codex_home)?;
     write_section(&doc, "egress", &report)?;
     println!("{report}");
 
@@ -184,6 +185,7 @@ pub(crate) fn bench() -> Result<(), String> {
 
 /// `cargo xtask bench egress` / `bench limited`: one section alone.
 pub(crate) fn section_only(name: &str) -> Result<(), String> {
+    let target = crate::target_dir()?;
     ensure_tools()?;
     run(Command::new(crate::cargo_path()).args([
         "build",
@@ -193,18 +195,18 @@ pub(crate) fn section_only(name: &str) -> Result<(), String> {
         "codex-policy",
     ]))?;
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
-    let bin = root.join("target/release/codex-policy");
-    let codex_home = root.join("target/bench/codex-home");
+    let bin = target.join("release/codex-policy");
+    let codex_home = target.join("bench/codex-home");
     std::fs::create_dir_all(&codex_home).map_err(|e| e.to_string())?;
     let report = match name {
         "limited" => crate::bench_limited::limited_section(&bin, &root, &codex_home)?,
         "secrets" => {
             let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "500".into());
-            let workspace = root.join("target/bench/workspace");
+            let workspace = target.join("bench/workspace");
             std::fs::create_dir_all(workspace.join(".git")).map_err(|e| e.to_string())?;
-            secrets_section(&bin, &root, &runs, &workspace.display().to_string())?
+            secrets_section(&bin, &runs, &workspace.display().to_string())?
         }
-        _ => egress_section(&bin, &root, &codex_home)?,
+        _ => egress_section(&bin, &codex_home)?,
     };
     write_section(&root.join("docs/benchmarks.md"), name, &report)?;
     println!("{report}");
@@ -288,9 +290,10 @@ fn download_server() -> Result<u16, String> {
 /// The egress proxy: a large download through `run` and the proxy (plain
 /// HTTP, a CONNECT tunnel, SOCKS5) against the same download direct, in one
 /// hyperfine run; and the standalone proxy's memory per idle tunnel.
-fn egress_section(bin: &Path, root: &Path, codex_home: &Path) -> Result<String, String> {
+fn egress_section(bin: &Path, codex_home: &Path) -> Result<String, String> {
+    let target = crate::target_dir()?;
     let port = download_server()?;
-    let work = root.join("target/bench/egress");
+    let work = target.join("bench/egress");
     let workspace = work.join("workspace");
     std::fs::create_dir_all(&workspace).map_err(|e| e.to_string())?;
     // The loopback server is reachable only because its IP literal is
@@ -376,7 +379,7 @@ fn egress_section(bin: &Path, root: &Path, codex_home: &Path) -> Result<String, 
             "NOT met"
         }
     );
-    out.push_str(&proxy_latency(root)?);
+    out.push_str(&proxy_latency()?);
     out.push_str(&idle_tunnels(bin, port, &work, codex_home)?);
     Ok(out.trim_end().to_owned())
 }
@@ -415,9 +418,9 @@ pub(crate) fn hyperfine_medians(
 
 /// What the proxy adds to one request and to one tunnel's set-up: criterion
 /// medians of the same exchange direct and through the proxy, one run.
-fn proxy_latency(root: &Path) -> Result<String, String> {
+fn proxy_latency() -> Result<String, String> {
     criterion_bench("codex-network-proxy", "proxy", "5")?;
-    let median = |id: &str| criterion_median(root, &format!("egress/{id}")).map(|ns| ns / 1e3);
+    let median = |id: &str| criterion_median(&format!("egress/{id}")).map(|ns| ns / 1e3);
     let request = (median("request_direct")?, median("request_through_proxy")?);
     let connect = median("connect_direct")?;
     let tunnel = median("connect_tunnel")?;
@@ -574,9 +577,9 @@ fn raise_descriptor_limit() {
 
 /// What an embedder pays per command: `Session` spawn-and-wait of `true`
 /// against `std::process::Command` and bubblewrap, one criterion run.
-fn session_section(root: &Path) -> Result<String, String> {
+fn session_section() -> Result<String, String> {
     criterion_bench("codex-policy", "session", "8")?;
-    let median = |id: &str| criterion_median(root, &format!("session/{id}")).map(|ns| ns / 1e6);
+    let median = |id: &str| criterion_median(&format!("session/{id}")).map(|ns| ns / 1e6);
     let std_true = median("std_command_true")?;
     let quiet = median("session_true_audit_off")?;
     let audited = median("session_true_audit_on")?;
@@ -642,10 +645,10 @@ fn session_section(root: &Path) -> Result<String, String> {
 /// `true` in one hyperfine run.
 fn connect_section(
     bin: &Path,
-    root: &Path,
     workspace: &str,
     codex_home: &Path,
 ) -> Result<String, String> {
+    let target = crate::target_dir()?;
     const CONNECTS: u32 = 200;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -664,7 +667,7 @@ fn connect_section(
         )
     };
     let runs = "30";
-    let json = root.join("target/bench/connect.json");
+    let json = target.join("bench/connect.json");
     let measured = hyperfine(
         &[
             ("bash -c true (bare)", "bash -c true".into()),
@@ -718,14 +721,14 @@ fn connect_section(
 /// adds to `run -- true` (the same command with `--no-audit`, one hyperfine run).
 fn audit_section(
     bin: &Path,
-    root: &Path,
     runs: &str,
     workspace: &str,
     codex_home: &Path,
 ) -> Result<String, String> {
+    let target = crate::target_dir()?;
     criterion_bench("codex-audit", "audit", "8")?;
-    let record = criterion_median(root, "audit/record_1000_events")?;
-    let redact = criterion_median(root, "audit/redact_8_targets")? / 8.0;
+    let record = criterion_median("audit/record_1000_events")?;
+    let redact = criterion_median("audit/redact_8_targets")? / 8.0;
     let per_second = 1_000.0 / (record / 1e9);
     let run_true = |extra: &str| {
         format!(
@@ -733,7 +736,7 @@ fn audit_section(
             bin.display()
         )
     };
-    let json = root.join("target/bench/audit.json");
+    let json = target.join("bench/audit.json");
     let e2e = hyperfine(
         &[
             ("true (bare)", "true".into()),
@@ -789,8 +792,9 @@ fn audit_section(
 /// Secrets: what hiding every default credential store adds to a start (a
 /// home holding all of them against an empty one, one hyperfine run), and
 /// the environment policy on 200 variables (criterion, against cloning them).
-fn secrets_section(bin: &Path, root: &Path, runs: &str, workspace: &str) -> Result<String, String> {
-    let work = root.join("target/bench/secrets");
+fn secrets_section(bin: &Path, runs: &str, workspace: &str) -> Result<String, String> {
+    let target = crate::target_dir()?;
+    let work = target.join("bench/secrets");
     let empty = work.join("home-empty");
     let stores = work.join("home-stores");
     for home in [&empty, &stores] {
@@ -855,7 +859,7 @@ fn secrets_section(bin: &Path, root: &Path, runs: &str, workspace: &str) -> Resu
         &[],
     )?;
     criterion_bench("codex-policy-model", "environment_policy", "5")?;
-    let micros = |id: &str| criterion_median(root, &format!("environment/{id}")).map(|ns| ns / 1e3);
+    let micros = |id: &str| criterion_median(&format!("environment/{id}")).map(|ns| ns / 1e3);
     let default = micros("apply_default_200_variables")?;
     let configured = micros("apply_configured_200_variables")?;
     let clone = micros("clone_200_variables_baseline")?;
@@ -930,8 +934,9 @@ pub(crate) fn criterion_bench(package: &str, bench: &str, seconds: &str) -> Resu
 }
 
 /// Median of a criterion benchmark, in nanoseconds.
-pub(crate) fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
-    let path = root.join(format!("target/criterion/{id}/new/estimates.json"));
+pub(crate) fn criterion_median(id: &str) -> Result<f64, String> {
+    let target = crate::target_dir()?;
+    let path = target.join(format!("criterion/{id}/new/estimates.json"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -941,17 +946,18 @@ pub(crate) fn criterion_median(root: &Path, id: &str) -> Result<f64, String> {
 }
 
 /// The exec policy: criterion on the shared workload, and `check` end to end.
-fn exec_policy_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
+fn exec_policy_section(bin: &Path, runs: &str) -> Result<String, String> {
+    let target = crate::target_dir()?;
     // Codex's engine, measured on this machine on the same workload.
     const CODEX_LOAD_MS: f64 = 10.8;
     const CODEX_CHECK_NS: f64 = 160.0;
     criterion_bench("codex-execpolicy", "execpolicy", "8")?;
-    let load = criterion_median(root, "execpolicy_load_1000_prefix_rules")? / 1e6;
-    let default = criterion_median(root, "execpolicy_default_policy_ready")? / 1e6;
-    let decide = criterion_median(root, "execpolicy/decide_plain_argv")? / 1_000.0;
-    let explain = criterion_median(root, "execpolicy/check_plain_argv_with_explanation")? / 1_000.0;
-    let wrapped = criterion_median(root, "execpolicy/decide_bash_lc_wrapped")? / 1_000.0;
-    let json = root.join("target/bench/check.json");
+    let load = criterion_median("execpolicy_load_1000_prefix_rules")? / 1e6;
+    let default = criterion_median("execpolicy_default_policy_ready")? / 1e6;
+    let decide = criterion_median("execpolicy/decide_plain_argv")? / 1_000.0;
+    let explain = criterion_median("execpolicy/check_plain_argv_with_explanation")? / 1_000.0;
+    let wrapped = criterion_median("execpolicy/decide_bash_lc_wrapped")? / 1_000.0;
+    let json = target.join("bench/check.json");
     let check = format!("{} check -- git status", bin.display());
     let e2e = hyperfine(
         &[
@@ -1047,6 +1053,7 @@ fn hyperfine(
 
 /// `validate` of a realistic production pair plus managed requirements.
 fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
+    let target = crate::target_dir()?;
     let case = root.join("policy-model/tests/corpus/valid-production-with-requirements");
     let arg = |name: &str| case.join(name).display().to_string();
     let validate = format!(
@@ -1056,7 +1063,7 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
         arg("harness.policy.json"),
         arg("requirements.toml")
     );
-    let json = root.join("target/bench/validate.json");
+    let json = target.join("bench/validate.json");
     let results = hyperfine(
         &[
             ("true (bare)", "true".into()),
@@ -1094,9 +1101,9 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
 }
 
 /// The criterion domain-matching benchmark, read from criterion's estimates.
-fn domain_section(root: &Path) -> Result<String, String> {
+fn domain_section() -> Result<String, String> {
     criterion_bench("codex-policy-model", "domain_matching", "5")?;
-    let estimate = |id: &str| criterion_median(root, id);
+    let estimate = |id: &str| criterion_median(id);
     // Each iteration handles 1,000 names.
     let per_second = |ns: f64| 1_000.0 / (ns / 1e9);
     let lookup = estimate("domain_matching/lookup_normalized_10k_patterns")?;

@@ -162,14 +162,14 @@ pub(crate) fn limited_section(
          direct | {ratio:.2}× | {} |",
         if ratio >= 0.7 { "met" } else { "NOT met" }
     );
-    out.push_str(&inspection_latency(root)?);
+    out.push_str(&inspection_latency()?);
     Ok(out.trim_end().to_owned())
 }
 
 /// Criterion medians of one HTTPS `GET` direct and inspected, one run.
-fn inspection_latency(root: &Path) -> Result<String, String> {
+fn inspection_latency() -> Result<String, String> {
     criterion_bench("codex-network-proxy", "proxy", "5")?;
-    let median = |id: &str| criterion_median(root, &format!("limited/{id}")).map(|ns| ns / 1e3);
+    let median = |id: &str| criterion_median(&format!("limited/{id}")).map(|ns| ns / 1e3);
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -58,6 +58,11 @@ const EXAMPLE: &[&str] = &[
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Every task works from the workspace root, wherever it was started.
+    if let Err(e) = std::env::set_current_dir(workspace_root()) {
+        eprintln!("xtask: cannot enter the workspace root: {e}");
+        return ExitCode::FAILURE;
+    }
     match args
         .iter()
         .map(String::as_str)
@@ -86,6 +91,31 @@ fn report(result: Result<(), String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The workspace root: the directory above this crate's.
+fn workspace_root() -> std::path::PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// Where cargo puts what it builds, as cargo itself says
+/// (`CARGO_TARGET_DIR`, `build.target-dir` or `target/`).
+fn target_dir() -> Result<std::path::PathBuf, String> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err("cargo metadata failed".into());
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| format!("cargo metadata's output: {e}"))?;
+    metadata["target_directory"]
+        .as_str()
+        .map(std::path::PathBuf::from)
+        .ok_or_else(|| "cargo metadata names no target directory".into())
 }
 
 fn cargo_path() -> std::ffi::OsString {

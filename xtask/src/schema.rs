@@ -23,11 +23,12 @@ pub(crate) fn schema(check: bool) -> Result<(), String> {
     if !status.success() {
         return Err("building codex-policy failed".into());
     }
+    let binary = crate::target_dir()?.join("debug/codex-policy");
     let dir = Path::new("docs/schemas");
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut stale = Vec::new();
     for name in NAMES {
-        let output = Command::new("target/debug/codex-policy")
+        let output = Command::new(&binary)
             .args(["schema", name])
             .output()
             .map_err(|e| format!("codex-policy schema {name}: {e}"))?;
