@@ -37,7 +37,7 @@
 
 mod approval;
 mod compose;
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 mod doctor;
 mod egress;
 mod elevation;
@@ -59,7 +59,7 @@ pub use compose::{
     Composition, MANAGED_REQUIREMENTS, RuntimeFiles, default_hidden_paths, loosening,
     validate_files,
 };
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub use doctor::{HostReport, ProfileVerdict};
 pub use egress::StandaloneProxy;
 pub use elevation::elevation_project;

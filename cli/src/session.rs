@@ -14,9 +14,7 @@ use std::time::Instant;
 use codex_audit::{AuditDecision, Operation};
 use codex_policy_model::ApprovalPolicy;
 use codex_policy_model::effective::EgressRules;
-use codex_policy_model::{
-    CommandWritable, EgressListeners, EgressPorts, EnforcementReport, ProtectionStatus,
-};
+use codex_policy_model::{CommandWritable, EgressListeners, EnforcementReport, ProtectionStatus};
 use codex_profiles::{
     ActiveElevation, GrantStatus, ProfileChoice, ProfileResolver, ResolvedProfile, SecurityProfile,
 };
@@ -28,7 +26,7 @@ use crate::environment::Environment;
 use crate::error::{ConfigurationError, Error};
 #[cfg(feature = "exec-policy")]
 use crate::gate::{Check, ExecGate, ExecRules, GateContext, decide};
-use crate::native::{LinuxSandbox, PreparedSandbox};
+use crate::native::{Backend, PreparedBackend};
 use crate::notice::{Notice, Notices};
 use crate::trail::{AuditDestination, AuditTrail, TrailOptions, audit_target};
 use crate::{SandboxPolicy, exit_code};
@@ -297,24 +295,23 @@ impl SessionBuilder {
             None => None,
         };
         let sandbox = if self.best_effort {
-            LinuxSandbox::best_effort()
+            Backend::best_effort()
         } else {
-            LinuxSandbox::new()
+            Backend::new()
         }
         .protect_paths(protected.clone())
         .hide_paths(core.composition.hidden.iter().map(Path::to_path_buf))
         .allow_unix_sockets(core.composition.effective.unix_sockets.iter().cloned());
         let sandbox = match &core.egress {
-            Some(_) => sandbox.filtered_network(EgressPorts::default()),
+            Some(_) => sandbox.filtered_network(crate::native::egress_ports()),
             None => sandbox,
         };
         let sandbox = match &inspection {
             Some(inspection) => sandbox.ca_bundle(inspection.bundle().as_bytes()),
             None => sandbox,
         };
-        let prepared = sandbox
-            .plan(&policy, &core.composition.cwd, tmpdir.as_deref())
-            .and_then(|plan| sandbox.prepare(plan));
+        let prepared =
+            crate::native::prepare(&sandbox, &policy, &core.composition.cwd, tmpdir.as_deref());
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -726,7 +723,7 @@ pub struct Session {
     /// What the sandbox enforces: the composed policy, network closed when
     /// the rules filter it.
     policy: SandboxPolicy,
-    sandbox: Arc<PreparedSandbox>,
+    sandbox: Arc<PreparedBackend>,
     /// The `sandbox_start` reason of every command.
     start_reason: String,
     launcher_environment: bool,
@@ -743,7 +740,7 @@ pub struct Session {
 struct RerunSandbox {
     protected: Vec<PathBuf>,
     best_effort: bool,
-    prepared: std::sync::OnceLock<Arc<PreparedSandbox>>,
+    prepared: std::sync::OnceLock<Arc<PreparedBackend>>,
 }
 
 /// The existing `.codex-profile` of each directory `config.toml` marks
@@ -850,6 +847,16 @@ impl Session {
         self.sandbox.report()
     }
 
+    /// The Seatbelt profile every command runs under and the exact
+    /// `sandbox-exec` command line for `command`; `None` under full access.
+    #[cfg(target_os = "macos")]
+    pub fn seatbelt_plan(&self, command: &[OsString]) -> Option<crate::SeatbeltPlan> {
+        self.sandbox.profile().map(|profile| crate::SeatbeltPlan {
+            profile: profile.clone(),
+            argv: profile.sandbox_exec_argv(command),
+        })
+    }
+
     /// The audit log, when events are written.
     pub fn audit_log(&self) -> Option<PathBuf> {
         self.core.trail().path().map(Path::to_path_buf)
@@ -869,37 +876,42 @@ impl Session {
     }
 
     /// The sandbox of an approved `on-failure` rerun.
-    fn unsandboxed(&self) -> Result<Arc<PreparedSandbox>, Error> {
+    fn unsandboxed(&self) -> Result<Arc<PreparedBackend>, Error> {
         let rerun = &self.rerun;
         if let Some(prepared) = rerun.prepared.get() {
             return Ok(Arc::clone(prepared));
         }
         let sandbox = if rerun.best_effort {
-            LinuxSandbox::best_effort()
+            Backend::best_effort()
         } else {
-            LinuxSandbox::new()
+            Backend::new()
         }
         .protect_paths(rerun.protected.clone());
-        let prepared = sandbox
-            .plan(
-                &SandboxPolicy::DangerFullAccess,
-                &self.core.composition.cwd,
-                self.core.tmpdir.as_deref(),
-            )
-            .and_then(|plan| sandbox.prepare(plan))
-            .map_err(Error::Unenforceable)?;
+        let prepared = crate::native::prepare(
+            &sandbox,
+            &SandboxPolicy::DangerFullAccess,
+            &self.core.composition.cwd,
+            self.core.tmpdir.as_deref(),
+        )
+        .map_err(Error::Unenforceable)?;
         Ok(Arc::clone(
             rerun.prepared.get_or_init(|| Arc::new(prepared)),
         ))
     }
 
     /// Hands a started command's listeners to the session's proxy. A
-    /// filtered sandbox always hands some: their absence is an error.
+    /// filtered sandbox hands some at every start (Linux: a network
+    /// namespace each) or at its first (macOS: the session's listeners on
+    /// the host's loopback); otherwise their absence is an error.
     fn serve_egress(&self, listeners: Option<EgressListeners>) -> Result<(), Error> {
         match (&self.proxy, listeners) {
             (Some(proxy), Some(listeners)) => proxy.serve(&self.core, listeners),
             (None, None) => Ok(()),
-            (Some(_), None) if self.sandbox.egress_ports().is_none() => Ok(()),
+            (Some(_), None)
+                if self.sandbox.egress_ports().is_none() || !crate::native::LISTENERS_PER_START =>
+            {
+                Ok(())
+            }
             _ => Err(Error::Io {
                 what: "handing the command's network to the egress proxy",
                 source: io::Error::other("the sandbox and the session disagree on the network"),
@@ -1176,11 +1188,11 @@ impl SessionCommand<'_> {
         program: &OsStr,
         args: &[OsString],
         dir: &Path,
-        sandbox: &PreparedSandbox,
+        sandbox: &PreparedBackend,
     ) -> std::process::Command {
         let session = self.session;
-        let mut command = std::process::Command::new(program);
-        command.args(args).current_dir(dir);
+        let mut command = sandbox.command(program, args);
+        command.current_dir(dir);
         // The caller's variables (none after `env_clear`) as the environment
         // policy lets them through; what the session and the caller set
         // below always arrives.
@@ -1204,8 +1216,7 @@ impl SessionCommand<'_> {
             }
             // Limited mode: HTTPS goes through the proxy's inspection, whose
             // authority the command must trust: the bundle in its sandbox.
-            if sandbox.has_ca_bundle() {
-                let bundle = std::path::Path::new(crate::native::CA_BUNDLE_PATH);
+            if let Some(bundle) = sandbox.ca_bundle_path() {
                 for (key, value) in codex_network_proxy::trust_environment(bundle) {
                     command.env(key, value);
                 }

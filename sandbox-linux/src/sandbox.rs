@@ -1180,6 +1180,23 @@ impl PreparedSandbox {
             .is_some_and(|d| d.ca_bundle.is_some())
     }
 
+    /// Where each command finds the certificates of
+    /// [`LinuxSandbox::ca_bundle`]: [`CA_BUNDLE_PATH`] when
+    /// [`has_ca_bundle`](Self::has_ca_bundle).
+    pub fn ca_bundle_path(&self) -> Option<&Path> {
+        self.has_ca_bundle().then(|| Path::new(CA_BUNDLE_PATH))
+    }
+
+    /// The `std` command for `program` and `args`, to be given to
+    /// [`spawn`](Self::spawn) or [`supervise`](Self::supervise) (any
+    /// `Command` will do here; the method exists so that a caller writes
+    /// the same code for every backend, some of which wrap the program).
+    pub fn command(&self, program: &OsStr, args: &[OsString]) -> Command {
+        let mut command = Command::new(program);
+        command.args(args);
+        command
+    }
+
     /// Starts `command` in the sandbox and returns it with the report of what
     /// was applied to it.
     ///

@@ -1,24 +1,58 @@
-//! The macOS launcher: the shared profile, started through `sandbox-exec`.
-//! Every decision is made in the platform-independent code; this file only
-//! spawns.
+//! Starting commands under a profile: [`MacSandbox`] collects what every
+//! command of a session shares, [`MacSandbox::prepare`] makes the profile
+//! once, and [`PreparedMacSandbox`] starts each command through
+//! `/usr/bin/sandbox-exec`.
+//!
+//! Every line of it is ordinary Rust that compiles and runs on every OS:
+//! what is macOS-specific is only that `/usr/bin/sandbox-exec` exists there.
+//! Elsewhere each start is refused
+//! ([`SandboxExecMissing`](MacSandboxError::SandboxExecMissing)), never run
+//! unconfined.
 
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use codex_policy_model::{
-    EnforcementReport, Protection, ProtectionReport, ProtectionStatus, Sandbox, SandboxPolicy,
-    SandboxedChild,
+    EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,
+    ProtectionStatus, Sandbox, SandboxPolicy, SandboxedChild,
 };
 
-use crate::{SeatbeltError, SeatbeltNetwork, SeatbeltProfile, UnixSockets};
+use crate::{SANDBOX_EXEC, SeatbeltError, SeatbeltNetwork, SeatbeltProfile, UnixSockets};
 
-/// Runs commands under a Seatbelt profile made for each start.
+/// What every command of a session runs under on macOS: the policy's
+/// profile plus the caller's hidden and protected paths, unix sockets,
+/// egress proxy and trust bundle. [`prepare`](Self::prepare) checks it all
+/// and makes the profile.
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{MacSandbox, MacSandboxError};
+///
+/// let project = tempfile::tempdir()?;
+/// let prepared = MacSandbox::new()
+///     .hide_paths([project.path().join(".env")])
+///     .prepare(&SandboxPolicy::workspace_write(false), project.path(), None)?;
+/// let mut command = prepared.command("make".as_ref(), &["test".into()]);
+/// assert_eq!(command.get_program(), "/usr/bin/sandbox-exec");
+/// # if cfg!(not(target_os = "macos")) {
+/// // Only macOS has sandbox-exec: elsewhere nothing starts, unconfined or not.
+/// assert!(matches!(prepared.spawn(&mut command), Err(MacSandboxError::SandboxExecMissing)));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
+#[must_use = "a sandbox does nothing until prepared"]
 pub struct MacSandbox {
-    network: Option<SeatbeltNetwork>,
-    unix_sockets: UnixSockets,
-    hidden: Vec<PathBuf>,
     protected: Vec<PathBuf>,
+    hidden: Vec<PathBuf>,
+    unix_sockets: UnixSockets,
+    egress: Option<EgressPorts>,
+    ca_bundle: Option<Arc<[u8]>>,
 }
 
 /// Why a command was not started.
@@ -28,86 +62,491 @@ pub enum MacSandboxError {
     /// The profile could not be made.
     #[error(transparent)]
     Profile(SeatbeltError),
+    /// `/usr/bin/sandbox-exec` is not there (this is not macOS, or the system
+    /// lacks it): nothing is started, since nothing could confine it.
+    #[error("{SANDBOX_EXEC} is missing: commands cannot be confined by Seatbelt here")]
+    SandboxExecMissing,
+    /// The command was not made by [`PreparedMacSandbox::command`], so it
+    /// would not run under the profile: refused rather than started bare.
+    #[error("the command does not start {SANDBOX_EXEC}: make it with PreparedMacSandbox::command")]
+    NotWrapped,
+    /// The program could not be found or is not executable (looked up as
+    /// `sandbox-exec` will: in the command's `$PATH`).
+    #[error("cannot execute {}: {source}", program.display())]
+    Exec {
+        /// The program as given.
+        program: PathBuf,
+        /// What the lookup found.
+        #[source]
+        source: io::Error,
+    },
+    /// The egress proxy's listeners could not be opened on loopback.
+    #[error("opening the egress proxy's listeners on 127.0.0.1: {0}")]
+    EgressListeners(#[source] io::Error),
+    /// The trust bundle could not be written.
+    #[error("writing the certificates the command trusts: {0}")]
+    CaBundle(#[source] io::Error),
     /// `sandbox-exec` (or, for full access, the command) did not start.
     #[error("starting the command: {0}")]
-    Spawn(#[from] std::io::Error),
+    Spawn(#[from] io::Error),
+}
+
+impl MacSandboxError {
+    /// The exit status of the contract: 127 not found, 126 not executable,
+    /// 125 for everything codex-policy itself could not do.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Self::Exec { source, .. } if source.kind() == io::ErrorKind::NotFound => 127,
+            Self::Exec { .. } => 126,
+            _ => 125,
+        }
+    }
+
+    /// Whether the host lacks what the policy needs (rather than a failure
+    /// of this start).
+    pub fn lacks_protection(&self) -> bool {
+        matches!(self, Self::SandboxExecMissing)
+    }
 }
 
 impl MacSandbox {
-    /// A sandbox with the builder's defaults.
+    /// A sandbox with nothing added to the policy's profile.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// See [`crate::SeatbeltBuilder::network`].
-    pub fn network(mut self, network: SeatbeltNetwork) -> Self {
-        self.network = Some(network);
+    /// The same as [`new`](Self::new): Seatbelt applies a whole profile or
+    /// none, so there is nothing to leave out on a best-effort basis. Kept so
+    /// that callers choose a mode on every backend alike.
+    pub fn best_effort() -> Self {
+        Self::default()
+    }
+
+    /// See [`SeatbeltBuilder::protected_paths`](crate::SeatbeltBuilder::protected_paths).
+    pub fn protect_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        self.protected.extend(paths);
         self
     }
 
-    /// See [`crate::SeatbeltBuilder::unix_sockets`].
-    pub fn unix_sockets(mut self, sockets: UnixSockets) -> Self {
-        self.unix_sockets = sockets;
-        self
-    }
-
-    /// See [`crate::SeatbeltBuilder::hidden_paths`].
+    /// See [`SeatbeltBuilder::hidden_paths`](crate::SeatbeltBuilder::hidden_paths).
     pub fn hide_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
         self.hidden.extend(paths);
         self
     }
 
-    /// See [`crate::SeatbeltBuilder::protected_paths`].
-    pub fn protect_paths(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
-        self.protected.extend(paths);
+    /// Path-named unix sockets the command may reach, at or beneath each
+    /// path (adds to earlier ones).
+    pub fn allow_unix_sockets(mut self, paths: impl IntoIterator<Item = PathBuf>) -> Self {
+        let mut allowed = match std::mem::take(&mut self.unix_sockets) {
+            UnixSockets::Allow(paths) => paths,
+            UnixSockets::AllowAll => {
+                self.unix_sockets = UnixSockets::AllowAll;
+                return self;
+            }
+            _ => Vec::new(),
+        };
+        allowed.extend(paths);
+        if !allowed.is_empty() {
+            self.unix_sockets = UnixSockets::Allow(allowed);
+        }
         self
+    }
+
+    /// See [`SeatbeltBuilder::unix_sockets`](crate::SeatbeltBuilder::unix_sockets).
+    pub fn unix_sockets(mut self, sockets: UnixSockets) -> Self {
+        self.unix_sockets = sockets;
+        self
+    }
+
+    /// The network goes only to the egress proxy: [`prepare`](Self::prepare)
+    /// opens its two listeners on this host's loopback at `ports` (0: any
+    /// free port; [`PreparedMacSandbox::egress_ports`] says which), the
+    /// profile lets the command reach those two ports and nothing else, and
+    /// the first start hands the listeners out for the caller's proxy to
+    /// serve. Unlike the Linux sandbox's, they are on the host's loopback:
+    /// other local processes can reach the proxy too, and get only what the
+    /// proxy allows. Ignored when the policy has full network access.
+    pub fn filtered_network(mut self, ports: EgressPorts) -> Self {
+        self.egress = Some(ports);
+        self
+    }
+
+    /// Certificates (PEM) the command is to trust: written by
+    /// [`prepare`](Self::prepare) to a file of a fresh private directory that
+    /// the profile keeps read-only ([`PreparedMacSandbox::ca_bundle_path`]).
+    pub fn ca_bundle(mut self, pem: impl Into<Arc<[u8]>>) -> Self {
+        self.ca_bundle = Some(pem.into());
+        self
+    }
+
+    /// Makes the profile for `policy` and commands started in `cwd` (with
+    /// `tmpdir` as their `$TMPDIR`): checks every path, opens the egress
+    /// listeners and writes the trust bundle. A `danger-full-access` policy
+    /// makes no profile: its commands run unconfined, and the report says so.
+    pub fn prepare(
+        &self,
+        policy: &SandboxPolicy,
+        cwd: &Path,
+        tmpdir: Option<&OsStr>,
+    ) -> Result<PreparedMacSandbox, MacSandboxError> {
+        let cwd = std::path::absolute(cwd)?;
+        let filtered = self.egress.filter(|_| {
+            !policy.has_network_access()
+                || policy.network_mode() == codex_policy_model::NetworkMode::Limited
+        });
+        let listeners = match filtered {
+            Some(ports) if !policy.has_full_disk_write_access() => {
+                Some(open_listeners(ports).map_err(MacSandboxError::EgressListeners)?)
+            }
+            _ => None,
+        };
+        let bundle = match &self.ca_bundle {
+            Some(pem) if !policy.has_full_disk_write_access() => {
+                Some(TrustBundle::write(pem).map_err(MacSandboxError::CaBundle)?)
+            }
+            _ => None,
+        };
+        let mut builder = SeatbeltProfile::builder(policy, &cwd)
+            .tmpdir(tmpdir)
+            .unix_sockets(self.unix_sockets.clone())
+            .hidden_paths(self.hidden.iter().cloned())
+            .protected_paths(self.protected.iter().cloned())
+            .protected_paths(bundle.iter().map(|b| b.file.clone()));
+        let ports = listeners.as_ref().map(|(_, ports)| *ports);
+        if let Some(ports) = ports {
+            builder = builder.network(SeatbeltNetwork::Proxy {
+                http: ports.http,
+                socks: ports.socks,
+            });
+        }
+        let profile = match builder.build() {
+            Ok(profile) => Some(profile),
+            Err(SeatbeltError::FullAccess) => None,
+            Err(e) => return Err(MacSandboxError::Profile(e)),
+        };
+        let report = match &profile {
+            Some(profile) => profile.report(),
+            None => unconfined_report(),
+        };
+        Ok(PreparedMacSandbox {
+            network_disabled: profile.is_some() && !policy.has_network_access() && ports.is_none(),
+            profile,
+            report,
+            cwd,
+            egress: listeners.map(|(listeners, ports)| (ports, Mutex::new(Some(listeners)))),
+            bundle,
+        })
+    }
+}
+
+/// The report of a command run without a profile.
+fn unconfined_report() -> EnforcementReport {
+    let protections = Protection::ALL
+        .into_iter()
+        .map(|p| ProtectionReport::new(p, false, ProtectionStatus::NotNeeded))
+        .collect();
+    EnforcementReport::new(protections, vec!["no sandbox".to_owned()])
+}
+
+fn open_listeners(ports: EgressPorts) -> io::Result<(EgressListeners, EgressPorts)> {
+    let http = TcpListener::bind((Ipv4Addr::LOCALHOST, ports.http))?;
+    let socks = TcpListener::bind((Ipv4Addr::LOCALHOST, ports.socks))?;
+    let bound = EgressPorts {
+        http: http.local_addr()?.port(),
+        socks: socks.local_addr()?.port(),
+    };
+    Ok((EgressListeners { http, socks }, bound))
+}
+
+/// The trust bundle's file, in a private directory removed with it.
+#[derive(Debug)]
+struct TrustBundle {
+    _dir: tempfile::TempDir,
+    file: PathBuf,
+}
+
+impl TrustBundle {
+    fn write(pem: &[u8]) -> io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("codex-policy-ca-")
+            .tempdir()?;
+        let file = dir.path().join("ca-bundle.pem");
+        std::fs::write(&file, pem)?;
+        // Readable by the command; nobody else's business but harmless.
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o444))?;
+        Ok(Self { _dir: dir, file })
+    }
+}
+
+/// A profile made once, starting every command of a session.
+///
+/// [`command`](Self::command) makes the `std` command (program, arguments
+/// after `sandbox-exec`'s own); the caller sets its directory, environment
+/// and streams; [`spawn`](Self::spawn) or [`supervise`](Self::supervise)
+/// starts it. Safe from any thread.
+#[derive(Debug)]
+pub struct PreparedMacSandbox {
+    /// `None`: full access, commands run unconfined.
+    profile: Option<SeatbeltProfile>,
+    report: EnforcementReport,
+    cwd: PathBuf,
+    network_disabled: bool,
+    /// The egress listeners' ports, and the listeners until the first start
+    /// takes them.
+    egress: Option<(EgressPorts, Mutex<Option<EgressListeners>>)>,
+    bundle: Option<TrustBundle>,
+}
+
+impl PreparedMacSandbox {
+    /// What every start enforces, and what Seatbelt does not.
+    pub fn report(&self) -> &EnforcementReport {
+        &self.report
+    }
+
+    /// The profile (`None` under full access).
+    pub fn profile(&self) -> Option<&SeatbeltProfile> {
+        self.profile.as_ref()
+    }
+
+    /// Where a command without a directory of its own runs.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// Whether the network is closed to the commands.
+    pub fn network_disabled(&self) -> bool {
+        self.network_disabled
+    }
+
+    /// The egress proxy's listening ports on loopback, for a filtered
+    /// network.
+    pub fn egress_ports(&self) -> Option<EgressPorts> {
+        self.egress.as_ref().map(|(ports, _)| *ports)
+    }
+
+    /// Whether the commands are given a trust bundle.
+    pub fn has_ca_bundle(&self) -> bool {
+        self.bundle.is_some()
+    }
+
+    /// The trust bundle's file, read-only to the commands.
+    pub fn ca_bundle_path(&self) -> Option<&Path> {
+        self.bundle.as_ref().map(|b| b.file.as_path())
+    }
+
+    /// The command that runs `program` with `args` under the profile:
+    /// `/usr/bin/sandbox-exec -p PROFILE -D NAME=VALUE … -- program args…`
+    /// (under full access, `program` itself). Set its directory,
+    /// environment and streams, then start it with [`spawn`](Self::spawn).
+    pub fn command(&self, program: &OsStr, args: &[OsString]) -> Command {
+        match &self.profile {
+            Some(profile) => {
+                let mut command = vec![program.to_os_string()];
+                command.extend(args.iter().cloned());
+                let argv = profile.sandbox_exec_argv(&command);
+                let mut wrapped = Command::new(&argv[0]);
+                wrapped.args(&argv[1..]);
+                wrapped
+            }
+            None => {
+                let mut bare = Command::new(program);
+                bare.args(args);
+                bare
+            }
+        }
+    }
+
+    /// Starts a command made by [`command`](Self::command). The first start
+    /// of a filtered network hands out the egress listeners
+    /// ([`SandboxedChild::egress_listeners`]); later ones share them.
+    /// Killing the child ends `sandbox-exec`'s command, not necessarily its
+    /// descendants (Seatbelt has no process containment).
+    pub fn spawn(&self, command: &mut Command) -> Result<SandboxedChild, MacSandboxError> {
+        let child = self.start(command)?;
+        Ok(SandboxedChild {
+            child,
+            report: self.report.clone(),
+            egress_listeners: self.take_listeners(),
+        })
+    }
+
+    /// [`spawn`](Self::spawn) for a caller that only waits: the same start,
+    /// for the same interface as the Linux sandbox's.
+    pub fn supervise(&self, command: &mut Command) -> Result<MacSupervised, MacSandboxError> {
+        Ok(MacSupervised {
+            child: self.start(command)?,
+            egress: self.take_listeners(),
+        })
+    }
+
+    fn take_listeners(&self) -> Option<EgressListeners> {
+        self.egress
+            .as_ref()
+            .and_then(|(_, slot)| slot.lock().unwrap_or_else(PoisonError::into_inner).take())
+    }
+
+    fn start(&self, command: &mut Command) -> Result<Child, MacSandboxError> {
+        if command.get_current_dir().is_none() {
+            command.current_dir(&self.cwd);
+        }
+        let dir = command
+            .get_current_dir()
+            .map_or_else(|| self.cwd.clone(), Path::to_path_buf);
+        let program = match &self.profile {
+            None => command.get_program().to_os_string(),
+            Some(_) => {
+                if command.get_program() != OsStr::new(SANDBOX_EXEC) {
+                    return Err(MacSandboxError::NotWrapped);
+                }
+                if !Path::new(SANDBOX_EXEC).is_file() {
+                    return Err(MacSandboxError::SandboxExecMissing);
+                }
+                // The program follows `--`, the first one (values of -p
+                // and -D come before it, and may hold anything).
+                let mut args = command.get_args();
+                let mut program = None;
+                while let Some(arg) = args.next() {
+                    match arg.as_encoded_bytes() {
+                        b"-p" | b"-D" => {
+                            args.next();
+                        }
+                        b"--" => {
+                            program = args.next().map(OsStr::to_os_string);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                program.ok_or(MacSandboxError::NotWrapped)?
+            }
+        };
+        let path = command
+            .get_envs()
+            .find(|(key, _)| *key == "PATH")
+            .map_or_else(
+                || std::env::var_os("PATH"),
+                |(_, v)| v.map(OsStr::to_os_string),
+            );
+        check_program(Path::new(&program), path.as_deref(), &dir)?;
+        Ok(command.spawn()?)
+    }
+}
+
+/// Looks `program` up as `execvp` will (in `path` unless it names a
+/// directory), so that a missing or non-executable program is 127 or 126 of
+/// the contract rather than whatever status `sandbox-exec` gives.
+pub(crate) fn check_program(
+    program: &Path,
+    path: Option<&OsStr>,
+    dir: &Path,
+) -> Result<(), MacSandboxError> {
+    let exec_error = |kind: io::ErrorKind, why: &str| MacSandboxError::Exec {
+        program: program.to_path_buf(),
+        source: io::Error::new(kind, why.to_owned()),
+    };
+    let executable = |candidate: &Path| {
+        std::fs::metadata(candidate)
+            .map(|meta| (meta.is_file(), meta.permissions().mode() & 0o111 != 0))
+    };
+    if program.as_os_str().is_empty() {
+        return Err(exec_error(io::ErrorKind::NotFound, "empty program name"));
+    }
+    if program.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return match executable(&dir.join(program)) {
+            Ok((true, true)) => Ok(()),
+            Ok(_) => Err(exec_error(
+                io::ErrorKind::PermissionDenied,
+                "not an executable file",
+            )),
+            Err(e) => Err(MacSandboxError::Exec {
+                program: program.to_path_buf(),
+                source: e,
+            }),
+        };
+    }
+    let mut found_not_executable = false;
+    for entry in std::env::split_paths(path.unwrap_or(OsStr::new("/usr/bin:/bin"))) {
+        let entry = if entry.as_os_str().is_empty() {
+            dir.to_path_buf()
+        } else {
+            dir.join(entry)
+        };
+        match executable(&entry.join(program)) {
+            Ok((true, true)) => return Ok(()),
+            Ok((true, false)) => found_not_executable = true,
+            _ => {}
+        }
+    }
+    Err(if found_not_executable {
+        exec_error(io::ErrorKind::PermissionDenied, "not executable")
+    } else {
+        exec_error(io::ErrorKind::NotFound, "not found in $PATH")
+    })
+}
+
+/// A command started by [`PreparedMacSandbox::supervise`].
+#[derive(Debug)]
+pub struct MacSupervised {
+    child: Child,
+    egress: Option<EgressListeners>,
+}
+
+impl MacSupervised {
+    /// The egress listeners, for the caller's proxy: `Some` once, on the
+    /// first start of a filtered network.
+    pub fn take_egress_listeners(&mut self) -> Option<EgressListeners> {
+        self.egress.take()
+    }
+
+    /// The process id of `sandbox-exec`, which became the command.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the command.
+    pub fn wait(mut self) -> io::Result<ExitStatus> {
+        self.child.wait()
     }
 }
 
 impl Sandbox for MacSandbox {
     type Error = MacSandboxError;
 
+    /// Prepares and starts `command` in one call. Its program, arguments,
+    /// directory and environment carry over; `std` cannot read back its
+    /// stream settings, so the child inherits the caller's: for pipes, use
+    /// [`PreparedMacSandbox::command`].
     fn spawn(
         &self,
         policy: &SandboxPolicy,
         cwd: &Path,
         command: &mut Command,
     ) -> Result<SandboxedChild, Self::Error> {
-        let mut builder = SeatbeltProfile::builder(policy, cwd)
-            .tmpdir(std::env::var_os("TMPDIR").as_deref())
-            .unix_sockets(self.unix_sockets.clone())
-            .hidden_paths(self.hidden.iter().cloned())
-            .protected_paths(self.protected.iter().cloned());
-        if let Some(network) = self.network {
-            builder = builder.network(network);
+        let tmpdir = command
+            .get_envs()
+            .find(|(key, _)| *key == "TMPDIR")
+            .map_or_else(
+                || std::env::var_os("TMPDIR"),
+                |(_, v)| v.map(OsStr::to_os_string),
+            );
+        let prepared = self.prepare(policy, cwd, tmpdir.as_deref())?;
+        let args: Vec<OsString> = command.get_args().map(OsStr::to_os_string).collect();
+        let mut wrapped = prepared.command(command.get_program(), &args);
+        if let Some(dir) = command.get_current_dir() {
+            wrapped.current_dir(dir);
         }
-        match builder.build() {
-            Ok(profile) => {
-                let mut wrapped = profile.command(command);
-                if command.get_current_dir().is_none() {
-                    wrapped.current_dir(cwd);
-                }
-                Ok(SandboxedChild {
-                    child: wrapped.spawn()?,
-                    report: profile.report(),
-                    egress_listeners: None,
-                })
-            }
-            Err(SeatbeltError::FullAccess) => {
-                if command.get_current_dir().is_none() {
-                    command.current_dir(cwd);
-                }
-                let protections = Protection::ALL
-                    .into_iter()
-                    .map(|p| ProtectionReport::new(p, false, ProtectionStatus::NotNeeded))
-                    .collect();
-                Ok(SandboxedChild {
-                    child: command.spawn()?,
-                    report: EnforcementReport::new(protections, vec!["no sandbox".to_owned()]),
-                    egress_listeners: None,
-                })
-            }
-            Err(e) => Err(MacSandboxError::Profile(e)),
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => wrapped.env(key, value),
+                None => wrapped.env_remove(key),
+            };
         }
+        prepared.spawn(&mut wrapped)
+    }
+}
+
+impl From<SeatbeltError> for MacSandboxError {
+    fn from(e: SeatbeltError) -> Self {
+        Self::Profile(e)
     }
 }

@@ -63,10 +63,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! On macOS, `MacSandbox` implements the
-//! [`Sandbox`](codex_policy_model::Sandbox) trait with it: build the profile,
-//! start `sandbox-exec` ([`SeatbeltProfile::command`]). It decides nothing of
-//! its own.
+//! [`MacSandbox`] starts commands with it: [`MacSandbox::prepare`] makes the
+//! profile once per session, [`PreparedMacSandbox::command`] wraps each
+//! command in `sandbox-exec`, and [`PreparedMacSandbox::spawn`] starts it
+//! (`MacSandbox` also implements the [`Sandbox`](codex_policy_model::Sandbox)
+//! trait). That code, too, compiles and runs everywhere; only macOS has
+//! `/usr/bin/sandbox-exec`, and elsewhere a start is refused, never made
+//! without the profile. It decides nothing of its own.
 //!
 //! What Seatbelt does not give, said plainly ([`SeatbeltProfile::report`]):
 //! no system-call filter, no capability drop, no process containment (the
@@ -76,12 +79,10 @@
 //! `TIOCSTI` on it is as the kernel allows it.
 
 mod error;
-#[cfg(target_os = "macos")]
 mod launcher;
 mod profile;
 mod render;
 
 pub use error::{PathRole, SeatbeltError};
-#[cfg(target_os = "macos")]
-pub use launcher::{MacSandbox, MacSandboxError};
+pub use launcher::{MacSandbox, MacSandboxError, MacSupervised, PreparedMacSandbox};
 pub use profile::{SANDBOX_EXEC, SeatbeltBuilder, SeatbeltNetwork, SeatbeltProfile, UnixSockets};

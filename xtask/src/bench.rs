@@ -643,11 +643,7 @@ fn session_section() -> Result<String, String> {
 /// loopback listener from bash, bare and under `workspace-net` (where every
 /// `connect` goes through the broker), each against the same command's
 /// `true` in one hyperfine run.
-fn connect_section(
-    bin: &Path,
-    workspace: &str,
-    codex_home: &Path,
-) -> Result<String, String> {
+fn connect_section(bin: &Path, workspace: &str, codex_home: &Path) -> Result<String, String> {
     let target = crate::target_dir()?;
     const CONNECTS: u32 = 200;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;

@@ -74,10 +74,13 @@ fn main() -> ExitCode {
         ["bench", "egress"] => report(bench::section_only("egress")),
         ["bench", "limited"] => report(bench::section_only("limited")),
         ["bench", "secrets"] => report(bench::section_only("secrets")),
+        ["check-macos"] => report(check_macos()),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
-            eprintln!("usage: cargo xtask ci | bench [egress|limited] | schema [--check]");
+            eprintln!(
+                "usage: cargo xtask ci | bench [egress|limited|secrets] | schema [--check] | check-macos"
+            );
             ExitCode::from(2)
         }
     }
@@ -91,6 +94,63 @@ fn report(result: Result<(), String>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The macOS target `check-macos` builds for.
+const MACOS_TARGET: &str = "x86_64-apple-darwin";
+
+/// `cargo check` of the facade (library and binary) and of the Seatbelt
+/// crate with its tests for macOS, from any
+/// host with the target installed: the Seatbelt backend's code paths are
+/// compiled at least. `ring` compiles C in its build script; a check links
+/// nothing, so a stand-in compiler writes empty objects (`xtask/stub-cc`).
+fn check_macos() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == MACOS_TARGET)
+        })
+        .unwrap_or(false);
+    if !installed {
+        return Err(format!(
+            "the {MACOS_TARGET} target is not installed: `rustup target add {MACOS_TARGET}`"
+        ));
+    }
+    let stub = workspace_root().join("xtask/stub-cc");
+    let key = MACOS_TARGET.replace('-', "_");
+    // The facade's library and binary; the Seatbelt crate with its tests.
+    for args in [
+        &["check", "-p", "codex-policy"][..],
+        &["check", "-p", "codex-sandbox-macos", "--all-targets"],
+    ] {
+        eprintln!("xtask: cargo {} --target {MACOS_TARGET}", args.join(" "));
+        let status = cargo()
+            .args(args)
+            .args(["--target", MACOS_TARGET])
+            .env(format!("CC_{key}"), &stub)
+            .env(format!("AR_{key}"), "ar")
+            .status()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("the macOS check failed ({status})"));
+        }
+    }
+    Ok(())
+}
+
+fn macos_target_installed() -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l == MACOS_TARGET)
+        })
+        .unwrap_or(false)
 }
 
 /// The workspace root: the directory above this crate's.
@@ -139,6 +199,13 @@ fn ci() -> Result<(), String> {
     }
     eprintln!("xtask: cargo xtask schema --check");
     schema::schema(true)?;
+    if macos_target_installed() {
+        check_macos()?;
+    } else {
+        eprintln!(
+            "xtask: not checking the macOS build: the {MACOS_TARGET} target is not installed"
+        );
+    }
     run_tests()?;
     eprintln!("xtask: cargo {}", EXAMPLE.join(" "));
     let status = cargo()

@@ -1,28 +1,14 @@
-//! What this host can enforce, for every profile: `codex-policy doctor`.
+//! Linux: Landlock, seccomp and namespaces as probed.
 
 use std::fmt;
 
-use codex_policy_model::{
-    EgressPorts, EnforcementReport, EnvironmentPolicy, HiddenPath, NetworkMode,
-};
+use codex_policy_model::{EgressPorts, EnvironmentPolicy, HiddenPath, NetworkMode};
 use codex_profiles::SecurityProfile;
 use serde::Serialize;
 
-use crate::environment::Environment;
+use super::{DefaultHidden, ProfileVerdict};
 use crate::error::Error;
 use crate::native::{Compatibility, HostCapabilities, LinuxSandbox};
-
-/// One profile's verdict on this host.
-#[derive(Debug, Clone, Serialize)]
-#[non_exhaustive]
-pub struct ProfileVerdict {
-    /// The profile.
-    pub profile: SecurityProfile,
-    /// Whether every protection it needs is enforced here.
-    pub fully_enforceable: bool,
-    /// Every protection, enforced or not.
-    pub protections: EnforcementReport,
-}
 
 /// The host's sandboxing features and every profile's verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -63,21 +49,7 @@ impl HostReport {
     /// profile for the current directory. Starts nothing.
     pub fn probe() -> Result<Self, Error> {
         let host = HostCapabilities::probe(true);
-        let cwd = std::env::current_dir().map_err(|source| Error::Io {
-            what: "the working directory",
-            source,
-        })?;
-        let defaults = crate::compose::default_hidden_paths(&Environment::process(), Some(&cwd))
-            .map_err(Error::Configuration)?;
-        // Every profile is planned with the whole list, as a session is (a
-        // store created later is hidden from the next command); the report
-        // names those there now.
-        let hide: Vec<_> = defaults.iter().map(std::path::Path::to_path_buf).collect();
-        let hidden: Vec<HiddenPath> = defaults
-            .paths
-            .into_iter()
-            .filter(|p| p.path.symlink_metadata().is_ok())
-            .collect();
+        let DefaultHidden { cwd, hide, present } = DefaultHidden::find()?;
         let sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host.clone())
             .hide_paths(hide.clone());
         let tmpdir = std::env::var_os("TMPDIR");
@@ -117,7 +89,7 @@ impl HostReport {
             filtered_network_error: filtered_network,
             upstream_roots: roots.len(),
             upstream_roots_origin: roots.origin().to_owned(),
-            hidden_paths: hidden,
+            hidden_paths: present,
             filtered_variables: EnvironmentPolicy::default().dropped(std::env::vars_os()),
         })
     }
@@ -188,34 +160,8 @@ impl fmt::Display for HostReport {
                 writeln!(f, "  {}  <- {}", hidden.path.display(), hidden.decided_by)?;
             }
         }
-        writeln!(
-            f,
-            "environment:       variables named like {} or holding a secret are not passed to \
-             commands (the default [shell_environment_policy]); here: {}",
-            EnvironmentPolicy::DEFAULT_EXCLUDES.join(", "),
-            if self.filtered_variables.is_empty() {
-                "none".to_owned()
-            } else {
-                self.filtered_variables.len().to_string()
-            }
-        )?;
-        for dropped in &self.filtered_variables {
-            writeln!(f, "  {dropped}")?;
-        }
-        for verdict in &self.profiles {
-            write!(
-                f,
-                "\nprofile {}: {}\n{}",
-                verdict.profile,
-                if verdict.fully_enforceable {
-                    "fully enforceable"
-                } else {
-                    "NOT fully enforceable (a strict session refuses it; best effort runs it \
-                     without the missing protections)"
-                },
-                verdict.protections
-            )?;
-        }
+        super::write_environment(f, &self.filtered_variables)?;
+        super::write_verdicts(f, &self.profiles)?;
         Ok(())
     }
 }

@@ -121,7 +121,7 @@ enum Command {
     /// Codex-compatible debugging: `run` plus a report of the rules applied.
     Debug {
         /// Which sandbox: `landlock` (Linux: runs the command) or `seatbelt`
-        /// (the macOS profile; a dry run elsewhere).
+        /// (the macOS profile: runs the command on macOS, a dry run elsewhere).
         backend: DebugBackend,
         #[command(flatten)]
         run: RunArgs,

@@ -14,6 +14,10 @@ pub(crate) enum Mode {
     Launch,
     /// `debug landlock`: `run` plus the report of rules.
     Debug,
+    /// `debug seatbelt` on macOS: `run` plus the session's Seatbelt
+    /// profile and `sandbox-exec` command line.
+    #[cfg(target_os = "macos")]
+    Seatbelt,
 }
 
 /// Where `--audit-log` / `--no-audit` send the events.
@@ -45,6 +49,11 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
     let session = builder
         .build()
         .map_err(|e| failure(e, exit::CANNOT_START))?;
+    #[cfg(target_os = "macos")]
+    if mode == Mode::Seatbelt {
+        let command: Vec<std::ffi::OsString> = args.command.iter().map(Into::into).collect();
+        show_seatbelt(cli.json, session.seatbelt_plan(&command).as_ref(), true)?;
+    }
     if mode == Mode::Debug {
         let resolved = &session.composition().resolved;
         eprintln!(
@@ -143,20 +152,46 @@ fn wait_for(signals: &libc::sigset_t) {
 }
 
 /// `debug seatbelt`: the Seatbelt profile of the run's policy and the exact
-/// `sandbox-exec` command line; run on macOS, a dry run elsewhere.
+/// `sandbox-exec` command line. On macOS the command then runs as `run`
+/// runs it (gated, audited), under the very profile shown; elsewhere it is a
+/// dry run of the profile composed from the same policy.
+#[cfg(target_os = "macos")]
+pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
+    run(cli, args, Mode::Seatbelt)
+}
+
+/// `debug seatbelt` off macOS: the profile and command line, not run.
+#[cfg(not(target_os = "macos"))]
 pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
     let command: Vec<std::ffi::OsString> = args.command.iter().map(Into::into).collect();
     let plan = crate::session_builder(cli, &args.inputs)
         .seatbelt(&command)
         .map_err(|e| failure(e, exit::CANNOT_START))?;
+    show_seatbelt(cli.json, plan.as_ref(), false)?;
+    if plan.is_some() {
+        eprintln!(
+            "codex-policy: dry run: sandbox-exec exists only on macOS; nothing was executed on {}",
+            std::env::consts::OS
+        );
+    }
+    Ok(0)
+}
+
+/// Prints a Seatbelt plan: the profile on standard output and the
+/// command line on standard error, or both as JSON.
+fn show_seatbelt(
+    json: bool,
+    plan: Option<&codex_policy::SeatbeltPlan>,
+    executed: bool,
+) -> Result<(), Failure> {
     let Some(plan) = plan else {
         eprintln!(
-            "codex-policy: the profile has full access: no Seatbelt profile, the command would \
-             run unconfined"
+            "codex-policy: the profile has full access: no Seatbelt profile, the command {}              unconfined",
+            if executed { "runs" } else { "would run" }
         );
-        return Ok(0);
+        return Ok(());
     };
-    if cli.json {
+    if json {
         let argv: Vec<String> = plan
             .argv
             .iter()
@@ -165,7 +200,7 @@ pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
         print_out(&to_json(&serde_json::json!({
             "profile": plan.profile.text(),
             "argv": argv,
-            "executed": cfg!(target_os = "macos"),
+            "executed": executed,
         }))?)?;
     } else {
         print_out(plan.profile.text().trim_end())?;
@@ -182,31 +217,11 @@ pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
             shown.join(" ")
         );
     }
-    run_seatbelt(&plan)
-}
-
-/// Runs the plan's command line: only macOS has `sandbox-exec`.
-#[cfg(target_os = "macos")]
-fn run_seatbelt(plan: &codex_policy::SeatbeltPlan) -> Result<u8, Failure> {
-    let status = std::process::Command::new(&plan.argv[0])
-        .args(&plan.argv[1..])
-        .status()
-        .map_err(|e| Failure::new(exit::CANNOT_START, format!("sandbox-exec: {e}")))?;
-    Ok(u8::try_from(codex_policy::exit_code(status)).unwrap_or(u8::MAX))
-}
-
-/// Elsewhere the profile is shown, never run.
-#[cfg(not(target_os = "macos"))]
-fn run_seatbelt(_: &codex_policy::SeatbeltPlan) -> Result<u8, Failure> {
-    eprintln!(
-        "codex-policy: dry run: sandbox-exec exists only on macOS; nothing was executed on {}",
-        std::env::consts::OS
-    );
-    Ok(0)
+    Ok(())
 }
 
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.
-#[cfg(target_os = "linux")]
+#[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {
     let report = codex_policy::HostReport::probe().map_err(|e| failure(e, exit::CANNOT_START))?;
     if json {
@@ -217,11 +232,15 @@ pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {
     Ok(if report.fully_enforceable() { 0 } else { 1 })
 }
 
-#[cfg(not(target_os = "linux"))]
+/// No backend: the same refusal a run gets (on Windows, pointing to WSL 2).
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub(crate) fn doctor(_: bool) -> Result<u8, Failure> {
     Err(Failure::new(
         exit::CANNOT_START,
-        "no sandbox backend for this operating system yet",
+        codex_policy::SandboxError::UnsupportedPlatform {
+            os: std::env::consts::OS,
+        }
+        .to_string(),
     ))
 }
 
