@@ -24,6 +24,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// Windows has no sandbox backend, and this crate's files, permissions and
+// processes are Unix ones: say so at build time rather than with a wall of
+// unrelated errors, and say where it does work.
+#[cfg(windows)]
+compile_error!(
+    "codex-policy does not build for Windows: it has no sandbox there, so commands could not \
+     be confined. Build and run it inside WSL 2, where the Linux sandbox enforces the policy. \
+     (codex-policy-model and codex-execpolicy build on Windows, for decisions without \
+     enforcement.)"
+);
+
 mod append;
 mod event;
 mod read;

@@ -35,6 +35,17 @@
 //! `codex-policy` binary) are on by default; `default-features = false`
 //! leaves profiles, runtime files, the sandbox and the audit log.
 
+// Windows has no sandbox backend, and this crate's files, permissions and
+// processes are Unix ones: say so at build time rather than with a wall of
+// unrelated errors, and say where it does work.
+#[cfg(windows)]
+compile_error!(
+    "codex-policy does not build for Windows: it has no sandbox there, so commands could not \
+     be confined. Build and run it inside WSL 2, where the Linux sandbox enforces the policy. \
+     (codex-policy-model and codex-execpolicy build on Windows, for decisions without \
+     enforcement.)"
+);
+
 mod approval;
 mod compose;
 #[cfg(any(target_os = "linux", target_os = "macos"))]

@@ -1,4 +1,5 @@
-//! Every other OS: no backend, so every start is refused.
+//! Every other Unix (the BSDs, …): no backend, so every start is refused.
+//! Windows does not get this far: the crate does not build there.
 
 use std::path::Path;
 use std::process::Command;
@@ -12,13 +13,7 @@ pub enum SandboxError {
     /// This operating system has no backend in this build.
     #[error(
         "no sandbox backend for {os} in this build: commands cannot be confined here, so \
-         none is started{}",
-        if *os == "windows" {
-            "; Windows has no sandbox guarantees: run codex-policy inside WSL 2, where the \
-             Linux sandbox enforces the policy"
-        } else {
-            ""
-        }
+         none is started (Linux and macOS have one)"
     )]
     UnsupportedPlatform {
         /// `std::env::consts::OS`.

@@ -232,7 +232,7 @@ pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {
     Ok(if report.fully_enforceable() { 0 } else { 1 })
 }
 
-/// No backend: the same refusal a run gets (on Windows, pointing to WSL 2).
+/// No backend (another Unix): the same refusal a run gets.
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub(crate) fn doctor(_: bool) -> Result<u8, Failure> {
     Err(Failure::new(
