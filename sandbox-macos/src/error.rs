@@ -21,6 +21,8 @@ pub enum PathRole {
     Protected,
     /// A path-named unix socket the command may connect to or bind.
     UnixSocket,
+    /// The terminal the command is given.
+    Terminal,
 }
 
 impl PathRole {
@@ -33,6 +35,7 @@ impl PathRole {
             Self::Hidden => "hidden path",
             Self::Protected => "protected path",
             Self::UnixSocket => "unix socket path",
+            Self::Terminal => "terminal",
         }
     }
 }

@@ -13,8 +13,10 @@ use std::ffi::{OsStr, OsString};
 use std::io;
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use codex_policy_model::{
@@ -207,6 +209,7 @@ impl MacSandbox {
             _ => None,
         };
         let mut builder = SeatbeltProfile::builder(policy, &cwd)
+            .terminal(caller_terminal())
             .tmpdir(tmpdir)
             .unix_sockets(self.unix_sockets.clone())
             .hidden_paths(self.hidden.iter().cloned())
@@ -237,6 +240,22 @@ impl MacSandbox {
             bundle,
         })
     }
+}
+
+/// The terminal on this process's standard input, output or error
+/// (`/dev/ttysNNN`): the one the commands are given.
+fn caller_terminal() -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    (0..3).find_map(|fd| {
+        let mut name = [0u8; 256];
+        // SAFETY: ttyname_r writes at most `len` bytes, NUL included, into
+        // the buffer; isatty has no preconditions.
+        let found = unsafe {
+            libc::isatty(fd) == 1 && libc::ttyname_r(fd, name.as_mut_ptr().cast(), name.len()) == 0
+        };
+        let end = name.iter().position(|&b| b == 0)?;
+        found.then(|| PathBuf::from(OsStr::from_bytes(&name[..end])))
+    })
 }
 
 /// The report of a command run without a profile.
@@ -346,6 +365,18 @@ impl PreparedMacSandbox {
                 let argv = profile.sandbox_exec_argv(&command);
                 let mut wrapped = Command::new(&argv[0]);
                 wrapped.args(&argv[1..]);
+                // A session of its own: no controlling terminal, so no
+                // keystrokes pushed into the user's (TIOCSTI needs the
+                // controlling terminal), and /dev/tty does not open.
+                // SAFETY: setsid is async-signal-safe and touches no memory.
+                unsafe {
+                    wrapped.pre_exec(|| {
+                        if libc::setsid() == -1 {
+                            return Err(io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
                 wrapped
             }
             None => {
@@ -370,12 +401,27 @@ impl PreparedMacSandbox {
         })
     }
 
-    /// [`spawn`](Self::spawn) for a caller that only waits: the same start,
-    /// for the same interface as the Linux sandbox's.
+    /// [`spawn`](Self::spawn) for a program that runs one command and
+    /// waits for it (`codex-policy run`). The command runs in a session of
+    /// its own, so the terminal's Ctrl-C reaches the caller, not it: until
+    /// [`MacSupervised::wait`] returns, the *process* forwards SIGINT,
+    /// SIGQUIT, SIGTERM and SIGHUP to the command's process group (its
+    /// handlers for them are replaced meanwhile, and restored after). One
+    /// supervised command at a time per process.
     pub fn supervise(&self, command: &mut Command) -> Result<MacSupervised, MacSandboxError> {
+        let forwarding = match self.profile {
+            Some(_) => Some(SignalForwarding::install()?),
+            None => None,
+        };
+        let child = self.start(command)?;
+        if forwarding.is_some() {
+            let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+            FORWARD_TO.store(group, Ordering::SeqCst);
+        }
         Ok(MacSupervised {
-            child: self.start(command)?,
+            child,
             egress: self.take_listeners(),
+            _forwarding: forwarding,
         })
     }
 
@@ -394,30 +440,28 @@ impl PreparedMacSandbox {
             .map_or_else(|| self.cwd.clone(), Path::to_path_buf);
         let program = match &self.profile {
             None => command.get_program().to_os_string(),
-            Some(_) => {
-                if command.get_program() != OsStr::new(SANDBOX_EXEC) {
+            Some(profile) => {
+                // Exactly this profile's `sandbox-exec -p TEXT -D … --`, then
+                // the program: any other command line (another profile, -f
+                // FILE) is not what this sandbox enforces.
+                let prefix = profile.sandbox_exec_argv(&[]);
+                if command.get_program() != prefix[0] {
+                    return Err(MacSandboxError::NotWrapped);
+                }
+                let args: Vec<&OsStr> = command.get_args().collect();
+                let options = &prefix[1..];
+                if args.len() <= options.len()
+                    || args[..options.len()]
+                        .iter()
+                        .zip(options)
+                        .any(|(given, expected)| *given != expected.as_os_str())
+                {
                     return Err(MacSandboxError::NotWrapped);
                 }
                 if !Path::new(SANDBOX_EXEC).is_file() {
                     return Err(MacSandboxError::SandboxExecMissing);
                 }
-                // The program follows `--`, the first one (values of -p
-                // and -D come before it, and may hold anything).
-                let mut args = command.get_args();
-                let mut program = None;
-                while let Some(arg) = args.next() {
-                    match arg.as_encoded_bytes() {
-                        b"-p" | b"-D" => {
-                            args.next();
-                        }
-                        b"--" => {
-                            program = args.next().map(OsStr::to_os_string);
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                program.ok_or(MacSandboxError::NotWrapped)?
+                args[options.len()].to_os_string()
             }
         };
         let path = command
@@ -484,11 +528,68 @@ pub(crate) fn check_program(
     })
 }
 
+/// The process group a supervising process forwards signals to (0: none).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+/// The signals a terminal or a service manager ends a command with.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP];
+
+extern "C" fn forward_signal(signal: libc::c_int) {
+    let group = FORWARD_TO.load(Ordering::SeqCst);
+    if group > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(-group, signal) };
+    }
+}
+
+/// The forwarding handlers, installed until dropped (the previous
+/// dispositions are restored then).
+#[derive(Debug)]
+struct SignalForwarding {
+    previous: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl SignalForwarding {
+    fn install() -> io::Result<Self> {
+        let mut forwarding = Self {
+            previous: Vec::new(),
+        };
+        for signal in FORWARDED {
+            // SAFETY: sigaction is plain data, zeroed then filled in; the
+            // handler only loads an atomic and calls kill.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&raw mut action.sa_mask);
+                action.sa_flags = libc::SA_RESTART;
+                let mut previous: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(signal, &raw const action, &raw mut previous) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                forwarding.previous.push((signal, previous));
+            }
+        }
+        Ok(forwarding)
+    }
+}
+
+impl Drop for SignalForwarding {
+    fn drop(&mut self) {
+        FORWARD_TO.store(0, Ordering::SeqCst);
+        for (signal, previous) in &self.previous {
+            // SAFETY: restoring a disposition sigaction gave us.
+            unsafe { libc::sigaction(*signal, previous, std::ptr::null_mut()) };
+        }
+    }
+}
+
 /// A command started by [`PreparedMacSandbox::supervise`].
 #[derive(Debug)]
 pub struct MacSupervised {
     child: Child,
     egress: Option<EgressListeners>,
+    /// Dropped after the wait: the signals are the caller's again.
+    _forwarding: Option<SignalForwarding>,
 }
 
 impl MacSupervised {
@@ -503,7 +604,8 @@ impl MacSupervised {
         self.child.id()
     }
 
-    /// Waits for the command.
+    /// Waits for the command; then the caller's signal handlers are
+    /// restored.
     pub fn wait(mut self) -> io::Result<ExitStatus> {
         self.child.wait()
     }

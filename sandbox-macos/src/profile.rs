@@ -103,6 +103,7 @@ impl SeatbeltProfile {
             unix_sockets: UnixSockets::None,
             hidden: Vec::new(),
             protected: Vec::new(),
+            terminal: None,
         }
     }
 
@@ -281,6 +282,7 @@ pub struct SeatbeltBuilder {
     unix_sockets: UnixSockets,
     hidden: Vec<PathBuf>,
     protected: Vec<PathBuf>,
+    terminal: Option<PathBuf>,
 }
 
 impl SeatbeltBuilder {
@@ -332,6 +334,16 @@ impl SeatbeltBuilder {
         self
     }
 
+    /// The terminal the commands are given (`/dev/ttysNNN`, the caller's),
+    /// the one terminal they may open by path: reading and writing it, and
+    /// its modes (isatty, tcsetattr, window size are ioctls). Every other
+    /// terminal of the machine stays closed (another tab's typing could be
+    /// read from it), and so does `/dev/tty`. None by default.
+    pub fn terminal(mut self, terminal: Option<PathBuf>) -> Self {
+        self.terminal = terminal;
+        self
+    }
+
     /// Checks everything and makes the profile.
     ///
     /// Refuses a `danger-full-access` policy ([`SeatbeltError::FullAccess`]:
@@ -371,6 +383,7 @@ impl SeatbeltBuilder {
             pins: Vec::new(),
             network,
             sockets: SocketPlan::None,
+            terminal: None,
         };
         let mut pins = BTreeSet::new();
         let mut read_only_all = Vec::new();
@@ -380,8 +393,18 @@ impl SeatbeltBuilder {
                 PathRole::WritableRoot,
                 &root.root,
             )?;
+            // `.git` at the top of every root, there or not: a command must
+            // not make a repository (hooks included) that the user's next git
+            // command would run. Seatbelt, unlike Landlock, can refuse a name
+            // that does not exist yet.
+            let mut subpaths = root.read_only_subpaths.clone();
+            let dot_git = root.root.join(".git");
+            if !subpaths.contains(&dot_git) {
+                subpaths.push(dot_git);
+                subpaths.sort();
+            }
             let mut read_only = Vec::new();
-            for (j, sub) in root.read_only_subpaths.iter().enumerate() {
+            for (j, sub) in subpaths.iter().enumerate() {
                 read_only.push(params.add(
                     format!("WRITABLE_ROOT_{i}_RO_{j}"),
                     PathRole::ReadOnlySubpath,
@@ -428,6 +451,10 @@ impl SeatbeltBuilder {
             }
             _ => SocketPlan::None,
         };
+        if let Some(terminal) = &self.terminal {
+            plan.terminal =
+                Some(params.add("TERMINAL".to_owned(), PathRole::Terminal, terminal)?);
+        }
         read_only_all.extend(protected);
 
         Ok(SeatbeltProfile {
@@ -537,6 +564,8 @@ pub(crate) struct Plan {
     pub(crate) pins: Vec<String>,
     pub(crate) network: SeatbeltNetwork,
     pub(crate) sockets: SocketPlan,
+    /// The parameter naming the commands' terminal.
+    pub(crate) terminal: Option<String>,
 }
 
 pub(crate) struct RootPlan {

@@ -104,7 +104,7 @@ pub(crate) fn render(plan: &Plan) -> String {
     process_rules(&mut out);
     system_rules(&mut out);
     file_rules(&mut out, plan);
-    device_rules(&mut out);
+    device_rules(&mut out, plan);
     network_rules(&mut out, plan);
     final_denies(&mut out, plan);
     out.text
@@ -185,16 +185,38 @@ fn file_rules(out: &mut Sbpl, plan: &Plan) {
             ));
         }
     }
+    if !plan.roots.is_empty() {
+        out.comment(
+            "APFS is case-insensitive: to the host's tools `.Codex` is `.codex`, but these rules",
+        );
+        out.comment(
+            "compare bytes. So no write beneath any .codex, .agents or .codex-profile, in any",
+        );
+        out.comment(
+            "case, anywhere; and none beneath a .git spelled with a capital (a .git in lower case",
+        );
+        out.comment("below the top of a root is an ordinary nested repository).");
+        for pattern in CASE_FOLDED_PROTECTED {
+            out.raw(&format!("(deny file-write* (regex #\"{pattern}\"))"));
+        }
+    }
 }
 
-fn device_rules(out: &mut Sbpl) {
+/// Case variants of the protected names, as path regexes (no path of the
+/// user's in them: they match a component anywhere).
+const CASE_FOLDED_PROTECTED: [&str; 4] = [
+    r"/\.[Cc][Oo][Dd][Ee][Xx](/|$)",
+    r"/\.[Aa][Gg][Ee][Nn][Tt][Ss](/|$)",
+    r"/\.[Cc][Oo][Dd][Ee][Xx]-[Pp][Rr][Oo][Ff][Ii][Ll][Ee](/|$)",
+    r"/\.(G[Ii][Tt]|g(I[Tt]|iT))(/|$)",
+];
+
+fn device_rules(out: &mut Sbpl, plan: &Plan) {
     out.section("devices");
     out.comment(
         "Output thrown away (`> /dev/null`): data writes only, no other change to the device.",
     );
     out.raw("(allow file-write-data (literal \"/dev/null\"))");
-    out.comment("The controlling terminal: prompts and terminal modes (tcsetattr is an ioctl).");
-    out.raw("(allow file-write-data file-ioctl (literal \"/dev/tty\"))");
     out.comment(
         "/dev/fd/N and /dev/stdout, /dev/stderr: opening one only duplicates a descriptor the",
     );
@@ -206,12 +228,24 @@ fn device_rules(out: &mut Sbpl) {
     out.comment("refused, each exec logs a violation.");
     out.raw("(allow file-write-data file-ioctl (literal \"/dev/dtracehelper\"))");
     out.comment(
-        "Pseudo-terminals: openpty/posix_openpt (script, expect, tmux inside), and the terminal",
+        "Terminals: every one of the machine is closed, to reading too (another tab's typing,",
     );
-    out.comment("the command was started on (isatty and window size are ioctls).");
-    out.raw("(allow pseudo-tty)");
-    out.raw("(allow file-write-data file-ioctl (literal \"/dev/ptmx\"))");
-    out.raw("(allow file-write-data file-ioctl (regex #\"^/dev/ttys[0-9]+$\"))");
+    out.comment(
+        "a sudo password, could be read from it), and so is /dev/tty: the command runs in a",
+    );
+    out.comment("session of its own, without a controlling terminal, so it cannot push keystrokes");
+    out.comment("into the user's terminal (TIOCSTI). No new pseudo-terminals either.");
+    out.raw("(deny file-read* file-write* file-ioctl (regex #\"^/dev/ttys[0-9]+$\"))");
+    out.raw("(deny file-read* file-write* file-ioctl (literal \"/dev/tty\"))");
+    if let Some(terminal) = &plan.terminal {
+        out.comment(
+            "The terminal the command was given: its input and output, and its modes (isatty,",
+        );
+        out.comment("tcsetattr and the window size are ioctls).");
+        out.raw(&format!(
+            "(allow file-read-data file-write-data file-ioctl (literal (param \"{terminal}\")))"
+        ));
+    }
 }
 
 fn network_rules(out: &mut Sbpl, plan: &Plan) {
@@ -268,9 +302,12 @@ fn network_rules(out: &mut Sbpl, plan: &Plan) {
                 );
             }
             out.comment(
-                "Certificate trust for TLS inside the tunnel (Security.framework clients, Go).",
+                "No trustd: it fetches intermediate certificates and revocation answers over the",
             );
-            out.raw("(allow mach-lookup (global-name \"com.apple.trustd.agent\"))");
+            out.comment(
+                "network itself, outside the proxy, to URLs a certificate names (a way out). TLS",
+            );
+            out.comment("clients verify with the bundle in SSL_CERT_FILE instead.");
         }
     }
     match &plan.sockets {

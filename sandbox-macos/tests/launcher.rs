@@ -67,6 +67,18 @@ fn nothing_starts_without_sandbox_exec_or_outside_the_wrapper() {
     assert_eq!(err.exit_status(), 125);
     let err = prepared.supervise(&mut bare).expect_err("not wrapped");
     assert!(matches!(err, MacSandboxError::NotWrapped), "{err}");
+    // sandbox-exec, but not with this profile: a file of the command's, or
+    // another sandbox's profile.
+    let mut own_file = Command::new(SANDBOX_EXEC);
+    own_file.args(["-f", "/tmp/loose.sb", "--", "sh", "-c", &script]);
+    let other = MacSandbox::new()
+        .prepare(&SandboxPolicy::workspace_write(true), project.path(), None)
+        .expect("prepare");
+    let mut other_profile = other.command(OsStr::new("sh"), &["-c".into(), script.clone().into()]);
+    for command in [&mut own_file, &mut other_profile] {
+        let err = prepared.spawn(command).expect_err("not this profile");
+        assert!(matches!(err, MacSandboxError::NotWrapped), "{err}");
+    }
     assert!(!marker.exists(), "a refused command ran");
 }
 
@@ -298,6 +310,33 @@ fn inside_a_namespace_with_a_recording_sandbox_exec() {
         .sandbox_exec_argv(&expected);
     let expected: Vec<&[u8]> = expected[1..].iter().map(|a| a.as_bytes()).collect();
     assert_eq!(received, expected);
+
+    // The command leads a session of its own: no controlling terminal.
+    let script = "read pid comm state ppid pgrp session rest < /proc/$$/stat; echo \"$$ $session\"";
+    let mut own_session = prepared.command(OsStr::new("sh"), &["-c".into(), script.into()]);
+    own_session.stdout(Stdio::piped());
+    let output = prepared
+        .spawn(&mut own_session)
+        .expect("spawn")
+        .child
+        .wait_with_output()
+        .expect("wait");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<&str> = text.split_whitespace().collect();
+    assert!(
+        ids.len() == 2 && ids[0] == ids[1],
+        "pid and session: {text}"
+    );
+
+    // While a supervised command runs, this process's SIGTERM goes to it.
+    let mut sleeper = prepared.command(OsStr::new("sleep"), &["30".into()]);
+    let supervised = prepared.supervise(&mut sleeper).expect("supervise");
+    // SAFETY: raising a signal whose handler forwards it.
+    unsafe { libc::raise(libc::SIGTERM) };
+    let status = supervised.wait().expect("wait");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+
     let root = std::fs::canonicalize(&hostile).expect("canonical");
     // The hostile name travelled as a parameter's value, unchanged.
     let root = root.as_os_str().as_bytes();

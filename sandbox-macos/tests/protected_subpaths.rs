@@ -43,7 +43,7 @@ fn pinned(profile: &SeatbeltProfile) -> Vec<PathBuf> {
 }
 
 #[test]
-fn every_root_protects_the_agent_files_even_absent() {
+fn every_root_protects_the_agent_files_and_git_even_absent() {
     let f = Fixture::new();
     let cwd = f.mkdir("a");
     let other = f.mkdir("b");
@@ -53,14 +53,14 @@ fn every_root_protects_the_agent_files_even_absent() {
         .expect("profile");
     for (i, root) in [&cwd, &other].into_iter().enumerate() {
         let ro = read_only_of(&profile, i);
-        for name in [".codex", ".agents", ".codex-profile"] {
+        // `.git` too, though there is none: a command may not make one.
+        for name in [".codex", ".agents", ".codex-profile", ".git"] {
             assert!(
                 ro.contains(&root.join(name)),
                 "{name} of {}",
                 root.display()
             );
         }
-        assert!(!ro.contains(&root.join(".git")), "no .git here");
         assert!(pinned(&profile).contains(root), "root itself pinned");
     }
 }
@@ -157,4 +157,34 @@ fn read_only_policies_write_nowhere() {
         .expect("profile");
     assert!(!profile.text().contains("(allow file-write*"));
     assert!(profile.parameters().is_empty());
+}
+
+#[test]
+fn case_variants_of_the_protected_names_are_refused_anywhere() {
+    let f = Fixture::new();
+    let profile = f
+        .builder(&workspace(vec![], false), &f.root)
+        .build()
+        .expect("profile");
+    // APFS folds case: `.Codex` is `.codex` to the host. The rules that say
+    // so hold no path, and come after every allow (later rules win).
+    let text = profile.text();
+    let last_allow = text.rfind("(allow file-write*").expect("an allow");
+    for rule in [
+        r#"(deny file-write* (regex #"/\.[Cc][Oo][Dd][Ee][Xx](/|$)"))"#,
+        r#"(deny file-write* (regex #"/\.[Aa][Gg][Ee][Nn][Tt][Ss](/|$)"))"#,
+        r#"(deny file-write* (regex #"/\.[Cc][Oo][Dd][Ee][Xx]-[Pp][Rr][Oo][Ff][Ii][Ll][Ee](/|$)"))"#,
+        r#"(deny file-write* (regex #"/\.(G[Ii][Tt]|g(I[Tt]|iT))(/|$)"))"#,
+    ] {
+        let at = text
+            .find(rule)
+            .unwrap_or_else(|| panic!("{rule} missing:\n{text}"));
+        assert!(at > last_allow, "{rule} comes before an allow");
+    }
+    // A read-only profile has no writable root, and needs none of them.
+    let read_only = f
+        .builder(&codex_policy_model::SandboxPolicy::read_only(), &f.root)
+        .build()
+        .expect("profile");
+    assert!(!read_only.text().contains("[Cc][Oo][Dd][Ee][Xx]"));
 }
