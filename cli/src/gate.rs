@@ -154,14 +154,29 @@ impl Check {
             .unwrap_or(GateClass::Unmatched)
     }
 
-    /// The audit decision and reason of this check.
-    pub(crate) fn audit_view(&self) -> (AuditDecision, String) {
-        match self.decision() {
-            None => (AuditDecision::Allowed, "no rule matched".into()),
-            Some(Decision::Allow) => (AuditDecision::Allowed, self.summary()),
-            Some(Decision::Prompt) => (AuditDecision::RequiresApproval, self.summary()),
-            Some(Decision::Forbidden) => (AuditDecision::Denied, self.summary()),
-        }
+    /// What the gate would do with this command under `approval`, as an
+    /// audit decision and reason: `check` asks a question, so what is
+    /// recorded is the answer the gate would act on — never an approval
+    /// nobody gave (a command no rule matches is "allowed" only where the
+    /// approval policy runs it in the sandbox, "requires_approval" under
+    /// `untrusted`).
+    pub(crate) fn audit_view(
+        &self,
+        approval: ApprovalPolicy,
+        unsandboxed: bool,
+    ) -> (AuditDecision, String) {
+        let found = match self.decision() {
+            None => "no rule matched".to_owned(),
+            Some(_) => self.summary(),
+        };
+        let (decision, action) =
+            match crate::approval::gate_action(self.class(), approval, unsandboxed) {
+                GateAction::Run if unsandboxed => (AuditDecision::Allowed, "would run"),
+                GateAction::Run => (AuditDecision::Allowed, "would run in the sandbox"),
+                GateAction::Ask => (AuditDecision::RequiresApproval, "would ask first"),
+                GateAction::Refuse => (AuditDecision::Denied, "would be refused"),
+            };
+        (decision, format!("{found}; {action} (approval {approval})"))
     }
 }
 

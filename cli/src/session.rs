@@ -964,7 +964,11 @@ impl Checker {
         ) else {
             unreachable_rules()
         };
-        let (decision, reason) = check.audit_view();
+        let policy = core.composition.sandbox_policy();
+        let (decision, reason) = check.audit_view(
+            core.composition.resolved.approval.policy,
+            policy.has_full_disk_write_access(),
+        );
         core.record_decision(&argv, decision, reason)?;
         Ok(check)
     }

@@ -70,6 +70,7 @@ impl SourceFile {
                     key: None,
                     message: "the file is not valid UTF-8".to_owned(),
                     help: Some("save the file as UTF-8".to_owned()),
+                    snippet: None,
                 })))
             }
         }
@@ -112,12 +113,14 @@ impl SourceFile {
         } else {
             DiagnosticKind::InvalidValue
         };
+        let snippet = source_snippet(&self.text, location.line, location.column);
         ConfigError::Invalid(Box::new(Diagnostic {
             kind,
             location,
             key,
             message,
             help,
+            snippet,
         }))
     }
 }
@@ -175,6 +178,8 @@ const MAX_KEY_PATH: usize = 120;
 
 /// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
 /// variant"), the closest expected name as a hint, when one is close enough.
+/// The candidates are the names serde lists, which are exactly the type's
+/// known keys: serde's error type carries them only in its message.
 pub(crate) fn did_you_mean(message: &str) -> Option<String> {
     let rest = message
         .strip_prefix("unknown field `")
@@ -184,25 +189,9 @@ pub(crate) fn did_you_mean(message: &str) -> Option<String> {
         .split('`')
         .skip(1)
         .step_by(2)
-        .map(|candidate| (edit_distance(given, candidate), candidate))
+        .map(|candidate| (strsim::levenshtein(given, candidate), candidate))
         .min()?;
     (best.0 <= given.chars().count().max(3) / 3 + 1).then(|| format!("did you mean `{}`?", best.1))
-}
-
-/// Levenshtein distance; names here are short, so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous + usize::from(ca != *cb);
-            previous = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(previous + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// 1-based line and column (in characters) of a byte offset; offsets past the end
@@ -217,6 +206,115 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = before[line_start..].chars().count() + 1;
     (line, column)
+}
+
+/// Characters of a line a snippet shows at most, around the column.
+const SNIPPET_WIDTH: usize = 100;
+
+/// Line `line` of `text` with a caret under `column` (both 1-based), as
+/// rustc shows a source line; `None` past the end of the text.
+///
+/// A configuration line may hold a secret beside the typo being reported
+/// (`tokne = "ghp_…"`), and snippets go to terminals and CI logs: every
+/// quoted string the caret is not on is shown as `"…"`, and the one it is on
+/// too when it looks like a secret. Keys stay readable (a quoted string
+/// followed by `:` is a JSON key). A long line is cut to a window around
+/// the column.
+pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<String> {
+    use annotate_snippets::display_list::{DisplayList, FormatOptions};
+    use annotate_snippets::snippet::{AnnotationType, Slice, Snippet, SourceAnnotation};
+
+    let source = text.lines().nth(line.checked_sub(1)?)?;
+    let chars: Vec<char> = source.chars().collect();
+    let caret = column.saturating_sub(1).min(chars.len());
+    let (masked, caret) = mask_strings(&chars, caret);
+    let start = caret.saturating_sub(SNIPPET_WIDTH / 2);
+    let end = (start + SNIPPET_WIDTH).min(masked.len());
+    let mut shown: String = masked[start..end].iter().collect();
+    let at = caret - start;
+    // A caret past the last character (an empty line, an unexpected end)
+    // points at the space after it: the renderer wants a character there.
+    if at >= end - start {
+        shown.push(' ');
+    }
+    // The token under the caret: a key, a number, a word, or one character.
+    let width = masked[caret..end]
+        .iter()
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .count()
+        .max(1);
+    let shown_chars = shown.chars().count();
+    let snippet = Snippet {
+        title: None,
+        footer: Vec::new(),
+        slices: vec![Slice {
+            source: &shown,
+            line_start: line,
+            origin: None,
+            fold: false,
+            annotations: vec![SourceAnnotation {
+                label: "",
+                annotation_type: AnnotationType::Error,
+                range: (
+                    at.min(shown_chars),
+                    (at + width).min(shown_chars.max(at + 1)),
+                ),
+            }],
+        }],
+        opt: FormatOptions::default(),
+    };
+    let rendered = DisplayList::from(snippet).to_string();
+    Some(rendered.trim_end().to_owned())
+}
+
+/// `chars` with quoted strings masked as [`source_snippet`] says, and where
+/// the caret at `caret` lands in the result.
+fn mask_strings(chars: &[char], caret: usize) -> (Vec<char>, usize) {
+    let mut out = Vec::with_capacity(chars.len());
+    let mut new_caret = None;
+    let mut i = 0;
+    while i < chars.len() {
+        if i == caret {
+            new_caret = Some(out.len());
+        }
+        let quote = chars[i];
+        if quote != '"' && quote != '\'' {
+            out.push(quote);
+            i += 1;
+            continue;
+        }
+        // The closing quote (a backslash escapes the next character in "…").
+        let mut j = i + 1;
+        while j < chars.len() && chars[j] != quote {
+            j += if quote == '"' && chars[j] == '\\' {
+                2
+            } else {
+                1
+            };
+        }
+        let close = j.min(chars.len());
+        let inner: String = chars[i + 1..close].iter().collect();
+        let is_key = chars[(close + 1).min(chars.len())..]
+            .iter()
+            .find(|c| !c.is_whitespace())
+            == Some(&':');
+        let on_caret = (i..=close).contains(&caret);
+        let secret = crate::secret_shapes::find_secret(&inner).is_some();
+        if inner.is_empty() || (is_key && !secret) || (on_caret && !secret) {
+            if on_caret && new_caret.is_none() {
+                new_caret = Some(out.len() + (caret - i));
+            }
+            out.extend_from_slice(&chars[i..(close + 1).min(chars.len())]);
+        } else {
+            if on_caret && new_caret.is_none() {
+                new_caret = Some(out.len());
+            }
+            out.extend([quote, '…', quote]);
+        }
+        i = close + 1;
+    }
+    let caret = new_caret.unwrap_or(out.len());
+    (out, caret)
 }
 
 /// A position in a file: 1-based line and column.
@@ -266,6 +364,9 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub help: Option<String>,
+    /// The offending line with a caret under the column, rustc-style, its
+    /// quoted values masked (see [`source_snippet`]).
+    pub snippet: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -275,6 +376,9 @@ impl fmt::Display for Diagnostic {
             write!(f, "key `{key}`: ")?;
         }
         write!(f, "{}", self.message)?;
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n{snippet}")?;
+        }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }
@@ -387,5 +491,39 @@ mod tests {
         let d = err.diagnostic().unwrap();
         assert_eq!((d.location.line, d.location.column), (2, 6));
         assert!(err.to_string().contains("not valid UTF-8"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the file and wherever the error, a snippet is made or
+        /// not, and never panics (the renderer asserts its ranges).
+        #[test]
+        fn a_snippet_never_panics(
+            text in "(\\PC|\n|\t|\"|')*",
+            line in 0usize..6,
+            column in 0usize..160,
+        ) {
+            if let Some(snippet) = super::source_snippet(&text, line, column) {
+                proptest::prop_assert!(snippet.contains('^'));
+            }
+        }
+    }
+
+    #[test]
+    fn a_snippet_masks_values_but_not_keys_or_the_value_at_the_caret() {
+        let line =
+            r#"{"tokne": "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB", "mode": "loud", "x": "y"}"#;
+        // At the key: every value masked, keys kept.
+        let at_key = super::source_snippet(line, 1, 3).unwrap();
+        assert!(
+            at_key.contains(r#"{"tokne": "…", "mode": "…", "x": "…"}"#),
+            "{at_key}"
+        );
+        // At a value: that one shown, unless it is a secret.
+        let at_value = super::source_snippet(line, 1, line.find("loud").unwrap()).unwrap();
+        assert!(at_value.contains(r#""mode": "loud""#), "{at_value}");
+        let at_secret = super::source_snippet(line, 1, 12).unwrap();
+        assert!(!at_secret.contains("ghp_"), "{at_secret}");
+        // Past the end: no line, no snippet.
+        assert!(super::source_snippet(line, 2, 1).is_none());
     }
 }

@@ -63,7 +63,7 @@ codes! {
     UNKNOWN_KEY = "CP0003", Error, "a key the format does not have",
         "remove the key or correct its spelling (see the hint)";
     INVALID_VALUE = "CP0004", Error, "a value of the wrong type, out of range, or not allowed",
-        "use a value of the documented type and range (docs/configuration.md)";
+        "use a value of the type and range the key takes (`codex-policy schema NAME` prints every key's)";
     DUPLICATE_KEY = "CP0005", Error, "a key written twice",
         "keep one of the entries";
     NOTHING = "CP0006", Error, "no configuration file to validate",
@@ -124,6 +124,10 @@ pub struct Finding {
     pub message: String,
     /// How to fix it.
     pub fix: String,
+    /// The offending line with a caret, quoted values masked (text output
+    /// only; JSON has `line` and `column`).
+    #[serde(skip)]
+    pub snippet: Option<String>,
 }
 
 impl Finding {
@@ -146,6 +150,7 @@ impl Finding {
             key,
             message,
             fix: code.fix.to_owned(),
+            snippet: None,
         }
     }
 
@@ -169,6 +174,7 @@ impl Finding {
                 if let Some(help) = &d.help {
                     finding.fix = help.clone();
                 }
+                finding.snippet = d.snippet.clone();
                 finding
             }
             None => Self::new(
@@ -198,6 +204,10 @@ impl fmt::Display for Finding {
         if let Some(key) = &self.key {
             write!(f, " [{key}]")?;
         }
-        write!(f, ": {}\n  fix: {}", self.message, self.fix)
+        write!(f, ": {}", self.message)?;
+        if let Some(snippet) = &self.snippet {
+            write!(f, "\n{snippet}")?;
+        }
+        write!(f, "\n  fix: {}", self.fix)
     }
 }

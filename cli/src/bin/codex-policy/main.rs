@@ -409,7 +409,24 @@ fn parse_template(name: &str) -> Result<&'static codex_policy::profiles::Profile
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help and version go to standard output as clap writes them; a
+        // wrong command line is reported with the same prefix as every other
+        // error of this program.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprint!("codex-policy: {}", err.render());
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(exit::USAGE));
+        }
+    };
+    if let Some(message) = ignored_flag(&cli) {
+        eprintln!("codex-policy: error: {message}");
+        return ExitCode::from(exit::USAGE);
+    }
     match dispatch(&cli) {
         Ok(status) => ExitCode::from(status),
         Err(failure) => {
@@ -423,6 +440,100 @@ fn main() -> ExitCode {
             eprintln!("codex-policy: error: {}", message.join("\n"));
             ExitCode::from(failure.status)
         }
+    }
+}
+
+/// A global flag the chosen command would not use: refused, never dropped
+/// in silence (a user who asks for JSON, or for a profile, must not get
+/// something else without a word).
+fn ignored_flag(cli: &Cli) -> Option<String> {
+    let command = cli.command.as_ref()?;
+    let name = match command {
+        Command::Run(_) => "run",
+        Command::Launch(_) => "launch",
+        Command::Explain(_) => "explain",
+        Command::Audit { action } => match action {
+            AuditAction::Tail { .. } => "audit tail",
+            AuditAction::Query { .. } => "audit query",
+            AuditAction::Append { .. } => "audit append",
+        },
+        Command::Check { .. } => "check",
+        Command::Doctor => "doctor",
+        Command::Debug {
+            backend: DebugBackend::Landlock,
+            ..
+        } => "debug landlock",
+        Command::Debug {
+            backend: DebugBackend::Seatbelt,
+            ..
+        } => "debug seatbelt",
+        Command::Validate { .. } => "validate",
+        Command::Init {
+            pattern: Some(_), ..
+        } => "init --pattern",
+        Command::Init { .. } => "init --template",
+        Command::Elevate(_) => "elevate",
+        Command::Proxy(_) => "proxy",
+        Command::Schema { .. } => "schema",
+    };
+    // What each command prints: its own output (run), lines for a shell
+    // (proxy), files (init), or JSON already (schema).
+    let json_unused = matches!(
+        name,
+        "run"
+            | "launch"
+            | "debug landlock"
+            | "proxy"
+            | "init --pattern"
+            | "init --template"
+            | "audit append"
+            | "schema"
+    );
+    // Commands that do not resolve a profile: the host's report covers every
+    // profile, a schema or the audit log has none.
+    let profile_unused = matches!(
+        name,
+        "doctor"
+            | "schema"
+            | "audit tail"
+            | "audit query"
+            | "audit append"
+            | "init --pattern"
+            | "init --template"
+    );
+    let profile_flag = if cli.profile.is_some() {
+        Some("--profile")
+    } else if cli.sandbox.is_some() {
+        Some("--sandbox")
+    } else if cli.ask_for_approval.is_some() {
+        Some("--ask-for-approval")
+    } else if cli.full_auto {
+        Some("--full-auto")
+    } else if cli.yolo {
+        Some("--dangerously-bypass-approvals-and-sandbox")
+    } else {
+        None
+    };
+    if cli.json && json_unused {
+        Some(format!(
+            "--json has no effect on `{name}`{}; leave it out",
+            if name == "schema" {
+                " (a schema is JSON already)"
+            } else {
+                ""
+            }
+        ))
+    } else {
+        profile_flag.filter(|_| profile_unused).map(|flag| {
+            format!(
+                "{flag} has no effect on `{name}`{}; leave it out",
+                if name == "doctor" {
+                    " (it reports every profile)"
+                } else {
+                    ""
+                }
+            )
+        })
     }
 }
 
