@@ -11,12 +11,12 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use codex_policy_model::{
@@ -82,6 +82,10 @@ pub enum MacSandboxError {
         #[source]
         source: io::Error,
     },
+    /// Another command of this process is being supervised: its signals
+    /// are forwarded to one command at a time.
+    #[error("another command of this process is already supervised; use spawn for more")]
+    AlreadySupervising,
     /// The egress proxy's listeners could not be opened on loopback.
     #[error("opening the egress proxy's listeners on 127.0.0.1: {0}")]
     EgressListeners(#[source] io::Error),
@@ -215,7 +219,7 @@ impl MacSandbox {
             .hidden_paths(self.hidden.iter().cloned())
             .protected_paths(self.protected.iter().cloned())
             .protected_paths(bundle.iter().map(|b| b.file.clone()));
-        let ports = listeners.as_ref().map(|(_, ports)| *ports);
+        let ports = listeners.as_ref().map(|(_, ports, _)| *ports);
         if let Some(ports) = ports {
             builder = builder.network(SeatbeltNetwork::Proxy {
                 http: ports.http,
@@ -227,6 +231,10 @@ impl MacSandbox {
             Err(SeatbeltError::FullAccess) => None,
             Err(e) => return Err(MacSandboxError::Profile(e)),
         };
+        let (egress, held_on_ipv6) = match listeners {
+            Some((listeners, ports, held)) => (Some((ports, Mutex::new(Some(listeners)))), held),
+            None => (None, Vec::new()),
+        };
         let report = match &profile {
             Some(profile) => profile.report(),
             None => unconfined_report(),
@@ -236,7 +244,8 @@ impl MacSandbox {
             profile,
             report,
             cwd,
-            egress: listeners.map(|(listeners, ports)| (ports, Mutex::new(Some(listeners)))),
+            egress,
+            _held_on_ipv6: held_on_ipv6,
             bundle,
         })
     }
@@ -267,14 +276,24 @@ fn unconfined_report() -> EnforcementReport {
     EnforcementReport::new(protections, vec!["no sandbox".to_owned()])
 }
 
-fn open_listeners(ports: EgressPorts) -> io::Result<(EgressListeners, EgressPorts)> {
+/// The two listeners on 127.0.0.1, and the same ports held on `::1`:
+/// Seatbelt's `localhost` is both, and nothing else on this host may be
+/// listening on `[::1]` at a port the profile opens (unused when IPv6 is
+/// off).
+fn open_listeners(
+    ports: EgressPorts,
+) -> io::Result<(EgressListeners, EgressPorts, Vec<TcpListener>)> {
     let http = TcpListener::bind((Ipv4Addr::LOCALHOST, ports.http))?;
     let socks = TcpListener::bind((Ipv4Addr::LOCALHOST, ports.socks))?;
     let bound = EgressPorts {
         http: http.local_addr()?.port(),
         socks: socks.local_addr()?.port(),
     };
-    Ok((EgressListeners { http, socks }, bound))
+    let held = [bound.http, bound.socks]
+        .into_iter()
+        .filter_map(|port| TcpListener::bind((Ipv6Addr::LOCALHOST, port)).ok())
+        .collect();
+    Ok((EgressListeners { http, socks }, bound, held))
 }
 
 /// The trust bundle's file, in a private directory removed with it.
@@ -313,6 +332,8 @@ pub struct PreparedMacSandbox {
     /// The egress listeners' ports, and the listeners until the first start
     /// takes them.
     egress: Option<(EgressPorts, Mutex<Option<EgressListeners>>)>,
+    /// The egress ports held on `::1`, so that nothing else listens there.
+    _held_on_ipv6: Vec<TcpListener>,
     bundle: Option<TrustBundle>,
 }
 
@@ -365,18 +386,6 @@ impl PreparedMacSandbox {
                 let argv = profile.sandbox_exec_argv(&command);
                 let mut wrapped = Command::new(&argv[0]);
                 wrapped.args(&argv[1..]);
-                // A session of its own: no controlling terminal, so no
-                // keystrokes pushed into the user's (TIOCSTI needs the
-                // controlling terminal), and /dev/tty does not open.
-                // SAFETY: setsid is async-signal-safe and touches no memory.
-                unsafe {
-                    wrapped.pre_exec(|| {
-                        if libc::setsid() == -1 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        Ok(())
-                    });
-                }
                 wrapped
             }
             None => {
@@ -417,11 +426,17 @@ impl PreparedMacSandbox {
         if forwarding.is_some() {
             let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
             FORWARD_TO.store(group, Ordering::SeqCst);
+            // A signal that came while the command was starting.
+            let pending = PENDING.swap(0, Ordering::SeqCst);
+            if pending > 0 {
+                // SAFETY: signalling the group of our own child.
+                unsafe { libc::kill(-group, pending) };
+            }
         }
         Ok(MacSupervised {
             child,
             egress: self.take_listeners(),
-            _forwarding: forwarding,
+            forwarding,
         })
     }
 
@@ -472,6 +487,22 @@ impl PreparedMacSandbox {
                 |(_, v)| v.map(OsStr::to_os_string),
             );
         check_program(Path::new(&program), path.as_deref(), &dir)?;
+        if self.profile.is_some() {
+            // A session of its own, whoever built the command: no
+            // controlling terminal, so no keystrokes pushed into the user's
+            // (TIOCSTI needs the controlling terminal), and /dev/tty does
+            // not open. The signals this process's terminal sends are
+            // forwarded by `supervise`.
+            // SAFETY: setsid is async-signal-safe and touches no memory.
+            unsafe {
+                command.pre_exec(|| {
+                    if libc::setsid() == -1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         Ok(command.spawn()?)
     }
 }
@@ -528,18 +559,49 @@ pub(crate) fn check_program(
     })
 }
 
-/// The process group a supervising process forwards signals to (0: none).
+/// The process group a supervising process forwards signals to (0: none
+/// yet).
 static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+/// A termination signal that came before the command's group was known.
+static PENDING: AtomicI32 = AtomicI32::new(0);
+/// Termination signals forwarded so far: the second one kills the group.
+static TERMINATIONS: AtomicI32 = AtomicI32::new(0);
+/// Whether a supervised command is running: one per process at a time.
+static SUPERVISING: AtomicBool = AtomicBool::new(false);
 
-/// The signals a terminal or a service manager ends a command with.
-const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP];
+/// The signals a terminal or a service manager ends a command with, and
+/// the terminal's job control and window size: all go to the command.
+const FORWARDED: [libc::c_int; 7] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGTSTP,
+    libc::SIGCONT,
+    libc::SIGWINCH,
+];
 
 extern "C" fn forward_signal(signal: libc::c_int) {
     let group = FORWARD_TO.load(Ordering::SeqCst);
-    if group > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(-group, signal) };
+    if group <= 0 {
+        if !matches!(signal, libc::SIGWINCH | libc::SIGCONT) {
+            PENDING.store(signal, Ordering::SeqCst);
+        }
+        return;
     }
+    let ending = matches!(
+        signal,
+        libc::SIGINT | libc::SIGQUIT | libc::SIGTERM | libc::SIGHUP
+    );
+    // A command that ignores the first is not allowed to outlive the
+    // second: the caller must stay able to end it.
+    let signal = if ending && TERMINATIONS.fetch_add(1, Ordering::SeqCst) >= 1 {
+        libc::SIGKILL
+    } else {
+        signal
+    };
+    // SAFETY: kill is async-signal-safe.
+    unsafe { libc::kill(-group, signal) };
 }
 
 /// The forwarding handlers, installed until dropped (the previous
@@ -550,13 +612,19 @@ struct SignalForwarding {
 }
 
 impl SignalForwarding {
-    fn install() -> io::Result<Self> {
+    fn install() -> Result<Self, MacSandboxError> {
+        if SUPERVISING.swap(true, Ordering::SeqCst) {
+            return Err(MacSandboxError::AlreadySupervising);
+        }
+        FORWARD_TO.store(0, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
+        TERMINATIONS.store(0, Ordering::SeqCst);
         let mut forwarding = Self {
             previous: Vec::new(),
         };
         for signal in FORWARDED {
             // SAFETY: sigaction is plain data, zeroed then filled in; the
-            // handler only loads an atomic and calls kill.
+            // handler only uses atomics and kill.
             unsafe {
                 let mut action: libc::sigaction = std::mem::zeroed();
                 action.sa_sigaction = forward_signal as extern "C" fn(libc::c_int) as usize;
@@ -564,7 +632,7 @@ impl SignalForwarding {
                 action.sa_flags = libc::SA_RESTART;
                 let mut previous: libc::sigaction = std::mem::zeroed();
                 if libc::sigaction(signal, &raw const action, &raw mut previous) != 0 {
-                    return Err(io::Error::last_os_error());
+                    return Err(io::Error::last_os_error().into());
                 }
                 forwarding.previous.push((signal, previous));
             }
@@ -575,11 +643,19 @@ impl SignalForwarding {
 
 impl Drop for SignalForwarding {
     fn drop(&mut self) {
-        FORWARD_TO.store(0, Ordering::SeqCst);
+        let group = FORWARD_TO.swap(0, Ordering::SeqCst);
+        if group > 0 {
+            // Whatever the command left in its group (a background job)
+            // ends with it: without process containment, this is what can
+            // be done.
+            // SAFETY: signalling the group of our own, waited-for child.
+            unsafe { libc::kill(-group, libc::SIGKILL) };
+        }
         for (signal, previous) in &self.previous {
             // SAFETY: restoring a disposition sigaction gave us.
             unsafe { libc::sigaction(*signal, previous, std::ptr::null_mut()) };
         }
+        SUPERVISING.store(false, Ordering::SeqCst);
     }
 }
 
@@ -589,7 +665,7 @@ pub struct MacSupervised {
     child: Child,
     egress: Option<EgressListeners>,
     /// Dropped after the wait: the signals are the caller's again.
-    _forwarding: Option<SignalForwarding>,
+    forwarding: Option<SignalForwarding>,
 }
 
 impl MacSupervised {
@@ -604,10 +680,12 @@ impl MacSupervised {
         self.child.id()
     }
 
-    /// Waits for the command; then the caller's signal handlers are
-    /// restored.
+    /// Waits for the command; then what is left in its process group is
+    /// killed and the caller's signal handlers are restored.
     pub fn wait(mut self) -> io::Result<ExitStatus> {
-        self.child.wait()
+        let status = self.child.wait();
+        drop(self.forwarding.take());
+        status
     }
 }
 

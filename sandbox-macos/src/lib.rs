@@ -75,8 +75,9 @@
 //! no system-call filter, no capability drop, no process containment (the
 //! command's descendants may outlive it), set-uid programs keep their
 //! privileges, and POSIX semaphores are shared with the user's other
-//! processes. Writes to the terminal the command runs on are allowed, so
-//! `TIOCSTI` on it is as the kernel allows it.
+//! processes. The command runs in a session of its own, without a
+//! controlling terminal (no `TIOCSTI` into the user's), and opens no
+//! terminal by path but the one it was given.
 
 mod error;
 mod launcher;

@@ -517,7 +517,7 @@ fn resolved(role: PathRole, paths: &[PathBuf]) -> Result<Vec<PathBuf>, SeatbeltE
     let mut out: Vec<PathBuf> = Vec::new();
     for path in paths {
         check_path(role, path)?;
-        let real = std::fs::canonicalize(path).ok();
+        let real = resolve_existing_prefix(path);
         for p in std::iter::once(path.clone()).chain(real) {
             if !out.contains(&p) {
                 out.push(p);
@@ -525,6 +525,25 @@ fn resolved(role: PathRole, paths: &[PathBuf]) -> Result<Vec<PathBuf>, SeatbeltE
         }
     }
     Ok(out)
+}
+
+/// `path` as the kernel will resolve it: its deepest existing ancestor
+/// made canonical, the rest appended. A store created later beneath a
+/// symlinked home (`gh auth login` making `~/.config/gh`) is then matched at
+/// the path Seatbelt sees. `None` when nothing on the way resolves.
+fn resolve_existing_prefix(path: &Path) -> Option<PathBuf> {
+    let mut rest = Vec::new();
+    for ancestor in path.ancestors() {
+        if let Ok(real) = std::fs::canonicalize(ancestor) {
+            return Some(
+                rest.iter()
+                    .rev()
+                    .fold(real, |acc: PathBuf, name| acc.join(name)),
+            );
+        }
+        rest.push(ancestor.file_name()?.to_os_string());
+    }
+    None
 }
 
 /// The directories from `root` down to `path`'s parent, when `path` lies

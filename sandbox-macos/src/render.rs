@@ -227,23 +227,23 @@ fn device_rules(out: &mut Sbpl, plan: &Plan) {
     );
     out.comment("refused, each exec logs a violation.");
     out.raw("(allow file-write-data file-ioctl (literal \"/dev/dtracehelper\"))");
+    out.comment("Terminals and serial lines: every one of the machine is closed, to reading too");
     out.comment(
-        "Terminals: every one of the machine is closed, to reading too (another tab's typing,",
+        "(another tab's typing, a sudo password, could be read from it; opening a USB serial",
     );
     out.comment(
-        "a sudo password, could be read from it), and so is /dev/tty: the command runs in a",
+        "line resets the board behind it), /dev/tty included. The command leads a session of",
     );
-    out.comment("session of its own, without a controlling terminal, so it cannot push keystrokes");
-    out.comment("into the user's terminal (TIOCSTI). No new pseudo-terminals either.");
-    out.raw("(deny file-read* file-write* file-ioctl (regex #\"^/dev/ttys[0-9]+$\"))");
-    out.raw("(deny file-read* file-write* file-ioctl (literal \"/dev/tty\"))");
+    out.comment("its own, without a controlling terminal, so it cannot push keystrokes into the");
+    out.comment("user's (TIOCSTI). No new pseudo-terminals either.");
+    out.raw("(deny file-read* file-write* file-ioctl (regex #\"^/dev/(tty|cu\\.|pty)\"))");
     if let Some(terminal) = &plan.terminal {
         out.comment(
-            "The terminal the command was given: its input and output, and its modes (isatty,",
+            "The terminal the command was given: its input and output, its metadata (fstat:",
         );
-        out.comment("tcsetattr and the window size are ioctls).");
+        out.comment("stdio buffering, ttyname) and its modes (isatty, tcsetattr, window size).");
         out.raw(&format!(
-            "(allow file-read-data file-write-data file-ioctl (literal (param \"{terminal}\")))"
+            "(allow file-read-data file-read-metadata file-write-data file-ioctl (literal (param \"{terminal}\")))"
         ));
     }
 }

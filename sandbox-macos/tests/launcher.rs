@@ -328,14 +328,57 @@ fn inside_a_namespace_with_a_recording_sandbox_exec() {
         "pid and session: {text}"
     );
 
+    // Also when the caller built the sandbox-exec command line itself.
+    let argv = prepared.profile().expect("profile").sandbox_exec_argv(&[
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+    ]);
+    let mut by_hand = Command::new(&argv[0]);
+    by_hand.args(&argv[1..]).stdout(Stdio::piped());
+    let output = prepared
+        .spawn(&mut by_hand)
+        .expect("spawn")
+        .child
+        .wait_with_output()
+        .expect("wait");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let ids: Vec<&str> = text.split_whitespace().collect();
+    assert!(ids.len() == 2 && ids[0] == ids[1], "by hand: {text}");
+
     // While a supervised command runs, this process's SIGTERM goes to it.
     let mut sleeper = prepared.command(OsStr::new("sleep"), &["30".into()]);
     let supervised = prepared.supervise(&mut sleeper).expect("supervise");
     // SAFETY: raising a signal whose handler forwards it.
     unsafe { libc::raise(libc::SIGTERM) };
+    // One command at a time is supervised.
+    let mut second = prepared.command(OsStr::new("true"), &[]);
+    let err = prepared
+        .supervise(&mut second)
+        .expect_err("already supervising");
+    assert!(matches!(err, MacSandboxError::AlreadySupervising), "{err}");
     let status = supervised.wait().expect("wait");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+
+    // A command that ignores the first termination signal gets SIGKILL at
+    // the second: the caller stays able to end it.
+    let mut stubborn = prepared.command(
+        OsStr::new("sh"),
+        &[
+            "-c".into(),
+            "trap '' TERM INT; while :; do sleep 1; done".into(),
+        ],
+    );
+    let supervised = prepared.supervise(&mut stubborn).expect("supervise");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    // SAFETY: raising signals whose handler forwards them.
+    unsafe {
+        libc::raise(libc::SIGTERM);
+        libc::raise(libc::SIGINT);
+    }
+    let status = supervised.wait().expect("wait");
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
 
     let root = std::fs::canonicalize(&hostile).expect("canonical");
     // The hostile name travelled as a parameter's value, unchanged.
