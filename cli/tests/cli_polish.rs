@@ -246,3 +246,22 @@ fn help_texts_speak_of_the_products_own_concepts() {
         assert!(!lower.contains("docs/"), "{text}");
     }
 }
+
+#[test]
+fn an_empty_codex_home_is_refused_by_every_command_alike() {
+    let home = tempfile::tempdir().unwrap();
+    for args in [
+        &["validate"][..],
+        &["--show-profile"],
+        &["explain"],
+        &["run", "--", "true"],
+    ] {
+        let run = codex_policy(home.path(), &[("CODEX_HOME", "")], args);
+        assert_ne!(run.status, 0, "{args:?} accepted an empty CODEX_HOME");
+        assert!(
+            run.stderr.contains("CODEX_HOME is set but empty"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write as _;
-
 mod common;
 
 use std::path::Path;
@@ -292,16 +290,6 @@ fn a_directory_or_fifo_is_refused_not_skipped() {
 #[test]
 fn an_unreadable_file_is_an_error() {
     use std::os::unix::fs::PermissionsExt;
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        // Past the test harness's capture, so that the totals count a skip.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED an_unreadable_file_is_an_error: root reads a file of mode 000; the \
-             unreadable case needs another user"
-        );
-        return;
-    }
     let home = codex_home("");
     let project = tempfile::tempdir().unwrap();
     write(project.path(), "offline\n");
@@ -310,8 +298,56 @@ fn an_unreadable_file_is_an_error() {
         std::fs::Permissions::from_mode(0o000),
     )
     .unwrap();
-    let err = resolve_in(home.path(), project.path(), plain()).unwrap_err();
+    // Root reads a file of mode 000; without the two capabilities that let
+    // it (in this thread only: capabilities are per thread) it cannot.
+    let err =
+        without_dac_override(|| resolve_in(home.path(), project.path(), plain())).unwrap_err();
     assert!(err.to_string().contains("cannot read"), "{err}");
+}
+
+/// Runs `f` with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH out of this
+/// thread's effective set (a no-op for a user without them), then puts
+/// them back.
+fn without_dac_override<T>(f: impl FnOnce() -> T) -> T {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const DAC: u32 = (1 << 1) | (1 << 2); // CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a version-3 header and two data words, as
+    // the kernel expects; pid 0 is the calling thread.
+    unsafe {
+        assert_eq!(
+            libc::syscall(libc::SYS_capget, &raw mut header, data.as_mut_ptr()),
+            0
+        );
+        let saved = data;
+        data[0].effective &= !DAC;
+        assert_eq!(
+            libc::syscall(libc::SYS_capset, &raw mut header, data.as_ptr()),
+            0
+        );
+        let result = f();
+        assert_eq!(
+            libc::syscall(libc::SYS_capset, &raw mut header, saved.as_ptr()),
+            0
+        );
+        result
+    }
 }
 
 #[test]
