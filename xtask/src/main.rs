@@ -90,12 +90,13 @@ fn main() -> ExitCode {
         ["bench", "egress"] => report(bench::section_only("egress")),
         ["bench", "limited"] => report(bench::section_only("limited")),
         ["bench", "secrets"] => report(bench::section_only("secrets")),
+        ["bench", "seatbelt"] => report(bench::section_only("seatbelt")),
         ["check-macos"] => report(check_macos()),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | bench [egress|limited|secrets] | schema [--check] | check-macos"
+                "usage: cargo xtask ci | bench [egress|limited|secrets|seatbelt] | schema [--check] | check-macos"
             );
             ExitCode::from(2)
         }
