@@ -172,6 +172,12 @@ impl SessionBuilder {
     /// and the exact `sandbox-exec` command line for `command`, on every
     /// OS: composed as [`build`](Self::build) would, started nothing.
     /// `None` under full access (no sandbox).
+    ///
+    /// # Errors
+    ///
+    /// What [`compose`](Self::compose) refuses, and [`Error::Seatbelt`] when the
+    /// profile cannot be made (a relative or NUL-holding path, a hidden path that
+    /// contains a writable root).
     pub fn seatbelt(&self, command: &[OsString]) -> Result<Option<crate::SeatbeltPlan>, Error> {
         crate::seatbelt::plan(&self.compose()?, &self.env, command)
     }
@@ -179,6 +185,12 @@ impl SessionBuilder {
     /// Stage one: the profile and approval policy, and the sources that
     /// chose them. An elevation grant for the project is used while valid;
     /// an expired one is ignored with a note.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`]: an unknown profile name, a `config.toml` or
+    /// `.codex-profile` that is invalid (located), a choice the managed
+    /// requirements forbid, or `$CODEX_HOME` set but empty.
     pub fn resolve(&self) -> Result<ResolvedProfile, Error> {
         let cwd = self.absolute_cwd()?;
         let mut resolver = ProfileResolver::new()
@@ -244,6 +256,13 @@ impl SessionBuilder {
 
     /// Stages one and two: the profile composed with the runtime-control
     /// files and the extra writable roots. Starts and writes nothing.
+    ///
+    /// # Errors
+    ///
+    /// What [`resolve`](Self::resolve) refuses, and [`Error::Configuration`] for
+    /// runtime-control files with errors (every finding, located), a file the
+    /// command could have written that would loosen the policy, or extra
+    /// writable roots under a read-only profile.
     pub fn compose(&self) -> Result<Composition, Error> {
         let resolved = self.resolve()?;
         let cwd = self.absolute_cwd()?;
@@ -262,6 +281,13 @@ impl SessionBuilder {
     /// that does not load, a log that cannot be written under
     /// `deny_on_violation`, or a host that cannot enforce the policy stops
     /// here, before anything is started.
+    ///
+    /// # Errors
+    ///
+    /// What [`compose`](Self::compose) refuses; [`Error::Configuration`] for
+    /// rules that do not load; [`Error::AuditLog`] for a log that cannot be
+    /// written when `deny_on_violation` holds; [`Error::Unenforceable`] when
+    /// this host cannot enforce the policy and best effort is off.
     pub fn build(self) -> Result<Session, Error> {
         let (core, policy) = self.core_from(self.compose()?, true)?;
         let tmpdir = core.tmpdir.clone();
@@ -391,6 +417,12 @@ impl SessionBuilder {
     /// `socks` (port 0: any free port), for the effective policy — what
     /// `codex-policy proxy` runs. Its decisions go to the session's audit
     /// trail. Refused when the effective network is off.
+    ///
+    /// # Errors
+    ///
+    /// What [`compose`](Self::compose) refuses, a network that is off or not
+    /// filtered (nothing to proxy), a listen address off loopback, or a port
+    /// that cannot be bound.
     pub fn build_proxy(
         self,
         http: SocketAddr,
@@ -407,6 +439,11 @@ impl SessionBuilder {
     /// A session that decides on command lines and records its decisions,
     /// but starts nothing: what `codex-policy check` uses. Without rules it
     /// consults the built-in default policy.
+    ///
+    /// # Errors
+    ///
+    /// What [`compose`](Self::compose) refuses, rules that do not load, and an
+    /// audit log that cannot be opened.
     #[cfg(feature = "exec-policy")]
     pub fn build_checker(mut self) -> Result<Checker, Error> {
         if self.rules == ExecRules::None {
@@ -867,6 +904,10 @@ impl Session {
     /// question, so nothing is recorded — the gate of
     /// [`command`](Self::command) records the decision it acts on. `None`
     /// when the session has no rules.
+    ///
+    /// # Errors
+    ///
+    /// None today; the `Result` leaves room for rules that can fail at check time.
     #[cfg(feature = "exec-policy")]
     pub fn check<S: AsRef<str>>(&self, argv: &[S]) -> Result<Option<Check>, Error> {
         let argv: Vec<String> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
@@ -954,6 +995,11 @@ impl Checker {
     /// The exec policy's decision on `argv` run in the session's directory,
     /// with the paths it writes verified against the composed policy; the
     /// decision is recorded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::AuditLog`] when the decision cannot be recorded and the log is
+    /// fail-closed.
     pub fn check<S: AsRef<str>>(&self, argv: &[S]) -> Result<Check, Error> {
         let argv: Vec<String> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
         let core = &self.core;
@@ -1059,6 +1105,14 @@ impl SessionCommand<'_> {
 
     /// Gates, sandboxes and starts the command. The streams set here are
     /// used once: a second `spawn` inherits them again, as `std` does not.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] when the exec policy refuses it or nobody approves it
+    /// (the contract's 126); [`Error::Configuration`] for an empty command or a
+    /// bad variable name; [`Error::Spawn`] when the sandbox cannot start it (a
+    /// missing program is 127 by [`Error::exit_status`]); [`Error::AuditLog`] when
+    /// the start cannot be recorded under a fail-closed log. Nothing runs then.
     pub fn spawn(&mut self) -> Result<SessionChild, Error> {
         let (mut command, start) = self.prepare()?;
         let session = self.session;
@@ -1094,6 +1148,10 @@ impl SessionCommand<'_> {
 
     /// Runs the command to its end with standard output and error captured
     /// (standard input null unless set).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn), and [`Error::Io`] when waiting fails.
     pub fn output(&mut self) -> Result<Output, Error> {
         self.stdin.get_or_insert_with(Stdio::null);
         self.stdout.get_or_insert_with(Stdio::piped);
@@ -1109,6 +1167,10 @@ impl SessionCommand<'_> {
     /// Runs the command to its end. Under `on-failure`, a failed command
     /// may run again without the sandbox, if the approver says so: the
     /// status is then the rerun's.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn), and [`Error::Io`] when waiting fails.
     pub fn status(&mut self) -> Result<ExitStatus, Error> {
         let status = self.spawn()?.wait().map_err(|source| Error::Io {
             what: "waiting for the command",
@@ -1125,6 +1187,11 @@ impl SessionCommand<'_> {
     /// otherwise), and from here on it forwards `SIGTERM` and `SIGHUP` to
     /// the command and ignores `SIGINT` and `SIGQUIT` (they reach the
     /// command from the terminal directly).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn); [`Error::Spawn`] also when the process has more
+    /// than one thread (Linux: nothing is started then).
     pub fn supervise(&mut self) -> Result<ExitStatus, Error> {
         // Before the gate and the log: a start that cannot happen is neither
         // approved nor recorded.

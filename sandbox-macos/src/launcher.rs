@@ -189,6 +189,13 @@ impl MacSandbox {
     /// `tmpdir` as their `$TMPDIR`): checks every path, opens the egress
     /// listeners and writes the trust bundle. A `danger-full-access` policy
     /// makes no profile: its commands run unconfined, and the report says so.
+    ///
+    /// # Errors
+    ///
+    /// [`MacSandboxError::Profile`] for what the profile cannot carry (see
+    /// [`SeatbeltBuilder::build`](crate::SeatbeltBuilder::build)),
+    /// [`MacSandboxError::EgressListeners`] when the proxy's ports cannot be
+    /// bound, [`MacSandboxError::CaBundle`] when the bundle cannot be written.
     pub fn prepare(
         &self,
         policy: &SandboxPolicy,
@@ -401,6 +408,14 @@ impl PreparedMacSandbox {
     /// ([`SandboxedChild::egress_listeners`]); later ones share them.
     /// Killing the child ends `sandbox-exec`'s command, not necessarily its
     /// descendants (Seatbelt has no process containment).
+    ///
+    /// # Errors
+    ///
+    /// [`MacSandboxError::NotWrapped`] for a command line that is not this
+    /// profile's, [`MacSandboxError::SandboxExecMissing`] off macOS,
+    /// [`MacSandboxError::Exec`] for a program that is missing (127) or not
+    /// executable (126), [`MacSandboxError::Spawn`] when the start fails.
+    /// Nothing runs then.
     pub fn spawn(&self, command: &mut Command) -> Result<SandboxedChild, MacSandboxError> {
         let child = self.start(command)?;
         Ok(SandboxedChild {
@@ -417,6 +432,11 @@ impl PreparedMacSandbox {
     /// SIGQUIT, SIGTERM and SIGHUP to the command's process group (its
     /// handlers for them are replaced meanwhile, and restored after). One
     /// supervised command at a time per process.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Self::spawn), and [`MacSandboxError::AlreadySupervising`]
+    /// while another command of this process is supervised.
     pub fn supervise(&self, command: &mut Command) -> Result<MacSupervised, MacSandboxError> {
         let forwarding = match self.profile {
             Some(_) => Some(SignalForwarding::install()?),

@@ -346,6 +346,8 @@ impl SeatbeltBuilder {
 
     /// Checks everything and makes the profile.
     ///
+    /// # Errors
+    ///
     /// Refuses a `danger-full-access` policy ([`SeatbeltError::FullAccess`]:
     /// nothing to enforce), relative paths, NUL bytes, a hidden path that is
     /// or contains a writable root, and a network wider than the policy's.
