@@ -28,6 +28,80 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # The embedder's path
+//!
+//! **1. Build the session once.** Everything that can be wrong is found
+//! here, before anything runs: each [`Error`] variant names its stage, and
+//! [`Error::exit_status`] gives the status `codex-policy run` would exit
+//! with (125: cannot enforce or invalid configuration).
+//!
+//! ```
+//! use codex_policy::{AuditDestination, ConfigurationError, Error, Session};
+//!
+//! let project = tempfile::tempdir()?;
+//! // A configuration file with a typo: a located error, and nothing runs.
+//! std::fs::write(project.path().join(".codexrc.json"), r#"{"network_acces": "enabled"}"#)?;
+//! let err = Session::builder()
+//!     .profile("workspace".parse()?)
+//!     .cwd(project.path())
+//!     .audit(AuditDestination::Off)
+//!     .build()
+//!     .unwrap_err();
+//! assert!(matches!(err, Error::Configuration(ConfigurationError::InvalidFiles { .. })));
+//! assert_eq!(err.exit_status(), 125);
+//! assert!(err.to_string().contains(".codexrc.json:1:"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **2. Ask before running.** [`Session::check`] is the exec policy's answer
+//! on a command line, with the rules that decided it; nothing is recorded.
+//!
+//! ```
+//! # #[cfg(all(target_os = "linux", feature = "exec-policy"))] {
+//! use codex_policy::{AuditDestination, GateClass, Session};
+//!
+//! let project = tempfile::tempdir()?;
+//! let session = Session::builder()
+//!     .profile("workspace".parse()?)
+//!     .cwd(project.path())
+//!     .audit(AuditDestination::Off)
+//!     .best_effort(true)
+//!     .build()?;
+//! // The built-in default policy forbids destroying the system.
+//! let check = session.check(&["rm", "-rf", "/"])?.expect("built-in rules");
+//! assert_eq!(check.class(), GateClass::Forbidden);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! **3. Run commands** with [`Session::command`], shaped like
+//! `std::process::Command`. A refused one is [`Error::Refused`] (126) and
+//! never starts; the others run in the sandbox, from any thread.
+//!
+//! **4. Read what happened**: every decision is a line of the audit log,
+//! which [`audit::read_log`] reads back and [`audit::Filter`] narrows.
+//!
+//! ```
+//! # #[cfg(target_os = "linux")] {
+//! use codex_policy::audit::{AuditDecision, Filter, Operation, read_log};
+//! use codex_policy::{AuditDestination, Session};
+//!
+//! let project = tempfile::tempdir()?;
+//! let log = project.path().join("audit.jsonl");
+//! let session = Session::builder()
+//!     .profile("offline".parse()?)
+//!     .cwd(project.path())
+//!     .audit(AuditDestination::File(log.clone()))
+//!     .best_effort(true)
+//!     .build()?;
+//! session.command(["true"]).status()?;
+//! let starts = Filter::default().with_operation(Operation::SandboxStart);
+//! let events = read_log(&log)?.events;
+//! assert!(events.iter().any(|e| starts.matches(e) && e.decision == AuditDecision::Allowed));
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! The pieces stay available on their own: [`SecurityProfile::to_sandbox_policy`]
 //! gives a [`SandboxPolicy`], and [`NativeSandbox`] (a [`Sandbox`]) runs one
 //! command under it. Features: `exec-policy` (the Starlark rule engine and
