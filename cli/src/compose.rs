@@ -72,6 +72,11 @@ impl RuntimeFiles {
     /// else the environment, else the conventional locations where a file is
     /// there. Codex's home is found as everywhere else, so a relative or empty
     /// `CODEX_HOME` (or relative `HOME`) is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ProfileError`](codex_profiles::ProfileError) for a relative or empty
+    /// `CODEX_HOME` or `HOME`.
     pub fn discover(
         &self,
         project_dir: &Path,
@@ -265,6 +270,11 @@ fn hidden_paths(
 /// they differ — a tool may find either), the stores the environment moves
 /// elsewhere (a relative value from `cwd`), `auth.json`, the elevation
 /// grants and the default audit log directory in Codex's home.
+///
+/// # Errors
+///
+/// [`ConfigurationError`] when Codex's home cannot be found (a relative or
+/// empty `CODEX_HOME` or `HOME`).
 pub fn default_hidden_paths(
     env: &Environment,
     cwd: Option<&Path>,
@@ -334,6 +344,11 @@ fn account_home() -> Option<PathBuf> {
 /// a run of `policy` in `cwd`, with the environment's `$TMPDIR`, or in a
 /// shared temp directory, which any run may have written) may only
 /// tighten: the findings (`CP0024`) of anything in `files` that would loosen it.
+///
+/// # Errors
+///
+/// [`ConfigurationError`] when the writable roots of `policy` in `cwd` cannot
+/// be computed (the directory is missing or not a directory).
 pub fn loosening(
     resolved: &ResolvedProfile,
     cwd: &Path,
@@ -358,6 +373,11 @@ pub fn loosening(
 /// does: every finding, plus — for the profile that applies, run in `cwd` —
 /// the keys of a file the sandboxed command could have written that would
 /// loosen the policy (`CP0024`).
+///
+/// # Errors
+///
+/// [`ConfigurationError`] when the profile cannot be resolved; the files'
+/// own problems are findings, not errors.
 pub fn validate_files(
     inputs: &ValidationInputs,
     resolved: Option<&ResolvedProfile>,

@@ -17,6 +17,10 @@ use crate::session::SessionBuilder;
 /// The project a directory belongs to, as grants are bound: the nearest
 /// ancestor (or the directory itself) holding `.git`, else the directory;
 /// symlinks resolved.
+///
+/// # Errors
+///
+/// [`Error::Io`] when `dir` cannot be resolved (missing, unreadable).
 pub fn elevation_project(dir: &Path) -> Result<PathBuf, Error> {
     let real = std::fs::canonicalize(dir)
         .and_then(|real| {
@@ -176,6 +180,13 @@ impl SessionBuilder {
     /// `duration` (at most 8 hours), for `reason`; sessions of the project
     /// use it until it expires. Refused when managed requirements forbid
     /// elevation or the profile's sandbox mode. Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] when requirements forbid elevation or the
+    /// profile's mode, or the duration is out of range; [`Error::Elevation`]
+    /// when the grant cannot be written; [`Error::AuditLog`] when it cannot be
+    /// recorded under a fail-closed log. No grant exists then.
     pub fn elevate(
         &self,
         to: SecurityProfile,
@@ -208,6 +219,11 @@ impl SessionBuilder {
     }
 
     /// The grant of the project of the session's directory, and the project.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Elevation`] when the grant store cannot be read (a tampered
+    /// grant is reported as invalid, not an error).
     pub fn elevation_status(&self) -> Result<(PathBuf, GrantStatus), Error> {
         let (store, project) = self.elevation_store(false)?;
         let status = match store {
@@ -221,6 +237,11 @@ impl SessionBuilder {
 
     /// Revokes the grant of the project of the session's directory; the
     /// grant that was revoked, if any. Audited.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Elevation`] when the grant cannot be removed;
+    /// [`Error::AuditLog`] when it cannot be recorded under a fail-closed log.
     pub fn revoke_elevation(&self) -> Result<(PathBuf, Option<Grant>), Error> {
         let (store, project) = self.elevation_store(false)?;
         let Some(store) = store else {

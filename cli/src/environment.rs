@@ -46,6 +46,11 @@ impl Environment {
 
     /// Codex's home as the environment gives it (`$CODEX_HOME`, else
     /// `~/.codex`); a relative or empty value is refused.
+    ///
+    /// # Errors
+    ///
+    /// [`ProfileError`](codex_profiles::ProfileError) for a relative or empty
+    /// `CODEX_HOME`, or a relative `HOME`.
     pub fn codex_home(&self) -> Result<Option<std::path::PathBuf>, codex_profiles::ProfileError> {
         codex_profiles::codex_home(|key| self.var(key))
     }

@@ -16,6 +16,10 @@ use crate::error::ConfigurationError;
 /// file, not writable, does not parse, already defines the profile, or
 /// would not parse afterwards. Written beside and renamed: a reader sees
 /// the old file or the new one.
+///
+/// # Errors
+///
+/// [`ConfigurationError`] for each refusal above; the file is unchanged.
 pub fn add_profile_template(
     path: &Path,
     template: &ProfileTemplate,

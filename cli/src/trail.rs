@@ -29,6 +29,11 @@ pub enum AuditDestination {
 
 /// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`),
 /// with Codex's home found as for `config.toml`; `None` when there is no home.
+///
+/// # Errors
+///
+/// [`ProfileError`](codex_profiles::ProfileError) for a relative or empty
+/// `CODEX_HOME` or `HOME`.
 pub fn default_audit_log(
     env: &Environment,
 ) -> Result<Option<PathBuf>, codex_profiles::ProfileError> {
@@ -40,6 +45,11 @@ pub fn default_audit_log(
 /// `$CODEX_HOME/config.toml`). Readers read no other `.N` (one beyond it was
 /// not written by the log). A config.toml that does not load leaves the
 /// default: reading a log must not depend on it.
+///
+/// # Errors
+///
+/// [`ProfileError`](codex_profiles::ProfileError) when Codex's home cannot be
+/// found; a config.toml that does not load is not an error.
 pub fn configured_audit_keep(
     config: Option<&Path>,
     env: &Environment,
