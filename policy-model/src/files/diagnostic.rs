@@ -28,6 +28,12 @@ impl SourceFile {
     /// The file is opened without blocking and must be a regular file (after
     /// following symlinks): a FIFO would hang the reader, a device could be
     /// endless, and a directory or socket is never a configuration file.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`] when `path` cannot be opened or read, [`ConfigError::NotARegularFile`]
+    /// when it is not a regular file, [`ConfigError::TooLarge`] when it is larger than
+    /// [`MAX_CONFIG_BYTES`], and [`ConfigError::Invalid`] when its text is not UTF-8.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let io_error = |source| ConfigError::Io {
             path: path.to_path_buf(),
@@ -48,6 +54,11 @@ impl SourceFile {
     }
 
     /// Wraps bytes already in memory (tests, stdin), checking they are UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] (kind [`DiagnosticKind::Unreadable`]), located at the first
+    /// invalid byte, when `bytes` is not valid UTF-8.
     pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, ConfigError> {
         match String::from_utf8(bytes) {
             Ok(text) => Ok(Self {
@@ -130,6 +141,11 @@ impl SourceFile {
 /// hang here), checked with `fstat`, and then switched back to blocking reads.
 /// Anything that is not a regular file (after symlinks) is
 /// [`ConfigError::NotARegularFile`].
+///
+/// # Errors
+///
+/// [`ConfigError::NotARegularFile`] when `path` is a directory, FIFO, socket or device;
+/// [`ConfigError::Io`] when it cannot be opened or inspected (missing, no permission).
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ConfigError> {
     crate::regular_file::open(path).map_err(|err| match err {
         OpenError::Io(source) => ConfigError::Io {
@@ -230,7 +246,13 @@ pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<S
     let (masked, caret) = mask_strings(&chars, caret);
     let start = caret.saturating_sub(SNIPPET_WIDTH / 2);
     let end = (start + SNIPPET_WIDTH).min(masked.len());
-    let mut shown: String = masked[start..end].iter().collect();
+    // Control characters (tabs included) as spaces: one column each, so
+    // the caret stays under its character, and nothing reaches a terminal
+    // that it would obey.
+    let mut shown: String = masked[start..end]
+        .iter()
+        .map(|&c| if c.is_control() { ' ' } else { c })
+        .collect();
     let at = caret - start;
     // A caret past the last character (an empty line, an unexpected end)
     // points at the space after it: the renderer wants a character there.
@@ -365,7 +387,8 @@ pub struct Diagnostic {
     /// How to fix it.
     pub help: Option<String>,
     /// The offending line with a caret under the column, rustc-style, its
-    /// quoted values masked (see [`source_snippet`]).
+    /// quoted values masked (every quoted value but the one under the
+    /// caret, and that one too when it looks like a secret).
     pub snippet: Option<String>,
 }
 
@@ -498,12 +521,22 @@ mod tests {
         /// not, and never panics (the renderer asserts its ranges).
         #[test]
         fn a_snippet_never_panics(
-            text in "(\\PC|\n|\t|\"|')*",
+            text in "(\\PC|\\p{M}|\n|\t|\r|\"|')*",
             line in 0usize..6,
             column in 0usize..160,
         ) {
+            let _ = super::source_snippet(&text, line, column);
+        }
+
+        /// On a printable line, the caret is always drawn.
+        #[test]
+        fn a_printable_line_always_gets_its_caret(
+            text in "[ -~\t\n]*",
+            line in 1usize..4,
+            column in 0usize..120,
+        ) {
             if let Some(snippet) = super::source_snippet(&text, line, column) {
-                proptest::prop_assert!(snippet.contains('^'));
+                proptest::prop_assert!(snippet.contains('^'), "{}", snippet);
             }
         }
     }
