@@ -87,6 +87,15 @@ impl AppendError {
 /// Appends every event of `input` (JSON, one per line; blank lines skipped)
 /// to `sink`, each redacted and in one write, under a new session id unless
 /// the line names one. Returns how many lines were events.
+///
+/// # Errors
+///
+/// [`AppendError::Read`] when `input` cannot be read;
+/// [`AppendError::TooLong`], [`AppendError::NotUtf8`] or
+/// [`AppendError::Malformed`] for a line longer than [`MAX_APPEND_LINE`]
+/// bytes, not UTF-8, or not one event of the accepted shape;
+/// [`AppendError::Record`] when the log refuses an event. The lines before
+/// the failing one stay written.
 pub fn append_events(
     mut input: impl BufRead,
     name: &str,

@@ -67,12 +67,24 @@ pub(crate) fn rotated_name(path: &Path, n: usize) -> PathBuf {
 /// Each file is opened without following a symbolic link and without blocking
 /// on a FIFO, and must be a regular file: a link, FIFO, directory or device at
 /// the log's name or at a rotated name is [`AuditError::Unsafe`], naming it.
+///
+/// # Errors
+///
+/// As [`read_log_kept`]: [`AuditError::Unsafe`] when the log or a rotated file
+/// is not a regular file; [`AuditError::Io`] when one cannot be opened or
+/// read. A log that does not exist reads as empty.
 pub fn read_log(path: &Path) -> Result<LogContents, AuditError> {
     read_log_kept(path, crate::sink::DEFAULT_KEEP)
 }
 
 /// Reads every event of the log at `path` and its rotated files `.1` …
 /// `.keep` (the `[audit] keep` the log was written with).
+///
+/// # Errors
+///
+/// [`AuditError::Unsafe`] when the log or a rotated file is a symbolic link,
+/// FIFO, directory or device; [`AuditError::Io`] when one cannot be opened or
+/// read. A log that does not exist reads as empty.
 pub fn read_log_kept(path: &Path, keep: usize) -> Result<LogContents, AuditError> {
     let mut contents = LogContents::default();
     for file in log_files_kept(path, keep) {

@@ -302,6 +302,12 @@ impl AuditSink {
     /// component and without blocking on a FIFO, and must be a regular file of
     /// this user's, not writable by group or others, with no other hard link:
     /// anything else is [`AuditError::Unsafe`], naming the path and what it is.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Unsafe`] when the file is refused as above (see
+    /// [`UnsafeLogFile`]); [`AuditError::Io`] when its directories or the file
+    /// cannot be created or opened.
     pub fn open(path: &Path, options: SinkOptions) -> Result<Self, AuditError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -357,6 +363,12 @@ impl AuditSink {
     /// command may write needs every name its readers trust to exist, so the
     /// sandbox can keep them read-only — otherwise the command could plant
     /// a `.1` of forged events. Never through a link.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Io`], naming the file, when a missing rotated name cannot be
+    /// created (the directory is missing or not writable, say). A name already
+    /// taken, by anything, is left as it is.
     pub fn reserve_rotated_names(&self) -> Result<Vec<PathBuf>, AuditError> {
         let mut created = Vec::new();
         for n in 1..=self.options.keep {
@@ -377,6 +389,13 @@ impl AuditSink {
     }
 
     /// Redacts and writes `event`; `Ok(false)` when sampling left it out.
+    ///
+    /// # Errors
+    ///
+    /// [`AuditError::Io`] when the write fails or is short (a full disk), or when
+    /// locking, rotating or syncing the log fails; [`AuditError::Unsafe`] when
+    /// rotation meets a rotated file, or a log replaced meanwhile, that may not be
+    /// written (see [`UnsafeLogFile`]); [`AuditError::Serialize`] only on a bug.
     pub fn record(&mut self, mut event: AuditEvent) -> Result<bool, AuditError> {
         if !self.sampler.keep(event.decision) {
             return Ok(false);

@@ -1511,6 +1511,10 @@ impl SessionChild {
     }
 
     /// Kills the command and every process of its sandbox.
+    ///
+    /// # Errors
+    ///
+    /// The system's error when the signal cannot be sent.
     pub fn kill(&mut self) -> io::Result<()> {
         match &mut self.child {
             Some(child) => child.kill(),
@@ -1520,6 +1524,11 @@ impl SessionChild {
 
     /// Waits for the command's end. Its status is the command's own: the
     /// exit code, or the signal that killed it (see [`crate::exit_code`]).
+    ///
+    /// # Errors
+    ///
+    /// The system's error when waiting fails, or when the status was already
+    /// taken by [`wait_with_output`](Self::wait_with_output).
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         let Some(child) = &mut self.child else {
@@ -1533,6 +1542,10 @@ impl SessionChild {
     }
 
     /// The status if the command has ended, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// The system's error when the check fails.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         let Some(child) = &mut self.child else {
             return Ok(self.exited);
@@ -1545,6 +1558,11 @@ impl SessionChild {
     }
 
     /// Waits for the end, collecting standard output and error.
+    ///
+    /// # Errors
+    ///
+    /// The system's error when reading the streams or waiting fails, or when
+    /// the command was already waited for.
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         let Some(mut child) = self.child.take() else {
             return Err(io::Error::other("the command was already waited for"));

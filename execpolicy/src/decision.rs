@@ -35,6 +35,11 @@ pub enum Decision {
 
 impl Decision {
     /// Parses `allow`, `prompt` or `forbidden` (as [`str::parse`] does).
+    ///
+    /// # Errors
+    ///
+    /// [`ParseDecisionError`] when `text` is not exactly `allow`, `prompt` or
+    /// `forbidden` (case and surrounding spaces count).
     pub fn parse(text: &str) -> Result<Self, ParseDecisionError> {
         match text {
             "allow" => Ok(Self::Allow),

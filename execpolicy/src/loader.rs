@@ -119,6 +119,11 @@ impl PolicyLoader {
     /// examples verified, stored compactly), so obtaining it costs no
     /// interpretation; should the prepared form not match `default.policy`,
     /// the text is evaluated instead.
+    ///
+    /// # Errors
+    ///
+    /// A [`LoadError`] naming `default.policy` if the policy embedded in the crate
+    /// does not load: a defect of the build, never of the host or the caller.
     pub fn with_default_policy() -> Result<Self, LoadError> {
         if let Some(policy) = crate::default_policy::prepared() {
             let loader = Self::new();
@@ -158,6 +163,14 @@ impl PolicyLoader {
     }
 
     /// Reads and loads a rules file.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadErrorKind::Open`] when `path` does not exist, may not be read or is
+    /// not a regular file; [`LoadErrorKind::Read`] when reading fails;
+    /// [`LoadErrorKind::TooLarge`] above [`MAX_RULES_BYTES`];
+    /// [`LoadErrorKind::NotUtf8`] for text that is not UTF-8; otherwise as
+    /// [`load_str`](Self::load_str).
     pub fn load_file(&mut self, path: &Path) -> Result<(), LoadError> {
         let name = path.display().to_string();
         // Never blocks on a FIFO, refuses what is not a regular file, and reads
@@ -183,6 +196,15 @@ impl PolicyLoader {
     }
 
     /// Loads rules from text; `name` appears in errors and rule locations.
+    ///
+    /// # Errors
+    ///
+    /// A [`LoadError`] at the file, line and column of the first problem, its
+    /// [`LoadErrorKind`] saying which: text over [`MAX_RULES_BYTES`], a construct
+    /// or nesting rules files may not use, a Starlark syntax or evaluation error,
+    /// an unknown name or bad arguments, a value the rules language does not
+    /// accept, a loosening rule in a [tightening-only](Self::tightening_only)
+    /// load, or an example the rule does not decide as listed.
     pub fn load_str(&mut self, name: &str, text: &str) -> Result<(), LoadError> {
         if text.len() > MAX_RULES_BYTES {
             return Err(LoadError::at(name, 1, 1, too_large()));

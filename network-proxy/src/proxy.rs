@@ -243,6 +243,12 @@ enum Protocol {
 impl RunningProxy {
     /// Accepts on the listeners a sandbox handed over (run mode). They may
     /// be blocking; they are made non-blocking here.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::Stopped`] when the proxy has been stopped;
+    /// [`ProxyError::Listener`] when a listener cannot be made non-blocking or
+    /// registered with the proxy's runtime.
     pub fn serve(&self, listeners: EgressListeners) -> Result<(), ProxyError> {
         self.accept_on(listeners.http, listeners.socks)
             .map_err(|e| match e {
@@ -253,6 +259,12 @@ impl RunningProxy {
 
     /// Listens on `http` and `socks` (standalone mode): loopback addresses
     /// only, port 0 for any free port. Returns the addresses bound.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::Stopped`] when the proxy has been stopped;
+    /// [`ProxyError::NotLoopback`] when either address is not a loopback address;
+    /// [`ProxyError::Bind`] when an address cannot be listened on (in use, say).
     pub fn bind(
         &self,
         http: SocketAddr,

@@ -62,6 +62,12 @@ pub enum DomainError {
 
 impl Host {
     /// Parses and normalizes a host as a connection would name it.
+    ///
+    /// # Errors
+    ///
+    /// [`DomainError::Empty`] if `input` is empty or only a dot;
+    /// [`DomainError::Invalid`] if it is neither an IP address nor a valid host name;
+    /// [`DomainError::AmbiguousNumeric`] if its last label is numeric but it is no IPv4 address.
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let trimmed = input.strip_suffix('.').unwrap_or(input);
         if trimmed.is_empty() {

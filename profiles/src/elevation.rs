@@ -423,6 +423,12 @@ impl ElevationStore {
     /// directory, is owned by another user or is writable by its group or
     /// others, since whoever can write there can replace the elevations
     /// directory.
+    ///
+    /// # Errors
+    ///
+    /// [`ElevationError::Unsafe`] for a directory refused as above;
+    /// [`ElevationError::Io`] when Codex's home or the elevations directory cannot
+    /// be created or inspected.
     pub fn open(codex_home: &Path) -> Result<Self, ElevationError> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let uid = unsafe { libc::geteuid() };
@@ -470,6 +476,18 @@ impl ElevationStore {
     /// temporary file that is synced and then renamed into place, so a reader
     /// sees the old grant or the new one, never part of one; nothing is left
     /// behind on failure.
+    ///
+    /// # Errors
+    ///
+    /// [`ElevationError::InvalidReason`], [`ElevationError::ZeroDuration`] or
+    /// [`ElevationError::DurationTooLong`] for the reason or duration refused
+    /// above; [`ElevationError::InvalidProject`] for a project path that is
+    /// relative, holds `..` or is longer than 4096 bytes;
+    /// [`ElevationError::TimeOutOfRange`] when `now` or the expiry lies outside
+    /// the dates a grant can record; [`ElevationError::Unsafe`] or
+    /// [`ElevationError::KeyCorrupt`] for an untrusted integrity key;
+    /// [`ElevationError::Random`] when the system's random number generator fails;
+    /// [`ElevationError::Io`] when the key or the grant cannot be written.
     pub fn grant(
         &self,
         project: &Path,
@@ -531,6 +549,17 @@ impl ElevationStore {
     /// readable or writable by others, too large, not a grant, altered (its
     /// MAC does not match, or it lasts more than [`MAX_ELEVATION`]), made for
     /// another project or by another user, or starting after `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`ElevationError::InvalidProject`] for a project path that is relative,
+    /// holds `..` or is longer than 4096 bytes; [`ElevationError::Io`] when the
+    /// grant or the key cannot be read; for an untrusted grant, the variant naming
+    /// why: [`ElevationError::Unsafe`], [`ElevationError::Malformed`],
+    /// [`ElevationError::UnsupportedVersion`], [`ElevationError::KeyMissing`],
+    /// [`ElevationError::KeyCorrupt`], [`ElevationError::Tampered`],
+    /// [`ElevationError::ProjectMismatch`], [`ElevationError::OtherUsersGrant`]
+    /// or [`ElevationError::GrantedInFuture`].
     pub fn lookup(&self, project: &Path, now: SystemTime) -> Result<GrantStatus, ElevationError> {
         let project = normalize_project(project)?;
         let Some((path, grant)) = self.read_grant(&project)? else {
@@ -556,6 +585,12 @@ impl ElevationStore {
     /// A grant file that is not trusted (see [`lookup`](Self::lookup); a
     /// start in the future excepted, which revoking must still be able to
     /// undo) is an error and stays where it is, as evidence.
+    ///
+    /// # Errors
+    ///
+    /// As [`lookup`](Self::lookup), [`ElevationError::GrantedInFuture`] excepted;
+    /// and [`ElevationError::Io`] when the grant file cannot be removed or the
+    /// removal cannot be made durable.
     pub fn revoke(&self, project: &Path) -> Result<Option<Grant>, ElevationError> {
         let project = normalize_project(project)?;
         let Some((path, grant)) = self.read_grant(&project)? else {
@@ -981,6 +1016,12 @@ fn check_duration(duration: Duration) -> Result<(), ElevationError> {
 /// assert!(parse_duration("1.5h").is_err());
 /// # Ok::<(), codex_profiles::ElevationError>(())
 /// ```
+///
+/// # Errors
+///
+/// [`ElevationError::InvalidDuration`] for text not of that form;
+/// [`ElevationError::ZeroDuration`] for zero;
+/// [`ElevationError::DurationTooLong`] above [`MAX_ELEVATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, ElevationError> {
     const UNITS: [(char, u64); 3] = [('h', 3600), ('m', 60), ('s', 1)];
     let invalid = |problem| ElevationError::InvalidDuration {

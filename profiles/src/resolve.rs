@@ -445,6 +445,12 @@ impl ProfileResolver {
     /// The config file that will be read: the explicit one, else
     /// `$CODEX_HOME/config.toml`, else `$HOME/.codex/config.toml`. The flag says
     /// whether the file must exist (only an explicit one must).
+    ///
+    /// # Errors
+    ///
+    /// Without an explicit file: [`ProfileError::UnusableEnvironment`] when
+    /// `CODEX_HOME` is set but empty; [`ProfileError::RelativeHome`] when
+    /// `CODEX_HOME`, or `HOME` when it decides, is a relative path.
     pub fn config_location(&self) -> Result<Option<(PathBuf, bool)>, ProfileError> {
         if let Some(path) = &self.explicit_config {
             return Ok(Some((path.clone(), true)));
@@ -454,6 +460,21 @@ impl ProfileResolver {
     }
 
     /// Reads every source present and returns the highest-precedence choice.
+    ///
+    /// # Errors
+    ///
+    /// [`ProfileError::UnusableEnvironment`], [`ProfileError::InvalidEnvironment`]
+    /// or [`ProfileError::RelativeHome`] for an unusable `CODEX_SECURITY_PROFILE`,
+    /// `CODEX_HOME` or `HOME`; [`ProfileError::UnknownName`] for a profile named
+    /// by the caller that does not exist; [`ProfileError::Config`] for a missing
+    /// explicit config file, or a `config.toml` or `.codex-profile` that cannot be
+    /// read or is invalid, including a `.codex-profile` asking for more than it
+    /// may; [`ProfileError::ShadowingProfile`] or
+    /// [`ProfileError::NoMatchingProfile`] for a `config.toml` that redefines a
+    /// security profile or asks for a mode and network no profile has;
+    /// [`ProfileError::ProjectFileLink`], [`ProfileError::ProjectFileHardLinked`]
+    /// or [`ProfileError::ProjectFileUnreadable`] for a `.codex-profile` that is a
+    /// symbolic link, has other hard links or cannot be read.
     pub fn resolve(self) -> Result<ResolvedProfile, ProfileError> {
         let config = self.load_config()?;
         let config_ref = config.as_ref().map(|(s, c)| (s, c));
@@ -1055,6 +1076,12 @@ pub fn format_time(time: std::time::SystemTime) -> String {
 /// ([`ProfileError::RelativeHome`]). This is the one place that finds Codex's
 /// home: config.toml, the audit log and file discovery all use it. Pass
 /// `|k| std::env::var_os(k)` for the process environment.
+///
+/// # Errors
+///
+/// [`ProfileError::UnusableEnvironment`] when `CODEX_HOME` is set but empty;
+/// [`ProfileError::RelativeHome`] when `CODEX_HOME`, or `HOME` when
+/// `CODEX_HOME` is unset, is a relative path.
 pub fn codex_home(
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Option<PathBuf>, ProfileError> {

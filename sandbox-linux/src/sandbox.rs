@@ -544,6 +544,23 @@ impl LinuxSandbox {
     /// nothing; a strict sandbox refuses here
     /// ([`Unenforceable`](LinuxSandboxError::Unenforceable)) when a required
     /// protection cannot be enforced.
+    ///
+    /// # Errors
+    ///
+    /// [`LinuxSandboxError::WritableRoots`] when `cwd` does not exist or is not a
+    /// directory (for a policy with writable roots);
+    /// [`LinuxSandboxError::InvalidEgressPorts`] when a filtered network's port is
+    /// 0 or both ports are equal; [`LinuxSandboxError::UnprotectablePath`] for a
+    /// protected path not yet created inside a writable root;
+    /// [`LinuxSandboxError::HiddenPathThroughLink`],
+    /// [`LinuxSandboxError::HiddenPathContainsRoot`] or
+    /// [`LinuxSandboxError::HiddenPathUnknown`] for a path to hide reached through
+    /// a link a command could re-point, holding the working directory or a
+    /// writable root, or that cannot be looked at; in strict mode,
+    /// [`LinuxSandboxError::FilteredNetworkUnavailable`] and
+    /// [`LinuxSandboxError::Unenforceable`]; [`LinuxSandboxError::Io`] when a path
+    /// cannot be made absolute or, in strict mode with paths to hide, the mount
+    /// table cannot be read.
     pub fn plan(
         &self,
         policy: &SandboxPolicy,
@@ -912,6 +929,17 @@ impl LinuxSandbox {
     /// Fails when a protected path cannot be protected (a hooks directory or
     /// git directory reached through a link the command could re-point, in
     /// strict mode), or when the kernel refuses a layer.
+    ///
+    /// # Errors
+    ///
+    /// [`LinuxSandboxError::Landlock`] when a writable root cannot be opened or
+    /// the kernel refuses the ruleset; [`LinuxSandboxError::Seccomp`] when the
+    /// filter cannot be compiled; in strict mode,
+    /// [`LinuxSandboxError::UnprotectableGitDir`] or
+    /// [`LinuxSandboxError::UnprotectableHooksPath`] for a git or hooks directory
+    /// reached through a link or `..` inside a writable root; the hidden-path
+    /// refusals of [`plan`](Self::plan), for the disk as it is now;
+    /// [`LinuxSandboxError::Io`] when a path to bind read-only cannot be examined.
     pub fn prepare(&self, plan: SandboxPlan) -> Result<PreparedSandbox, LinuxSandboxError> {
         let SandboxPlan {
             mut report,
@@ -1220,6 +1248,19 @@ impl PreparedSandbox {
     /// carries this start's setup: start it once, through this method (a
     /// second `spawn` of the same `Command` fails). Its `$TMPDIR` is not
     /// read: the plan's writable roots are fixed.
+    ///
+    /// # Errors
+    ///
+    /// [`LinuxSandboxError::WorkingDirectory`] when the command's directory is not
+    /// an existing directory; [`LinuxSandboxError::Exec`] when the program cannot
+    /// be executed (not found, not executable) or the `Command` was started
+    /// before; [`LinuxSandboxError::NamespacesUnavailable`] (with a filtered
+    /// network, [`LinuxSandboxError::FilteredNetworkUnavailable`]) when the
+    /// namespaces cannot be created, and [`LinuxSandboxError::Setup`] when another
+    /// setup step fails; the mount refusals of [`LinuxSandbox::prepare`], for the
+    /// disk as it is now; [`LinuxSandboxError::Io`] or
+    /// [`LinuxSandboxError::Landlock`] when the host refuses a descriptor or the
+    /// ruleset.
     pub fn spawn(&self, command: &mut Command) -> Result<SandboxedChild, LinuxSandboxError> {
         self.start_child(command, false)
     }
@@ -1247,6 +1288,14 @@ impl PreparedSandbox {
     /// process is left as it was. Like [`spawn`](Self::spawn), it looks for
     /// the mounts on disk again (the [`report`](Self::report) lists them as
     /// they were at [`LinuxSandbox::prepare`]).
+    ///
+    /// # Errors
+    ///
+    /// [`LinuxSandboxError::MultiThreaded`] when the process has more than one
+    /// thread; [`LinuxSandboxError::Io`] when its thread count cannot be read from
+    /// `/proc`; otherwise as [`spawn`](Self::spawn), except that when the caller
+    /// supervises, a program that cannot be executed is no error: the command
+    /// exits with status 127 (not found) or 126.
     pub fn supervise(&self, command: &mut Command) -> Result<Supervised, LinuxSandboxError> {
         let threads = thread_count()?;
         if threads > 1 {
@@ -1673,6 +1722,11 @@ impl Supervised {
     /// `ExitStatus::signal() == Some(N)` (with `core_dumped()` as the
     /// command's when the caller supervises). If the caller's parent exits
     /// meanwhile, the sandbox is killed (status: SIGKILL).
+    ///
+    /// # Errors
+    ///
+    /// The operating system's error when `waitpid(2)` fails, as when the process
+    /// ignores `SIGCHLD` or another part of it already reaped the command.
     pub fn wait(self) -> io::Result<ExitStatus> {
         match self.running {
             Running::Child(mut child) => child.wait(),

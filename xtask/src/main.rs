@@ -214,6 +214,17 @@ fn ci() -> Result<(), String> {
             return Err(format!("`cargo {}` failed ({status})", step.join(" ")));
         }
     }
+    // The API documentation builds without a warning (every intra-doc link
+    // resolves, no link to a private item).
+    eprintln!("xtask: RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
+    let status = cargo()
+        .args(["doc", "--workspace", "--no-deps", "--quiet"])
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("`cargo doc` failed ({status})"));
+    }
     eprintln!("xtask: cargo xtask schema --check");
     schema::schema(true)?;
     if macos_target_installed() {

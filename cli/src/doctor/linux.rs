@@ -47,6 +47,12 @@ pub struct HostReport {
 impl HostReport {
     /// Probes the host once (user namespaces included) and plans every
     /// profile for the current directory. Starts nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the working directory cannot be read;
+    /// [`Error::Configuration`] when Codex's home cannot be found;
+    /// [`Error::Unenforceable`] when a profile cannot even be planned.
     pub fn probe() -> Result<Self, Error> {
         let host = HostCapabilities::probe(true);
         let DefaultHidden { cwd, hide, present } = DefaultHidden::find()?;

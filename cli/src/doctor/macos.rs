@@ -34,6 +34,12 @@ pub struct HostReport {
 impl HostReport {
     /// Makes every profile for the current directory. Starts nothing; a
     /// filtered network's listeners are opened and closed again.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the working directory cannot be read;
+    /// [`Error::Configuration`] when Codex's home cannot be found;
+    /// [`Error::Unenforceable`] when a profile's Seatbelt profile cannot be made.
     pub fn probe() -> Result<Self, Error> {
         let DefaultHidden { cwd, hide, present } = DefaultHidden::find()?;
         let sandbox_exec_present = Path::new(SANDBOX_EXEC).is_file();

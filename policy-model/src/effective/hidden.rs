@@ -14,6 +14,12 @@ use crate::validate::LoadedConfig;
 /// entry is `home`. An entry that cannot apply (`allow_read` of a path that
 /// is not hidden, inside a hidden directory, or always hidden; `~/` with no
 /// home known) is an error located at the entry.
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`], located at the entry, when the profile's `deny_read` or
+/// `allow_read` holds more than `MAX_READ_RULES` entries or an entry that is not an
+/// absolute or `~/` path, or when an entry cannot apply as described above.
 pub fn hidden_paths(
     policy: &SandboxPolicy,
     profile_name: &str,

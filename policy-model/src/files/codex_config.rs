@@ -218,6 +218,12 @@ pub struct ConfiguredSandbox {
 
 impl CodexConfig {
     /// Reads and parses `path`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`], [`ConfigError::NotARegularFile`] or [`ConfigError::TooLarge`]
+    /// when `path` cannot be read as a configuration file (see [`SourceFile::read`]);
+    /// [`ConfigError::Invalid`] when the file is not UTF-8 or [`CodexConfig::parse`] refuses it.
     pub fn load(path: &Path) -> Result<(SourceFile, Self), ConfigError> {
         let source = SourceFile::read(path)?;
         let config = Self::parse(&source)?;
@@ -225,6 +231,12 @@ impl CodexConfig {
     }
 
     /// Parses the text of `source`; errors carry file, line, column and key.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the text is not valid TOML or does not fit the schema, or
+    /// when a writable root is relative, `allowlisted_domains` is invalid or missing under
+    /// `allowlist_expiry`, or a `[shell_environment_policy]` or `*_read` entry is refused.
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
         let config: Self = parse_toml(source)?;
         config.check_unsupported(source)?;
@@ -282,6 +294,11 @@ impl CodexConfig {
     /// `[sandbox] mode` and Codex's `sandbox_mode` (or the active profile's) may
     /// both be present only if they agree; likewise `[sandbox] network_access`
     /// and the mode's own table. Conflicts are errors, never resolved silently.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the two mode keys, or the two `network_access` keys,
+    /// disagree, or when the mode is `danger-full-access` with `network_access = false`.
     pub fn configured_sandbox(
         &self,
         source: &SourceFile,

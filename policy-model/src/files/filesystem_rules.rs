@@ -45,6 +45,12 @@ pub struct ReadRuleEntry {
 impl ProfileFilesystemTable {
     /// The `deny_read` entries of profile `profile`, checked; an entry that
     /// is not a path this table takes is a located error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`], located at the entry, when `deny_read` holds more than
+    /// [`MAX_READ_RULES`] entries or an entry that is not a valid [`ReadPath`] (empty,
+    /// relative, `~user/…`, with `..`, a glob or NUL, `/` alone, or too long).
     pub fn deny_entries(
         &self,
         source: &SourceFile,
@@ -58,6 +64,12 @@ impl ProfileFilesystemTable {
     }
 
     /// The `allow_read` entries, checked likewise.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`], located at the entry, when `allow_read` holds more than
+    /// [`MAX_READ_RULES`] entries or an entry that is not a valid [`ReadPath`] (empty,
+    /// relative, `~user/…`, with `..`, a glob or NUL, `/` alone, or too long).
     pub fn allow_entries(
         &self,
         source: &SourceFile,

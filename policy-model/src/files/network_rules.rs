@@ -306,6 +306,12 @@ impl NetworkRules {
 
 impl Requirements {
     /// Reads and parses a managed `requirements.toml`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`], [`ConfigError::NotARegularFile`] or [`ConfigError::TooLarge`]
+    /// when `path` cannot be read as a configuration file (see [`SourceFile::read`]);
+    /// [`ConfigError::Invalid`] when the file is not UTF-8 or [`Requirements::parse`] refuses it.
     pub fn load(path: &Path) -> Result<(SourceFile, Self), ConfigError> {
         let source = SourceFile::read(path)?;
         let value = Self::parse(&source)?;
@@ -313,11 +319,22 @@ impl Requirements {
     }
 
     /// Parses text already read.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the text is not valid TOML, a key is unknown, or a value
+    /// does not fit its key.
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
         parse_toml(source)
     }
 
     /// The normalized managed network baseline (empty when absent).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `[experimental_network]` combines a typed map with its
+    /// legacy list, names an invalid domain pattern, denies `*`, or gives a relative unix
+    /// socket path.
     pub fn network_rules(&self, source: &SourceFile) -> Result<NetworkRules, ConfigError> {
         let Some(table) = &self.experimental_network else {
             return Ok(NetworkRules::default());
@@ -385,6 +402,12 @@ impl ProfileNetworkTable {
     /// The normalized rules of `[permissions.<profile>.network]` as of
     /// `today` (UTC): past [`ProfileNetworkTable::expires`], its allow entries
     /// are in [`NetworkRules::expired`] instead.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the table holds a legacy list (`allowed_domains`,
+    /// `denied_domains`, `allow_unix_sockets`), names an invalid domain pattern, denies `*`,
+    /// or gives a relative unix socket path.
     pub fn normalize(
         &self,
         source: &SourceFile,
@@ -455,6 +478,11 @@ impl WorkspaceWriteTable {
     /// `allowlist_expiry` they are in [`NetworkRules::expired`] instead.
     /// `Ok(None)` without the key. Errors as [`crate::CodexConfig::parse`]
     /// reports them.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when an `allowlisted_domains` entry is not a valid domain
+    /// pattern, or is `*`.
     pub fn allowlist_rules(
         &self,
         source: &SourceFile,

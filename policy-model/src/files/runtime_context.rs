@@ -79,12 +79,24 @@ pub struct NetworkAccessError {
 impl RuntimeContext {
     /// Loads the context of this process: `CODEX_RUNTIME_CONFIG`, else
     /// `./.codexrc.json`, else the environment variables.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeContextError::Config`] when the file used (`CODEX_RUNTIME_CONFIG`, or an existing
+    /// `./.codexrc.json`) cannot be read or parsed; [`RuntimeContextError::NetworkVariable`] when
+    /// there is no file and `CODEX_NETWORK_ACCESS` is not `enabled`, `restricted` or `disabled`.
     pub fn load() -> Result<Self, RuntimeContextError> {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         Self::load_with(|key| std::env::var_os(key), &cwd)
     }
 
     /// Like [`RuntimeContext::load`] with an explicit environment and directory.
+    ///
+    /// # Errors
+    ///
+    /// [`RuntimeContextError::Config`] when the file used (`CODEX_RUNTIME_CONFIG`, or an existing
+    /// `.codexrc.json` in `cwd`) cannot be read or parsed; [`RuntimeContextError::NetworkVariable`]
+    /// when there is none and `CODEX_NETWORK_ACCESS` is not `enabled`, `restricted` or `disabled`.
     pub fn load_with(
         env: impl Fn(&str) -> Option<OsString>,
         cwd: &Path,
@@ -123,6 +135,11 @@ impl RuntimeContext {
     }
 
     /// `Ok` when the network is enabled; otherwise an error saying what to change.
+    ///
+    /// # Errors
+    ///
+    /// [`NetworkAccessError`] when [`RuntimeContext::network_access`] is not
+    /// [`NetworkAccess::Enabled`].
     pub fn validate_network_access(&self) -> Result<(), NetworkAccessError> {
         if self.network_access == NetworkAccess::Enabled {
             return Ok(());

@@ -567,11 +567,22 @@ impl<T> Located<T> {
 
 impl CodexRc {
     /// Reads and parses `.codexrc.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`], [`ConfigError::NotARegularFile`] or [`ConfigError::TooLarge`]
+    /// when `path` cannot be read as a configuration file (see [`SourceFile::read`]);
+    /// [`ConfigError::Invalid`] when the file is not UTF-8 or [`CodexRc::parse`] refuses it.
     pub fn load(path: &Path) -> Result<Located<Self>, ConfigError> {
         Self::parse(SourceFile::read(path)?)
     }
 
     /// Parses text already read.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the text is not a single valid JSON document, or has a
+    /// duplicate key, an unknown key, or a value that does not fit its key.
     pub fn parse(source: SourceFile) -> Result<Located<Self>, ConfigError> {
         let (value, locator) = parse_json(&source)?;
         Ok(Located {
@@ -584,11 +595,22 @@ impl CodexRc {
 
 impl HarnessPolicy {
     /// Reads and parses `harness.policy.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`], [`ConfigError::NotARegularFile`] or [`ConfigError::TooLarge`]
+    /// when `path` cannot be read as a configuration file (see [`SourceFile::read`]);
+    /// [`ConfigError::Invalid`] when the file is not UTF-8 or [`HarnessPolicy::parse`] refuses it.
     pub fn load(path: &Path) -> Result<Located<Self>, ConfigError> {
         Self::parse(SourceFile::read(path)?)
     }
 
     /// Parses text already read.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the text is not a single valid JSON document, or has a
+    /// duplicate key, an unknown key, or a value that does not fit its key.
     pub fn parse(source: SourceFile) -> Result<Located<Self>, ConfigError> {
         let (value, locator) = parse_json(&source)?;
         Ok(Located {

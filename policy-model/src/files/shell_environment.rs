@@ -69,6 +69,11 @@ impl ShellEnvironmentPolicyTable {
     /// no `=` or NUL) and values (no NUL), and at most 1,000 entries in each
     /// list or in `set`. Errors carry file, line, column and the entry's key
     /// (`shell_environment_policy.exclude[2]`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`], located at the entry, when a pattern, a `set` name or a `set`
+    /// value breaks the rules above, or `exclude`, `include_only` or `set` has over 1,000 entries.
     pub fn check(&self, source: &SourceFile) -> Result<(), ConfigError> {
         self.resolve(source).map(|_| ())
     }
@@ -115,6 +120,11 @@ impl EnvironmentPolicy {
     /// directly, without [`CodexConfig::parse`](super::CodexConfig::parse),
     /// may hold a pattern that matches nothing, and ignoring it would hand
     /// the command what the user meant to exclude.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `table` fails [`ShellEnvironmentPolicyTable::check`];
+    /// never when `table` is `None`.
     pub fn from_config(
         source: &SourceFile,
         table: Option<&ShellEnvironmentPolicyTable>,

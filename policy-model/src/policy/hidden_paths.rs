@@ -365,6 +365,12 @@ impl HiddenPaths {
     /// hidden entry there is removed. Refused when nothing there is hidden,
     /// when `path` lies inside a hidden directory (it cannot be shown on its
     /// own), or when it would show what is always hidden.
+    ///
+    /// # Errors
+    ///
+    /// [`AllowReadError::AlwaysHidden`] when `path` is, holds or lies inside an always-hidden path;
+    /// [`AllowReadError::InsideHidden`] when it lies inside a hidden directory;
+    /// [`AllowReadError::NotHidden`] when nothing at or below it is hidden.
     pub fn allow(&mut self, path: &Path, decided_by: &str) -> Result<(), AllowReadError> {
         let path = lexically_normal(path);
         if let Some(always) = self

@@ -172,6 +172,11 @@ impl SandboxPolicy {
     /// [`SkipReason::ContainsProtectedPath`]) is skipped; the homes are read
     /// from this process's `$HOME` and `$CODEX_HOME`
     /// ([`SandboxPolicy::writable_roots_protecting`] takes them explicitly).
+    ///
+    /// # Errors
+    ///
+    /// For `workspace-write` only: [`WritableRootsError::Cwd`] when `cwd` does not exist or
+    /// cannot be resolved, [`WritableRootsError::CwdNotADirectory`] when it is not a directory.
     pub fn writable_roots(
         &self,
         cwd: &Path,
@@ -181,6 +186,11 @@ impl SandboxPolicy {
     }
 
     /// [`SandboxPolicy::writable_roots`] with the protected homes given.
+    ///
+    /// # Errors
+    ///
+    /// For `workspace-write` only: [`WritableRootsError::Cwd`] when `cwd` does not exist or
+    /// cannot be resolved, [`WritableRootsError::CwdNotADirectory`] when it is not a directory.
     pub fn writable_roots_protecting(
         &self,
         cwd: &Path,
@@ -461,6 +471,11 @@ impl CommandWritable {
 
     /// For `policy` run in `cwd` with `$TMPDIR` = `tmpdir` (pass
     /// `std::env::var_os("TMPDIR")`), as [`SandboxPolicy::writable_roots`].
+    ///
+    /// # Errors
+    ///
+    /// For `workspace-write` only: [`WritableRootsError::Cwd`] when `cwd` does not exist or
+    /// cannot be resolved, [`WritableRootsError::CwdNotADirectory`] when it is not a directory.
     pub fn for_policy(
         policy: &SandboxPolicy,
         cwd: &Path,
@@ -483,6 +498,11 @@ impl CommandWritable {
     /// take it out of the check that judges it. (The working directory of a
     /// read-only run is not counted: its project files, `init`'s patterns
     /// among them, are the user's — see `docs/composition.md`.)
+    ///
+    /// # Errors
+    ///
+    /// For `workspace-write` only: [`WritableRootsError::Cwd`] when `cwd` does not exist or
+    /// cannot be resolved, [`WritableRootsError::CwdNotADirectory`] when it is not a directory.
     pub fn for_tightening(
         policy: &SandboxPolicy,
         cwd: &Path,

@@ -1,5 +1,5 @@
 //! Recognizes literal secrets in configuration values, so that validation can
-//! refuse them: the shapes of [`crate::secret_shapes`], and any value under a
+//! refuse them: the token, key and JWT shapes the crate knows, and any value under a
 //! key named like a password or token that is not a reference to a secret.
 
 pub use crate::secret_shapes::{SecretKind, find_secret, secret_spans};
