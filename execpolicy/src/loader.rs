@@ -124,6 +124,16 @@ impl PolicyLoader {
     ///
     /// A [`LoadError`] naming `default.policy` if the policy embedded in the crate
     /// does not load: a defect of the build, never of the host or the caller.
+    ///
+    /// ```
+    /// use codex_execpolicy::{Decision, PolicyLoader};
+    ///
+    /// let policy = PolicyLoader::with_default_policy()?.finish();
+    /// let argv: Vec<String> = ["rm", "-rf", "/"].map(String::from).to_vec();
+    /// let decision = policy.check(&argv).decision.map(|d| d.decision());
+    /// assert_eq!(decision, Some(Decision::Forbidden));
+    /// # Ok::<(), codex_execpolicy::LoadError>(())
+    /// ```
     pub fn with_default_policy() -> Result<Self, LoadError> {
         if let Some(policy) = crate::default_policy::prepared() {
             let loader = Self::new();

@@ -287,6 +287,17 @@ pub struct DomainMatcher {
 
 impl DomainMatcher {
     /// Builds a matcher from patterns.
+    ///
+    /// ```
+    /// use codex_policy_model::{DomainMatcher, DomainPattern, Host};
+    ///
+    /// let patterns: Vec<DomainPattern> = vec!["crates.io".parse()?, "*.crates.io".parse()?];
+    /// let allow = DomainMatcher::new(&patterns);
+    /// assert!(allow.matches(&Host::parse("static.crates.io")?));
+    /// assert!(allow.matches(&Host::parse("CRATES.IO.")?)); // case and the root dot are normalized
+    /// assert!(!allow.matches(&Host::parse("crates.io.evil.example")?));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a DomainPattern>) -> Self {
         let mut matcher = Self::default();
         for pattern in patterns {

@@ -475,6 +475,31 @@ impl ProfileResolver {
     /// [`ProfileError::ProjectFileLink`], [`ProfileError::ProjectFileHardLinked`]
     /// or [`ProfileError::ProjectFileUnreadable`] for a `.codex-profile` that is a
     /// symbolic link, has other hard links or cannot be read.
+    ///
+    /// ```
+    /// use std::ffi::OsString;
+    /// use codex_profiles::{ProfileResolver, ProfileSource, SecurityProfile};
+    ///
+    /// let home = tempfile::tempdir()?;
+    /// let env = |key: &str| match key {
+    ///     "HOME" => Some(OsString::from(home.path())),
+    ///     "CODEX_SECURITY_PROFILE" => Some(OsString::from("workspace")),
+    ///     _ => None,
+    /// };
+    /// // The environment chooses, and the result says so.
+    /// let resolved = ProfileResolver::new().environment(env).resolve()?;
+    /// assert_eq!(resolved.profile, SecurityProfile::Workspace);
+    /// assert!(matches!(resolved.source, ProfileSource::Environment { .. }));
+    ///
+    /// // A flag wins over the environment.
+    /// let resolved = ProfileResolver::new()
+    ///     .environment(env)
+    ///     .command_line(Some(SecurityProfile::Offline))
+    ///     .resolve()?;
+    /// assert_eq!(resolved.profile, SecurityProfile::Offline);
+    /// assert!(matches!(resolved.source, ProfileSource::CommandLine { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resolve(self) -> Result<ResolvedProfile, ProfileError> {
         let config = self.load_config()?;
         let config_ref = config.as_ref().map(|(s, c)| (s, c));

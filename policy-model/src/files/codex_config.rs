@@ -237,6 +237,25 @@ impl CodexConfig {
     /// [`ConfigError::Invalid`] when the text is not valid TOML or does not fit the schema, or
     /// when a writable root is relative, `allowlisted_domains` is invalid or missing under
     /// `allowlist_expiry`, or a `[shell_environment_policy]` or `*_read` entry is refused.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use codex_policy_model::{ApprovalPolicy, CodexConfig, SourceFile};
+    ///
+    /// let text = b"approval_policy = \"never\"\n".to_vec();
+    /// let config = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)?;
+    /// assert_eq!(config.approval_policy.map(|p| *p.get_ref()), Some(ApprovalPolicy::Never));
+    ///
+    /// // Keys Codex reads and this crate does not are left alone; a typo in a
+    /// // table this crate owns is an error at its file, line and column.
+    /// let typo = b"[permissions.workspace.filesystem]\ndeny_reed = [\"~/x\"]\n".to_vec();
+    /// let err = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), typo)?)
+    ///     .unwrap_err();
+    /// let at = &err.diagnostic().expect("located").location;
+    /// assert_eq!((at.line, at.column), (2, 1));
+    /// assert!(err.to_string().contains("did you mean `deny_read`?"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(source: &SourceFile) -> Result<Self, ConfigError> {
         let config: Self = parse_toml(source)?;
         config.check_unsupported(source)?;

@@ -583,6 +583,20 @@ impl CodexRc {
     ///
     /// [`ConfigError::Invalid`] when the text is not a single valid JSON document, or has a
     /// duplicate key, an unknown key, or a value that does not fit its key.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use codex_policy_model::{CodexRc, SourceFile};
+    ///
+    /// let text = b"{\n  \"environment_context\": {\"name\": \"dev\"}\n}".to_vec();
+    /// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text)?)?;
+    /// // Where a key is written, for messages that point at it.
+    /// assert_eq!(rc.locate("/environment_context/name").line, 2);
+    ///
+    /// let duplicate = br#"{"limits": {}, "limits": {}}"#.to_vec();
+    /// assert!(CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), duplicate)?).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(source: SourceFile) -> Result<Located<Self>, ConfigError> {
         let (value, locator) = parse_json(&source)?;
         Ok(Located {

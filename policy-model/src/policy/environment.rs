@@ -437,6 +437,21 @@ impl EnvironmentPolicy {
     /// Filters `vars` (a parent's environment) into the command's. Names and
     /// values that are not UTF-8 are matched and checked lossily and kept as
     /// they are. A name given twice keeps its last value, at its first place.
+    ///
+    /// ```
+    /// use codex_policy_model::EnvironmentPolicy;
+    ///
+    /// let parent = vec![
+    ///     ("PATH".into(), "/usr/bin".into()),
+    ///     ("GITHUB_TOKEN".into(), "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB".into()),
+    ///     ("DATABASE_URL".into(), "postgres://app:hunter2@db/app".into()),
+    /// ];
+    /// let filtered = EnvironmentPolicy::default().apply(parent);
+    /// // Only PATH reaches the command: a secret-like name, and a URL with a password.
+    /// assert_eq!(filtered.kept, vec![("PATH".into(), "/usr/bin".into())]);
+    /// let dropped: Vec<&str> = filtered.dropped.iter().map(|d| d.name.as_str()).collect();
+    /// assert_eq!(dropped, ["GITHUB_TOKEN", "DATABASE_URL"]);
+    /// ```
     pub fn apply(
         &self,
         vars: impl IntoIterator<Item = (OsString, OsString)>,
