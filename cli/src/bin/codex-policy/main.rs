@@ -447,94 +447,64 @@ fn main() -> ExitCode {
 /// in silence (a user who asks for JSON, or for a profile, must not get
 /// something else without a word).
 fn ignored_flag(cli: &Cli) -> Option<String> {
-    let command = cli.command.as_ref()?;
-    let name = match command {
-        Command::Run(_) => "run",
-        Command::Launch(_) => "launch",
-        Command::Explain(_) => "explain",
+    // Each command's name, whether it renders JSON, and whether it resolves
+    // a profile. Without JSON: a command's own output (run), lines for a
+    // shell (proxy), files (init), or JSON already (schema). Without a
+    // profile: the host's report covers every one; a schema, the audit log
+    // or a written file has none.
+    let (name, uses_json, uses_profile) = match cli.command.as_ref()? {
+        Command::Run(_) => ("run", false, true),
+        Command::Launch(_) => ("launch", false, true),
+        Command::Explain(_) => ("explain", true, true),
         Command::Audit { action } => match action {
-            AuditAction::Tail { .. } => "audit tail",
-            AuditAction::Query { .. } => "audit query",
-            AuditAction::Append { .. } => "audit append",
+            AuditAction::Tail { .. } => ("audit tail", true, false),
+            AuditAction::Query { .. } => ("audit query", true, false),
+            AuditAction::Append { .. } => ("audit append", false, false),
         },
-        Command::Check { .. } => "check",
-        Command::Doctor => "doctor",
+        Command::Check { .. } => ("check", true, true),
+        Command::Doctor => ("doctor", true, false),
         Command::Debug {
             backend: DebugBackend::Landlock,
             ..
-        } => "debug landlock",
+        } => ("debug landlock", false, true),
         Command::Debug {
             backend: DebugBackend::Seatbelt,
             ..
-        } => "debug seatbelt",
-        Command::Validate { .. } => "validate",
+        } => ("debug seatbelt", true, true),
+        Command::Validate { .. } => ("validate", true, true),
         Command::Init {
             pattern: Some(_), ..
-        } => "init --pattern",
-        Command::Init { .. } => "init --template",
-        Command::Elevate(_) => "elevate",
-        Command::Proxy(_) => "proxy",
-        Command::Schema { .. } => "schema",
+        } => ("init --pattern", false, false),
+        Command::Init { .. } => ("init --template", false, false),
+        Command::Elevate(_) => ("elevate", true, true),
+        Command::Proxy(_) => ("proxy", false, true),
+        Command::Schema { .. } => ("schema", false, false),
     };
-    // What each command prints: its own output (run), lines for a shell
-    // (proxy), files (init), or JSON already (schema).
-    let json_unused = matches!(
-        name,
-        "run"
-            | "launch"
-            | "debug landlock"
-            | "proxy"
-            | "init --pattern"
-            | "init --template"
-            | "audit append"
-            | "schema"
-    );
-    // Commands that do not resolve a profile: the host's report covers every
-    // profile, a schema or the audit log has none.
-    let profile_unused = matches!(
-        name,
-        "doctor"
-            | "schema"
-            | "audit tail"
-            | "audit query"
-            | "audit append"
-            | "init --pattern"
-            | "init --template"
-    );
-    let profile_flag = if cli.profile.is_some() {
-        Some("--profile")
-    } else if cli.sandbox.is_some() {
-        Some("--sandbox")
-    } else if cli.ask_for_approval.is_some() {
-        Some("--ask-for-approval")
-    } else if cli.full_auto {
-        Some("--full-auto")
-    } else if cli.yolo {
-        Some("--dangerously-bypass-approvals-and-sandbox")
+    let profile_flag = [
+        (cli.profile.is_some(), "--profile"),
+        (cli.sandbox.is_some(), "--sandbox"),
+        (cli.ask_for_approval.is_some(), "--ask-for-approval"),
+        (cli.full_auto, "--full-auto"),
+        (cli.yolo, "--dangerously-bypass-approvals-and-sandbox"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag));
+    let (flag, why) = if cli.json && !uses_json {
+        (
+            "--json",
+            (name == "schema").then_some(" (a schema is JSON already)"),
+        )
     } else {
-        None
+        let flag = profile_flag.filter(|_| !uses_profile)?;
+        (
+            flag,
+            (name == "doctor").then_some(" (it reports every profile)"),
+        )
     };
-    if cli.json && json_unused {
-        Some(format!(
-            "--json has no effect on `{name}`{}; leave it out",
-            if name == "schema" {
-                " (a schema is JSON already)"
-            } else {
-                ""
-            }
-        ))
-    } else {
-        profile_flag.filter(|_| profile_unused).map(|flag| {
-            format!(
-                "{flag} has no effect on `{name}`{}; leave it out",
-                if name == "doctor" {
-                    " (it reports every profile)"
-                } else {
-                    ""
-                }
-            )
-        })
-    }
+    Some(format!(
+        "{flag} has no effect on `{name}`{}; leave it out",
+        why.unwrap_or("")
+    ))
 }
 
 /// An error message and the exit status it maps to.
