@@ -14,6 +14,22 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// A host as a connection names it: a normalized domain name or an IP address.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::IpAddr;
+/// use codex_policy_model::Host;
+///
+/// // Case, the root dot and Unicode are normalized away.
+/// let host = Host::parse("Crates.IO.")?;
+/// assert!(matches!(&host, Host::Name(name) if name.as_str() == "crates.io"));
+///
+/// // Whatever a resolver reads as an IPv4 address is one, however spelled.
+/// assert_eq!(Host::parse("127.1")?, Host::Ip(IpAddr::from([127, 0, 0, 1])));
+/// assert_eq!(Host::parse("[::1]")?, Host::Ip("::1".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
     /// Lowercase ASCII (punycode) labels, no trailing dot.
@@ -23,6 +39,20 @@ pub enum Host {
 }
 
 /// A normalized domain name.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::Host;
+///
+/// // A host that is a name holds one; Unicode becomes its ASCII (punycode) form.
+/// let Host::Name(name) = Host::parse("Bücher.Example.")? else {
+///     panic!("a name, not an IP address");
+/// };
+/// assert_eq!(name.as_str(), "xn--bcher-kva.example");
+/// assert_eq!(name.to_string(), "xn--bcher-kva.example");
+/// # Ok::<(), codex_policy_model::DomainError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DomainName(Box<str>);
 
@@ -40,6 +70,22 @@ impl fmt::Display for DomainName {
 }
 
 /// Why a host name or pattern is not acceptable.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{DomainError, DomainPattern, Host};
+///
+/// assert_eq!(Host::parse("."), Err(DomainError::Empty));
+/// assert!(matches!(Host::parse("999.1"), Err(DomainError::AmbiguousNumeric(_))));
+///
+/// let err = "api.*.example.com".parse::<DomainPattern>().unwrap_err();
+/// assert!(matches!(err, DomainError::MisplacedWildcard(_)));
+/// assert!(matches!(
+///     "*.10.0.0.1".parse::<DomainPattern>(),
+///     Err(DomainError::WildcardIp(_))
+/// ));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DomainError {
@@ -139,8 +185,25 @@ fn parse_ipv4_loose(text: &str) -> Option<Ipv4Addr> {
 }
 
 /// One allow or deny entry: `example.com` (exactly), `*.example.com`
-/// (subdomains only), `**.example.com` (apex and subdomains), `*` (everything;
-/// allow lists only), or an IP address.
+/// (subdomains only), `**.example.com` (apex and subdomains), `*` (everything),
+/// or an IP address. Parsing accepts `*` anywhere; validation refuses it in a
+/// deny list, where it would block everything and hide a mistake.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::DomainPattern;
+///
+/// let pattern: DomainPattern = "**.Example.COM".parse()?;
+/// assert!(matches!(pattern, DomainPattern::ApexAndSubdomains(_)));
+/// assert!(pattern.is_wildcard() && !pattern.is_global_wildcard());
+/// assert_eq!(pattern.to_string(), "**.example.com"); // written back normalized
+///
+/// // Configuration files hold them as strings.
+/// let deny: Vec<DomainPattern> = serde_json::from_str(r#"["ads.example.com", "10.0.0.1"]"#)?;
+/// assert!(matches!(deny[1], DomainPattern::Ip(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum DomainPattern {
@@ -253,7 +316,6 @@ impl<'de> Deserialize<'de> for DomainPattern {
     }
 }
 
-#[cfg(feature = "json-schema")]
 impl schemars::JsonSchema for DomainPattern {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "DomainPattern".into()
@@ -355,6 +417,22 @@ impl DomainMatcher {
 }
 
 /// The verdict on a host under an allow list and a deny list.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{decide, DomainMatcher, DomainPattern, DomainVerdict, Host};
+///
+/// let allow: Vec<DomainPattern> = vec!["*.github.com".parse()?];
+/// let (allow, deny) = (DomainMatcher::new(&allow), DomainMatcher::default());
+/// let verdict = decide(&allow, &deny, &Host::parse("api.github.com")?);
+/// assert_eq!(verdict, DomainVerdict::Allowed);
+/// assert_eq!(decide(&allow, &deny, &Host::parse("github.com")?), DomainVerdict::Unlisted);
+///
+/// // Serialized in kebab-case, as JSON output shows it.
+/// assert_eq!(serde_json::to_string(&verdict)?, r#""allowed""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DomainVerdict {
@@ -367,6 +445,24 @@ pub enum DomainVerdict {
 }
 
 /// Deny wins: a host in both lists is denied.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{decide, DomainMatcher, DomainPattern, DomainVerdict, Host};
+///
+/// let allow: Vec<DomainPattern> = vec!["**.example.com".parse()?];
+/// let deny: Vec<DomainPattern> = vec!["ads.example.com".parse()?];
+/// let (allow, deny) = (DomainMatcher::new(&allow), DomainMatcher::new(&deny));
+///
+/// let verdict = |host: &str| -> Result<DomainVerdict, codex_policy_model::DomainError> {
+///     Ok(decide(&allow, &deny, &Host::parse(host)?))
+/// };
+/// assert_eq!(verdict("api.example.com")?, DomainVerdict::Allowed);
+/// assert_eq!(verdict("ADS.example.com.")?, DomainVerdict::Denied); // in both lists
+/// assert_eq!(verdict("example.org")?, DomainVerdict::Unlisted);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decide(allow: &DomainMatcher, deny: &DomainMatcher, host: &Host) -> DomainVerdict {
     if deny.matches(host) {
         DomainVerdict::Denied

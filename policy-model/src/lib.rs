@@ -16,8 +16,9 @@
 //! 3. **files** (`files/`): the configuration files (`config.toml`, managed
 //!    `requirements.toml`, `.codexrc.json`, `harness.policy.json`) as types whose
 //!    errors point at file, line, column and key ([`ConfigError`]); the
-//!    [`RuntimeContext`] harness code reads. With the `json-schema` feature
-//!    (off by default) the same types derive `schemars::JsonSchema`.
+//!    [`RuntimeContext`] harness code reads. The same types derive
+//!    `schemars::JsonSchema`: the schemas `codex-policy schema` publishes, and
+//!    the known keys behind an error's "did you mean" hint.
 //! 4. [`validate`] (`validate/`): every check on those files, as [`validate::Finding`]s with
 //!    stable codes.
 //! 5. [`effective`] (`effective/`): the validated files composed with a profile's policy into
@@ -48,6 +49,7 @@
 mod domain;
 pub mod effective;
 mod files;
+mod json_schema;
 mod policy;
 mod regular_file;
 mod sandbox;
@@ -81,6 +83,7 @@ pub use files::{
 /// Expiring allow entries: the dates as written and where, judged against a
 /// *today* the caller passes in.
 pub use files::{ExpiredAllows, Expiry, ExpiryDate, ExpiryDateError, utc_date};
+pub use json_schema::json_schema;
 pub use policy::{
     ALWAYS_PROTECTED_NAMES, AllowReadError, CODEX_AUTH_FILE_NAME, CommandWritable,
     DEFAULT_HIDDEN_IN_HOME, DefaultLocations, EffectiveWritableRoots, GIT_DIR_NAME, HiddenPath,

@@ -13,6 +13,44 @@ use crate::SandboxPolicy;
 /// Implementations restrict only the child: the calling process keeps every
 /// right it had. One implementation exists per operating system, chosen by `cfg`
 /// in the `codex-policy` facade.
+///
+/// # Examples
+///
+/// A backend that can restrict nothing: it starts only what needs no
+/// restriction, and refuses every other policy rather than run it unconfined.
+///
+/// ```
+/// # use std::path::Path;
+/// # use std::process::Command;
+/// use codex_policy_model::{EnforcementReport, Protection, ProtectionReport, ProtectionStatus};
+/// use codex_policy_model::{Sandbox, SandboxPolicy, SandboxedChild};
+///
+/// struct Unconfined;
+///
+/// impl Sandbox for Unconfined {
+///     type Error = std::io::Error;
+///
+///     fn spawn(&self, policy: &SandboxPolicy, cwd: &Path, command: &mut Command)
+///         -> Result<SandboxedChild, Self::Error> {
+///         if !policy.has_full_disk_write_access() {
+///             return Err(std::io::Error::other("no protection can be enforced here"));
+///         }
+///         let protections = Protection::ALL.into_iter()
+///             .map(|p| ProtectionReport::new(p, false, ProtectionStatus::NotNeeded));
+///         let report = EnforcementReport::new(protections.collect(), vec!["no sandbox".into()]);
+///         let child = command.current_dir(cwd).spawn()?;
+///         Ok(SandboxedChild { child, report, egress_listeners: None })
+///     }
+/// }
+///
+/// let cwd = tempfile::tempdir()?;
+/// let read_only = SandboxPolicy::read_only();
+/// assert!(Unconfined.spawn(&read_only, cwd.path(), &mut Command::new("true")).is_err());
+/// let full = SandboxPolicy::DangerFullAccess;
+/// let mut sandboxed = Unconfined.spawn(&full, cwd.path(), &mut Command::new("true"))?;
+/// assert!(sandboxed.child.wait()?.success());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Sandbox {
     /// Why a child could not be started under the policy.
     type Error: std::error::Error + Send + Sync + 'static;
@@ -30,6 +68,39 @@ pub trait Sandbox {
 }
 
 /// A child started by a [`Sandbox`].
+///
+/// # Examples
+///
+/// ```
+/// # use std::path::Path;
+/// # use std::process::Command;
+/// # use codex_policy_model::{EnforcementReport, Protection, ProtectionReport, ProtectionStatus};
+/// use codex_policy_model::{Sandbox, SandboxPolicy, SandboxedChild};
+/// # struct Unconfined; // a stand-in backend: it runs only `danger-full-access`
+/// # impl Sandbox for Unconfined {
+/// #     type Error = std::io::Error;
+/// #     fn spawn(&self, policy: &SandboxPolicy, cwd: &Path, command: &mut Command)
+/// #         -> Result<SandboxedChild, Self::Error> {
+/// #         assert!(policy.has_full_disk_write_access());
+/// #         let protections = Protection::ALL.into_iter()
+/// #             .map(|p| ProtectionReport::new(p, false, ProtectionStatus::NotNeeded)).collect();
+/// #         Ok(SandboxedChild {
+/// #             child: command.current_dir(cwd).spawn()?,
+/// #             report: EnforcementReport::new(protections, vec!["no sandbox".to_owned()]),
+/// #             egress_listeners: None,
+/// #         })
+/// #     }
+/// # }
+///
+/// let cwd = tempfile::tempdir()?;
+/// let policy = SandboxPolicy::DangerFullAccess;
+/// let mut sandboxed: SandboxedChild =
+///     Unconfined.spawn(&policy, cwd.path(), Command::new("sh").args(["-c", "exit 3"]))?;
+/// assert!(sandboxed.report.is_complete()); // nothing required is missing
+/// assert!(sandboxed.egress_listeners.is_none()); // no filtered network to serve
+/// assert_eq!(sandboxed.child.wait()?.code(), Some(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SandboxedChild {
     /// The process to wait on. Killing it ends every process of the sandbox.
@@ -45,6 +116,24 @@ pub struct SandboxedChild {
 /// own loopback (inside its empty network namespace) and handed out: every
 /// connection the command opens to them is accepted, and decided on, by the
 /// egress proxy outside. Nothing else in that namespace leads anywhere.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use codex_policy_model::EgressListeners;
+///
+/// // A backend binds both inside the sandbox; here, on the host's loopback.
+/// let listeners = EgressListeners {
+///     http: TcpListener::bind("127.0.0.1:0")?,
+///     socks: TcpListener::bind("127.0.0.1:0")?,
+/// };
+/// // The command connects to `HTTP_PROXY`; the egress proxy accepts and decides.
+/// let _command_side = TcpStream::connect(listeners.http.local_addr()?)?;
+/// let (_proxy_side, peer) = listeners.http.accept()?;
+/// assert!(peer.ip().is_loopback());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct EgressListeners {
     /// The HTTP proxy's listener (`HTTP_PROXY`, `HTTPS_PROXY`).
@@ -55,6 +144,19 @@ pub struct EgressListeners {
 
 /// Where the listeners of [`EgressListeners`] are, inside the sandbox: its
 /// own loopback, at fixed ports (the namespace is empty, so they are free).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::EgressPorts;
+///
+/// let ports = EgressPorts::default();
+/// assert_eq!((ports.http, ports.socks), (3128, 1080));
+/// // Port 0 lets the OS choose free ports (where the loopback is the host's).
+/// let any_free = EgressPorts { http: 0, socks: 0 };
+/// assert_eq!(serde_json::to_string(&any_free)?, r#"{"http":0,"socks":0}"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EgressPorts {
     /// The HTTP proxy's port.
@@ -74,6 +176,19 @@ impl Default for EgressPorts {
 }
 
 /// One protection a sandbox may provide.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::Protection;
+///
+/// let network = Protection::NetworkSockets;
+/// assert_eq!(network.to_string(), "no network, or only through the egress proxy");
+/// assert_eq!(serde_json::to_string(&network)?, r#""network-sockets""#);
+/// // Reports list them in this order.
+/// assert_eq!(Protection::ALL[0], Protection::FileWrites);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -158,6 +273,21 @@ impl fmt::Display for Protection {
 }
 
 /// Whether one protection is in force.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{Protection, ProtectionReport, ProtectionStatus};
+///
+/// let status = ProtectionStatus::Enforced { by: "seccomp".to_owned() };
+/// let line = ProtectionReport::new(Protection::SyscallFilter, true, status);
+/// // In a JSON report the status is flattened into its line.
+/// assert_eq!(
+///     serde_json::to_string(&line)?,
+///     r#"{"protection":"syscall-filter","required":true,"status":"enforced","by":"seccomp"}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -177,6 +307,22 @@ pub enum ProtectionStatus {
 }
 
 /// One line of an [`EnforcementReport`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{EnforcementReport, Protection, ProtectionReport, ProtectionStatus};
+///
+/// let reason = "user namespaces are disabled".to_owned();
+/// let line = ProtectionReport::new(
+///     Protection::NetworkSockets,
+///     true,
+///     ProtectionStatus::NotEnforced { reason },
+/// );
+/// let report = EnforcementReport::new(vec![line.clone()], Vec::new());
+/// // A required protection that is not in force: a strict sandbox refuses to start.
+/// assert_eq!(report.missing().collect::<Vec<_>>(), [&line]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ProtectionReport {
@@ -192,6 +338,26 @@ pub struct ProtectionReport {
 
 /// What a sandbox enforced for one child, like the landlock crate's
 /// `RestrictionStatus` but across every layer.
+///
+/// # Examples
+///
+/// A backend builds one as it sets the sandbox up; its caller checks it.
+///
+/// ```
+/// use codex_policy_model::{EnforcementReport, Protection, ProtectionReport, ProtectionStatus};
+///
+/// let enforced = |by: &str| ProtectionStatus::Enforced { by: by.to_owned() };
+/// let report = EnforcementReport::new(
+///     vec![
+///         ProtectionReport::new(Protection::FileWrites, true, enforced("Landlock ABI 6")),
+///         ProtectionReport::new(Protection::NetworkSockets, false, ProtectionStatus::NotNeeded),
+///     ],
+///     vec!["landlock: write /home/ada/project".to_owned()],
+/// );
+/// assert!(report.is_complete());
+/// assert_eq!(report.status(Protection::FileWrites), Some(&enforced("Landlock ABI 6")));
+/// assert!(report.to_string().contains("enforced     file writes confined to the writable roots"));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct EnforcementReport {

@@ -1,14 +1,16 @@
-//! The JSON Schema of `config.toml` (feature `json-schema`) describes the
-//! allowlist keys: domain patterns, and expiry dates in the form accepted.
+//! The JSON Schema of `config.toml` describes the allowlist keys: domain
+//! patterns, and expiry dates in the form accepted; published schemas carry
+//! prose only.
 
-#![cfg(feature = "json-schema")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use codex_policy_model::CodexConfig;
+use codex_policy_model::{
+    CodexConfig, CodexRc, HarnessPolicy, Requirements, SandboxPolicy, json_schema,
+};
 
 #[test]
 fn the_schema_describes_allowlists_and_their_expiry() {
-    let schema = serde_json::to_value(schemars::schema_for!(CodexConfig)).unwrap();
+    let schema = serde_json::to_value(json_schema::<CodexConfig>()).unwrap();
     let defs = &schema["$defs"];
     let refs = |value: &serde_json::Value| value.to_string();
 
@@ -37,4 +39,23 @@ fn the_schema_describes_allowlists_and_their_expiry() {
             .starts_with("^[0-9]{4}-[0-9]{2}-[0-9]{2}"),
         "{date}"
     );
+}
+
+#[test]
+fn published_descriptions_carry_no_rust_examples() {
+    for schema in [
+        json_schema::<CodexConfig>(),
+        json_schema::<Requirements>(),
+        json_schema::<CodexRc>(),
+        json_schema::<HarnessPolicy>(),
+        json_schema::<SandboxPolicy>(),
+    ] {
+        let text = serde_json::to_string(&schema).unwrap();
+        assert!(
+            !text.contains("```") && !text.contains("# Examples"),
+            "{text}"
+        );
+        // The prose before them is kept.
+        assert!(text.contains("\"description\""), "{text}");
+    }
 }

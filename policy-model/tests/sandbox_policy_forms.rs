@@ -156,7 +156,6 @@ fn capability_queries_match_each_form() {
     }
 }
 
-#[cfg(feature = "json-schema")]
 #[test]
 fn schema_is_generated_from_the_type() {
     let schema = serde_json::to_value(schemars::schema_for!(SandboxPolicy)).unwrap();

@@ -328,7 +328,6 @@ fn an_unchecked_table_is_checked_again_when_resolved() {
     );
 }
 
-#[cfg(feature = "json-schema")]
 #[test]
 fn the_schema_describes_the_table() {
     let schema = serde_json::to_value(schemars::schema_for!(CodexConfig)).unwrap();

@@ -19,12 +19,11 @@ pub use crate::policy::ApprovalPolicy;
 use crate::policy::{SandboxMode, SandboxPolicy};
 
 /// The keys of `config.toml` that decide the sandbox.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct CodexConfig {
     /// Codex's top-level sandbox mode.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
+    #[schemars(with = "Option<SandboxMode>")]
     pub sandbox_mode: Option<Spanned<SandboxMode>>,
     /// The `[sandbox]` table: `mode` and `network_access` together.
     pub sandbox: Option<SandboxTable>,
@@ -33,7 +32,7 @@ pub struct CodexConfig {
     /// Settings that apply when the mode is `read-only`.
     pub sandbox_read_only: Option<ReadOnlyTable>,
     /// Codex's active profile: its `sandbox_mode` replaces the top-level one.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    #[schemars(with = "Option<String>")]
     pub profile: Option<Spanned<String>>,
     /// Codex's named profiles (`[profiles.<name>]`).
     #[serde(default)]
@@ -44,7 +43,7 @@ pub struct CodexConfig {
     /// Where and how codex-policy writes its audit log.
     pub audit: Option<AuditTable>,
     /// Codex's approval policy (default `on-request`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ApprovalPolicy>"))]
+    #[schemars(with = "Option<ApprovalPolicy>")]
     pub approval_policy: Option<Spanned<ApprovalPolicy>>,
     /// Codex's per-directory settings (`[projects."/abs/path"] trust_level`).
     #[serde(default)]
@@ -56,19 +55,54 @@ pub struct CodexConfig {
 
 /// `[projects."<absolute path>"]`: how far the user trusts one directory.
 /// Other keys belong to Codex and are left alone.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile, TrustLevel};
+///
+/// let text = b"[projects.\"/home/me/app\"]\ntrust_level = \"trusted\"\n".to_vec();
+/// let config = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)?;
+/// let project = config.projects.get("/home/me/app").ok_or("no such project")?;
+/// assert_eq!(project.trust_level.as_ref().map(|t| *t.get_ref()), Some(TrustLevel::Trusted));
+/// assert!(!config.projects.contains_key("/home/me/other"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct ProjectTable {
     /// `trusted`: a `.codex-profile` in this directory may ask for more than
     /// the user would otherwise get.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<TrustLevel>"))]
+    #[schemars(with = "Option<TrustLevel>")]
     pub trust_level: Option<Spanned<TrustLevel>>,
 }
 
 /// Codex's trust levels of a project directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile, TrustLevel};
+///
+/// let text = br#"[projects."/home/me/app"]
+/// trust_level = "trusted"
+/// [projects."/tmp/download"]
+/// trust_level = "untrusted"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let trusted: Vec<&str> = config
+///     .projects
+///     .iter()
+///     .filter(|(_, p)| p.trust_level.as_ref().map(|t| *t.get_ref()) == Some(TrustLevel::Trusted))
+///     .map(|(dir, _)| dir.as_str())
+///     .collect();
+/// assert_eq!(trusted, ["/home/me/app"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum TrustLevel {
@@ -79,8 +113,25 @@ pub enum TrustLevel {
 }
 
 /// `[audit]`: the audit log of codex-policy.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, FsyncSetting, SourceFile};
+///
+/// let text = b"[audit]\npath = \"/var/log/codex/audit.jsonl\"\nfsync = \"interval\"\nkeep = 2\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let audit = config.audit.ok_or("no [audit] table")?;
+/// assert_eq!(audit.path.as_deref(), Some(Path::new("/var/log/codex/audit.jsonl")));
+/// assert_eq!(audit.fsync, Some(FsyncSetting::Interval));
+/// assert_eq!(audit.keep.map(|n| n.get()), Some(2));
+/// // Keys left out take their defaults (1000 ms between syncs, 64 MiB per file).
+/// assert!(audit.fsync_interval_ms.is_none() && audit.max_bytes.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuditTable {
@@ -97,8 +148,26 @@ pub struct AuditTable {
 }
 
 /// When audit events are forced to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, ConfigError, FsyncSetting, SourceFile};
+///
+/// let fsync = |text: &str| -> Result<Option<FsyncSetting>, ConfigError> {
+///     let source = SourceFile::from_bytes(Path::new("config.toml"), text.as_bytes().to_vec())?;
+///     Ok(CodexConfig::parse(&source)?.audit.and_then(|audit| audit.fsync))
+/// };
+/// assert_eq!(fsync("[audit]\nfsync = \"each-event\"\n")?, Some(FsyncSetting::EachEvent));
+/// assert_eq!(fsync("")?, None); // `never`, the default
+/// // A setting that is not one of the three is an error at its value.
+/// let err = fsync("[audit]\nfsync = \"sometimes\"\n").unwrap_err();
+/// let at = &err.diagnostic().ok_or("not located")?.location;
+/// assert_eq!((at.line, at.column), (2, 9));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum FsyncSetting {
@@ -111,30 +180,71 @@ pub enum FsyncSetting {
 }
 
 /// `[sandbox]`: the mode and its network switch in one place.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SandboxMode, SourceFile};
+///
+/// let text = b"[sandbox]\nmode = \"workspace-write\"\nnetwork_access = true\n".to_vec();
+/// let config = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)?;
+/// let table = config.sandbox.ok_or("no [sandbox] table")?;
+/// assert_eq!(table.mode.map(|m| *m.get_ref()), Some(SandboxMode::WorkspaceWrite));
+/// assert_eq!(table.network_access.map(|n| *n.get_ref()), Some(true));
+///
+/// // Unknown keys are refused here: a typo would change what the sandbox allows.
+/// let typo = b"[sandbox]\nnetwork = true\n".to_vec();
+/// assert!(CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), typo)?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SandboxTable {
     /// The sandbox mode.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
+    #[schemars(with = "Option<SandboxMode>")]
     pub mode: Option<Spanned<SandboxMode>>,
     /// Whether outbound network is allowed (default `false`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    #[schemars(with = "Option<bool>")]
     pub network_access: Option<Spanned<bool>>,
 }
 
 /// `[sandbox_workspace_write]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, NaiveDate, SourceFile};
+///
+/// let text = br#"sandbox_mode = "workspace-write"
+/// [sandbox_workspace_write]
+/// network_access = true
+/// writable_roots = ["/srv/cache"]
+/// exclude_slash_tmp = true
+/// allowlisted_domains = ["pypi.org", "*.pythonhosted.org"]
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.sandbox_workspace_write.as_ref().ok_or("no table")?;
+/// assert_eq!(table.writable_roots[0].get_ref(), Path::new("/srv/cache"));
+/// assert!(table.exclude_slash_tmp && !table.exclude_tmpdir_env_var);
+/// // The allowlist, as allow entries in force today (UTC).
+/// let today = NaiveDate::from_ymd_opt(2025, 10, 1).ok_or("not a date")?;
+/// let allowlist = table.allowlist_rules(&source, today)?.ok_or("no allowlist")?;
+/// assert_eq!(allowlist.domains.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WorkspaceWriteTable {
     /// Whether outbound network is allowed in `workspace-write` (default `false`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    #[schemars(with = "Option<bool>")]
     pub network_access: Option<Spanned<bool>>,
     /// Extra absolute directories the child may write.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<PathBuf>"))]
+    #[schemars(with = "Vec<PathBuf>")]
     #[serde(default)]
     pub writable_roots: Vec<Spanned<PathBuf>>,
     /// Leave `$TMPDIR` out of the writable roots.
@@ -152,28 +262,39 @@ pub struct WorkspaceWriteTable {
     /// (`*` is refused: the allowlist must name domains); with the network
     /// off they open nothing. Kept as written, like the maps' keys, so that
     /// an error points at the entry rather than at the list.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<Vec<crate::domain::DomainPattern>>")
-    )]
+    #[schemars(with = "Option<Vec<crate::domain::DomainPattern>>")]
     pub allowlisted_domains: Option<Spanned<Vec<Spanned<String>>>>,
     /// The last day (UTC) `allowlisted_domains` apply. Past it they no longer
     /// apply and the network stays filtered, allowing nothing from them.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<super::expiry::ExpiryDate>")
-    )]
+    #[schemars(with = "Option<super::expiry::ExpiryDate>")]
     pub allowlist_expiry: Option<Spanned<super::expiry::ExpiryDate>>,
 }
 
 /// `[sandbox_read_only]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile};
+///
+/// let text = b"sandbox_mode = \"read-only\"\n[sandbox_read_only]\nnetwork_access = true\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.sandbox_read_only.as_ref().ok_or("no [sandbox_read_only]")?;
+/// assert_eq!(table.network_access.as_ref().map(|n| *n.get_ref()), Some(true));
+/// // In `read-only` mode, this table decides the network.
+/// let sandbox = config.configured_sandbox(&source)?.ok_or("no mode")?;
+/// assert!(sandbox.network_access);
+/// assert_eq!(sandbox.network_key.as_deref(), Some("sandbox_read_only.network_access"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ReadOnlyTable {
     /// Whether outbound network is allowed in `read-only` (default `false`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    #[schemars(with = "Option<bool>")]
     pub network_access: Option<Spanned<bool>>,
     /// Codex's approval setting; accepted for compatibility, decided by the harness.
     pub ask_for_approval: Option<ApprovalPolicy>,
@@ -182,27 +303,69 @@ pub struct ReadOnlyTable {
 /// `[profiles.<name>]`: a named configuration, chosen by `profile = "name"`
 /// or `--profile name`. Only the keys below matter here; other keys belong to
 /// Codex and are left alone.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{ApprovalPolicy, CodexConfig, SandboxMode, SourceFile};
+///
+/// let text = br#"profile = "ci"
+/// [profiles.ci]
+/// extends = "workspace"
+/// sandbox_mode = "read-only"
+/// approval_policy = "never"
+/// model = "o4"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let ci = config.profiles.get("ci").ok_or("no such profile")?;
+/// assert_eq!(ci.extends.as_ref().map(|e| e.get_ref().as_str()), Some("workspace"));
+/// assert_eq!(ci.sandbox_mode.as_ref().map(|m| *m.get_ref()), Some(SandboxMode::ReadOnly));
+/// assert_eq!(ci.approval_policy.as_ref().map(|p| *p.get_ref()), Some(ApprovalPolicy::Never));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct CodexProfileTable {
     /// The profile's sandbox mode; with it, the profile decides the network
     /// too (its `[sandbox_workspace_write] network_access`, default off).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<SandboxMode>"))]
+    #[schemars(with = "Option<SandboxMode>")]
     pub sandbox_mode: Option<Spanned<SandboxMode>>,
     /// The profile's approval policy.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ApprovalPolicy>"))]
+    #[schemars(with = "Option<ApprovalPolicy>")]
     pub approval_policy: Option<Spanned<ApprovalPolicy>>,
     /// The profile this one builds on: a security profile (`workspace`), a
     /// built-in template or another `[profiles.<name>]`. Keys this profile
     /// leaves out come from it.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<String>"))]
+    #[schemars(with = "Option<String>")]
     pub extends: Option<Spanned<String>>,
     /// Workspace settings of this profile, replacing the top-level table.
     pub sandbox_workspace_write: Option<WorkspaceWriteTable>,
 }
 
 /// The sandbox a `config.toml` asks for, with the keys that decided it.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SandboxMode, SourceFile};
+///
+/// let text = b"sandbox_mode = \"workspace-write\"\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let sandbox = CodexConfig::parse(&source)?.configured_sandbox(&source)?.ok_or("no mode")?;
+/// assert_eq!(sandbox.mode, SandboxMode::WorkspaceWrite);
+/// assert_eq!(sandbox.mode_key, "sandbox_mode");
+/// // No key turns the network on: the default, decided by no key.
+/// assert!(!sandbox.network_access && sandbox.network_key.is_none());
+///
+/// // Two keys that disagree are an error, never resolved silently.
+/// let text = b"sandbox_mode = \"read-only\"\n[sandbox]\nmode = \"workspace-write\"\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// assert!(CodexConfig::parse(&source)?.configured_sandbox(&source).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConfiguredSandbox {
@@ -310,8 +473,9 @@ impl CodexConfig {
 
     /// The sandbox this file chooses, or `None` when it sets no mode.
     ///
-    /// `[sandbox] mode` and Codex's `sandbox_mode` (or the active profile's) may
-    /// both be present only if they agree; likewise `[sandbox] network_access`
+    /// `[sandbox] mode` and Codex's top-level `sandbox_mode` may both be present
+    /// only if they agree (a named profile's own `sandbox_mode` is resolved with
+    /// the profile, not here); likewise `[sandbox] network_access`
     /// and the mode's own table. Conflicts are errors, never resolved silently.
     ///
     /// # Errors

@@ -16,6 +16,23 @@ use crate::regular_file::OpenError;
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The text of one configuration file together with where it came from.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SourceFile;
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("config.toml");
+/// std::fs::write(&path, "model = \"o4\"\n[sandbox]\nmode = \"read-only\"\n")?;
+/// let source = SourceFile::read(&path)?;
+/// assert_eq!(source.path(), path);
+/// // Byte offsets (from a parser) become line and column for messages.
+/// let offset = source.text().find("[sandbox]").ok_or("no table")?;
+/// let at = source.locate(offset);
+/// assert_eq!((at.line, at.column), (2, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     path: PathBuf,
@@ -146,6 +163,25 @@ impl SourceFile {
 ///
 /// [`ConfigError::NotARegularFile`] when `path` is a directory, FIFO, socket or device;
 /// [`ConfigError::Io`] when it cannot be opened or inspected (missing, no permission).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Read;
+/// use codex_policy_model::{ConfigError, open_regular};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("requirements.toml");
+/// std::fs::write(&path, "allow_elevation = false\n")?;
+/// let mut text = String::new();
+/// open_regular(&path)?.read_to_string(&mut text)?;
+/// assert_eq!(text, "allow_elevation = false\n");
+///
+/// // A directory (like a FIFO or a device) is never a configuration file.
+/// let err = open_regular(dir.path()).unwrap_err();
+/// assert!(matches!(err, ConfigError::NotARegularFile { kind: "a directory", .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn open_regular(path: &Path) -> Result<std::fs::File, ConfigError> {
     crate::regular_file::open(path).map_err(|err| match err {
         OpenError::Io(source) => ConfigError::Io {
@@ -191,24 +227,6 @@ pub(crate) fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
 
 /// Longest key path shown in a diagnostic.
 const MAX_KEY_PATH: usize = 120;
-
-/// For serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
-/// variant"), the closest expected name as a hint, when one is close enough.
-/// The candidates are the names serde lists, which are exactly the type's
-/// known keys: serde's error type carries them only in its message.
-pub(crate) fn did_you_mean(message: &str) -> Option<String> {
-    let rest = message
-        .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
-    let (given, expected) = rest.split_once('`')?;
-    let best = expected
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(|candidate| (strsim::levenshtein(given, candidate), candidate))
-        .min()?;
-    (best.0 <= given.chars().count().max(3) / 3 + 1).then(|| format!("did you mean `{}`?", best.1))
-}
 
 /// 1-based line and column (in characters) of a byte offset; offsets past the end
 /// or inside a character are clamped to the nearest preceding character boundary.
@@ -340,6 +358,22 @@ fn mask_strings(chars: &[char], caret: usize) -> (Vec<char>, usize) {
 }
 
 /// A position in a file: 1-based line and column.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile};
+///
+/// let text = b"model = \"o4\"\nsandbox_mode = \"read-write\"\n".to_vec();
+/// let err = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)
+///     .unwrap_err();
+/// let location = &err.diagnostic().ok_or("not located")?.location;
+/// assert_eq!((location.line, location.column), (2, 16));
+/// assert_eq!(location.file, Path::new("config.toml"));
+/// assert_eq!(location.to_string(), "config.toml:2:16");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     /// The file.
@@ -357,6 +391,25 @@ impl fmt::Display for Location {
 }
 
 /// What kind of problem a [`Diagnostic`] is.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, ConfigError, DiagnosticKind, SourceFile};
+///
+/// let kind_of = |text: &[u8]| -> Result<(), DiagnosticKind> {
+///     let parsed = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())
+///         .and_then(|source| CodexConfig::parse(&source));
+///     parsed.map(drop).map_err(|err: ConfigError| err.kind())
+/// };
+/// assert_eq!(kind_of(b"[sandbox]\nmode = \"read-only\"\n"), Ok(()));
+/// assert_eq!(kind_of(b"[sandbox\n"), Err(DiagnosticKind::Syntax));
+/// assert_eq!(kind_of(b"[sandbox]\nmdoe = \"read-only\"\n"), Err(DiagnosticKind::UnknownKey));
+/// let wrong_type = b"[sandbox]\nnetwork_access = \"yes\"\n";
+/// assert_eq!(kind_of(wrong_type), Err(DiagnosticKind::InvalidValue));
+/// assert_eq!(kind_of(b"model = \"\xff\"\n"), Err(DiagnosticKind::Unreadable));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum DiagnosticKind {
@@ -373,6 +426,25 @@ pub enum DiagnosticKind {
 }
 
 /// One located problem in a configuration file.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, DiagnosticKind, SourceFile};
+///
+/// let text = b"[sandbox]\nnetwork_acess = true\n".to_vec();
+/// let err = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)
+///     .unwrap_err();
+/// let diagnostic = err.diagnostic().ok_or("not about the content")?;
+/// assert_eq!(diagnostic.kind, DiagnosticKind::UnknownKey);
+/// assert_eq!((diagnostic.location.line, diagnostic.location.column), (2, 1));
+/// assert_eq!(diagnostic.key.as_deref(), Some("sandbox.network_acess"));
+/// assert_eq!(diagnostic.help.as_deref(), Some("did you mean `network_access`?"));
+/// // Displayed as `file:line:column: key `…`: message`, the line, and the help.
+/// assert!(diagnostic.to_string().starts_with("config.toml:2:1: key `sandbox.network_acess`: "));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Diagnostic {
@@ -410,6 +482,27 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Why a configuration file could not be used.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, ConfigError, DiagnosticKind, SourceFile};
+///
+/// // A file that cannot be read at all.
+/// let dir = tempfile::tempdir()?;
+/// let err = CodexConfig::load(&dir.path().join("missing.toml")).unwrap_err();
+/// assert!(matches!(err, ConfigError::Io { .. }));
+/// assert_eq!(err.kind(), DiagnosticKind::Unreadable);
+///
+/// // A file read, but with a value its key does not take: located.
+/// let text = b"[sandbox]\nmode = \"everything\"\n".to_vec();
+/// let err = CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?)
+///     .unwrap_err();
+/// assert!(matches!(err, ConfigError::Invalid(_)));
+/// assert_eq!(err.diagnostic().and_then(|d| d.key.as_deref()), Some("sandbox.mode"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -493,18 +586,6 @@ mod tests {
         // An offset inside a character is clamped back to its start.
         assert_eq!(line_column(text, 8), (2, 2));
         assert_eq!(line_column(text, 10_000), (3, 1));
-    }
-
-    #[test]
-    fn did_you_mean_picks_a_close_name_only() {
-        let msg = "unknown field `netwrok_access`, expected one of `mode`, `network_access`";
-        assert_eq!(
-            did_you_mean(msg).as_deref(),
-            Some("did you mean `network_access`?")
-        );
-        let far = "unknown field `zzz`, expected `mode` or `network_access`";
-        assert_eq!(did_you_mean(far), None);
-        assert_eq!(did_you_mean("invalid type: integer"), None);
     }
 
     #[test]

@@ -20,6 +20,18 @@ const EXPECTED: &str =
     "a date YYYY-MM-DD (or an RFC 3339 timestamp with an offset, such as 2025-10-15T18:00:00Z)";
 
 /// The UTC calendar date of `at`: what the facade passes as *today*.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use codex_policy_model::{NaiveDate, utc_date};
+///
+/// // The last second of 1970 and the first of 1971, in UTC.
+/// let at = SystemTime::UNIX_EPOCH + Duration::from_secs(365 * 86_400 - 1);
+/// assert_eq!(Some(utc_date(at)), NaiveDate::from_ymd_opt(1970, 12, 31));
+/// assert_eq!(Some(utc_date(at + Duration::from_secs(1))), NaiveDate::from_ymd_opt(1971, 1, 1));
+/// ```
 pub fn utc_date(at: SystemTime) -> NaiveDate {
     DateTime::<Utc>::from(at).date_naive()
 }
@@ -29,6 +41,19 @@ pub fn utc_date(at: SystemTime) -> NaiveDate {
 /// TOML offset date-time), which counts by its UTC date. Anything else — a
 /// date that is not in the calendar, a local time without an offset, a
 /// number, a table — is refused where it is written.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ExpiryDate, NaiveDate};
+///
+/// let date: ExpiryDate = "2025-10-15".parse()?;
+/// assert_eq!(Some(date.date()), NaiveDate::from_ymd_opt(2025, 10, 15));
+/// // A timestamp with an offset counts by its UTC date.
+/// let evening_in_chicago: ExpiryDate = "2025-10-14T22:00:00-05:00".parse()?;
+/// assert_eq!(evening_in_chicago, date);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExpiryDate(NaiveDate);
 
@@ -40,6 +65,20 @@ impl ExpiryDate {
 }
 
 /// Why a text is not an [`ExpiryDate`] (the message names the expected form).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ExpiryDate, ExpiryDateError};
+///
+/// let err: ExpiryDateError = "2025-02-30".parse::<ExpiryDate>().unwrap_err();
+/// assert!(err.to_string().starts_with("\"2025-02-30\" is not a calendar date: expected"));
+/// // Only one spelling is a date: no unpadded fields, no local times.
+/// for text in ["2025-1-5", "2025-10-15T18:00:00", "tomorrow"] {
+///     let err = text.parse::<ExpiryDate>().unwrap_err();
+///     assert!(err.to_string().contains("expected a date YYYY-MM-DD"), "{err}");
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text:?} is not {problem}: expected {EXPECTED}")]
 pub struct ExpiryDateError {
@@ -101,7 +140,6 @@ impl<'de> Deserialize<'de> for ExpiryDate {
     }
 }
 
-#[cfg(feature = "json-schema")]
 impl schemars::JsonSchema for ExpiryDate {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "ExpiryDate".into()
@@ -119,6 +157,28 @@ impl schemars::JsonSchema for ExpiryDate {
 }
 
 /// An expiry date and where it was written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, NaiveDate, SourceFile};
+///
+/// let text = br#"[permissions.ci.network]
+/// expires = 2025-10-15
+/// [permissions.ci.network.domains]
+/// "pypi.org" = "allow"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["ci"].network.as_ref().ok_or("no network table")?;
+/// let today = NaiveDate::from_ymd_opt(2025, 10, 13).ok_or("not a date")?;
+/// let expiry = table.normalize(&source, "ci", today)?.expiry.ok_or("no expiry")?;
+/// assert!(!expiry.is_past(today));
+/// assert_eq!(expiry.days_left(today), 2);
+/// assert_eq!(expiry.at(), "config.toml:2:11 permissions.ci.network.expires");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Expiry {

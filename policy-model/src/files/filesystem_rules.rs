@@ -12,25 +12,64 @@ use crate::policy::ReadPath;
 pub const MAX_READ_RULES: usize = 1_000;
 
 /// `[permissions.<profile>.filesystem]`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile};
+///
+/// let text = br#"[permissions.workspace.filesystem]
+/// deny_read = ["~/.config/gcloud"]
+/// allow_read = ["~/.aws"]
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].filesystem.as_ref().ok_or("no filesystem table")?;
+/// assert_eq!(table.deny_entries(&source, "workspace")?[0].path.to_string(), "~/.config/gcloud");
+/// assert_eq!(table.allow_entries(&source, "workspace")?[0].path.to_string(), "~/.aws");
+///
+/// // A relative path is refused when the file is parsed.
+/// let text = b"[permissions.workspace.filesystem]\ndeny_read = [\"secrets\"]\n".to_vec();
+/// assert!(CodexConfig::parse(&SourceFile::from_bytes(Path::new("config.toml"), text)?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ProfileFilesystemTable {
     /// Paths the command may not read (absolute, or `~/…`), hidden in
     /// addition to the default credential stores.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
+    #[schemars(with = "Vec<String>")]
     #[serde(default)]
     pub deny_read: Vec<Spanned<String>>,
     /// Hidden paths to show again, each with everything below it: a default
     /// credential store the profile's commands need (`~/.aws`). The audit
     /// log and the elevation grants stay hidden.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Vec<String>"))]
+    #[schemars(with = "Vec<String>")]
     #[serde(default)]
     pub allow_read: Vec<Spanned<String>>,
 }
 
 /// A `deny_read` or `allow_read` entry, checked, with where it is written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile};
+///
+/// let text = b"[permissions.ci.filesystem]\ndeny_read = [\"~/.ssh\", \"/etc/ssl/private/\"]\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["ci"].filesystem.as_ref().ok_or("no filesystem table")?;
+/// let entries = table.deny_entries(&source, "ci")?;
+/// // Normalized, and located for messages and explanations.
+/// assert_eq!(entries[1].path.to_string(), "/etc/ssl/private");
+/// assert_eq!(entries[1].at, "config.toml:2:24 permissions.ci.filesystem.deny_read[1]");
+/// assert_eq!(&source.text()[entries[1].span.clone()], "\"/etc/ssl/private/\"");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReadRuleEntry {

@@ -3,9 +3,11 @@
 //! keys refused everywhere (serde keeps the last one silently inside maps).
 
 use rustc_hash::FxHashMap;
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use super::diagnostic::{did_you_mean, key_path};
+use super::diagnostic::key_path;
+use super::known_keys::{steps, suggestion};
 use super::{ConfigError, SourceFile};
 
 /// Byte offsets of the keys (and array elements) of a JSON document, by JSON
@@ -37,16 +39,18 @@ impl JsonLocator {
 }
 
 /// Parses `source` as `T`, then records key positions and refuses duplicates.
-pub(crate) fn parse_json<T: DeserializeOwned>(
+/// An error carries a hint from `T`'s known keys where a name is a likely typo.
+pub(crate) fn parse_json<T: DeserializeOwned + JsonSchema>(
     source: &SourceFile,
 ) -> Result<(T, JsonLocator), ConfigError> {
     let mut deserializer = serde_json::Deserializer::from_str(source.text());
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let key = key_path(err.path());
+        let help = steps(err.path())
+            .and_then(|path| suggestion::<T>(&path, || serde_json::from_str(source.text()).ok()));
         let inner = err.into_inner();
         let offset = offset_of(source.text(), inner.line(), inner.column());
         let message = strip_position(&inner.to_string());
-        let help = did_you_mean(&message);
         let error = source.error(Some(offset..offset), key, message, help);
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {

@@ -30,6 +30,7 @@ mod diagnostic;
 mod expiry;
 mod filesystem_rules;
 mod json_source;
+mod known_keys;
 mod network_rules;
 mod patterns;
 mod runtime_context;

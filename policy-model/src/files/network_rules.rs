@@ -32,8 +32,32 @@ use crate::domain::{DomainError, DomainPattern};
 use crate::policy::NetworkMode;
 
 /// A domain's entry in a `domains` map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::SystemTime;
+/// use codex_policy_model::{CodexConfig, DomainRule, SourceFile, utc_date};
+///
+/// let text = br#"[permissions.workspace.network.domains]
+/// "pypi.org" = "allow"
+/// "*.tracker.example" = "deny"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].network.as_ref().ok_or("no network table")?;
+/// let rules = table.normalize(&source, "workspace", utc_date(SystemTime::now()))?;
+/// let denied: Vec<String> = rules
+///     .domains
+///     .iter()
+///     .filter(|entry| entry.rule == DomainRule::Deny)
+///     .map(|entry| entry.pattern.to_string())
+///     .collect();
+/// assert_eq!(denied, ["*.tracker.example"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum DomainRule {
@@ -44,8 +68,27 @@ pub enum DomainRule {
 }
 
 /// A unix socket's entry in an `unix_sockets` map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::SystemTime;
+/// use codex_policy_model::{CodexConfig, SocketRule, SourceFile, utc_date};
+///
+/// let text = br#"[permissions.workspace.network.unix_sockets]
+/// "/run/user/1000/ssh-agent.sock" = "allow"
+/// "/var/run/docker.sock" = "none"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].network.as_ref().ok_or("no network table")?;
+/// let rules = table.normalize(&source, "workspace", utc_date(SystemTime::now()))?;
+/// let docker = rules.unix_sockets.iter().find(|s| s.path == Path::new("/var/run/docker.sock"));
+/// assert_eq!(docker.map(|s| s.rule), Some(SocketRule::None));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SocketRule {
@@ -56,31 +99,51 @@ pub enum SocketRule {
 }
 
 /// `[experimental_network]` as written, before normalization.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{Requirements, SourceFile};
+///
+/// let text = br#"[experimental_network]
+/// managed_allowed_domains_only = true
+/// [experimental_network.domains]
+/// "api.example.com" = "allow"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), text.to_vec())?;
+/// let requirements = Requirements::parse(&source)?;
+/// let table = requirements.experimental_network.as_ref().ok_or("no table")?;
+/// assert!(table.managed_allowed_domains_only && !table.dangerously_allow_all_unix_sockets);
+/// assert!(table.allowed_domains.is_none());
+///
+/// // A typed map and its legacy list are never mixed in one block.
+/// let mixed = br#"[experimental_network]
+/// allowed_domains = ["a.example"]
+/// domains = { "b.example" = "allow" }
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), mixed.to_vec())?;
+/// assert!(Requirements::parse(&source)?.network_rules(&source).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ManagedNetworkTable {
     /// Domain rules: `"api.example.com" = "allow"`.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<BTreeMap<String, DomainRule>>")
-    )]
+    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
     pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
     /// Unix socket rules: `"/var/run/x.sock" = "allow"`.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<BTreeMap<String, SocketRule>>")
-    )]
+    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
     pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
     /// Legacy allow list (normalized into `domains`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
+    #[schemars(with = "Option<Vec<String>>")]
     pub allowed_domains: Option<Spanned<Vec<Spanned<String>>>>,
     /// Legacy deny list (normalized into `domains`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
+    #[schemars(with = "Option<Vec<String>>")]
     pub denied_domains: Option<Spanned<Vec<Spanned<String>>>>,
     /// Legacy socket list (normalized into `unix_sockets`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<Vec<String>>"))]
+    #[schemars(with = "Option<Vec<String>>")]
     pub allow_unix_sockets: Option<Spanned<Vec<Spanned<String>>>>,
     /// Only managed allow entries count; user additions are ignored and other
     /// domains are hard-denied.
@@ -92,48 +155,79 @@ pub struct ManagedNetworkTable {
 }
 
 /// Managed `requirements.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{Requirements, SandboxMode};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("requirements.toml");
+/// std::fs::write(
+///     &path,
+///     "allowed_sandbox_modes = [\"read-only\", \"workspace-write\"]\nallow_elevation = false\n",
+/// )?;
+/// let (_source, requirements) = Requirements::load(&path)?;
+/// let modes = requirements.allowed_sandbox_modes.ok_or("no allowed modes")?.into_inner();
+/// assert!(!modes.contains(&SandboxMode::DangerFullAccess));
+/// assert_eq!(requirements.allow_elevation.map(|a| *a.get_ref()), Some(false));
+/// // Absent keys allow everything: every approval policy here.
+/// assert!(requirements.allowed_approval_policies.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Requirements {
     /// The managed network baseline.
     pub experimental_network: Option<ManagedNetworkTable>,
     /// Codex's key: the approval policies users may choose (default: all).
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<Vec<crate::policy::ApprovalPolicy>>")
-    )]
+    #[schemars(with = "Option<Vec<crate::policy::ApprovalPolicy>>")]
     pub allowed_approval_policies: Option<Spanned<Vec<crate::policy::ApprovalPolicy>>>,
     /// Codex's key: the sandbox modes users may choose (default: all).
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<Vec<crate::policy::SandboxMode>>")
-    )]
+    #[schemars(with = "Option<Vec<crate::policy::SandboxMode>>")]
     pub allowed_sandbox_modes: Option<Spanned<Vec<crate::policy::SandboxMode>>>,
     /// `false`: time-limited elevation (`codex-policy elevate`) is refused,
     /// and grants made earlier are not used (default `true`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    #[schemars(with = "Option<bool>")]
     pub allow_elevation: Option<Spanned<bool>>,
 }
 
 /// `[permissions.<profile>.network]` in `config.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::SystemTime;
+/// use codex_policy_model::{CodexConfig, SourceFile, utc_date};
+///
+/// let today = utc_date(SystemTime::now());
+/// let text = b"[permissions.workspace.network.domains]\n\"pypi.org\" = \"allow\"\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].network.as_ref().ok_or("no network table")?;
+/// let rules = table.normalize(&source, "workspace", today)?;
+/// assert_eq!(rules.domains[0].pattern.to_string(), "pypi.org");
+///
+/// // Legacy lists are refused in permission profiles, saying what to write instead.
+/// let text = b"[permissions.workspace.network]\nallowed_domains = [\"pypi.org\"]\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].network.as_ref().ok_or("no network table")?;
+/// let err = table.normalize(&source, "workspace", today).unwrap_err();
+/// assert!(err.to_string().contains("write [permissions.workspace.network.domains]"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ProfileNetworkTable {
     /// Domain rules.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<BTreeMap<String, DomainRule>>")
-    )]
+    #[schemars(with = "Option<BTreeMap<String, DomainRule>>")]
     pub domains: Option<Spanned<BTreeMap<String, Spanned<DomainRule>>>>,
     /// Unix socket rules.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<BTreeMap<String, SocketRule>>")
-    )]
+    #[schemars(with = "Option<BTreeMap<String, SocketRule>>")]
     pub unix_sockets: Option<Spanned<BTreeMap<String, Spanned<SocketRule>>>>,
     /// Escape hatch: any absolute unix socket path may be connected to.
     #[serde(default)]
@@ -141,28 +235,50 @@ pub struct ProfileNetworkTable {
     /// `limited`: only read-only methods (`GET`, `HEAD`, `OPTIONS`), HTTPS
     /// inspected. `full` does not lift a profile's limited mode: the most
     /// restrictive source wins.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<NetworkMode>"))]
+    #[schemars(with = "Option<NetworkMode>")]
     pub mode: Option<Spanned<NetworkMode>>,
     /// The last day (UTC) this table's allow entries apply (`domains` and
     /// `unix_sockets` allows, `dangerously_allow_all_unix_sockets`). Past it
     /// they no longer apply; deny entries and `mode` stay, as they only
     /// restrict.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<ExpiryDate>"))]
+    #[schemars(with = "Option<ExpiryDate>")]
     pub expires: Option<Spanned<ExpiryDate>>,
     /// Refused here: see [`ProfileNetworkTable::normalize`].
-    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    #[schemars(skip)]
     pub allowed_domains: Option<Spanned<toml::Value>>,
     /// Refused here.
-    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    #[schemars(skip)]
     pub denied_domains: Option<Spanned<toml::Value>>,
     /// Refused here.
-    #[cfg_attr(feature = "json-schema", schemars(skip))]
+    #[schemars(skip)]
     pub allow_unix_sockets: Option<Spanned<toml::Value>>,
 }
 
 /// `[permissions.<profile>]`: `network` and `filesystem` are read here.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, SourceFile};
+///
+/// let text = br#"[permissions.workspace.network.domains]
+/// "www.example.com" = "allow"
+/// [permissions.workspace.filesystem]
+/// deny_read = ["~/.config/gcloud"]
+/// [permissions.offline.filesystem]
+/// deny_read = ["~/.netrc"]
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let names: Vec<&str> = config.permissions.keys().map(String::as_str).collect();
+/// assert_eq!(names, ["offline", "workspace"]);
+/// let workspace = &config.permissions["workspace"];
+/// assert!(workspace.network.is_some() && workspace.filesystem.is_some());
+/// assert!(config.permissions["offline"].network.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct PermissionsProfile {
     /// Network rules of the profile.
@@ -172,6 +288,24 @@ pub struct PermissionsProfile {
 }
 
 /// One normalized domain rule and where it was written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{DomainRule, Requirements, SourceFile};
+///
+/// let text = br#"[experimental_network]
+/// allowed_domains = ["www.example.com", "*.pypi.org"]
+/// "#.to_vec();
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), text)?;
+/// let rules = Requirements::parse(&source)?.network_rules(&source)?;
+/// let entry = &rules.domains[1];
+/// assert_eq!(entry.pattern.to_string(), "*.pypi.org");
+/// assert_eq!(entry.rule, DomainRule::Allow);
+/// assert_eq!(entry.at, "requirements.toml:2:39");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct DomainEntry {
@@ -184,6 +318,24 @@ pub struct DomainEntry {
 }
 
 /// A network mode and where it was written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::SystemTime;
+/// use codex_policy_model::{CodexConfig, NetworkMode, SourceFile, utc_date};
+///
+/// let text = b"[permissions.workspace.network]\nmode = \"limited\"\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["workspace"].network.as_ref().ok_or("no network table")?;
+/// let rules = table.normalize(&source, "workspace", utc_date(SystemTime::now()))?;
+/// let mode = rules.mode.ok_or("no mode")?;
+/// assert_eq!(mode.mode, NetworkMode::Limited);
+/// assert_eq!(mode.at, "config.toml:2:8 permissions.workspace.network.mode");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ModeEntry {
@@ -194,6 +346,25 @@ pub struct ModeEntry {
 }
 
 /// One normalized unix-socket rule.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{Requirements, SocketRule, SourceFile};
+///
+/// let text = b"[experimental_network]\nallow_unix_sockets = [\"/tmp/agent.sock\"]\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), text)?;
+/// let rules = Requirements::parse(&source)?.network_rules(&source)?;
+/// assert_eq!(rules.unix_sockets[0].path, Path::new("/tmp/agent.sock"));
+/// assert_eq!(rules.unix_sockets[0].rule, SocketRule::Allow);
+///
+/// // A socket is named by its absolute path.
+/// let text = b"[experimental_network]\nallow_unix_sockets = [\"agent.sock\"]\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), text)?;
+/// assert!(Requirements::parse(&source)?.network_rules(&source).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct SocketEntry {
@@ -204,6 +375,33 @@ pub struct SocketEntry {
 }
 
 /// A network block after normalization: one canonical shape whatever was written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{DomainRule, Requirements, SourceFile};
+///
+/// // The legacy lists of managed requirements...
+/// let text = br#"[experimental_network]
+/// allowed_domains = ["www.example.com", "*.pypi.org"]
+/// denied_domains = ["evil.example.com"]
+/// allow_unix_sockets = ["/tmp/agent.sock"]
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("requirements.toml"), text.to_vec())?;
+/// let rules = Requirements::parse(&source)?.network_rules(&source)?;
+/// // ...become the one shape the typed maps take too.
+/// let allowed: Vec<String> = rules
+///     .domains
+///     .iter()
+///     .filter(|entry| entry.rule == DomainRule::Allow)
+///     .map(|entry| entry.pattern.to_string())
+///     .collect();
+/// assert_eq!(allowed, ["www.example.com", "*.pypi.org"]);
+/// assert_eq!(rules.unix_sockets.len(), 1);
+/// assert!(rules.expiry.is_none() && rules.expired.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct NetworkRules {
@@ -232,6 +430,29 @@ pub struct NetworkRules {
 }
 
 /// Allow entries an expired block no longer applies.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, NaiveDate, SourceFile};
+///
+/// let text = br#"[permissions.ci.network]
+/// expires = 2025-10-15
+/// [permissions.ci.network.domains]
+/// "pypi.org" = "allow"
+/// "tracker.example.com" = "deny"
+/// "#;
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.to_vec())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let table = config.permissions["ci"].network.as_ref().ok_or("no network table")?;
+/// let today = NaiveDate::from_ymd_opt(2025, 10, 16).ok_or("not a date")?;
+/// let rules = table.normalize(&source, "ci", today)?;
+/// assert_eq!(rules.expired.to_string(), "domains pypi.org");
+/// // The deny entry stays in force: it only restricts.
+/// assert_eq!(rules.domains.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ExpiredAllows {

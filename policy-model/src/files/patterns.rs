@@ -10,6 +10,24 @@ use super::{
 use crate::domain::DomainPattern;
 
 /// An environment pattern of the runtime-control files.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{EnvironmentName, HarnessPolicy, RuntimePattern, SourceFile};
+///
+/// let pattern: RuntimePattern = "production".parse()?;
+/// let (rc, policy) = pattern.files("./.codex-policy");
+/// assert_eq!(rc.environment_context.name, EnvironmentName::Production);
+/// assert!(policy.deny_on_violation);
+/// // Written out as JSON, the file reads back as the same policy.
+/// let json = serde_json::to_vec_pretty(&policy)?;
+/// let source = SourceFile::from_bytes(Path::new("harness.policy.json"), json)?;
+/// let reread = HarnessPolicy::parse(source)?;
+/// assert_eq!(reread.value, policy);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RuntimePattern {
@@ -194,6 +212,19 @@ impl std::str::FromStr for RuntimePattern {
 }
 
 /// A name that is not one of [`RuntimePattern::ALL`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{RuntimePattern, UnknownRuntimePattern};
+///
+/// let err: UnknownRuntimePattern = "staging".parse::<RuntimePattern>().unwrap_err();
+/// assert_eq!(err.given(), "staging");
+/// assert_eq!(
+///     err.to_string(),
+///     "unknown pattern \"staging\"; expected development, sandbox, production or air-gapped"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown pattern {given:?}; expected development, sandbox, production or air-gapped")]
 pub struct UnknownRuntimePattern {

@@ -23,6 +23,24 @@ use std::path::{Path, PathBuf};
 use super::{CodexRc, ConfigError, NetworkAccess, OutboundPolicy, UnknownNetworkAccess};
 
 /// Where the context came from.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ContextSource, RuntimeContext};
+///
+/// let dir = tempfile::tempdir()?;
+/// // No file: the environment variables, or their defaults.
+/// let context = RuntimeContext::load_with(|_| None, dir.path())?;
+/// assert_eq!(context.source, ContextSource::Environment);
+///
+/// let path = dir.path().join("runtime.json");
+/// std::fs::write(&path, r#"{"environment_context": {"name": "dev"}}"#)?;
+/// let env = |key: &str| (key == "CODEX_RUNTIME_CONFIG").then(|| path.clone().into_os_string());
+/// let context = RuntimeContext::load_with(env, dir.path())?;
+/// assert_eq!(context.source, ContextSource::File(path.clone()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ContextSource {
@@ -33,6 +51,27 @@ pub enum ContextSource {
 }
 
 /// The runtime environment a handler runs in.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{NetworkAccess, RuntimeContext};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(
+///     dir.path().join(".codexrc.json"),
+///     r#"{"environment_context": {"name": "sandbox", "network_access": "enabled"},
+///         "environments": {"sandbox": {"api_url": "https://api.sandbox.example.com"}}}"#,
+/// )?;
+/// // `.codexrc.json` in the directory, ahead of the environment variables.
+/// let context = RuntimeContext::load_with(|_| None, dir.path())?;
+/// assert_eq!(context.name, "sandbox");
+/// assert_eq!(context.network_access, NetworkAccess::Enabled);
+/// let api_url = context.environment_config.as_ref().and_then(|c| c.get("api_url"));
+/// assert_eq!(api_url.and_then(|u| u.as_str()), Some("https://api.sandbox.example.com"));
+/// context.validate_network_access()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RuntimeContext {
@@ -50,6 +89,23 @@ pub struct RuntimeContext {
 }
 
 /// Why the context could not be loaded.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{RuntimeContext, RuntimeContextError};
+///
+/// let dir = tempfile::tempdir()?;
+/// let env = |key: &str| (key == "CODEX_NETWORK_ACCESS").then(|| "open".into());
+/// let err = RuntimeContext::load_with(env, dir.path()).unwrap_err();
+/// assert!(matches!(err, RuntimeContextError::NetworkVariable(_)));
+///
+/// // A broken file is an error, never replaced by defaults.
+/// std::fs::write(dir.path().join(".codexrc.json"), "{ not json")?;
+/// let err = RuntimeContext::load_with(|_| None, dir.path()).unwrap_err();
+/// assert!(matches!(err, RuntimeContextError::Config(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RuntimeContextError {
@@ -62,6 +118,21 @@ pub enum RuntimeContextError {
 }
 
 /// The network is not enabled for this runtime.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{NetworkAccess, RuntimeContext};
+///
+/// let dir = tempfile::tempdir()?;
+/// let env = |key: &str| (key == "CODEX_NETWORK_ACCESS").then(|| "disabled".into());
+/// let context = RuntimeContext::load_with(env, dir.path())?;
+/// let err = context.validate_network_access().unwrap_err();
+/// assert_eq!(err.access, NetworkAccess::Disabled);
+/// assert_eq!(err.source_name, "CODEX_NETWORK_ACCESS");
+/// assert!(err.to_string().contains("codex-policy launch"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 #[error(

@@ -16,8 +16,7 @@ use super::{ConfigError, Location, SourceFile};
 use crate::domain::DomainPattern;
 
 /// `.codexrc.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CodexRc {
@@ -38,8 +37,28 @@ pub struct CodexRc {
 }
 
 /// `environment_context`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, EgressMode, EnvironmentName, NetworkAccess, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "sandbox"}}"#.to_vec();
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text)?)?.value;
+/// let context = &rc.environment_context;
+/// assert_eq!(context.name, EnvironmentName::Sandbox);
+/// // Keys left out take their documented defaults.
+/// assert_eq!(context.network_access, NetworkAccess::Restricted);
+/// assert_eq!(context.outbound_policy.mode, EgressMode::Allowlist);
+/// assert!(context.telemetry.is_none());
+///
+/// // The file must say which environment it describes.
+/// let text = br#"{"limits": {}}"#.to_vec();
+/// assert!(CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text)?).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct EnvironmentContext {
@@ -57,8 +76,22 @@ pub struct EnvironmentContext {
 }
 
 /// The environments of the runtime-control files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, EnvironmentName, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "air-gapped"}}"#.to_vec();
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text)?)?;
+/// let name = rc.value.environment_context.name;
+/// assert_eq!(name, EnvironmentName::AirGapped);
+/// assert_eq!(name.to_string(), "air-gapped");
+/// assert_eq!(EnvironmentName::Production.as_str(), "production");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EnvironmentName {
@@ -91,8 +124,22 @@ impl fmt::Display for EnvironmentName {
 }
 
 /// `environment_context.network_access`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::NetworkAccess;
+///
+/// // As `CODEX_NETWORK_ACCESS` or `environment_context.network_access` says it.
+/// let access: NetworkAccess = "disabled".parse()?;
+/// assert_eq!(access, NetworkAccess::Disabled);
+/// assert_eq!(access.to_string(), "disabled");
+/// assert_eq!(NetworkAccess::default(), NetworkAccess::Restricted);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum NetworkAccess {
@@ -138,6 +185,19 @@ impl FromStr for NetworkAccess {
 }
 
 /// A name that is not a [`NetworkAccess`] level (`CODEX_NETWORK_ACCESS=open`).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{NetworkAccess, UnknownNetworkAccess};
+///
+/// let err: UnknownNetworkAccess = "open".parse::<NetworkAccess>().unwrap_err();
+/// assert_eq!(err.given(), "open");
+/// assert_eq!(
+///     err.to_string(),
+///     "\"open\" is not a network access level; expected enabled, restricted or disabled"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{given:?} is not a network access level; expected enabled, restricted or disabled")]
 pub struct UnknownNetworkAccess {
@@ -152,8 +212,25 @@ impl UnknownNetworkAccess {
 }
 
 /// How an egress list is read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, EgressMode, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "dev", "network_access": "enabled",
+///     "outbound_policy": {"mode": "denylist", "dns_allow": ["tracker.example.com"]}}}"#;
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)?;
+/// assert_eq!(rc.value.environment_context.outbound_policy.mode, EgressMode::Denylist);
+/// // Written in files in kebab case; `allowlist` when left out.
+/// assert_eq!(serde_json::to_string(&EgressMode::Open)?, "\"open\"");
+/// assert_eq!(EgressMode::default(), EgressMode::Allowlist);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EgressMode {
@@ -167,8 +244,25 @@ pub enum EgressMode {
 }
 
 /// `environment_context.outbound_policy`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, EgressMode, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "sandbox", "network_access": "restricted",
+///     "outbound_policy": {"dns_allow": ["*.sandbox.example.com"],
+///                         "ip_allow": ["10.0.0.0/8"], "port_allow": [443, 5432]}}}"#;
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)?;
+/// let policy = &rc.value.environment_context.outbound_policy;
+/// assert_eq!(policy.mode, EgressMode::Allowlist);
+/// assert_eq!(policy.dns_allow[0].to_string(), "*.sandbox.example.com");
+/// assert!(policy.ip_allow[0].contains("10.1.2.3".parse()?));
+/// assert_eq!(policy.port_allow.iter().map(|p| p.get()).collect::<Vec<_>>(), [443, 5432]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OutboundPolicy {
@@ -187,8 +281,22 @@ pub struct OutboundPolicy {
 }
 
 /// `environment_context.telemetry`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "dev",
+///     "telemetry": {"trace": true, "redact_headers": ["Authorization", "X-Api-Key"]}}}"#;
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)?;
+/// let telemetry = rc.value.environment_context.telemetry.ok_or("no telemetry")?;
+/// assert!(telemetry.trace);
+/// assert_eq!(telemetry.redact_headers, ["Authorization", "X-Api-Key"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Telemetry {
@@ -201,8 +309,29 @@ pub struct Telemetry {
 }
 
 /// `credentials`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "dev"},
+///   "credentials": {"aws_profile": "dev-readonly", "aws_region": "us-east-1",
+///     "secrets": {"db_password": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db"}}}"#;
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)?;
+/// let credentials = rc.value.credentials.ok_or("no credentials")?;
+/// assert_eq!(credentials.aws_profile.as_deref(), Some("dev-readonly"));
+/// assert!(credentials.secrets["db_password"].as_str().starts_with("arn:aws:secretsmanager:"));
+///
+/// // A secret value where a reference belongs is refused.
+/// let text = br#"{"environment_context": {"name": "dev"},
+///   "credentials": {"secrets": {"db_password": "hunter2"}}}"#;
+/// let source = SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?;
+/// assert!(CodexRc::parse(source).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Credentials {
@@ -218,8 +347,29 @@ pub struct Credentials {
 }
 
 /// `limits`: positive integers.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexRc, SourceFile};
+///
+/// let text = br#"{"environment_context": {"name": "sandbox"},
+///   "limits": {"http_max_requests": 200, "timeout_seconds": 120}}"#;
+/// let rc = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)?;
+/// let limits = rc.value.limits.ok_or("no limits")?;
+/// assert_eq!(limits.http_max_requests.map(|n| n.get()), Some(200));
+/// assert_eq!(limits.http_concurrency, None);
+///
+/// // Zero is not a limit.
+/// let text = br#"{"environment_context": {"name": "sandbox"},
+///   "limits": {"http_concurrency": 0}}"#;
+/// let err = CodexRc::parse(SourceFile::from_bytes(Path::new(".codexrc.json"), text.to_vec())?)
+///     .unwrap_err();
+/// assert_eq!(err.diagnostic().and_then(|d| d.key.as_deref()), Some("limits.http_concurrency"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Limits {
@@ -235,8 +385,27 @@ pub struct Limits {
 }
 
 /// `harness.policy.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HarnessPolicy, PolicyVersion, SourceFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("harness.policy.json");
+/// std::fs::write(
+///     &path,
+///     r#"{"network": {"enabled": true, "egress": {"domains": ["api.example.com"]}}}"#,
+/// )?;
+/// let policy = HarnessPolicy::load(&path)?.value;
+/// assert!(policy.network.enabled);
+/// // Keys left out take their documented defaults: version 1.0, violations blocked.
+/// assert_eq!(policy.version, PolicyVersion::V1_0);
+/// assert!(policy.deny_on_violation);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HarnessPolicy {
@@ -266,8 +435,24 @@ fn default_version() -> PolicyVersion {
 }
 
 /// `version` of `harness.policy.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HarnessPolicy, PolicyVersion, SourceFile};
+///
+/// let path = Path::new("harness.policy.json");
+/// let text = br#"{"version": "1.0"}"#.to_vec();
+/// let policy = HarnessPolicy::parse(SourceFile::from_bytes(path, text)?)?;
+/// assert_eq!(policy.value.version, PolicyVersion::V1_0);
+/// // No other version exists.
+/// let err = HarnessPolicy::parse(SourceFile::from_bytes(path, br#"{"version": "2.0"}"#.to_vec())?)
+///     .unwrap_err();
+/// assert_eq!(err.diagnostic().and_then(|d| d.key.as_deref()), Some("version"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub enum PolicyVersion {
     /// The runtime-control format.
@@ -276,8 +461,26 @@ pub enum PolicyVersion {
 }
 
 /// `network`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HarnessPolicy, NetworkGate, SourceFile};
+///
+/// let path = Path::new("harness.policy.json");
+/// // Without a `network` key the gate is closed: every network system call is blocked.
+/// let text = br#"{"version": "1.0"}"#.to_vec();
+/// let closed = HarnessPolicy::parse(SourceFile::from_bytes(path, text)?)?;
+/// assert_eq!(closed.value.network, NetworkGate::default());
+/// assert!(!closed.value.network.enabled);
+///
+/// let text = br#"{"network": {"enabled": true, "egress": {"domains": ["api.example.com"]}}}"#;
+/// let open = HarnessPolicy::parse(SourceFile::from_bytes(path, text.to_vec())?)?;
+/// assert!(open.value.network.enabled && open.value.network.egress.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct NetworkGate {
@@ -290,8 +493,25 @@ pub struct NetworkGate {
 }
 
 /// `network.egress`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{EgressMode, HarnessPolicy, SourceFile};
+///
+/// let text = br#"{"network": {"enabled": true,
+///     "egress": {"domains": ["api.example.com", "*.example.net"], "ports": [443]}}}"#;
+/// let source = SourceFile::from_bytes(Path::new("harness.policy.json"), text.to_vec())?;
+/// let policy = HarnessPolicy::parse(source)?;
+/// let egress = policy.value.network.egress.ok_or("no egress rules")?;
+/// assert_eq!(egress.mode, EgressMode::Allowlist);
+/// let domains: Vec<String> = egress.domains.iter().map(ToString::to_string).collect();
+/// assert_eq!(domains, ["api.example.com", "*.example.net"]);
+/// assert_eq!(egress.ports.iter().map(|p| p.get()).collect::<Vec<_>>(), [443]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Egress {
@@ -307,8 +527,26 @@ pub struct Egress {
 }
 
 /// `observability`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HarnessPolicy, SourceFile};
+///
+/// let path = Path::new("harness.policy.json");
+/// let text = br#"{"observability": {"http_log_headers": true, "sample_rate": 0.25}}"#;
+/// let policy = HarnessPolicy::parse(SourceFile::from_bytes(path, text.to_vec())?)?;
+/// let observability = policy.value.observability;
+/// assert!(observability.http_log_headers && !observability.http_log_bodies);
+/// assert_eq!(observability.sample_rate.get(), 0.25);
+///
+/// let text = br#"{"observability": {"sample_rate": 1.5}}"#;
+/// let err = HarnessPolicy::parse(SourceFile::from_bytes(path, text.to_vec())?).unwrap_err();
+/// assert!(err.to_string().contains("sample_rate 1.5 is outside 0..=1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Observability {
@@ -324,12 +562,22 @@ pub struct Observability {
 }
 
 /// A probability in `0.0..=1.0` (default 1).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
-#[cfg_attr(feature = "json-schema", schemars(transparent))]
-pub struct SampleRate(
-    #[cfg_attr(feature = "json-schema", schemars(range(min = 0.0, max = 1.0)))] f64,
-);
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SampleRate;
+///
+/// let tenth = SampleRate::new(0.1).ok_or("out of range")?;
+/// assert_eq!(tenth.get(), 0.1);
+/// assert!(SampleRate::new(1.5).is_none());
+/// // By default every allowed event is recorded.
+/// assert_eq!(SampleRate::default().get(), 1.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
+#[schemars(transparent)]
+pub struct SampleRate(#[schemars(range(min = 0.0, max = 1.0))] f64);
 
 impl SampleRate {
     /// A rate in `0.0..=1.0`, or `None`.
@@ -363,6 +611,21 @@ impl<'de> Deserialize<'de> for SampleRate {
 }
 
 /// An IP address or a CIDR network (`10.0.0.0/8`, `fd00::/8`).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::IpRule;
+///
+/// let network: IpRule = "10.0.0.0/8".parse()?;
+/// assert!(network.contains("10.1.2.3".parse()?));
+/// assert!(!network.contains("192.168.0.1".parse()?));
+/// // A plain address is a full-length prefix, and displays as written.
+/// let host: IpRule = "fd00::1".parse()?;
+/// assert_eq!(host.prefix, 128);
+/// assert_eq!(host.to_string(), "fd00::1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpRule {
     /// The network address.
@@ -418,6 +681,19 @@ impl FromStr for IpRule {
 }
 
 /// Why a text is not an [`IpRule`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{IpRule, IpRuleError};
+///
+/// let err = "10.0.0/8".parse::<IpRule>().unwrap_err();
+/// assert!(matches!(err, IpRuleError::NotAnAddress { .. }));
+///
+/// let err = "10.0.0.0/33".parse::<IpRule>().unwrap_err();
+/// assert!(matches!(err, IpRuleError::PrefixLength { max: 32, .. }));
+/// assert_eq!(err.to_string(), "\"10.0.0.0/33\": prefix length must be 0..=32");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IpRuleError {
@@ -449,7 +725,21 @@ impl fmt::Display for IpRule {
 }
 
 /// A reference to a secret held elsewhere: an AWS ARN, a GCP secret path, an
-/// Azure Key Vault URL, `vault:`, `op://`, `ssm:`, `env:` — never the value.
+/// Azure Key Vault URL, `vault:`, `op://`, `ssm:`, `secretsmanager:`, `env:` —
+/// never the value.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SecretRef;
+///
+/// let reference: SecretRef = "op://engineering/db/password".parse()?;
+/// assert_eq!(reference.as_str(), "op://engineering/db/password");
+/// assert!("projects/acme/secrets/db-password".parse::<SecretRef>().is_ok());
+/// // A value is not a reference.
+/// assert!("hunter2".parse::<SecretRef>().is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretRef(String);
 
@@ -480,11 +770,22 @@ impl FromStr for SecretRef {
 
 /// A text that is not a [`SecretRef`]. It never holds the text: that may be
 /// the secret itself.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SecretRef, SecretRefError};
+///
+/// let err: SecretRefError = "correct-horse-battery-staple".parse::<SecretRef>().unwrap_err();
+/// // The message says what is expected, never what was written.
+/// assert!(err.to_string().starts_with("not a secret reference"));
+/// assert!(!err.to_string().contains("horse"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 #[error(
     "not a secret reference (expected an ARN, projects/…/secrets/…, a Key Vault URL, vault:, \
-     op://, ssm: or env:); secret values never belong in config"
+     op://, ssm:, secretsmanager: or env:); secret values never belong in config"
 )]
 pub struct SecretRefError;
 
@@ -501,7 +802,6 @@ macro_rules! string_serde {
                 text.parse().map_err(serde::de::Error::custom)
             }
         }
-        #[cfg(feature = "json-schema")]
         impl schemars::JsonSchema for $ty {
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 $name.into()
@@ -536,10 +836,27 @@ string_serde!(
 string_serde!(
     SecretRef,
     "SecretRef",
-    "A secret reference (arn:…, projects/…/secrets/…, Key Vault URL, vault:, op://, ssm:, env:)."
+    "A secret reference (arn:…, projects/…/secrets/…, Key Vault URL, vault:, op://, ssm:, secretsmanager:, env:)."
 );
 
 /// A parsed runtime file and where its keys are.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HarnessPolicy, SourceFile};
+///
+/// let text = b"{\n  \"version\": \"1.0\",\n  \"network\": {\"enabled\": false}\n}\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("harness.policy.json"), text)?;
+/// let file = HarnessPolicy::parse(source)?;
+/// assert!(!file.value.network.enabled);
+/// // Which keys the file writes, and where, for messages that point at them.
+/// assert!(file.contains("/network/enabled"));
+/// assert!(!file.contains("/deny_on_violation"));
+/// assert_eq!(file.locate("/network/enabled").to_string(), "harness.policy.json:3:15");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Located<T> {

@@ -25,38 +25,50 @@ const TABLE: &str = "shell_environment_policy";
 
 /// `[shell_environment_policy]`, Codex's keys as written. Unknown keys are
 /// refused: a misspelt `exclude` would silently hand the command more.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, EnvironmentInherit, EnvironmentPolicy, SourceFile};
+///
+/// let text = b"[shell_environment_policy]\ninherit = \"core\"\nexclude = [\"AWS_*\"]\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let config = CodexConfig::parse(&source)?;
+/// let policy = EnvironmentPolicy::from_config(&source, config.shell_environment_policy.as_ref())?;
+/// assert_eq!(policy.inherit.value, EnvironmentInherit::Core);
+/// assert_eq!(policy.inherit.decided_by, "config.toml:2:11 shell_environment_policy.inherit");
+///
+/// // A pattern that could never match a name is refused at its entry.
+/// let text = b"[shell_environment_policy]\nexclude = [\"AWS_KEY=x\"]\n".to_vec();
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text)?;
+/// let err = CodexConfig::parse(&source).unwrap_err();
+/// let key = err.diagnostic().and_then(|d| d.key.as_deref());
+/// assert_eq!(key, Some("shell_environment_policy.exclude[0]"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ShellEnvironmentPolicyTable {
     /// `all` (default), `core` or `none`: what is inherited before filtering.
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<EnvironmentInherit>"))]
+    #[schemars(with = "Option<EnvironmentInherit>")]
     pub inherit: Option<Spanned<EnvironmentInherit>>,
     /// `true` keeps variables the default excludes would drop: names like
     /// `*KEY*`, `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*CREDENTIAL*` (and the
     /// shorter spellings of `EnvironmentPolicy::DEFAULT_EXCLUDES`), and values
     /// holding a secret (default `false`).
-    #[cfg_attr(feature = "json-schema", schemars(with = "Option<bool>"))]
+    #[schemars(with = "Option<bool>")]
     pub ignore_default_excludes: Option<Spanned<bool>>,
     /// Case-insensitive globs on names (`*`, `?`) to drop.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<Vec<VariablePattern>>")
-    )]
+    #[schemars(with = "Option<Vec<VariablePattern>>")]
     pub exclude: Option<Spanned<Vec<Spanned<String>>>>,
     /// Variables to insert or override (name → value), after the excludes.
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<BTreeMap<String, String>>")
-    )]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub set: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
     /// When not empty, only names matching one of these globs are kept
     /// (`set`'s included).
-    #[cfg_attr(
-        feature = "json-schema",
-        schemars(with = "Option<Vec<VariablePattern>>")
-    )]
+    #[schemars(with = "Option<Vec<VariablePattern>>")]
     pub include_only: Option<Spanned<Vec<Spanned<String>>>>,
     /// Codex's switch to run commands through the user's shell profile;
     /// accepted so that Codex's files parse, without effect here.
@@ -243,7 +255,7 @@ mod tests {
     use super::*;
 
     fn resolved(text: &str) -> Result<EnvironmentPolicy, ConfigError> {
-        #[derive(Deserialize)]
+        #[derive(Deserialize, schemars::JsonSchema)]
         struct Doc {
             shell_environment_policy: Option<ShellEnvironmentPolicyTable>,
         }

@@ -3,28 +3,39 @@
 
 use std::ops::Range;
 
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
-use super::diagnostic::{did_you_mean, key_path};
+use super::diagnostic::key_path;
+use super::known_keys::{steps, suggestion};
 use super::{ConfigError, SourceFile};
 
-/// Parses TOML into `T`; every error carries file, line, column and key.
-pub(crate) fn parse_toml<T: DeserializeOwned>(source: &SourceFile) -> Result<T, ConfigError> {
+/// Parses TOML into `T`; every error carries file, line, column and key, and
+/// a hint from `T`'s known keys where a name is a likely typo.
+pub(crate) fn parse_toml<T: DeserializeOwned + JsonSchema>(
+    source: &SourceFile,
+) -> Result<T, ConfigError> {
     let deserializer = toml::Deserializer::parse(source.text()).map_err(|err| {
         let key = err
             .span()
             .and_then(|span| toml_key_at(source.text(), span.start));
-        toml_error(source, &err, key).syntax()
+        toml_error(source, &err, key, None).syntax()
     })?;
-    serde_path_to_error::deserialize(deserializer)
-        .map_err(|err| toml_error(source, err.inner(), key_path(err.path())))
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let help = steps(err.path())
+            .and_then(|path| suggestion::<T>(&path, || toml::from_str(source.text()).ok()));
+        toml_error(source, err.inner(), key_path(err.path()), help)
+    })
 }
 
-fn toml_error(source: &SourceFile, err: &toml::de::Error, key: Option<String>) -> ConfigError {
+fn toml_error(
+    source: &SourceFile,
+    err: &toml::de::Error,
+    key: Option<String>,
+    help: Option<String>,
+) -> ConfigError {
     let span: Option<Range<usize>> = err.span();
-    let message = err.message().trim_end();
-    let help = did_you_mean(message);
-    source.error(span, key, message.to_owned(), help)
+    source.error(span, key, err.message().trim_end().to_owned(), help)
 }
 
 /// The dotted key a TOML line defines, for syntax errors where the parser cannot

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(ApprovalPolicy::default(), ApprovalPolicy::OnRequest);
 /// # Ok::<(), codex_policy_model::UnknownApprovalPolicy>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum ApprovalPolicy {
@@ -76,6 +77,16 @@ impl fmt::Display for ApprovalPolicy {
 }
 
 /// A name that is not an approval policy.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ApprovalPolicy, UnknownApprovalPolicy};
+///
+/// let err = "always".parse::<ApprovalPolicy>().unwrap_err();
+/// assert_eq!(err, UnknownApprovalPolicy("always".to_owned()));
+/// assert!(err.to_string().ends_with("expected untrusted, on-request, on-failure or never"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown approval policy {0:?}; expected untrusted, on-request, on-failure or never")]
 pub struct UnknownApprovalPolicy(pub String);

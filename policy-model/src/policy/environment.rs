@@ -22,8 +22,24 @@ use serde::{Deserialize, Serialize};
 use crate::secret_shapes::find_secret;
 
 /// Which of the parent's variables a command inherits before any filter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, EnvironmentInherit, EnvironmentPolicy, SourceFile};
+///
+/// let text = "[shell_environment_policy]\ninherit = \"core\"\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.into())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let policy = EnvironmentPolicy::from_config(&source, config.shell_environment_policy.as_ref())?;
+/// assert_eq!(policy.inherit.value, EnvironmentInherit::Core);
+///
+/// let parent = [("PATH".into(), "/usr/bin".into()), ("EDITOR".into(), "vi".into())];
+/// assert_eq!(policy.apply(parent).kept, [("PATH".into(), "/usr/bin".into())]);
+/// # Ok::<(), codex_policy_model::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EnvironmentInherit {
@@ -89,6 +105,18 @@ impl fmt::Display for EnvironmentInherit {
 /// Matched by hand rather than with a glob crate (Codex uses `wildmatch`):
 /// two wildcards and no character classes are a dozen lines, not worth a
 /// dependency of the crate everything else builds on.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::VariablePattern;
+///
+/// let pattern: VariablePattern = "AWS_*".parse()?;
+/// assert!(pattern.matches("aws_region") && pattern.matches("AWS_PROFILE"));
+/// assert!(!pattern.matches("MY_AWS_KEY"));
+/// assert_eq!(pattern.to_string(), "AWS_*"); // as written
+/// # Ok::<(), codex_policy_model::VariablePatternError>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct VariablePattern {
     text: String,
@@ -97,6 +125,16 @@ pub struct VariablePattern {
 
 /// Why a string is not a [`VariablePattern`] (or a variable name `set` may
 /// use: the same characters are refused there).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{VariablePattern, VariablePatternError};
+///
+/// let err = "TOKEN=1".parse::<VariablePattern>().unwrap_err();
+/// assert!(matches!(err, VariablePatternError::ContainsEquals(_)));
+/// assert_eq!("".parse::<VariablePattern>(), Err(VariablePatternError::Empty));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VariablePatternError {
@@ -187,7 +225,6 @@ impl fmt::Debug for VariablePattern {
     }
 }
 
-#[cfg(feature = "json-schema")]
 impl schemars::JsonSchema for VariablePattern {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "VariablePattern".into()
@@ -243,6 +280,26 @@ fn glob_match(pattern: &[char], name: &[char]) -> bool {
 /// One setting of an [`EnvironmentPolicy`] and where it was decided
 /// (`config.toml:12:11 shell_environment_policy.inherit`, or `default`), as
 /// `explain` shows every setting.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{
+///     CodexConfig, EnvironmentInherit, EnvironmentPolicy, EnvironmentSetting, SourceFile,
+/// };
+///
+/// let text = "[shell_environment_policy]\ninherit = \"none\"\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.into())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let policy = EnvironmentPolicy::from_config(&source, config.shell_environment_policy.as_ref())?;
+///
+/// let inherit: &EnvironmentSetting<EnvironmentInherit> = &policy.inherit;
+/// assert_eq!(inherit.value, EnvironmentInherit::None);
+/// assert_eq!(inherit.decided_by, "config.toml:2:11 shell_environment_policy.inherit");
+/// assert_eq!(policy.exclude.decided_by, "default"); // not written
+/// # Ok::<(), codex_policy_model::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct EnvironmentSetting<T> {
@@ -323,6 +380,24 @@ fn names_only<S: serde::Serializer>(
 
 /// The result of [`EnvironmentPolicy::apply`]: the variables the command
 /// gets, and every inherited one it does not get, with why.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{CodexConfig, EnvironmentPolicy, FilteredEnvironment, SourceFile};
+///
+/// let text = "[shell_environment_policy]\nexclude = [\"AWS_*\"]\nset = { CI = \"1\" }\n";
+/// let source = SourceFile::from_bytes(Path::new("config.toml"), text.into())?;
+/// let config = CodexConfig::parse(&source)?;
+/// let policy = EnvironmentPolicy::from_config(&source, config.shell_environment_policy.as_ref())?;
+///
+/// let parent = [("PATH".into(), "/usr/bin".into()), ("AWS_PROFILE".into(), "prod".into())];
+/// let filtered: FilteredEnvironment = policy.apply(parent);
+/// assert_eq!(filtered.kept, [("PATH".into(), "/usr/bin".into()), ("CI".into(), "1".into())]);
+/// assert_eq!(filtered.dropped[0].name, "AWS_PROFILE");
+/// # Ok::<(), codex_policy_model::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FilteredEnvironment {
@@ -336,6 +411,20 @@ pub struct FilteredEnvironment {
 
 /// A variable left out of a command's environment. It holds the name only:
 /// the value may be the very secret that got it dropped.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{DroppedVariable, EnvironmentPolicy};
+///
+/// let parent = [("DATABASE_URL".into(), "postgres://app:hunter2@db/app".into())];
+/// let filtered = EnvironmentPolicy::default().apply(parent);
+///
+/// let dropped: &DroppedVariable = &filtered.dropped[0];
+/// assert_eq!(dropped.name, "DATABASE_URL");
+/// // What `explain` prints: the name and why, never the value.
+/// assert_eq!(dropped.to_string(), "DATABASE_URL: the value holds a URL with a password");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DroppedVariable {
@@ -352,6 +441,24 @@ impl fmt::Display for DroppedVariable {
 }
 
 /// Why a variable was left out. Never carries the value.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{DropReason, EnvironmentPolicy};
+///
+/// let mut policy = EnvironmentPolicy::default();
+/// policy.exclude.value = vec!["AWS_*".parse()?];
+/// let filtered = policy.apply([
+///     ("GITHUB_TOKEN".into(), "t".into()),
+///     ("AWS_PROFILE".into(), "prod".into()),
+/// ]);
+///
+/// let reasons: Vec<&DropReason> = filtered.dropped.iter().map(|d| &d.reason).collect();
+/// assert_eq!(reasons[0], &DropReason::DefaultExclude { pattern: "*TOKEN*" });
+/// assert!(matches!(reasons[1], DropReason::Excluded { pattern } if pattern.as_str() == "AWS_*"));
+/// # Ok::<(), codex_policy_model::VariablePatternError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DropReason {

@@ -87,6 +87,22 @@ pub const CODEX_AUTH_FILE_NAME: &str = "auth.json";
 /// A path as `deny_read` and `allow_read` take it: absolute, or under the
 /// user's home (`~/…`). Written without `..`, globs or a trailing slash
 /// mattering; `/` alone is refused (it would hide everything).
+///
+/// # Examples
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use codex_policy_model::ReadPath;
+///
+/// let path: ReadPath = "~/.config/gh/".parse()?;
+/// assert_eq!(path.to_string(), "~/.config/gh");
+/// let home = Path::new("/home/ada");
+/// assert_eq!(path.resolve(Some(home)), Some(PathBuf::from("/home/ada/.config/gh")));
+///
+/// let absolute: ReadPath = "//srv/./keys".parse()?;
+/// assert_eq!(absolute, ReadPath::Absolute(PathBuf::from("/srv/keys")));
+/// # Ok::<(), codex_policy_model::ReadPathError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(into = "String")]
 #[non_exhaustive]
@@ -98,6 +114,17 @@ pub enum ReadPath {
 }
 
 /// Why a `deny_read` or `allow_read` entry is not a [`ReadPath`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ReadPath, ReadPathError};
+///
+/// let err = "~/.ssh/*".parse::<ReadPath>().unwrap_err();
+/// assert!(matches!(err, ReadPathError::Glob(_)));
+/// assert_eq!("keys".parse::<ReadPath>(), Err(ReadPathError::Relative("keys".into())));
+/// assert_eq!("/".parse::<ReadPath>(), Err(ReadPathError::Root));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadPathError {
@@ -206,6 +233,22 @@ impl From<ReadPath> for String {
 }
 
 /// One path the command may not read, and what hid it.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{HiddenPath, HiddenPaths};
+///
+/// let mut hidden = HiddenPaths::default();
+/// hidden.add("/srv/keys/".into(), "config.toml:3:14 permissions.workspace.filesystem.deny_read", false);
+/// hidden.add("/home/ada/.codex/audit".into(), "the audit log", true);
+///
+/// let keys: &HiddenPath = &hidden.paths[0];
+/// assert_eq!(keys.path, Path::new("/srv/keys")); // the trailing slash is not kept
+/// assert!(keys.decided_by.starts_with("config.toml:3:14"));
+/// assert!(!keys.always && hidden.paths[1].always); // `allow_read` may not show the audit log
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HiddenPath {
@@ -220,6 +263,24 @@ pub struct HiddenPath {
 }
 
 /// What `allow_read` could not do.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy_model::{AllowReadError, HiddenPaths};
+///
+/// let mut hidden = HiddenPaths::default();
+/// hidden.add("/home/ada/.ssh".into(), "default (credential store)", false);
+/// hidden.add("/home/ada/.codex/audit".into(), "the audit log", true);
+///
+/// let err = hidden.allow(Path::new("/home/ada/.ssh/known_hosts"), "allow_read").unwrap_err();
+/// assert!(matches!(err, AllowReadError::InsideHidden { .. }));
+/// let err = hidden.allow(Path::new("/home/ada"), "allow_read").unwrap_err();
+/// assert!(matches!(err, AllowReadError::AlwaysHidden { ref what, .. } if what == "the audit log"));
+/// let err = hidden.allow(Path::new("/opt/tools"), "allow_read").unwrap_err();
+/// assert!(matches!(err, AllowReadError::NotHidden { .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AllowReadError {
@@ -252,6 +313,28 @@ pub enum AllowReadError {
 
 /// The paths a sandboxed command may not read, each with what hid it, and
 /// the defaults `allow_read` showed again.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use codex_policy_model::{DefaultLocations, HiddenPaths};
+///
+/// let homes = [PathBuf::from("/home/ada")];
+/// let mut hidden = HiddenPaths::defaults(&DefaultLocations {
+///     homes: &homes,
+///     codex_home: Some(Path::new("/home/ada/.codex")),
+///     cwd: None,
+///     var: &|_| None,
+/// });
+/// assert!(hidden.iter().any(|p| p == Path::new("/home/ada/.ssh")));
+///
+/// // `allow_read = ["~/.npmrc"]` shows one store again, and says where it was written.
+/// hidden.allow(Path::new("/home/ada/.npmrc"), "config.toml:4:14 allow_read")?;
+/// assert!(!hidden.iter().any(|p| p == Path::new("/home/ada/.npmrc")));
+/// assert_eq!(hidden.shown, [(PathBuf::from("/home/ada/.npmrc"), "config.toml:4:14 allow_read".to_owned())]);
+/// # Ok::<(), codex_policy_model::AllowReadError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct HiddenPaths {
@@ -264,6 +347,23 @@ pub struct HiddenPaths {
 /// Where the defaults are looked for: the user's home directories (`$HOME`
 /// and the account's home when they differ), Codex's home, and a variable
 /// lookup for the stores moved elsewhere (`GNUPGHOME`, `CARGO_HOME`, …).
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsString;
+/// use std::path::{Path, PathBuf};
+/// use codex_policy_model::{DefaultLocations, HiddenPaths};
+///
+/// let homes = [PathBuf::from("/home/ada")];
+/// // A real caller passes `&|name| std::env::var_os(name)`.
+/// let var = |name: &str| (name == "GNUPGHOME").then(|| OsString::from("/keys/gnupg"));
+/// let at = DefaultLocations { homes: &homes, codex_home: None, cwd: None, var: &var };
+///
+/// let hidden = HiddenPaths::defaults(&at);
+/// let gnupg = hidden.paths.iter().find(|p| p.path == Path::new("/keys/gnupg"));
+/// assert_eq!(gnupg.map(|p| p.decided_by.as_str()), Some("default (credential store, $GNUPGHOME)"));
+/// ```
 pub struct DefaultLocations<'a> {
     /// Every home directory the user's tools may read from.
     pub homes: &'a [PathBuf],

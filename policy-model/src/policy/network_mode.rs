@@ -6,8 +6,36 @@ use serde::{Deserialize, Serialize};
 /// What a network lets through: every method (`full`), or only the
 /// read-only ones (`limited`: `GET`, `HEAD`, `OPTIONS`, with HTTPS inspected
 /// so that the rule holds inside TLS too).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{NetworkMode, SandboxPolicy};
+///
+/// // A read-only sandbox with network (the `net-read-only` profile) may only read.
+/// let policy = SandboxPolicy::ReadOnly { network_access: true };
+/// assert_eq!(policy.network_mode(), NetworkMode::Limited);
+/// assert_eq!(SandboxPolicy::workspace_write(true).network_mode(), NetworkMode::Full);
+///
+/// // Spelled as in `[permissions.<name>.network] mode`; the most restrictive sorts first.
+/// let mode: NetworkMode = serde_json::from_str(r#""limited""#)?;
+/// assert_eq!(mode.min(NetworkMode::Full), NetworkMode::Limited);
+/// assert_eq!(mode.describe(), "GET, HEAD, OPTIONS only; HTTPS inspected");
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum NetworkMode {

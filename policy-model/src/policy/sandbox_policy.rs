@@ -11,8 +11,29 @@ use super::NetworkMode;
 /// The serialized form is Codex's: an object tagged by `mode`, so
 /// `{"mode":"read-only","network_access":false}` and
 /// `{"mode":"danger-full-access"}` deserialize unchanged, in JSON and in TOML.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SandboxMode, SandboxPolicy};
+///
+/// let policy: SandboxPolicy = toml::from_str(
+///     r#"
+///     mode = "workspace-write"
+///     network_access = true
+///     writable_roots = ["/srv/cache"]
+///     "#,
+/// )?;
+/// assert_eq!(policy.mode(), SandboxMode::WorkspaceWrite);
+/// assert!(policy.has_network_access() && !policy.has_full_disk_write_access());
+/// assert!(!policy.with_network_closed().has_network_access());
+///
+/// // Full access has no network switch: closing it there is refused, not ignored.
+/// let json = r#"{"mode":"danger-full-access","network_access":false}"#;
+/// assert!(serde_json::from_str::<SandboxPolicy>(json).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(
     tag = "mode",
     rename_all = "kebab-case",
@@ -147,8 +168,7 @@ impl SandboxPolicy {
 /// unit variant even with `deny_unknown_fields`, so `danger-full-access` is an
 /// empty struct variant here: `{"mode":"danger-full-access","network_access":false}`
 /// must be refused, not read as full access.
-#[derive(Deserialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
 enum StrictSandboxPolicy {
     /// Read the whole file system, write nothing.
@@ -197,8 +217,20 @@ impl From<StrictSandboxPolicy> for SandboxPolicy {
 }
 
 /// The three sandbox modes, as spelled in `config.toml` (`sandbox_mode`, `[sandbox] mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SandboxMode, SandboxPolicy};
+///
+/// let mode: SandboxMode = "read-only".parse()?;
+/// assert_eq!(mode, SandboxPolicy::read_only().mode());
+/// assert_eq!(mode.to_string(), "read-only");
+/// // In order of increasing permission.
+/// assert_eq!(SandboxMode::ALL.last(), Some(&SandboxMode::DangerFullAccess));
+/// # Ok::<(), codex_policy_model::UnknownSandboxMode>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SandboxMode {
@@ -231,6 +263,16 @@ impl std::fmt::Display for SandboxMode {
 }
 
 /// Error for a name that is not one of [`SandboxMode::ALL`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SandboxMode, UnknownSandboxMode};
+///
+/// let err = "full-access".parse::<SandboxMode>().unwrap_err();
+/// assert_eq!(err, UnknownSandboxMode("full-access".to_owned()));
+/// assert!(err.to_string().ends_with("read-only, workspace-write, danger-full-access"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown sandbox mode {0:?}; expected one of: read-only, workspace-write, danger-full-access"

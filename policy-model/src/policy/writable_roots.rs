@@ -21,8 +21,25 @@ pub const GIT_DIR_NAME: &str = ".git";
 const MAX_GIT_POINTER_BYTES: u64 = 4096;
 
 /// One directory the child may write, minus the subpaths that stay read-only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+///
+/// let project = tempfile::tempdir()?;
+/// std::fs::create_dir(project.path().join(".git"))?;
+/// let policy: SandboxPolicy =
+///     serde_json::from_str(r#"{"mode":"workspace-write","exclude_slash_tmp":true}"#)?;
+///
+/// let roots = policy.writable_roots(project.path(), None)?;
+/// let root = &roots.roots[0];
+/// assert_eq!(root.root, project.path().canonicalize()?);
+/// assert!(root.allows_write_to(&root.root.join("src/main.rs")));
+/// assert!(!root.allows_write_to(&root.root.join(".git/hooks/pre-commit")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WritableRoot {
     /// Canonical path (symlinks resolved) of the writable directory.
     pub root: PathBuf,
@@ -42,8 +59,25 @@ impl WritableRoot {
 }
 
 /// Why a requested root is not among the effective ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use codex_policy_model::{SandboxPolicy, SkipReason};
+///
+/// let project = tempfile::tempdir()?;
+/// std::fs::write(project.path().join("notes.txt"), "")?;
+/// let policy: SandboxPolicy = serde_json::from_str(
+///     r#"{"mode":"workspace-write","writable_roots":["notes.txt"],"exclude_slash_tmp":true}"#,
+/// )?;
+///
+/// let effective = policy.writable_roots(project.path(), Some(OsStr::new("relative/tmp")))?;
+/// let reasons: Vec<SkipReason> = effective.skipped.iter().map(|s| s.reason).collect();
+/// assert_eq!(reasons, [SkipReason::NotAbsolute, SkipReason::NotADirectory]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -60,8 +94,29 @@ pub enum SkipReason {
 }
 
 /// A requested root that was left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ProtectedHomes, SandboxPolicy, SkipReason};
+///
+/// let tmp = tempfile::tempdir()?;
+/// let project = tmp.path().join("project");
+/// std::fs::create_dir_all(project.join(".git"))?;
+/// let policy: SandboxPolicy =
+///     serde_json::from_str(r#"{"mode":"workspace-write","exclude_slash_tmp":true}"#)?;
+///
+/// // A `$TMPDIR` above the repository would make the repository writable.
+/// let tmpdir = Some(tmp.path().as_os_str());
+/// let effective =
+///     policy.writable_roots_protecting(&project, tmpdir, &ProtectedHomes::default())?;
+/// let skipped = &effective.skipped[0];
+/// assert_eq!(skipped.reason, SkipReason::ContainsProtectedPath);
+/// assert_eq!(skipped.protected, Some(project.canonicalize()?));
+/// assert!(skipped.to_string().contains("which must stay read-only"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct SkippedRoot {
     /// The path as requested.
@@ -94,6 +149,26 @@ impl std::fmt::Display for SkippedRoot {
 
 /// The homes no `$TMPDIR` may be or contain, besides the working directory's
 /// repository and its `.codex`/`.agents`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{ProtectedHomes, SandboxPolicy, SkipReason};
+///
+/// let home = tempfile::tempdir()?; // stands in for the user's home
+/// let project = tempfile::tempdir()?;
+/// let mut homes = ProtectedHomes::default(); // `ProtectedHomes::from_env()` reads the real ones
+/// homes.home = Some(home.path().to_path_buf());
+///
+/// // `$TMPDIR=$HOME` must not make the home writable.
+/// let policy: SandboxPolicy =
+///     serde_json::from_str(r#"{"mode":"workspace-write","exclude_slash_tmp":true}"#)?;
+/// let effective =
+///     policy.writable_roots_protecting(project.path(), Some(home.path().as_os_str()), &homes)?;
+/// assert_eq!(effective.skipped[0].reason, SkipReason::ContainsProtectedPath);
+/// assert!(!effective.allows_write_to(&home.path().canonicalize()?.join(".bashrc")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProtectedHomes {
@@ -119,8 +194,26 @@ impl ProtectedHomes {
 }
 
 /// The writable roots of a policy for one working directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SandboxPolicy, SkipReason};
+///
+/// let project = tempfile::tempdir()?;
+/// std::fs::create_dir(project.path().join("build"))?;
+/// let policy: SandboxPolicy = serde_json::from_str(
+///     r#"{"mode":"workspace-write","writable_roots":["build","missing"],"exclude_slash_tmp":true}"#,
+/// )?;
+///
+/// let effective = policy.writable_roots(project.path(), None)?;
+/// // `build` lies inside the working directory, so it folds into that root.
+/// assert_eq!(effective.roots.len(), 1);
+/// assert!(effective.allows_write_to(&project.path().canonicalize()?.join("build/out.o")));
+/// assert_eq!(effective.skipped[0].reason, SkipReason::DoesNotExist);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub struct EffectiveWritableRoots {
     /// Canonical, de-duplicated roots; none is inside another.
@@ -137,6 +230,21 @@ impl EffectiveWritableRoots {
 }
 
 /// Why the writable roots could not be computed.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{SandboxPolicy, WritableRootsError};
+///
+/// let dir = tempfile::tempdir()?;
+/// let gone = dir.path().join("gone");
+/// let err = SandboxPolicy::workspace_write(false).writable_roots(&gone, None).unwrap_err();
+/// assert!(matches!(err, WritableRootsError::Cwd { .. }));
+///
+/// // A read-only policy has no writable roots, wherever it runs.
+/// assert!(SandboxPolicy::read_only().writable_roots(&gone, None)?.roots.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum WritableRootsError {
@@ -340,6 +448,28 @@ fn fold_roots(mut candidates: Vec<PathBuf>) -> Vec<WritableRoot> {
 /// target when a symlink), and when it is a file (`gitdir: …`, a linked
 /// worktree or submodule) the git directory it names and that directory's
 /// `commondir` — where hooks and config live. Empty when `dot_git` is absent.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::git_metadata_paths;
+///
+/// // A linked worktree: its `.git` is a file naming a git directory inside
+/// // the main repository's, whose `commondir` names the shared one.
+/// let tmp = tempfile::tempdir()?;
+/// let main_git = tmp.path().join("main/.git");
+/// let git_dir = main_git.join("worktrees/feature");
+/// std::fs::create_dir_all(&git_dir)?;
+/// std::fs::write(git_dir.join("commondir"), "../..\n")?;
+/// let dot_git = tmp.path().join("feature/.git");
+/// std::fs::create_dir(tmp.path().join("feature"))?;
+/// std::fs::write(&dot_git, format!("gitdir: {}\n", git_dir.display()))?;
+///
+/// let protected = git_metadata_paths(&dot_git);
+/// assert_eq!(protected, [main_git.canonicalize()?, git_dir.canonicalize()?, dot_git]);
+/// assert!(git_metadata_paths(&tmp.path().join("elsewhere/.git")).is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn git_metadata_paths(dot_git: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(meta) = fs::symlink_metadata(dot_git) {
@@ -357,6 +487,23 @@ pub fn git_metadata_paths(dot_git: &Path) -> Vec<PathBuf> {
 /// The symlinks on the way from a `.git` file to the git directory it names
 /// (`gitdir: ../link/…`): protecting the directory protects nothing if a link
 /// on the way can be re-pointed. Empty for a `.git` directory.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::git_dir_links;
+///
+/// let tmp = tempfile::tempdir()?;
+/// std::fs::create_dir_all(tmp.path().join("store/repo.git"))?;
+/// std::os::unix::fs::symlink(tmp.path().join("store"), tmp.path().join("link"))?;
+/// std::fs::create_dir(tmp.path().join("work"))?;
+/// let dot_git = tmp.path().join("work/.git");
+/// std::fs::write(&dot_git, "gitdir: ../link/repo.git\n")?;
+///
+/// // Whoever can re-point `link` can swap the git directory.
+/// assert_eq!(git_dir_links(&dot_git), [tmp.path().canonicalize()?.join("link")]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn git_dir_links(dot_git: &Path) -> Vec<PathBuf> {
     let Some(target) = read_small(dot_git).and_then(|c| {
         c.lines()
@@ -457,6 +604,26 @@ fn read_small(path: &Path) -> Option<String> {
 /// A path counts when *any* directory entry on the way to it lies inside a
 /// root: a symlink the command could have created or re-pointed decides what
 /// the path means even when its target lies elsewhere.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{CommandWritable, SandboxPolicy};
+///
+/// let project = tempfile::tempdir()?;
+/// let elsewhere = tempfile::tempdir()?;
+/// let policy: SandboxPolicy =
+///     serde_json::from_str(r#"{"mode":"workspace-write","exclude_slash_tmp":true}"#)?;
+///
+/// let writable = CommandWritable::for_policy(&policy, project.path(), None)?;
+/// // A policy file inside the project may have been planted by the command.
+/// assert!(writable.could_write(&project.path().join(".codex/harness.policy.json")));
+/// assert!(!writable.could_write(&elsewhere.path().join("requirements.toml")));
+///
+/// let anything = CommandWritable::for_policy(&SandboxPolicy::DangerFullAccess, project.path(), None)?;
+/// assert!(anything.everything());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandWritable {
     everything: bool,

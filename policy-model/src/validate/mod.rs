@@ -32,6 +32,26 @@ pub mod secrets;
 pub use findings::*;
 
 /// The files to validate; `None` means "not given".
+///
+/// # Examples
+///
+/// ```
+/// use std::time::SystemTime;
+/// use codex_policy_model::utc_date;
+/// use codex_policy_model::validate::{NOTHING, ValidationInputs, validate};
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = dir.path().join("config.toml");
+/// std::fs::write(&config, "sandbox_mode = \"workspace-write\"\n")?;
+/// let inputs = ValidationInputs { config: Some(config), ..ValidationInputs::default() };
+///
+/// let today = utc_date(SystemTime::now());
+/// assert!(validate(&inputs, today).findings.is_empty());
+/// // Giving no file at all is a finding of its own.
+/// let nothing = validate(&ValidationInputs::default(), today);
+/// assert_eq!(nothing.findings[0].code, NOTHING.code);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct ValidationInputs {
     /// `.codexrc.json`.
@@ -45,6 +65,25 @@ pub struct ValidationInputs {
 }
 
 /// A parsed `config.toml` with its normalized permission-profile network rules.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::NaiveDate;
+/// use codex_policy_model::validate::{LoadedConfig, ValidationInputs, validate};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("config.toml");
+/// std::fs::write(&path, "[permissions.workspace.network.domains]\n\"WWW.Example.com\" = \"allow\"\n")?;
+/// let inputs = ValidationInputs { config: Some(path), ..ValidationInputs::default() };
+/// let validation = validate(&inputs, NaiveDate::from_ymd_opt(2025, 10, 1).expect("a date"));
+///
+/// let loaded: &LoadedConfig = validation.config.as_ref().expect("config.toml parsed");
+/// let (profile, rules) = &loaded.permissions[0];
+/// assert_eq!(profile, "workspace");
+/// assert_eq!(rules.domains[0].pattern.to_string(), "www.example.com"); // normalized
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct LoadedConfig {
@@ -61,6 +100,26 @@ pub struct LoadedConfig {
 }
 
 /// Everything that parsed, for composition, plus the findings.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::NaiveDate;
+/// use codex_policy_model::validate::{EMPTY_ALLOWLIST, Severity, ValidationInputs, validate};
+///
+/// let dir = tempfile::tempdir()?;
+/// let runtime = dir.path().join(".codexrc.json");
+/// // Network enabled, but the allowlist names nothing.
+/// std::fs::write(&runtime, r#"{"environment_context": {"name": "dev", "network_access": "enabled"}}"#)?;
+/// let inputs = ValidationInputs { runtime: Some(runtime), ..ValidationInputs::default() };
+/// let validation = validate(&inputs, NaiveDate::from_ymd_opt(2025, 10, 1).expect("a date"));
+///
+/// assert!(validation.codexrc.is_some()); // parsed, for composition
+/// assert_eq!(validation.findings[0].code, EMPTY_ALLOWLIST.code);
+/// assert_eq!(validation.findings[0].severity, Severity::Warning);
+/// assert!(!validation.fails(false) && validation.fails(true)); // fails only with --strict
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct Validation {
@@ -90,6 +149,26 @@ impl Validation {
 /// date are reported ([`ALLOWLIST_EXPIRED`]) and normalized out of force
 /// ([`NetworkRules::expired`]), so composition never applies them; those
 /// expiring within a week are reported too ([`ALLOWLIST_EXPIRES_SOON`]).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::NaiveDate;
+/// use codex_policy_model::validate::{NETWORK_MISMATCH, ValidationInputs, validate};
+///
+/// let dir = tempfile::tempdir()?;
+/// let runtime = dir.path().join(".codexrc.json");
+/// std::fs::write(&runtime, r#"{"environment_context": {"name": "dev", "network_access": "enabled"}}"#)?;
+/// let policy = dir.path().join("harness.policy.json");
+/// std::fs::write(&policy, r#"{"version": "1.0", "network": {"enabled": false}, "deny_on_violation": true}"#)?;
+///
+/// let inputs = ValidationInputs { runtime: Some(runtime), policy: Some(policy), ..Default::default() };
+/// let validation = validate(&inputs, NaiveDate::from_ymd_opt(2025, 10, 1).expect("a date"));
+/// // The two files disagree on whether the network is open.
+/// assert!(validation.findings.iter().any(|f| f.code == NETWORK_MISMATCH.code));
+/// assert!(validation.fails(false));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn validate(inputs: &ValidationInputs, today: NaiveDate) -> Validation {
     let mut v = Validation::default();
     if inputs.runtime.is_none()

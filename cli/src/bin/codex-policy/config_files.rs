@@ -160,11 +160,15 @@ pub(crate) fn run_init(pattern: RuntimePattern, dir: &Path, force: bool) -> Resu
         (dir.join("harness.policy.json"), pretty(&policy)?),
         (
             dir.join(SCHEMA_DIR).join("codexrc.schema.json"),
-            pretty(&schemars::schema_for!(codex_policy::model::CodexRc))?,
+            pretty(&codex_policy::model::json_schema::<
+                codex_policy::model::CodexRc,
+            >())?,
         ),
         (
             dir.join(SCHEMA_DIR).join("harness-policy.schema.json"),
-            pretty(&schemars::schema_for!(codex_policy::model::HarnessPolicy))?,
+            pretty(&codex_policy::model::json_schema::<
+                codex_policy::model::HarnessPolicy,
+            >())?,
         ),
     ];
     if !force {

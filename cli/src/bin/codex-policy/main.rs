@@ -794,12 +794,14 @@ fn to_json(value: &impl Serialize) -> Result<String, Failure> {
 
 fn schema_json(name: SchemaName) -> Result<String, Failure> {
     let schema = match name {
-        SchemaName::Codexrc => schemars::schema_for!(CodexRc),
-        SchemaName::HarnessPolicy => schemars::schema_for!(HarnessPolicy),
-        SchemaName::Config => schemars::schema_for!(CodexConfig),
-        SchemaName::Requirements => schemars::schema_for!(Requirements),
-        SchemaName::SandboxPolicy => schemars::schema_for!(SandboxPolicy),
-        SchemaName::AuditEvent => schemars::schema_for!(codex_policy::audit::AuditEvent),
+        SchemaName::Codexrc => codex_policy::model::json_schema::<CodexRc>(),
+        SchemaName::HarnessPolicy => codex_policy::model::json_schema::<HarnessPolicy>(),
+        SchemaName::Config => codex_policy::model::json_schema::<CodexConfig>(),
+        SchemaName::Requirements => codex_policy::model::json_schema::<Requirements>(),
+        SchemaName::SandboxPolicy => codex_policy::model::json_schema::<SandboxPolicy>(),
+        SchemaName::AuditEvent => {
+            codex_policy::model::json_schema::<codex_policy::audit::AuditEvent>()
+        }
     };
     to_json(&schema)
 }
