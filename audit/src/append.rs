@@ -29,6 +29,27 @@ struct GivenEvent {
 }
 
 /// Why appending stopped. Lines before the failing one were written.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AppendError, AuditSink, SinkOptions, append_events, read_log};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// let input = concat!(
+///     r#"{"operation":"command_exec","target":"ls","decision":"allowed","source":"harness"}"#, "\n",
+///     r#"{"operation":"launch","target":"ls","decision":"allowed","source":"harness"}"#, "\n",
+/// );
+/// let err = append_events(input.as_bytes(), "events.jsonl", &mut sink).unwrap_err();
+/// assert!(matches!(err, AppendError::Malformed { line: 2, .. }));
+/// assert!(err.is_bad_input());
+/// assert!(err.to_string().starts_with("events.jsonl:2:"));
+/// // The line before the bad one was written.
+/// assert_eq!(read_log(&path)?.events.len(), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AppendError {
@@ -96,6 +117,29 @@ impl AppendError {
 /// bytes, not UTF-8, or not one event of the accepted shape;
 /// [`AppendError::Record`] when the log refuses an event. The lines before
 /// the failing one stay written.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditSink, SinkOptions, append_events, read_log};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// let input = concat!(
+///     r#"{"operation":"command_exec","target":"make deploy","decision":"requires_approval","source":"harness"}"#, "\n",
+///     "\n",
+///     r#"{"operation":"file_write","target":"/etc/hosts","decision":"denied","source":"harness","#,
+///     r#""reason":"outside the workspace","session_id":"run-42"}"#, "\n",
+/// );
+/// assert_eq!(append_events(input.as_bytes(), "<stdin>", &mut sink)?, 2);
+/// let events = read_log(&path)?.events;
+/// assert_eq!(events[0].decision, AuditDecision::RequiresApproval);
+/// assert_eq!(events[0].session_id.len(), 32); // a new session id
+/// assert_eq!(events[1].session_id, "run-42");
+/// assert_eq!(events[1].reason.as_deref(), Some("outside the workspace"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn append_events(
     mut input: impl BufRead,
     name: &str,

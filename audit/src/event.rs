@@ -3,6 +3,18 @@
 use serde::{Deserialize, Serialize};
 
 /// What was attempted.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::Operation;
+///
+/// let operation: Operation = serde_json::from_str(r#""network_connect""#)?;
+/// assert_eq!(operation, Operation::NetworkConnect);
+/// assert_eq!(serde_json::to_string(&Operation::PolicyLoad)?, r#""policy_load""#);
+/// assert!(serde_json::from_str::<Operation>(r#""NetworkConnect""#).is_err());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
@@ -27,6 +39,25 @@ pub enum Operation {
 }
 
 /// What was decided.
+///
+/// # Examples
+///
+/// Sampling may drop allowed events, never refusals:
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions};
+///
+/// let decision: AuditDecision = serde_json::from_str(r#""requires_approval""#)?;
+/// assert!(decision.is_refusal() && !AuditDecision::Allowed.is_refusal());
+///
+/// let dir = tempfile::tempdir()?;
+/// let options = SinkOptions::default().with_sample_rate(0.0);
+/// let mut sink = AuditSink::open(&dir.path().join("audit.jsonl"), options)?;
+/// let event = |decision| AuditEvent::now("s1", Operation::CommandExec, "ls", decision, "execpolicy");
+/// assert!(!sink.record(event(AuditDecision::Allowed))?);
+/// assert!(sink.record(event(decision))?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
@@ -50,6 +81,32 @@ impl AuditDecision {
 /// HTTP details of a network event, kept only when the policy asks for them
 /// (`http_log_headers`, `http_log_bodies`); header values named in
 /// `redact_headers` are redacted.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, HttpDetails, Operation, SinkOptions, read_log};
+///
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("audit.jsonl");
+/// let options = SinkOptions::default()
+///     .with_http_log_headers(true)
+///     .with_redact_headers(vec!["X-Session".to_owned()]);
+/// let mut sink = AuditSink::open(&path, options)?;
+/// let http = HttpDetails::default().with_method("POST")
+///     .with_header("Accept", "application/json")
+///     .with_header("X-Session", "abc123")
+///     .with_body(r#"{"query":"status"}"#);
+/// sink.record(AuditEvent::now("s1", Operation::NetworkConnect, "api.example.com:443",
+///     AuditDecision::Allowed, "network-proxy").with_http(http))?;
+///
+/// let logged = read_log(&path)?.events.remove(0).http.ok_or("no HTTP details")?;
+/// assert_eq!(logged.method.as_deref(), Some("POST"));
+/// assert_eq!(logged.headers[0], ("Accept".to_owned(), "application/json".to_owned()));
+/// assert_eq!(logged.headers[1], ("X-Session".to_owned(), "[REDACTED]".to_owned()));
+/// assert_eq!(logged.body, None); // bodies are kept only with `http_log_bodies`
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
@@ -89,6 +146,25 @@ impl HttpDetails {
 }
 
 /// One audit event.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, Operation};
+///
+/// let mut event = AuditEvent::now("s1", Operation::SandboxExit, "cargo test",
+///     AuditDecision::Allowed, "sandbox").with_profile("workspace");
+/// event.exit_status = Some(101);
+/// event.duration_ms = Some(1520);
+///
+/// let json = serde_json::to_value(&event)?;
+/// assert_eq!(json["operation"], "sandbox_exit");
+/// assert_eq!(json["exit_status"], 101);
+/// assert_eq!(json["profile"], "workspace");
+/// assert!(json.get("reason").is_none()); // unset fields are left out
+/// assert_eq!(serde_json::from_value::<AuditEvent>(json)?, event);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
@@ -185,6 +261,19 @@ pub(crate) fn timestamp_now() -> String {
 }
 
 /// A fresh session id: 16 random bytes, hex.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, Operation, new_session_id};
+///
+/// let session = new_session_id();
+/// assert_eq!(session.len(), 32);
+/// assert!(session.bytes().all(|b| b.is_ascii_hexdigit()));
+/// assert_ne!(session, new_session_id());
+/// let event = AuditEvent::now(&session, Operation::CommandExec, "ls", AuditDecision::Allowed, "execpolicy");
+/// assert_eq!(event.session_id, session);
+/// ```
 pub fn new_session_id() -> String {
     use std::io::Read;
     let mut bytes = [0u8; 16];

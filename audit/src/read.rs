@@ -9,6 +9,27 @@ use crate::safe_file::open_read;
 use crate::sink::AuditError;
 
 /// A line that is not an event.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// sink.record(AuditEvent::now("s1", Operation::CommandExec, "ls", AuditDecision::Allowed, "execpolicy"))?;
+/// // A writer killed mid-event leaves part of a line at the end.
+/// std::fs::OpenOptions::new().append(true).open(&path)?.write_all(br#"{"timestamp":"20"#)?;
+///
+/// let log = read_log(&path)?;
+/// assert_eq!(log.events.len(), 1);
+/// let bad = &log.bad_lines[0];
+/// assert_eq!((bad.file.as_path(), bad.line, bad.torn), (path.as_path(), 2, true));
+/// assert!(bad.error.starts_with("EOF while parsing"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BadLine {
@@ -23,6 +44,28 @@ pub struct BadLine {
 }
 
 /// What was read.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// let event = |target| AuditEvent::now("s1", Operation::CommandExec, target, AuditDecision::Allowed, "execpolicy");
+/// sink.record(event("ls"))?;
+/// std::fs::OpenOptions::new().append(true).open(&path)?.write_all(b"not an event\n")?;
+/// sink.record(event("pwd"))?;
+///
+/// let contents = read_log(&path)?;
+/// let targets: Vec<&str> = contents.events.iter().map(|e| e.target.as_str()).collect();
+/// assert_eq!(targets, ["ls", "pwd"]);
+/// assert_eq!(contents.bad_lines.len(), 1);
+/// assert_eq!((contents.bad_lines[0].line, contents.bad_lines[0].torn), (2, false));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct LogContents {
@@ -34,6 +77,24 @@ pub struct LogContents {
 
 /// The files of a log with the default number of rotated files
 /// ([`SinkOptions::keep`](crate::SinkOptions)); see [`log_files_kept`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, log_files};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// assert!(log_files(&path).is_empty());
+/// // Rotate at every event: three events make three files.
+/// let mut sink = AuditSink::open(&path, SinkOptions::default().with_max_bytes(Some(1)))?;
+/// for target in ["ls", "pwd", "id"] {
+///     sink.record(AuditEvent::now("s1", Operation::CommandExec, target, AuditDecision::Allowed, "execpolicy"))?;
+/// }
+/// let rotated = |n: usize| dir.path().join(format!("audit.jsonl.{n}"));
+/// assert_eq!(log_files(&path), [rotated(2), rotated(1), path.clone()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn log_files(path: &Path) -> Vec<PathBuf> {
     log_files_kept(path, crate::sink::DEFAULT_KEEP)
 }
@@ -43,6 +104,25 @@ pub fn log_files(path: &Path) -> Vec<PathBuf> {
 /// is listed, so that reading it is refused rather than silently skipped).
 /// Only the names rotation writes count: a `path.N` beyond `keep` was not
 /// written by the log (a sandboxed command could plant one), and is not read.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, log_files_kept};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let options = SinkOptions::default().with_max_bytes(Some(1)).with_keep(2);
+/// let mut sink = AuditSink::open(&path, options)?;
+/// for target in ["ls", "pwd", "id", "date"] {
+///     sink.record(AuditEvent::now("s1", Operation::CommandExec, target, AuditDecision::Allowed, "execpolicy"))?;
+/// }
+/// // Planted beyond `keep`: never a file of the log.
+/// std::fs::write(dir.path().join("audit.jsonl.9"), "")?;
+/// let rotated = |n: usize| dir.path().join(format!("audit.jsonl.{n}"));
+/// assert_eq!(log_files_kept(&path, 2), [rotated(2), rotated(1), path.clone()]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn log_files_kept(path: &Path, keep: usize) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = (1..=keep)
         .rev()
@@ -73,6 +153,25 @@ pub(crate) fn rotated_name(path: &Path, n: usize) -> PathBuf {
 /// As [`read_log_kept`]: [`AuditError::Unsafe`] when the log or a rotated file
 /// is not a regular file; [`AuditError::Io`] when one cannot be opened or
 /// read. A log that does not exist reads as empty.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Filter, Operation, SinkOptions, read_log};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// assert!(read_log(&path)?.events.is_empty());
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// sink.record(AuditEvent::now("s1", Operation::CommandExec, "ls", AuditDecision::Allowed, "execpolicy"))?;
+/// sink.record(AuditEvent::now("s1", Operation::CommandExec, "rm -rf /", AuditDecision::Denied, "execpolicy"))?;
+///
+/// let denials = Filter::default().with_decision(AuditDecision::Denied);
+/// let log = read_log(&path)?;
+/// let denied: Vec<&str> = log.events.iter().filter(|e| denials.matches(e)).map(|e| e.target.as_str()).collect();
+/// assert_eq!(denied, ["rm -rf /"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_log(path: &Path) -> Result<LogContents, AuditError> {
     read_log_kept(path, crate::sink::DEFAULT_KEEP)
 }
@@ -85,6 +184,29 @@ pub fn read_log(path: &Path) -> Result<LogContents, AuditError> {
 /// [`AuditError::Unsafe`] when the log or a rotated file is a symbolic link,
 /// FIFO, directory or device; [`AuditError::Io`] when one cannot be opened or
 /// read. A log that does not exist reads as empty.
+///
+/// # Examples
+///
+/// A log written with `keep = 6` has more rotated files than [`read_log`]
+/// reads:
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log, read_log_kept};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// let options = SinkOptions::default().with_max_bytes(Some(1)).with_keep(6);
+/// let mut sink = AuditSink::open(&path, options)?;
+/// for n in 1..=7 {
+///     let target = format!("make step{n}");
+///     sink.record(AuditEvent::now("s1", Operation::CommandExec, target, AuditDecision::Allowed, "execpolicy"))?;
+/// }
+/// assert_eq!(read_log(&path)?.events.len(), 6);
+/// let all = read_log_kept(&path, 6)?.events;
+/// assert_eq!(all.len(), 7);
+/// assert_eq!(all[0].target, "make step1"); // oldest first
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_log_kept(path: &Path, keep: usize) -> Result<LogContents, AuditError> {
     let mut contents = LogContents::default();
     for file in log_files_kept(path, keep) {

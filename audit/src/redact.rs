@@ -28,6 +28,21 @@ const SECRET_NAMES: &[&str] = &[
 /// Redacts events: user names in home paths, credentials in URLs, secret
 /// parameters, authorization values, API keys and tokens, and the values of
 /// headers named in `redact_headers`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditDecision, AuditEvent, Operation, Redactor};
+///
+/// let redactor = Redactor::with_home(Some("/home/alice".to_owned()), &[]);
+/// assert_eq!(redactor.redact("cat /home/alice/notes.txt"), "cat /home/[USER]/notes.txt");
+/// assert_eq!(redactor.redact("mysql -uroot -psecret db"), "mysql -uroot -p[REDACTED] db");
+///
+/// let mut event = AuditEvent::now("s1", Operation::CommandExec,
+///     "deploy --password=hunter2", AuditDecision::Denied, "execpolicy");
+/// redactor.redact_event(&mut event);
+/// assert_eq!(event.target, "deploy --password=[REDACTED]");
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     home: Option<String>,

@@ -16,6 +16,25 @@ use crate::sample::Sampler;
 use crate::terminal::escape_for_terminal;
 
 /// When events are forced to disk.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, FsyncPolicy, Operation, SinkOptions};
+///
+/// assert_eq!(SinkOptions::default().fsync, FsyncPolicy::Never);
+/// let batched = SinkOptions::default().with_fsync(FsyncPolicy::Interval(Duration::from_secs(1)));
+/// assert_eq!(batched.fsync, FsyncPolicy::Interval(Duration::from_secs(1)));
+///
+/// // Each event is on disk when `record` returns.
+/// let dir = tempfile::tempdir()?;
+/// let options = SinkOptions::default().with_fsync(FsyncPolicy::EachEvent);
+/// let mut sink = AuditSink::open(&dir.path().join("audit.jsonl"), options)?;
+/// let event = AuditEvent::now("s1", Operation::CommandExec, "ls", AuditDecision::Allowed, "execpolicy");
+/// assert!(sink.record(event)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum FsyncPolicy {
@@ -130,6 +149,26 @@ impl Default for SinkOptions {
 }
 
 /// Why the audit log could not be written.
+///
+/// # Examples
+///
+/// The log is never opened through a symbolic link, even one that points
+/// nowhere yet:
+///
+/// ```
+/// use codex_audit::{AuditError, AuditSink, SinkOptions, UnsafeLogFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let elsewhere = dir.path().join("elsewhere.jsonl");
+/// let path = dir.path().join("audit.jsonl");
+/// std::os::unix::fs::symlink(&elsewhere, &path)?;
+/// let err = AuditSink::open(&path, SinkOptions::default()).unwrap_err();
+/// assert!(matches!(&err,
+///     AuditError::Unsafe { problem: UnsafeLogFile::SymbolicLink { target: Some(t) }, .. } if *t == elsewhere));
+/// assert!(err.to_string().contains("is a symbolic link to"));
+/// assert!(!elsewhere.exists()); // nothing was created through the link
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuditError {
@@ -159,6 +198,23 @@ pub enum AuditError {
 
 /// Why a file may not be the audit log (see [`AuditError::Unsafe`], whose
 /// text explains it and how to fix it).
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// use codex_audit::{AuditError, AuditSink, SinkOptions, UnsafeLogFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("audit.jsonl");
+/// std::fs::write(&path, "")?;
+/// std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664))?;
+/// let err = AuditSink::open(&path, SinkOptions::default()).unwrap_err();
+/// assert!(matches!(&err,
+///     AuditError::Unsafe { problem: UnsafeLogFile::WritableByOthers { mode: 0o664 }, .. }));
+/// assert!(err.to_string().contains("run `chmod 600"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnsafeLogFile {
@@ -242,6 +298,21 @@ impl std::fmt::Display for Explained<'_> {
 }
 
 /// What a file that is not a regular file is.
+///
+/// # Examples
+///
+/// ```
+/// use codex_audit::{AuditError, AuditSink, FileKind, SinkOptions, UnsafeLogFile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let err = AuditSink::open(dir.path(), SinkOptions::default()).unwrap_err();
+/// let AuditError::Unsafe { problem: UnsafeLogFile::NotRegular { kind }, .. } = err else {
+///     panic!("{err}");
+/// };
+/// assert_eq!(kind, FileKind::Directory);
+/// assert_eq!(kind.describe(), "a directory");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FileKind {
@@ -274,6 +345,26 @@ impl FileKind {
 }
 
 /// An open audit log.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// use codex_audit::{AuditDecision, AuditEvent, AuditSink, Operation, SinkOptions, read_log};
+///
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("logs").join("audit.jsonl");
+/// let mut sink = AuditSink::open(&path, SinkOptions::default())?;
+/// let event = AuditEvent::now("s1", Operation::CommandExec, "git push --force",
+///     AuditDecision::RequiresApproval, "execpolicy").with_reason("rewrites published history");
+/// assert!(sink.record(event)?);
+///
+/// assert_eq!(std::fs::metadata(sink.path())?.permissions().mode() & 0o777, 0o600);
+/// assert_eq!(sink.protected_paths(), [std::fs::canonicalize(&path)?]);
+/// let log = read_log(sink.path())?;
+/// assert_eq!(log.events[0].reason.as_deref(), Some("rewrites published history"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct AuditSink {
     path: PathBuf,

@@ -25,7 +25,29 @@ pub const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
 /// else in the project directory; `harness.policy.json` from
 /// `$CODEX_POLICY_FILE`, else in the project directory; `config.toml` in
 /// `$CODEX_HOME` (default `~/.codex`); `requirements.toml` at
-/// [`MANAGED_REQUIREMENTS`] — each only if it exists.
+/// [`MANAGED_REQUIREMENTS`]. A file at a conventional place is read only if
+/// it exists; a path named by `$CODEX_RUNTIME_CONFIG` or `$CODEX_POLICY_FILE`
+/// is always read, so a missing one is reported rather than skipped.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use codex_policy::{Environment, RuntimeFiles};
+///
+/// let project = tempfile::tempdir()?;
+/// let home = tempfile::tempdir()?;
+/// std::fs::write(project.path().join("harness.policy.json"), "{}")?;
+///
+/// let files = RuntimeFiles::default().with_runtime("/etc/agent/codexrc.json");
+/// let env = Environment::from_vars([("HOME", home.path())]);
+/// let inputs = files.discover(project.path(), &env)?;
+/// // The explicit file is used as given; the other is found in the project.
+/// assert_eq!(inputs.runtime.as_deref(), Some(Path::new("/etc/agent/codexrc.json")));
+/// assert_eq!(inputs.policy, Some(project.path().join("harness.policy.json")));
+/// assert_eq!(inputs.config, None); // no config.toml in Codex's home
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RuntimeFiles {
@@ -111,6 +133,33 @@ impl RuntimeFiles {
 }
 
 /// The effective policy of a session and what it was composed from.
+///
+/// # Examples
+///
+/// [`SessionBuilder::compose`](crate::SessionBuilder::compose) gives it
+/// without starting anything. A `harness.policy.json` that turns the network
+/// off wins over a profile that has it (most restrictive wins), and says so:
+///
+/// ```
+/// use codex_policy::model::effective::NetworkLevel;
+/// use codex_policy::{Environment, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// let home = tempfile::tempdir()?;
+/// let policy = project.path().join("harness.policy.json");
+/// std::fs::write(&policy, r#"{"network": {"enabled": false}}"#)?;
+///
+/// let composition = Session::builder()
+///     .profile("workspace-net".parse()?)
+///     .cwd(project.path())
+///     .environment(Environment::from_vars([("HOME", home.path())]))
+///     .compose()?;
+/// assert_eq!(composition.loaded_files(), [policy.as_path()]);
+/// assert_eq!(composition.effective.network.value, NetworkLevel::Off);
+/// assert!(composition.effective.network.decided_by.contains("harness.policy.json"));
+/// assert!(!composition.sandbox_policy().has_network_access());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Composition {
@@ -271,6 +320,24 @@ fn hidden_paths(
 /// elsewhere (a relative value from `cwd`), `auth.json`, the elevation
 /// grants and the default audit log directory in Codex's home.
 ///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Environment, default_hidden_paths};
+///
+/// let home = tempfile::tempdir()?;
+/// let codex_home = home.path().join(".codex");
+/// let env = Environment::from_vars([("HOME", home.path())]);
+/// let hidden = default_hidden_paths(&env, None)?;
+/// assert!(hidden.iter().any(|p| p == home.path().join(".ssh")));
+/// assert!(hidden.iter().any(|p| p == codex_home.join("auth.json")));
+/// assert!(hidden.iter().any(|p| p == codex_home.join("elevations")));
+///
+/// let relative = Environment::from_vars([("CODEX_HOME", "codex")]);
+/// assert!(default_hidden_paths(&relative, None).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`ConfigurationError`] when Codex's home cannot be found (a relative or
@@ -345,6 +412,33 @@ fn account_home() -> Option<PathBuf> {
 /// shared temp directory, which any run may have written) may only
 /// tighten: the findings (`CP0024`) of anything in `files` that would loosen it.
 ///
+/// # Examples
+///
+/// A `harness.policy.json` inside the project a `workspace` session writes
+/// to may not switch to monitor mode:
+///
+/// ```
+/// use codex_policy::{Environment, RuntimeFiles, Session, loosening, validate_files};
+///
+/// let project = tempfile::tempdir()?;
+/// let home = tempfile::tempdir()?;
+/// std::fs::write(project.path().join("harness.policy.json"), r#"{"deny_on_violation": false}"#)?;
+/// let env = Environment::from_vars([("HOME", home.path())]);
+///
+/// let resolved = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+///     .environment(env.clone())
+///     .resolve()?;
+/// let inputs = RuntimeFiles::default().discover(project.path(), &env)?;
+/// let files = validate_files(&inputs, None, project.path(), &env)?;
+/// let findings = loosening(&resolved, project.path(), &resolved.sandbox_policy, &files, &env)?;
+/// assert_eq!(findings.len(), 1);
+/// assert_eq!(findings[0].code, "CP0024");
+/// assert_eq!(findings[0].key.as_deref(), Some("deny_on_violation"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`ConfigurationError`] when the writable roots of `policy` in `cwd` cannot
@@ -373,6 +467,33 @@ pub fn loosening(
 /// does: every finding, plus — for the profile that applies, run in `cwd` —
 /// the keys of a file the sandboxed command could have written that would
 /// loosen the policy (`CP0024`).
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Environment, RuntimeFiles, Session, validate_files};
+///
+/// let project = tempfile::tempdir()?;
+/// let home = tempfile::tempdir()?;
+/// std::fs::write(project.path().join("harness.policy.json"), r#"{"deny_on_violation": false}"#)?;
+/// let env = Environment::from_vars([("HOME", home.path())]);
+/// let inputs = RuntimeFiles::default().discover(project.path(), &env)?;
+///
+/// // The file alone is valid...
+/// let validation = validate_files(&inputs, None, project.path(), &env)?;
+/// assert!(!validation.fails(false));
+///
+/// // ...but a `workspace` session could have written it, and it loosens.
+/// let resolved = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+///     .environment(env.clone())
+///     .resolve()?;
+/// let validation = validate_files(&inputs, Some(&resolved), project.path(), &env)?;
+/// assert!(validation.fails(false));
+/// assert!(validation.findings.iter().any(|f| f.code == "CP0024"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///

@@ -268,6 +268,29 @@ fn start(
 /// `codex-policy proxy`: the egress proxy on this host's loopback, for the
 /// effective policy of a session that runs nothing. Built by
 /// [`SessionBuilder::build_proxy`](crate::SessionBuilder::build_proxy).
+///
+/// # Examples
+///
+/// Under a profile with network, on any free loopback ports:
+///
+/// ```
+/// use codex_policy::{AuditDestination, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let proxy = Session::builder()
+///     .profile("workspace-net".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .build_proxy("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)?;
+/// assert!(proxy.http_addr().ip().is_loopback() && proxy.http_addr().port() != 0);
+/// // What a program on the host needs to go through it.
+/// let http = format!("http://{}", proxy.http_addr());
+/// assert!(proxy.environment().iter().any(|(key, value)| *key == "HTTP_PROXY" && *value == http));
+/// proxy.stop();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct StandaloneProxy {
     proxy: RunningProxy,

@@ -18,6 +18,23 @@ use crate::session::SessionBuilder;
 /// ancestor (or the directory itself) holding `.git`, else the directory;
 /// symlinks resolved.
 ///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Error, elevation_project};
+///
+/// let repo = tempfile::tempdir()?;
+/// std::fs::create_dir(repo.path().join(".git"))?;
+/// let src = repo.path().join("crates/app/src");
+/// std::fs::create_dir_all(&src)?;
+/// // A grant made anywhere in the repository is bound to its top.
+/// assert_eq!(elevation_project(&src)?, repo.path().canonicalize()?);
+///
+/// let missing = elevation_project(&repo.path().join("missing"));
+/// assert!(matches!(missing, Err(Error::Io { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`Error::Io`] when `dir` cannot be resolved (missing, unreadable).

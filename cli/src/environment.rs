@@ -12,6 +12,33 @@ use std::sync::Arc;
 type Lookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 
 /// Where a session looks variables up.
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsStr;
+/// use std::path::PathBuf;
+/// use codex_policy::{Environment, Session};
+///
+/// let env = Environment::from_vars([("HOME", "/home/ada")]);
+/// assert_eq!(env.var("PATH"), None); // exactly these variables
+/// assert_eq!(env.codex_home()?, Some(PathBuf::from("/home/ada/.codex")));
+///
+/// let env = Environment::from_vars([("CODEX_HOME", "relative/codex")]);
+/// assert!(env.codex_home().is_err());
+///
+/// // A session reads its variables from it.
+/// let home = tempfile::tempdir()?;
+/// let resolved = Session::builder()
+///     .environment(Environment::from_vars([
+///         ("HOME", home.path().as_os_str()),
+///         ("CODEX_SECURITY_PROFILE", OsStr::new("workspace")),
+///     ]))
+///     .cwd(home.path())
+///     .resolve()?;
+/// assert_eq!(resolved.profile.as_str(), "workspace");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Environment(Arc<Lookup>);
 

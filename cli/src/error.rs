@@ -14,6 +14,40 @@ use codex_profiles::{ProfileError, SecurityProfile};
 /// and the policy says to fail closed), the host (it cannot enforce the
 /// policy) and the start of the command. [`Error::exit_status`] maps each to
 /// the status `codex-policy run` exits with.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(all(target_os = "linux", feature = "exec-policy"))] {
+/// use codex_policy::{AuditDestination, ConfigurationError, Error, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let session = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true)
+///     .build()?;
+///
+/// // Refused by the built-in exec policy: never started.
+/// let err = session.command(["rm", "-rf", "/"]).status().unwrap_err();
+/// assert!(matches!(err, Error::Refused(_)));
+/// assert_eq!(err.exit_status(), 126);
+///
+/// // Let through, but there is no such program.
+/// let err = session.command(["/no/such/program"]).status().unwrap_err();
+/// assert!(matches!(err, Error::Spawn(_)));
+/// assert_eq!(err.exit_status(), 127);
+///
+/// // Nothing to run at all.
+/// let err = session.command(Vec::<String>::new()).status().unwrap_err();
+/// assert!(matches!(err, Error::Configuration(ConfigurationError::EmptyCommand)));
+/// assert_eq!(err.exit_status(), 125);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -82,6 +116,33 @@ impl Error {
 }
 
 /// What is wrong with the configuration of a session.
+///
+/// # Examples
+///
+/// Extra writable roots under a profile that writes nothing are refused
+/// before anything is prepared:
+///
+/// ```
+/// use codex_policy::{ConfigurationError, Error, SecurityProfile, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let err = Session::builder()
+///     .profile(SecurityProfile::Offline)
+///     .cwd(project.path())
+///     .writable_root(project.path().join("out"))
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .compose()
+///     .unwrap_err();
+/// assert!(matches!(
+///     err,
+///     Error::Configuration(ConfigurationError::ExtraRootsNeedWrites {
+///         profile: SecurityProfile::Offline
+///     })
+/// ));
+/// assert_eq!(err.exit_status(), 125);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigurationError {
@@ -110,7 +171,7 @@ pub enum ConfigurationError {
     },
     /// Extra writable roots were given to a profile that writes nothing.
     #[error(
-        "extra writable roots need a profile that writes (workspace, workspace-net); \
+        "extra writable roots need a profile that writes (workspace, workspace-net, trusted); \
          profile {profile} is read-only"
     )]
     ExtraRootsNeedWrites {
@@ -211,6 +272,39 @@ fn lines(findings: &[Finding]) -> String {
 }
 
 /// The exec policy's refusal of one command line.
+///
+/// # Examples
+///
+/// A rule that asks, under an approval policy that never asks: refused.
+///
+/// ```
+/// # #[cfg(all(target_os = "linux", feature = "exec-policy"))] {
+/// use codex_policy::{
+///     ApprovalPolicy, AuditDestination, Error, ExecRules, GateClass, Refusal, Session,
+/// };
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let rules = project.path().join("project.rules");
+/// std::fs::write(&rules, r#"prefix_rule(pattern = ["git", "push"], decision = "prompt")"#)?;
+/// let session = Session::builder()
+///     .profile("workspace".parse()?)
+///     .approval_policy(ApprovalPolicy::Never, "--ask-for-approval never")
+///     .rules(ExecRules::Files(vec![rules]))
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true)
+///     .build()?;
+/// let err = session.command(["git", "push"]).status().unwrap_err();
+/// assert!(matches!(
+///     err,
+///     Error::Refused(Refusal::NotApproved { class: GateClass::Prompt, asked: false, .. })
+/// ));
+/// assert!(err.to_string().contains("that policy never asks"));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {

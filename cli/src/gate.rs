@@ -18,6 +18,31 @@ use crate::egress::NetworkRuleEffect;
 use crate::error::{ConfigurationError, Refusal};
 
 /// Which exec-policy rules a session consults.
+///
+/// # Examples
+///
+/// A project's own rules instead of the built-in default policy:
+///
+/// ```
+/// use codex_policy::{AuditDestination, ExecRules, GateClass, Session};
+///
+/// assert_eq!(ExecRules::default(), ExecRules::BuiltIn);
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let rules = project.path().join("project.rules");
+/// let text = r#"prefix_rule(pattern = ["npm", "publish"], decision = "forbidden")"#;
+/// std::fs::write(&rules, text)?;
+/// let checker = Session::builder()
+///     .profile("workspace".parse()?)
+///     .rules(ExecRules::Files(vec![rules]))
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .build_checker()?;
+/// assert_eq!(checker.check(&["npm", "publish"])?.class(), GateClass::Forbidden);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExecRules {
@@ -35,6 +60,31 @@ pub enum ExecRules {
 }
 
 /// The exec policy's decision on one command line, and why.
+///
+/// # Examples
+///
+/// [`Session::check`](crate::Session::check) and
+/// [`Checker::check`](crate::Checker::check) give one:
+///
+/// ```
+/// use codex_policy::execpolicy::Decision;
+/// use codex_policy::{AuditDestination, GateClass, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let checker = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .build_checker()?;
+/// let check = checker.check(&["rm", "-rf", "/"])?;
+/// assert_eq!(check.decision(), Some(Decision::Forbidden));
+/// assert_eq!(check.class(), GateClass::Forbidden);
+/// assert!(check.explanation().starts_with("decision: forbidden"));
+/// assert!(!check.summary().is_empty()); // the matched rules, in one line
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Check {

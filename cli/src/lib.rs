@@ -15,7 +15,9 @@
 //! assert!(profile.allows_write() && !profile.allows_network());
 //! # #[cfg(target_os = "linux")] {
 //! let project = tempfile::tempdir()?;
+//! # let home = tempfile::tempdir()?;
 //! let session = Session::builder()
+//! #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
 //!     .profile(profile)
 //!     .cwd(project.path())
 //!     .audit(AuditDestination::File(project.path().join("audit.jsonl")))
@@ -41,7 +43,9 @@
 //! let project = tempfile::tempdir()?;
 //! // A configuration file with a typo: a located error, and nothing runs.
 //! std::fs::write(project.path().join(".codexrc.json"), r#"{"network_acces": "enabled"}"#)?;
+//! # let home = tempfile::tempdir()?;
 //! let err = Session::builder()
+//! #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
 //!     .profile("workspace".parse()?)
 //!     .cwd(project.path())
 //!     .audit(AuditDestination::Off)
@@ -61,7 +65,9 @@
 //! use codex_policy::{AuditDestination, GateClass, Session};
 //!
 //! let project = tempfile::tempdir()?;
+//! # let home = tempfile::tempdir()?;
 //! let session = Session::builder()
+//! #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
 //!     .profile("workspace".parse()?)
 //!     .cwd(project.path())
 //!     .audit(AuditDestination::Off)
@@ -88,7 +94,9 @@
 //!
 //! let project = tempfile::tempdir()?;
 //! let log = project.path().join("audit.jsonl");
+//! # let home = tempfile::tempdir()?;
 //! let session = Session::builder()
+//! #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
 //!     .profile("offline".parse()?)
 //!     .cwd(project.path())
 //!     .audit(AuditDestination::File(log.clone()))
@@ -182,6 +190,21 @@ pub use codex_profiles::{
 
 /// The status `codex-policy run` exits with for a command that ended with
 /// `status`: its exit code, or 128+N when signal N killed it.
+///
+/// # Examples
+///
+/// ```
+/// use std::os::unix::process::ExitStatusExt;
+/// use std::process::ExitStatus;
+/// use codex_policy::exit_code;
+///
+/// assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3); // exit(3)
+/// assert_eq!(exit_code(ExitStatus::from_raw(libc::SIGKILL)), 128 + 9); // killed
+///
+/// let status = std::process::Command::new("sh").args(["-c", "exit 7"]).status()?;
+/// assert_eq!(exit_code(status), 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status

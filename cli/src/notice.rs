@@ -6,6 +6,19 @@ use std::fmt;
 use std::sync::Arc;
 
 /// How serious a [`Notice`] is.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Notice, NoticeLevel};
+///
+/// let notice = Notice::warning("the audit log cannot be written");
+/// assert_eq!(notice.level, NoticeLevel::Warning);
+/// assert_eq!(Notice::note("created ~/.codex").level, NoticeLevel::Note);
+/// // A handler can route them: warnings to the user, notes to a debug log.
+/// let for_user = |n: &Notice| n.level == NoticeLevel::Warning;
+/// assert!(for_user(&notice));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NoticeLevel {
@@ -16,6 +29,41 @@ pub enum NoticeLevel {
 }
 
 /// One message for the user.
+///
+/// # Examples
+///
+/// A session's notices go to the handler given to
+/// [`SessionBuilder::on_notice`](crate::SessionBuilder::on_notice): here the
+/// warning about a writable root that does not exist.
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// use std::sync::{Arc, Mutex};
+/// use codex_policy::{AuditDestination, Notice, NoticeLevel, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let notices = Arc::new(Mutex::new(Vec::new()));
+/// let sink = Arc::clone(&notices);
+/// let _session = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+///     .writable_root(project.path().join("missing"))
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true)
+///     .on_notice(move |notice: &Notice| sink.lock().unwrap().push(notice.clone()))
+///     .build()?;
+/// let notices = notices.lock().unwrap();
+/// let left_out = notices
+///     .iter()
+///     .find(|n| n.message.starts_with("left out of the writable roots"))
+///     .ok_or("a warning about the missing root")?;
+/// assert_eq!(left_out.level, NoticeLevel::Warning);
+/// assert!(left_out.to_string().starts_with("warning: left out"));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Notice {

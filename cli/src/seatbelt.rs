@@ -14,6 +14,30 @@ use crate::error::Error;
 
 /// A command under Seatbelt: the profile and the exact `sandbox-exec`
 /// argument vector.
+///
+/// # Examples
+///
+/// [`SessionBuilder::seatbelt`](crate::SessionBuilder::seatbelt) makes one on
+/// every OS (what `codex-policy debug seatbelt` shows):
+///
+/// ```
+/// use std::ffi::OsString;
+/// use codex_policy::{Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let command = [OsString::from("make"), OsString::from("test")];
+/// let plan = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .seatbelt(&command)?
+///     .ok_or("a restricted profile has a Seatbelt profile")?;
+/// assert_eq!(plan.argv[0], "/usr/bin/sandbox-exec");
+/// assert!(plan.argv.ends_with(&command));
+/// assert!(plan.profile.text().contains("(deny default)"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SeatbeltPlan {

@@ -32,6 +32,34 @@ use crate::trail::{AuditDestination, AuditTrail, TrailOptions, audit_target};
 use crate::{SandboxPolicy, exit_code};
 
 /// Everything a session is built from. Start with [`Session::builder`].
+///
+/// # Examples
+///
+/// The profile and the approval policy as the flags of `codex-policy run`
+/// would give them, resolved (nothing started), then the session built:
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// use codex_policy::{ApprovalPolicy, AuditDestination, SecurityProfile, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let builder = Session::builder()
+///     .profile(SecurityProfile::Workspace)
+///     .approval_policy(ApprovalPolicy::Never, "--ask-for-approval never")
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true);
+/// let resolved = builder.resolve()?;
+/// assert_eq!(resolved.approval.policy, ApprovalPolicy::Never);
+///
+/// let session = builder.build()?;
+/// assert_eq!(session.composition().resolved.profile, SecurityProfile::Workspace);
+/// assert!(session.command(["true"]).status()?.success());
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 #[must_use]
 pub struct SessionBuilder {
@@ -984,6 +1012,35 @@ impl Session {
 /// Decides on command lines and records each decision (`command_exec`);
 /// starts nothing: what `codex-policy check` is. Built by
 /// [`SessionBuilder::build_checker`].
+///
+/// # Examples
+///
+/// Unlike [`Session::check`], every decision is recorded:
+///
+/// ```
+/// use codex_policy::audit::{AuditDecision, Operation, read_log};
+/// use codex_policy::{AuditDestination, GateClass, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let log = project.path().join("audit.jsonl");
+/// let checker = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::File(log.clone()))
+///     .build_checker()?;
+/// assert_eq!(checker.check(&["rm", "-rf", "/"])?.class(), GateClass::Forbidden);
+///
+/// let events = read_log(&log)?.events;
+/// let recorded = events
+///     .iter()
+///     .find(|e| e.operation == Operation::CommandExec)
+///     .ok_or("the decision is recorded")?;
+/// assert_eq!(recorded.target, "rm -rf /");
+/// assert_eq!(recorded.decision, AuditDecision::Denied);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[cfg(feature = "exec-policy")]
 #[derive(Debug, Clone)]
 pub struct Checker {
@@ -1027,6 +1084,42 @@ fn unreachable_rules() -> ! {
 }
 
 /// A command of a [`Session`], built like [`std::process::Command`].
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// use codex_policy::{AuditDestination, ConfigurationError, Error, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// std::fs::create_dir(project.path().join("docs"))?;
+/// let session = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true)
+///     .build()?;
+/// let output = session
+///     .command(["sh", "-c"])
+///     .arg("echo \"$GREETING\" > hello.txt && pwd")
+///     .env("GREETING", "hi")
+///     .current_dir("docs")
+///     .output()?;
+/// assert!(output.status.success());
+/// assert!(String::from_utf8(output.stdout)?.trim_end().ends_with("/docs"));
+/// assert_eq!(std::fs::read_to_string(project.path().join("docs/hello.txt"))?, "hi\n");
+///
+/// // Only inside the session's directory and writable roots.
+/// let err = session.command(["true"]).current_dir("/").status().unwrap_err();
+/// assert!(matches!(
+///     err,
+///     Error::Configuration(ConfigurationError::DirectoryOutsideSession { .. })
+/// ));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[must_use]
 pub struct SessionCommand<'s> {
@@ -1487,6 +1580,38 @@ impl Start {
 
 /// A running command of a [`Session`], like [`std::process::Child`]. Dropping
 /// it kills the command and reaps it: nothing is left running, no zombie.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// use std::io::Write;
+/// use std::process::Stdio;
+/// use codex_policy::{AuditDestination, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let session = Session::builder()
+///     .profile("offline".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::Off)
+///     .best_effort(true)
+///     .build()?;
+/// let mut child = session
+///     .command(["tr", "a-z", "A-Z"])
+///     .stdin(Stdio::piped())
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let mut stdin = child.stdin.take().ok_or("stdin is piped")?;
+/// stdin.write_all(b"hello\n")?;
+/// drop(stdin); // end of input
+/// let output = child.wait_with_output()?;
+/// assert!(output.status.success());
+/// assert_eq!(output.stdout, b"HELLO\n");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct SessionChild {
     /// The command's standard input, when piped.

@@ -17,6 +17,24 @@ use crate::error::ConfigurationError;
 /// would not parse afterwards. Written beside and renamed: a reader sees
 /// the old file or the new one.
 ///
+/// # Examples
+///
+/// ```
+/// use codex_policy::profiles::ProfileTemplate;
+/// use codex_policy::{ConfigurationError, add_profile_template};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let config = codex_home.path().join("config.toml");
+/// let ci = ProfileTemplate::find("ci").ok_or("a built-in template")?;
+/// add_profile_template(&config, ci)?;
+/// assert!(std::fs::read_to_string(&config)?.contains("[profiles.ci]"));
+///
+/// // Never twice: the file is left as it is.
+/// let err = add_profile_template(&config, ci).unwrap_err();
+/// assert!(matches!(err, ConfigurationError::ConfigNotWritten { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// # Errors
 ///
 /// [`ConfigurationError`] for each refusal above; the file is unchanged.

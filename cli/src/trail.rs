@@ -15,6 +15,32 @@ use crate::error::Error;
 use crate::notice::{Notice, Notices};
 
 /// Where the audit events of a session go.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+/// use codex_policy::audit::{Operation, read_log};
+/// use codex_policy::{AuditDestination, Session};
+///
+/// let project = tempfile::tempdir()?;
+/// let logs = tempfile::tempdir()?;
+/// # let home = tempfile::tempdir()?;
+/// let log = logs.path().join("audit.jsonl");
+/// let session = Session::builder()
+///     .profile("workspace".parse()?)
+///     .cwd(project.path())
+/// #   .environment(codex_policy::Environment::from_vars([("HOME", home.path())]))
+///     .audit(AuditDestination::File(log.clone()))
+///     .best_effort(true)
+///     .build()?;
+/// assert_eq!(session.audit_log(), Some(log.clone()));
+/// // Building the session recorded what it loaded.
+/// let events = read_log(&log)?.events;
+/// assert!(events.iter().any(|e| e.operation == Operation::PolicyLoad));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuditDestination {
@@ -29,6 +55,21 @@ pub enum AuditDestination {
 
 /// `$CODEX_HOME/audit/audit.jsonl` (default `~/.codex/audit/audit.jsonl`),
 /// with Codex's home found as for `config.toml`; `None` when there is no home.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::PathBuf;
+/// use codex_policy::{Environment, default_audit_log};
+///
+/// let env = Environment::from_vars([("CODEX_HOME", "/srv/codex")]);
+/// assert_eq!(default_audit_log(&env)?, Some(PathBuf::from("/srv/codex/audit/audit.jsonl")));
+/// let env = Environment::from_vars([("HOME", "/home/ada")]);
+/// let expected = PathBuf::from("/home/ada/.codex/audit/audit.jsonl");
+/// assert_eq!(default_audit_log(&env)?, Some(expected));
+/// assert_eq!(default_audit_log(&Environment::from_vars::<String, String>([]))?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -45,6 +86,21 @@ pub fn default_audit_log(
 /// `$CODEX_HOME/config.toml`). Readers read no other `.N` (one beyond it was
 /// not written by the log). A config.toml that does not load leaves the
 /// default: reading a log must not depend on it.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Environment, configured_audit_keep};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let env = Environment::from_vars([("CODEX_HOME", codex_home.path())]);
+/// // No config.toml: the log's default.
+/// assert_eq!(configured_audit_keep(None, &env)?, codex_policy::audit::DEFAULT_KEEP);
+///
+/// std::fs::write(codex_home.path().join("config.toml"), "[audit]\nkeep = 3\n")?;
+/// assert_eq!(configured_audit_keep(None, &env)?, 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -73,6 +129,15 @@ pub fn configured_audit_keep(
 }
 
 /// A command line as a shell would need it typed.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::shell_words;
+///
+/// let argv = ["git".to_owned(), "commit".into(), "-m".into(), "fix the build".into()];
+/// assert_eq!(shell_words(&argv), "git commit -m 'fix the build'");
+/// ```
 pub fn shell_words(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| argv.join(" "))
 }
@@ -81,6 +146,17 @@ pub fn shell_words(argv: &[String]) -> String {
 /// first — a `bash -c` script is then read as the command line it is, where
 /// `--password x` or `-u user:pw` inside one quoted word would not be — and
 /// the whole again by the sink.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::audit_target;
+///
+/// let argv = ["sh".to_owned(), "-c".into(), "mysql --password hunter2 app".into()];
+/// let target = audit_target(&argv);
+/// assert!(target.starts_with("sh -c '") && target.contains("[REDACTED]"));
+/// assert!(!target.contains("hunter2"));
+/// ```
 pub fn audit_target(argv: &[String]) -> String {
     let redactor = codex_audit::Redactor::new(&[]);
     let redacted: Vec<String> = argv.iter().map(|a| redactor.redact(a)).collect();

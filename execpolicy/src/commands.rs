@@ -225,6 +225,22 @@ impl PartialEq for Commands {
 impl Eq for Commands {}
 
 /// One command of [`Commands`]: its words.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::PolicyLoader;
+///
+/// let policy = PolicyLoader::new().finish();
+/// let argv = ["bash", "-lc", "git status && cargo test --quiet"].map(String::from);
+/// let evaluation = policy.check(&argv);
+/// let command = evaluation.commands.get(1).ok_or("no second command")?;
+/// assert_eq!(command.len(), 3);
+/// assert_eq!(command.get(0), Some("cargo")); // the program
+/// assert_eq!(command.iter().collect::<Vec<_>>(), ["cargo", "test", "--quiet"]);
+/// assert_eq!(serde_json::to_string(&command)?, r#"["cargo","test","--quiet"]"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct Command<'a> {
     repr: &'a Repr,

@@ -76,6 +76,17 @@ impl fmt::Display for Decision {
 }
 
 /// A decision spelled other than `allow`, `prompt` or `forbidden`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, ParseDecisionError};
+///
+/// // The spelling is exact: case counts.
+/// let err: ParseDecisionError = Decision::parse("Allow").unwrap_err();
+/// assert_eq!(err.got(), "Allow");
+/// assert_eq!(err.to_string(), r#"decision must be "allow", "prompt" or "forbidden" (got "Allow")"#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("decision must be \"allow\", \"prompt\" or \"forbidden\" (got {got:?})")]
 pub struct ParseDecisionError {
@@ -94,6 +105,28 @@ impl ParseDecisionError {
 ///
 /// Not exhaustive: match the outcomes you treat specially and map the rest
 /// through [`ProgramOutcome::decision`], which every outcome has.
+///
+/// # Examples
+///
+/// The default policy defines `cat` and `ls`, with the options that keep them
+/// read-only:
+///
+/// ```
+/// use codex_execpolicy::{Decision, PolicyLoader, ProgramOutcome, Verdict};
+///
+/// let policy = PolicyLoader::with_default_policy()?.finish();
+/// let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+/// let outcome = |s: &str| match policy.decide(&argv(s)) {
+///     Some(Verdict::Program(outcome)) => Some(outcome),
+///     _ => None,
+/// };
+/// assert_eq!(outcome("cat -n README.md"), Some(ProgramOutcome::Safe));
+/// // An option the definition does not list.
+/// assert_eq!(outcome("ls --hyperlink"), Some(ProgramOutcome::Unverified));
+/// assert_eq!(ProgramOutcome::Unverified.decision(), Decision::Prompt);
+/// assert!(ProgramOutcome::Safe < ProgramOutcome::Forbidden);
+/// # Ok::<(), codex_execpolicy::LoadError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

@@ -67,6 +67,23 @@ impl std::error::Error for LoadError {
 }
 
 /// What is wrong with a rules file.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{LoadErrorKind, PolicyLoader};
+///
+/// let kind = |text: &str| PolicyLoader::new().load_str("team.rules", text).unwrap_err().kind;
+/// assert!(matches!(kind("prefix_rule(pattern = [\"ls\"]\n"), LoadErrorKind::Syntax(_)));
+/// assert!(matches!(kind("load(\"other.rules\", \"x\")\n"), LoadErrorKind::Syntax(_)));
+/// assert!(matches!(kind("x = ]\n"), LoadErrorKind::UnmatchedBracket { bracket: ']' }));
+/// assert!(matches!(kind("prefix_rule(pattern = [\"ls\"], bogus = 1)\n"), LoadErrorKind::BadArguments(_)));
+///
+/// let dir = tempfile::tempdir()?;
+/// let err = PolicyLoader::new().load_file(&dir.path().join("missing.rules")).unwrap_err();
+/// assert!(matches!(err.kind, LoadErrorKind::Open(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
@@ -145,7 +162,7 @@ pub enum LoadErrorKind {
     /// A rule that would loosen the policy, in a file loaded
     /// [tightening-only](crate::PolicyLoader::tightening_only).
     #[error(
-        "this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got {}; to fix: {}, or move it into a rules file the sandbox cannot write",
+        "this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected rules that prompt or forbid, got {}; to fix: {}, or move it into a rules file the sandbox cannot write",
         .0.describe(),
         .0.fix()
     )]
@@ -187,6 +204,19 @@ fn example_mismatch(example: &[String], listed_in: ExampleList) -> String {
 
 /// What the Starlark interpreter reported, as it worded it. Its own error type
 /// is not part of this API; only the text is kept.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{LoadErrorKind, PolicyLoader};
+///
+/// let err = PolicyLoader::new()
+///     .load_str("team.rules", "undefined_rule(pattern = [\"ls\"])\n")
+///     .unwrap_err();
+/// let LoadErrorKind::UnknownName(interpreter) = &err.kind else { panic!("{err}") };
+/// assert_eq!(interpreter.message(), "Variable `undefined_rule` not found");
+/// assert_eq!(err.to_string(), "team.rules:1:1: Variable `undefined_rule` not found");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InterpreterError {
     message: String,
@@ -213,6 +243,22 @@ impl std::error::Error for InterpreterError {}
 
 /// A construct refused before the file runs: each could build an unbounded
 /// value in one statement.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{LoadErrorKind, PolicyLoader, UnboundedConstruct};
+///
+/// let err = PolicyLoader::new()
+///     .load_str("team.rules", "flags = [\"-v\"] * 3\n")
+///     .unwrap_err();
+/// assert!(matches!(
+///     err.kind,
+///     LoadErrorKind::Unbounded { construct: UnboundedConstruct::StarOperator }
+/// ));
+/// assert_eq!((err.line, err.column), (1, 16));
+/// assert_eq!(UnboundedConstruct::StarOperator.describe(), "the `*` operator");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum UnboundedConstruct {
@@ -239,6 +285,20 @@ impl UnboundedConstruct {
 }
 
 /// The keyword argument an example is listed under.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{ExampleList, LoadErrorKind, PolicyLoader};
+///
+/// let err = PolicyLoader::new()
+///     .load_str("team.rules", r#"prefix_rule(pattern = ["git"], not_match = ["git push"])"#)
+///     .unwrap_err();
+/// let LoadErrorKind::ExampleMismatch { example, listed_in } = &err.kind else { panic!("{err}") };
+/// assert_eq!(example, &["git", "push"]);
+/// assert_eq!(*listed_in, ExampleList::NotMatch);
+/// assert_eq!(listed_in.as_str(), "not_match");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ExampleList {
@@ -265,6 +325,21 @@ impl ExampleList {
 }
 
 /// A rule that a tightening-only file may not contain.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{LoadErrorKind, LooseningRule, PolicyLoader};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.tightening_only(true);
+/// let err = loader
+///     .load_str("workspace.rules", r#"host_executable(name = "git", paths = ["/tmp/git"])"#)
+///     .unwrap_err();
+/// let LoadErrorKind::Loosening(rule) = err.kind else { panic!("{err}") };
+/// assert_eq!(rule, LooseningRule::HostExecutable);
+/// assert!(rule.fix().starts_with("remove it"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LooseningRule {
@@ -311,13 +386,36 @@ impl LooseningRule {
 /// An argument of a builtin with a value the rules language does not accept,
 /// and what was expected. `got_type` fields name the Starlark type given
 /// (`int`, `dict`, …).
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{InvalidRuleValue, LoadErrorKind, PolicyLoader};
+///
+/// let err = PolicyLoader::new()
+///     .load_str("team.rules", r#"host_executable(name = "git", paths = ["bin/git"])"#)
+///     .unwrap_err();
+/// assert!(matches!(
+///     &err.kind,
+///     LoadErrorKind::InvalidValue(InvalidRuleValue::HostExecutablePathRelative { path }) if path == "bin/git"
+/// ));
+/// assert_eq!(err.to_string(), r#"team.rules:1:1: host_executable paths must be absolute (got "bin/git")"#);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidRuleValue {
-    /// `decision` is not `allow`, `prompt` or `forbidden` (nor, in a
-    /// `network_rule`, `deny`).
+    /// A `prefix_rule`'s `decision` is not `allow`, `prompt` or `forbidden`.
     #[error(transparent)]
     Decision(ParseDecisionError),
+    /// A `network_rule`'s `decision` is not `allow`, `prompt`, `deny` or
+    /// `forbidden`.
+    #[error(
+        "a network_rule's decision must be \"allow\", \"prompt\", \"deny\" or \"forbidden\" (got {got:?})"
+    )]
+    NetworkDecision {
+        /// The text given.
+        got: String,
+    },
     /// `prefix_rule(pattern = [])`.
     #[error("pattern cannot be empty")]
     EmptyPattern,

@@ -510,10 +510,11 @@ fn network(
     tightening_only: bool,
 ) -> Result<NetworkRule, LoadErrorKind> {
     let protocol = network_protocol(protocol)?;
-    let decision = if decision == "deny" {
-        Decision::Forbidden
-    } else {
-        Decision::parse(decision).map_err(InvalidRuleValue::Decision)?
+    let decision = match decision {
+        "deny" => Decision::Forbidden,
+        other => Decision::parse(other).map_err(|_| InvalidRuleValue::NetworkDecision {
+            got: other.to_owned(),
+        })?,
     };
     if decision == Decision::Allow && tightening_only {
         return Err(LoadErrorKind::Loosening(LooseningRule::AllowNetworkRule));

@@ -14,6 +14,32 @@ use crate::{Evaluation, ProgramOutcome};
 
 /// Checks the writable-file arguments of every program match in `evaluation`
 /// against `policy` for a command running in `cwd` (with `$TMPDIR` = `tmpdir`).
+///
+/// # Examples
+///
+/// The default policy lets `sort -o` write its output, once the path is
+/// verified:
+///
+/// ```
+/// use codex_execpolicy::{PolicyLoader, ProgramOutcome, Verdict, verify_paths};
+/// use codex_policy_model::SandboxPolicy;
+///
+/// let policy = PolicyLoader::with_default_policy()?.finish();
+/// let workspace = tempfile::tempdir()?;
+/// let outcome = |command: &str, sandbox: &SandboxPolicy| {
+///     let argv: Vec<String> = command.split(' ').map(String::from).collect();
+///     let mut evaluation = policy.check(&argv);
+///     verify_paths(&mut evaluation, sandbox, workspace.path(), None);
+///     evaluation.decision
+/// };
+/// let program = |outcome| Some(Verdict::Program(outcome));
+/// let workspace_write = SandboxPolicy::workspace_write(false);
+/// assert_eq!(outcome("sort -o sorted.txt data.txt", &workspace_write), program(ProgramOutcome::Match));
+/// assert_eq!(outcome("sort -o /etc/passwd data.txt", &workspace_write), program(ProgramOutcome::Unverified));
+/// // A sandbox that allows no writes forbids the command.
+/// assert_eq!(outcome("sort -o sorted.txt data.txt", &SandboxPolicy::read_only()), program(ProgramOutcome::Forbidden));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn verify_paths(
     evaluation: &mut Evaluation,
     policy: &SandboxPolicy,

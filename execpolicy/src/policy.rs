@@ -13,6 +13,25 @@ use crate::rules::{Compiled, NetworkRule, PrefixRule, RuleMatch};
 use crate::{Decision, ProgramOutcome};
 
 /// Rules and program definitions, keyed by program name.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, PolicyLoader, Verdict};
+///
+/// let mut loader = PolicyLoader::with_default_policy()?;
+/// loader.load_str("team.rules", r#"
+/// prefix_rule(pattern = ["npm", ["test", "ci"]], decision = "allow")
+/// network_rule(host = "registry.npmjs.org", protocol = "https", decision = "allow")
+/// "#)?;
+/// let policy = loader.finish();
+/// let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+/// assert_eq!(policy.decide(&argv("npm test")), Some(Verdict::Rule(Decision::Allow)));
+/// assert_eq!(policy.decide(&argv("rm -rf /")).map(Verdict::decision), Some(Decision::Forbidden));
+/// assert_eq!(policy.decide(&argv("npm publish")), None); // no rule: the caller decides
+/// assert_eq!(policy.network_rules().len(), 1);
+/// # Ok::<(), codex_execpolicy::LoadError>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     /// Everything about each program name, found with one lookup.
@@ -49,6 +68,24 @@ enum Route<'p> {
 /// definitions' vocabulary when only definitions did.
 ///
 /// Not exhaustive: [`Verdict::decision`] maps every verdict to a [`Decision`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, PolicyLoader, ProgramOutcome, Verdict};
+///
+/// let policy = PolicyLoader::with_default_policy()?.finish();
+/// let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+/// // Only a program definition decided: its vocabulary.
+/// let verdict = policy.decide(&argv("grep -rn TODO src")).ok_or("undecided")?;
+/// assert_eq!(verdict, Verdict::Program(ProgramOutcome::Safe));
+/// assert_eq!(verdict.decision(), Decision::Allow);
+/// assert_eq!(serde_json::to_string(&verdict)?, r#""safe""#);
+/// // A rule decided: Codex's vocabulary.
+/// let verdict = policy.decide(&argv("rm -rf /")).ok_or("undecided")?;
+/// assert_eq!(verdict, Verdict::Rule(Decision::Forbidden));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -70,6 +107,28 @@ impl Verdict {
 }
 
 /// The result of checking a command line: Codex's `{"decision", "matchedRules"}`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, PolicyLoader, Verdict};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.load_str("rules.star", r#"
+/// prefix_rule(pattern = ["git", "push"], decision = "prompt", justification = "publishes commits")
+/// "#)?;
+/// let policy = loader.finish();
+/// let argv = ["sudo", "git", "push", "origin"].map(String::from);
+/// let evaluation = policy.check(&argv);
+/// assert_eq!(evaluation.decision, Some(Verdict::Rule(Decision::Prompt)));
+/// assert_eq!(evaluation.commands, vec![vec!["git", "push", "origin"]]); // `sudo` unwrapped
+/// let json = serde_json::to_value(&evaluation)?;
+/// assert_eq!(json["decision"], "prompt");
+/// let matched = &json["matchedRules"][0]["prefixRuleMatch"];
+/// assert_eq!(matched["matchedPrefix"], serde_json::json!(["git", "push"]));
+/// assert_eq!(matched["justification"], "publishes commits");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

@@ -9,6 +9,31 @@ use serde::{Deserialize, Serialize};
 use crate::ProgramOutcome;
 
 /// What an argument is.
+///
+/// # Examples
+///
+/// Each `ARG_*` constant of a program definition is one type:
+///
+/// ```
+/// use codex_execpolicy::{ArgType, PolicyLoader, RuleMatch};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.load_str("tools.rules", r#"
+/// define_program(
+///     program = "jq",
+///     options = [flag("-r"), opt("--indent", ARG_POS_INT)],
+///     args = [ARG_OPAQUE_VALUE, ARG_RFILES],
+///     should_match = ["jq -r .name package.json"],
+/// )
+/// "#)?;
+/// let policy = loader.finish();
+/// let argv = ["jq", "--indent", "2", ".version", "package.json"].map(String::from);
+/// let RuleMatch::ProgramMatch { args, .. } = &policy.check(&argv).matched_rules[0] else { panic!() };
+/// let types: Vec<ArgType> = args.iter().map(|arg| arg.arg_type).collect();
+/// assert_eq!(types, [ArgType::PositiveInteger, ArgType::OpaqueValue, ArgType::ReadableFile]);
+/// assert_eq!(serde_json::to_string(&ArgType::WritableFile)?, r#""writableFile""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -74,6 +99,23 @@ pub(crate) struct ProgramSpec {
 }
 
 /// An argument of a matched command line and its type.
+///
+/// # Examples
+///
+/// The default policy's `sort` writes the file given to `-o`:
+///
+/// ```
+/// use codex_execpolicy::{ArgType, PolicyLoader, RuleMatch};
+///
+/// let policy = PolicyLoader::with_default_policy()?.finish();
+/// let argv = ["sort", "-o", "sorted.txt", "data.txt"].map(String::from);
+/// let evaluation = policy.check(&argv);
+/// let RuleMatch::ProgramMatch { args, .. } = &evaluation.matched_rules[0] else { panic!() };
+/// let written = args.iter().find(|arg| arg.arg_type == ArgType::WritableFile).ok_or("no write")?;
+/// assert_eq!(written.value, "sorted.txt");
+/// assert_eq!(serde_json::to_string(written)?, r#"{"value":"sorted.txt","type":"writableFile"}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct MatchedArg {

@@ -423,6 +423,29 @@ impl PrefixRule {
 
 /// `network_rule(host=..., protocol=..., decision=...)`: exposed to the network
 /// policy; not used to decide on command lines.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, NetworkProtocol, PolicyLoader};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.load_str("net.rules", r#"
+/// network_rule(host = "Registry.NPMJS.org", protocol = "https", decision = "allow",
+///              justification = "package installs")
+/// network_rule(host = "pastebin.com", protocol = "http", decision = "deny")
+/// "#)?;
+/// let policy = loader.finish();
+/// let rules = policy.network_rules();
+/// assert_eq!((rules[0].host.as_str(), rules[0].protocol), ("registry.npmjs.org", NetworkProtocol::Https));
+/// assert_eq!(rules[0].justification.as_deref(), Some("package installs"));
+/// assert_eq!(rules[1].decision, Decision::Forbidden); // `deny` in the file
+/// assert_eq!(
+///     serde_json::to_string(&rules[1])?,
+///     r#"{"host":"pastebin.com","protocol":"http","decision":"forbidden"}"#
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct NetworkRule {
@@ -440,6 +463,24 @@ pub struct NetworkRule {
 /// The protocol of a `network_rule`, spelled as in rules files and JSON
 /// (`http`, `https`, `socks5_tcp`, `socks5_udp`). Codex's `https_connect` and
 /// `http-connect` are `https`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{NetworkProtocol, PolicyLoader};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.load_str("net.rules", r#"
+/// network_rule(host = "github.com", protocol = "http-connect", decision = "allow")
+/// network_rule(host = "10.0.0.53", protocol = "socks5_udp", decision = "deny")
+/// "#)?;
+/// let policy = loader.finish();
+/// let protocols: Vec<NetworkProtocol> = policy.network_rules().iter().map(|r| r.protocol).collect();
+/// assert_eq!(protocols, [NetworkProtocol::Https, NetworkProtocol::Socks5Udp]);
+/// assert_eq!(NetworkProtocol::Socks5Udp.to_string(), "socks5_udp");
+/// assert_eq!(serde_json::to_string(&NetworkProtocol::Https)?, r#""https""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[non_exhaustive]
 pub enum NetworkProtocol {
@@ -481,6 +522,25 @@ impl std::fmt::Display for NetworkProtocol {
 /// The three kinds are Codex's, and a caller rendering matches handles each
 /// one, so the enum is exhaustive; each kind's fields are not (match them
 /// with `..`). [`RuleMatch::decision`] gives what any match contributes.
+///
+/// # Examples
+///
+/// ```
+/// use codex_execpolicy::{Decision, PolicyLoader, RuleMatch, Verdict};
+///
+/// let mut loader = PolicyLoader::new();
+/// loader.load_str("rules.star", r#"prefix_rule(pattern = ["git", "status"], decision = "allow")"#)?;
+/// let policy = loader.finish();
+/// let argv = ["bash", "-lc", "git status && make"].map(String::from);
+/// let evaluation = policy.check(&argv);
+/// let [first, second] = evaluation.matched_rules.as_slice() else { panic!("{evaluation:?}") };
+/// assert!(matches!(first, RuleMatch::PrefixRuleMatch { defined_at, .. } if &**defined_at == "rules.star:1:1"));
+/// // No rule covers `make`: it needs approval.
+/// assert!(matches!(second, RuleMatch::ShellRuleMatch { script, .. } if script == "make"));
+/// assert_eq!((first.decision(), second.decision()), (Decision::Allow, Decision::Prompt));
+/// assert_eq!(evaluation.decision, Some(Verdict::Rule(Decision::Prompt)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RuleMatch {

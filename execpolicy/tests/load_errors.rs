@@ -267,8 +267,8 @@ fn each_refusal_has_its_kind_and_its_text() {
     );
     check(
         load("network_rule(host = \"example.com\", protocol = \"https\", decision = \"nope\")\n"),
-        "bad.star:1:1: decision must be \"allow\", \"prompt\" or \"forbidden\" (got \"nope\")",
-        |k| matches!(k, K::InvalidValue(V::Decision(e)) if e.got() == "nope"),
+        "bad.star:1:1: a network_rule's decision must be \"allow\", \"prompt\", \"deny\" or \"forbidden\" (got \"nope\")",
+        |k| matches!(k, K::InvalidValue(V::NetworkDecision { got }) if got == "nope"),
     );
     check(
         load(
@@ -373,24 +373,24 @@ fn each_refusal_has_its_kind_and_its_text() {
     );
     check(
         load_tight("prefix_rule(pattern = [\"curl\"])\n"),
-        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got a prefix_rule whose decision is \"allow\" (the default when none is given); to fix: give decision = \"prompt\" or \"forbidden\", or move it into a rules file the sandbox cannot write",
+        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected rules that prompt or forbid, got a prefix_rule whose decision is \"allow\" (the default when none is given); to fix: give decision = \"prompt\" or \"forbidden\", or move it into a rules file the sandbox cannot write",
         |k| matches!(k, K::Loosening(LooseningRule::AllowPrefixRule)),
     );
     check(
         load_tight("host_executable(name = \"git\", paths = [\"/usr/bin/git\"])\n"),
-        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got host_executable (it lets a path be judged by a program's rules as they are); to fix: remove it; an unlisted path is judged by its program's rules, at best needing approval, or move it into a rules file the sandbox cannot write",
+        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected rules that prompt or forbid, got host_executable (it lets a path be judged by a program's rules as they are); to fix: remove it; an unlisted path is judged by its program's rules, at best needing approval, or move it into a rules file the sandbox cannot write",
         |k| matches!(k, K::Loosening(LooseningRule::HostExecutable)),
     );
     check(
         load_tight("define_program(program = \"ls\")\n"),
-        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got a define_program without `forbidden` (its commands could be judged safe); to fix: add forbidden = \"reason\" to forbid what it matches, or move it into a rules file the sandbox cannot write",
+        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected rules that prompt or forbid, got a define_program without `forbidden` (its commands could be judged safe); to fix: add forbidden = \"reason\" to forbid what it matches, or move it into a rules file the sandbox cannot write",
         |k| matches!(k, K::Loosening(LooseningRule::ProgramWithoutForbidden)),
     );
     check(
         load_tight(
             "network_rule(host = \"example.com\", protocol = \"https\", decision = \"allow\")\n",
         ),
-        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected prompt or forbidden rules, got a network_rule whose decision is \"allow\"; to fix: give decision = \"prompt\" or \"deny\", or move it into a rules file the sandbox cannot write",
+        "w.rules:1:1: this rules file is loaded as tightening-only (the sandboxed command could have written it), so it may only make the policy stricter; expected rules that prompt or forbid, got a network_rule whose decision is \"allow\"; to fix: give decision = \"prompt\" or \"deny\", or move it into a rules file the sandbox cannot write",
         |k| matches!(k, K::Loosening(LooseningRule::AllowNetworkRule)),
     );
 }

@@ -38,6 +38,25 @@ const ALPN_HTTP1: &[u8] = b"http/1.1";
 
 /// A certificate authority made for one run (see the module docs). Cheap to
 /// clone: clones share the key and the cache of leaf certificates.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{EgressProxy, InspectionCa, UpstreamRoots};
+/// use codex_policy_model::NetworkMode;
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let ca = InspectionCa::generate()?;
+/// assert!(ca.certificate_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+/// // Limited mode: the proxy reads HTTPS with certificates this authority signs.
+/// let rules = EgressRules::open().with_mode(NetworkMode::Limited);
+/// let proxy = EgressProxy::builder(rules)
+///     .inspection(ca.clone(), UpstreamRoots::system())
+///     .start()?;
+/// let in_use = proxy.inspection_ca().ok_or("no authority")?;
+/// assert_eq!(in_use.certificate_der(), ca.certificate_der());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct InspectionCa {
     inner: Arc<Inner>,

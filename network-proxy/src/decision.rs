@@ -12,6 +12,24 @@ use crate::host::host_addresses;
 
 /// Why a destination is refused, as the stable code the block answers and the
 /// audit log carry.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{CompiledRules, DOMAIN_POLICY_EVENT, Reason, decide};
+/// use codex_policy_model::{DomainPattern, Host};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let rules = CompiledRules::new(
+///     &EgressRules::open().denying("ads.example.com".parse::<DomainPattern>()?),
+/// );
+/// let decision = decide(&rules, &Host::parse("ads.example.com")?, 443);
+/// let reason = decision.reason().ok_or("allowed")?;
+/// assert_eq!(reason, Reason::Denied);
+/// assert_eq!(reason.code(), "denied"); // x-codex-policy-reason, and the audit log's
+/// assert_eq!(reason.event_name(), DOMAIN_POLICY_EVENT);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
@@ -96,6 +114,23 @@ pub const DOMAIN_POLICY_EVENT: &str = "codex.network_proxy.domain_policy_decisio
 pub const BLOCK_EVENT: &str = "codex.network_proxy.block_decision";
 
 /// What the rules say about a destination before it is resolved.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{CompiledRules, Decision, Reason, decide};
+/// use codex_policy_model::{DomainPattern, Host};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let rules = CompiledRules::new(
+///     &EgressRules::open().asking("*.example.com".parse::<DomainPattern>()?),
+/// );
+/// let decision = decide(&rules, &Host::parse("upload.example.com")?, 443);
+/// assert_eq!(decision, Decision::Ask(Reason::NotAllowed));
+/// assert!(!decision.is_allowed());
+/// assert_eq!(decision.as_str(), "ask"); // x-codex-policy-decision: a person may approve it
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Decision {
@@ -132,6 +167,27 @@ impl Decision {
 }
 
 /// [`EgressRules`] prepared for fast decisions: matchers built once.
+///
+/// # Examples
+///
+/// ```
+/// use std::num::NonZeroU16;
+/// use codex_network_proxy::{CompiledRules, Decision, Reason, decide};
+/// use codex_policy_model::{DomainPattern, Host};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let https = NonZeroU16::new(443).ok_or("port 0")?;
+/// let rules = CompiledRules::new(
+///     &EgressRules::open()
+///         .allowing("crates.io".parse::<DomainPattern>()?)
+///         .with_ports(vec![https]),
+/// );
+/// assert!(!rules.monitor() && !rules.limited());
+/// let host = Host::parse("crates.io")?;
+/// assert_eq!(decide(&rules, &host, 443), Decision::Allow);
+/// assert_eq!(decide(&rules, &host, 80), Decision::Deny(Reason::PortNotAllowed));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct CompiledRules {
     allow: DomainMatcher,
@@ -284,6 +340,27 @@ impl From<&EgressRules> for CompiledRules {
 /// embeds it (IPv4-mapped, IPv4-compatible, `::ffff:0:a.b.c.d`, NAT64,
 /// 6to4, Teredo, ISATAP); an allow entry covers exactly what it names (and
 /// its IPv4-mapped form, the same destination on a dual-stack socket).
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{CompiledRules, Decision, Reason, decide};
+/// use codex_policy_model::{DomainPattern, Host};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let rules = CompiledRules::new(
+///     &EgressRules::open()
+///         .allowing("**.example.com".parse::<DomainPattern>()?)
+///         .denying("ads.example.com".parse::<DomainPattern>()?),
+/// );
+/// let verdict = |host: &str| Host::parse(host).map(|host| decide(&rules, &host, 443));
+/// assert_eq!(verdict("www.example.com")?, Decision::Allow);
+/// assert_eq!(verdict("ads.example.com")?, Decision::Deny(Reason::Denied)); // deny wins
+/// assert_eq!(verdict("example.org")?, Decision::Ask(Reason::NotAllowed)); // not listed
+/// // A local literal, in any spelling, before any name is resolved.
+/// assert_eq!(verdict("[::ffff:10.0.0.1]")?, Decision::Deny(Reason::NotAllowedLocal));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn decide(rules: &CompiledRules, host: &Host, port: u16) -> Decision {
     match host {
         Host::Ip(_) => decide_with(rules, host, port, &host_addresses()),
@@ -377,6 +454,20 @@ fn is_local_or_host(ip: IpAddr, host_addrs: &[IpAddr]) -> bool {
 /// an IPv6 form that leads to it. A service bound to `0.0.0.0` answers on
 /// every such address, so the proxy treats them as local: refused
 /// (`not_allowed_local`) unless inside `ip_allow` or allowlisted exactly.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{is_host_address, is_local};
+///
+/// // The loopback interface's address, also in its IPv4-mapped form.
+/// assert!(is_host_address("127.0.0.1".parse()?));
+/// assert!(is_host_address("::ffff:127.0.0.1".parse()?));
+/// // A documentation address is on no interface (and refused as local anyway).
+/// let documentation = "192.0.2.1".parse()?;
+/// assert!(!is_host_address(documentation) && is_local(documentation));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn is_host_address(ip: IpAddr) -> bool {
     names_ip(&host_addresses(), ip)
 }
@@ -455,6 +546,19 @@ impl Embedded {
 /// (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64
 /// (64:ff9b::/96; 64:ff9b:1::/48, local-use, is local as a whole) and 6to4
 /// (2002::/16).
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::is_local;
+///
+/// assert!(is_local("10.1.2.3".parse()?));
+/// assert!(is_local("169.254.169.254".parse()?)); // cloud metadata services
+/// assert!(is_local("::ffff:192.168.0.1".parse()?)); // IPv4-mapped
+/// assert!(is_local("fd00::1".parse()?));
+/// assert!(!is_local("93.184.216.34".parse()?));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn is_local(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_local_v4(v4),

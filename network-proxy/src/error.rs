@@ -4,6 +4,23 @@ use std::io;
 use std::net::SocketAddr;
 
 /// Why the proxy could not start or listen.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{EgressProxy, ProxyError};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let proxy = EgressProxy::builder(EgressRules::open()).start()?;
+/// // A standalone proxy listens on loopback only.
+/// let err = proxy.bind("0.0.0.0:3128".parse()?, "127.0.0.1:0".parse()?).unwrap_err();
+/// assert!(matches!(err, ProxyError::NotLoopback { addr } if addr.port() == 3128));
+///
+/// proxy.stop();
+/// let err = proxy.bind("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?).unwrap_err();
+/// assert!(matches!(err, ProxyError::Stopped));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProxyError {

@@ -9,6 +9,26 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Limits that protect the proxy, whatever the policy says: monitor mode
 /// never lifts them.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use codex_network_proxy::{EgressProxy, HardLimits};
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let limits = HardLimits { max_head_bytes: 16 * 1024, ..HardLimits::default() };
+/// let proxy = EgressProxy::builder(EgressRules::open()).hard_limits(limits).start()?;
+/// let (http, _socks) = proxy.bind("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)?;
+///
+/// let mut client = std::net::TcpStream::connect(http)?;
+/// let big = "a".repeat(20 * 1024);
+/// write!(client, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\nX-Big: {big}\r\n\r\n")?;
+/// let mut status = [0; 12];
+/// client.read_exact(&mut status)?;
+/// assert_eq!(&status, b"HTTP/1.1 431"); // Request Header Fields Too Large
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HardLimits {
     /// Largest HTTP request head (request line and headers), in bytes; a

@@ -25,6 +25,29 @@ use crate::{http, socks};
 
 /// The egress proxy: [`EgressProxy::builder`] configures one,
 /// [`EgressProxyBuilder::start`] runs it.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use codex_network_proxy::EgressProxy;
+/// use codex_policy_model::DomainPattern;
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let rules = EgressRules::open().denying("ads.example.com".parse::<DomainPattern>()?);
+/// let proxy = EgressProxy::builder(rules).start()?;
+/// let (http, _socks) = proxy.bind("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)?;
+///
+/// // What a client with `HTTP_PROXY` set sends: the proxy answers for the refused host.
+/// let mut client = std::net::TcpStream::connect(http)?;
+/// let request = "GET http://ads.example.com/ HTTP/1.1\r\nHost: ads.example.com\r\n";
+/// write!(client, "{request}Connection: close\r\n\r\n")?;
+/// let mut reply = String::new();
+/// client.read_to_string(&mut reply)?;
+/// assert!(reply.starts_with("HTTP/1.1 403"));
+/// assert!(reply.contains("x-codex-policy-decision: deny"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct EgressProxy {
     _private: (),
@@ -48,6 +71,33 @@ impl EgressProxy {
 }
 
 /// Configures an [`EgressProxy`].
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use codex_audit::AuditDecision;
+/// use codex_network_proxy::EgressProxy;
+/// use codex_policy_model::DomainPattern;
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let (events, received) = mpsc::channel();
+/// let rules = EgressRules::open().denying("ads.example.com".parse::<DomainPattern>()?);
+/// let proxy = EgressProxy::builder(rules)
+///     .session_id("session-1")
+///     .audit(move |event| events.send(event).map_err(|e| e.to_string()))
+///     .worker_threads(1)
+///     .start()?;
+/// let (http, _socks) = proxy.bind("127.0.0.1:0".parse()?, "127.0.0.1:0".parse()?)?;
+/// let mut client = std::net::TcpStream::connect(http)?;
+/// client.write_all(b"GET http://ads.example.com/ HTTP/1.1\r\nHost: ads.example.com\r\n\r\n")?;
+///
+/// let event = received.recv_timeout(Duration::from_secs(10))?;
+/// assert_eq!((event.decision, event.session_id.as_str()), (AuditDecision::Denied, "session-1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct EgressProxyBuilder {
     rules: EgressRules,
     session_id: String,
@@ -208,6 +258,30 @@ impl EgressProxyBuilder {
 /// A started proxy. [`RunningProxy::stop`], or dropping it, stops accepting,
 /// closes every connection and tunnel, and joins its threads. Limits
 /// (`max_requests`, `concurrency`) count per `RunningProxy`.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use codex_network_proxy::EgressProxy;
+/// use codex_policy_model::EgressListeners;
+/// use codex_policy_model::effective::EgressRules;
+///
+/// let proxy = EgressProxy::builder(EgressRules::open()).start()?;
+/// // Run mode: the listeners a sandbox with a filtered network handed over.
+/// let listeners = EgressListeners {
+///     http: TcpListener::bind("127.0.0.1:0")?,
+///     socks: TcpListener::bind("127.0.0.1:0")?,
+/// };
+/// let http = listeners.http.local_addr()?;
+/// proxy.serve(listeners)?;
+/// assert!(!proxy.rules().monitor());
+/// TcpStream::connect(http)?;
+///
+/// proxy.stop(); // the listeners close with every connection and tunnel
+/// assert!(TcpStream::connect(http).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct RunningProxy {
     shared: Arc<Shared>,
     /// `None` once stopped (a runtime handle keeps the runtime's descriptors
@@ -393,6 +467,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, protocol: Proto
 /// `HTTPS_PROXY` (and lowercase) = `http://HTTP`, `ALL_PROXY` (and
 /// lowercase) = `socks5h://SOCKS` (names resolved by the proxy), and
 /// `NO_PROXY`/`no_proxy` cleared so that nothing bypasses it.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::proxy_environment;
+///
+/// let env = proxy_environment("127.0.0.1:3128".parse()?, "127.0.0.1:1080".parse()?);
+/// let mut command = std::process::Command::new("cargo");
+/// command.arg("fetch").envs(env.clone());
+/// assert!(env.contains(&("HTTPS_PROXY", "http://127.0.0.1:3128".to_owned())));
+/// assert!(env.contains(&("ALL_PROXY", "socks5h://127.0.0.1:1080".to_owned())));
+/// assert!(env.contains(&("NO_PROXY", String::new()))); // nothing bypasses the proxy
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn proxy_environment(http: SocketAddr, socks: SocketAddr) -> Vec<(&'static str, String)> {
     let http_url = format!("http://{http}");
     let socks_url = format!("socks5h://{socks}");

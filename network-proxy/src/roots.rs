@@ -16,6 +16,25 @@ use crate::error::ProxyError;
 /// The certificates upstream servers are verified against. A certificate
 /// that does not chain to one of them is refused (`502`, reason
 /// `upstream_tls`), never ignored.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{InspectionCa, ProxyError, UpstreamRoots};
+///
+/// // A company's own authority, as its PEM file holds it.
+/// let company = InspectionCa::generate()?;
+/// let roots = UpstreamRoots::from_pem(company.certificate_pem().as_bytes(), "corp-ca.pem")?;
+/// assert_eq!((roots.len(), roots.origin()), (1, "corp-ca.pem"));
+///
+/// // What a command in limited mode trusts: those roots, then the run's authority.
+/// let bundle = roots.trust_bundle(&InspectionCa::generate()?);
+/// assert_eq!(bundle.matches("-----BEGIN CERTIFICATE-----").count(), 2);
+///
+/// let err = UpstreamRoots::from_pem(b"no certificate here", "empty.pem").unwrap_err();
+/// assert!(matches!(err, ProxyError::UpstreamRoots(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct UpstreamRoots {
     certificates: Vec<CertificateDer<'static>>,
@@ -147,6 +166,23 @@ impl UpstreamRoots {
 /// `CURL_CA_BUNDLE`, Python requests' `REQUESTS_CA_BUNDLE`, Node's
 /// `NODE_EXTRA_CA_CERTS`, git's `GIT_SSL_CAINFO`, pip's `PIP_CERT` and
 /// cargo's `CARGO_HTTP_CAINFO`.
+///
+/// # Examples
+///
+/// ```
+/// use codex_network_proxy::{InspectionCa, UpstreamRoots, trust_environment};
+///
+/// let ca = InspectionCa::generate()?;
+/// let dir = tempfile::tempdir()?;
+/// let bundle = dir.path().join("ca-bundle.pem");
+/// std::fs::write(&bundle, UpstreamRoots::system().trust_bundle(&ca))?;
+///
+/// let env = trust_environment(&bundle);
+/// let path = bundle.display().to_string();
+/// assert!(env.contains(&("SSL_CERT_FILE", path.clone())));
+/// assert!(env.contains(&("NODE_EXTRA_CA_CERTS", path)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn trust_environment(bundle: &Path) -> Vec<(&'static str, String)> {
     let path = bundle.display().to_string();
     TRUST_VARIABLES

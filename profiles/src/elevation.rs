@@ -82,6 +82,26 @@ const GROUP_OTHER_WRITE: u32 = 0o022;
 const GROUP_OTHER_ANY: u32 = 0o077;
 
 /// Why a file or directory of the elevation store is not trusted.
+///
+/// # Examples
+///
+/// An elevations directory its group may write is refused, since a member
+/// of the group could plant a grant there:
+///
+/// ```
+/// use std::os::unix::fs::PermissionsExt;
+/// use codex_profiles::{ElevationError, ElevationStore, UnsafeEntry};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let store = ElevationStore::open(codex_home.path())?;
+/// std::fs::set_permissions(store.dir(), std::fs::Permissions::from_mode(0o770))?;
+/// let err = ElevationStore::open(codex_home.path()).unwrap_err();
+/// let ElevationError::Unsafe { path, problem } = err else { panic!("{err}") };
+/// assert_eq!(path, store.dir());
+/// assert_eq!(problem, UnsafeEntry::WritableByOthers { mode: 0o770 });
+/// assert!(problem.to_string().starts_with("has mode 0770"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnsafeEntry {
@@ -160,6 +180,24 @@ impl fmt::Display for UnsafeEntry {
 }
 
 /// Why an elevation could not be granted, looked up or revoked.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use std::time::SystemTime;
+/// use codex_profiles::{ElevationError, ElevationStore, parse_duration};
+///
+/// let err = parse_duration("9h").unwrap_err();
+/// assert!(matches!(err, ElevationError::DurationTooLong { .. }));
+/// assert!(err.to_string().starts_with("an elevation of 9h is longer than the maximum of 8h"));
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let store = ElevationStore::open(codex_home.path())?;
+/// let err = store.lookup(Path::new("project"), SystemTime::now()).unwrap_err();
+/// assert!(matches!(err, ElevationError::InvalidProject { problem: "relative", .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ElevationError {
@@ -358,6 +396,25 @@ pub enum ElevationError {
 }
 
 /// One elevation: `project` uses `profile` from `granted_at` until `expires_at`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use codex_profiles::{ElevationStore, SecurityProfile, parse_duration};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let store = ElevationStore::open(codex_home.path())?;
+/// let project = codex_home.path().join("project");
+/// let now = SystemTime::now();
+/// let grant = store.grant(&project, SecurityProfile::Trusted, parse_duration("1h")?, "deploy fix", now)?;
+/// assert_eq!((grant.profile, grant.reason.as_str()), (SecurityProfile::Trusted, "deploy fix"));
+/// assert_eq!(grant.expires_at, now + Duration::from_secs(3600));
+/// let later = now + Duration::from_secs(40 * 60);
+/// assert_eq!(grant.remaining(later), Some(Duration::from_secs(20 * 60)));
+/// assert_eq!(grant.remaining(grant.expires_at), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Grant {
@@ -392,6 +449,28 @@ impl Grant {
 }
 
 /// The grant of a project at some moment.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use codex_profiles::{ElevationStore, GrantStatus, SecurityProfile};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let store = ElevationStore::open(codex_home.path())?;
+/// let project = codex_home.path().join("project");
+/// let now = SystemTime::now();
+/// assert_eq!(store.lookup(&project, now)?, GrantStatus::None);
+/// assert_eq!(serde_json::to_string(&GrantStatus::None)?, r#"{"status":"none"}"#);
+///
+/// let ten_minutes = Duration::from_secs(600);
+/// store.grant(&project, SecurityProfile::WorkspaceNet, ten_minutes, "fetch crates", now)?;
+/// match store.lookup(&project, now + ten_minutes)? {
+///     GrantStatus::Expired(grant) => assert_eq!(grant.reason, "fetch crates"),
+///     other => panic!("expected an expired grant, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "grant", rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -405,6 +484,27 @@ pub enum GrantStatus {
 }
 
 /// The grants of every project, in `<codex_home>/elevations/`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use codex_profiles::{ElevationStore, GrantStatus, SecurityProfile};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let store = ElevationStore::open(codex_home.path())?;
+/// assert_eq!(store.dir(), codex_home.path().join("elevations"));
+/// let project = codex_home.path().join("project");
+/// let now = SystemTime::now();
+/// let half_hour = Duration::from_secs(30 * 60);
+/// store.grant(&project, SecurityProfile::WorkspaceNet, half_hour, "run the integration tests", now)?;
+/// assert!(matches!(store.lookup(&project, now)?, GrantStatus::Active(_)));
+///
+/// let revoked = store.revoke(&project)?;
+/// assert_eq!(revoked.map(|grant| grant.profile), Some(SecurityProfile::WorkspaceNet));
+/// assert_eq!(store.lookup(&project, now)?, GrantStatus::None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ElevationStore {
     dir: PathBuf,
@@ -1075,6 +1175,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, ElevationError> {
 
 /// Writes `duration` the way [`parse_duration`] reads it (`1h30m`, `45s`),
 /// rounding a fraction of a second up so that time left never shows as `0s`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use codex_profiles::{format_duration, parse_duration};
+///
+/// assert_eq!(format_duration(Duration::from_secs(90 * 60)), "1h30m");
+/// assert_eq!(format_duration(Duration::from_secs(3600 + 5)), "1h5s");
+/// assert_eq!(format_duration(Duration::from_millis(200)), "1s");
+/// assert_eq!(format_duration(Duration::ZERO), "0s");
+/// let duration = parse_duration("2h15m")?;
+/// assert_eq!(parse_duration(&format_duration(duration))?, duration);
+/// # Ok::<(), codex_profiles::ElevationError>(())
+/// ```
 pub fn format_duration(duration: Duration) -> String {
     let mut seconds = duration.as_secs();
     if duration.subsec_nanos() > 0 {

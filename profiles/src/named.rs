@@ -11,6 +11,21 @@ use crate::{ProfileError, SecurityProfile};
 /// A built-in profile template: a `[profiles.<name>]` table that needs no
 /// configuration, usable as `--profile <name>` and written into
 /// `config.toml` by `codex-policy init --template <name>` for editing.
+///
+/// # Examples
+///
+/// ```
+/// use codex_profiles::{ProfileTemplate, TEMPLATES};
+///
+/// let ci = ProfileTemplate::find("ci").ok_or("no template named ci")?;
+/// assert_eq!(ci.body, "extends = \"workspace\"\napproval_policy = \"never\"\n");
+/// // What `codex-policy init --template ci` writes: a comment, then the table.
+/// assert!(ci.table_text().starts_with("# unattended builds and tests"));
+/// assert!(ci.table_text().ends_with("[profiles.ci]\nextends = \"workspace\"\napproval_policy = \"never\"\n"));
+/// assert_eq!(TEMPLATES.map(|t| t.name), ["review", "research", "ci"]);
+/// assert!(ProfileTemplate::find("deploy").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProfileTemplate {
@@ -61,6 +76,32 @@ impl ProfileTemplate {
 }
 
 /// One profile of a chain, in the order they were followed.
+///
+/// # Examples
+///
+/// A `[profiles.nightly]` table of `config.toml` that extends the built-in
+/// `ci` template, which extends the `workspace` security profile:
+///
+/// ```
+/// use codex_profiles::{ProfileChoice, ProfileLink, ProfileResolver, SecurityProfile};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let config = dir.path().join("config.toml");
+/// std::fs::write(&config, "[profiles.nightly]\nextends = \"ci\"\n")?;
+/// let resolved = ProfileResolver::new()
+///     .environment(|_| None)
+///     .config_file(Some(config.clone()))
+///     .choice(Some("nightly".parse::<ProfileChoice>()?), "--profile")
+///     .resolve()?;
+/// let chain = resolved.named.ok_or("no named profile")?.chain;
+/// assert_eq!(chain, [
+///     ProfileLink::Config { name: "nightly".into(), path: config },
+///     ProfileLink::Template { name: "ci".into() },
+///     ProfileLink::Security { profile: SecurityProfile::Workspace },
+/// ]);
+/// assert_eq!(chain[1].to_string(), "built-in template ci");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -95,6 +136,27 @@ impl std::fmt::Display for ProfileLink {
 }
 
 /// What a named profile resolves to.
+///
+/// # Examples
+///
+/// `--profile review` names a built-in template: no `config.toml` is needed.
+///
+/// ```
+/// use codex_policy_model::ApprovalPolicy;
+/// use codex_profiles::{ProfileChoice, ProfileResolver, SecurityProfile};
+///
+/// let resolved = ProfileResolver::new()
+///     .environment(|_| None)
+///     .choice(Some("review".parse::<ProfileChoice>()?), "--profile")
+///     .resolve()?;
+/// let named = resolved.named.ok_or("no named profile")?;
+/// assert_eq!(named.name, "review");
+/// assert_eq!(named.chain.len(), 2); // the template, then `offline`
+/// assert_eq!(named.profile, SecurityProfile::Offline);
+/// let (policy, key) = named.approval.ok_or("no approval policy")?;
+/// assert_eq!((policy, key.as_str()), (ApprovalPolicy::Untrusted, "template review.approval_policy"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct NamedProfile {
@@ -198,9 +260,17 @@ pub(crate) fn resolve(
             if permissions.is_none() && has_permissions(&current) {
                 permissions = Some(current.clone());
             }
-            let extended = names.last().map_or_else(String::new, |n| {
-                format!("profiles.{n}.extends = \"{security}\"")
-            });
+            // Spelled as the table's other keys are: `template review.extends`
+            // for a built-in template, `profiles.dev.extends` for config.toml.
+            let extended = match chain.iter().rev().nth(1) {
+                Some(ProfileLink::Config { name, .. }) => {
+                    format!("profiles.{name}.extends = \"{security}\"")
+                }
+                Some(ProfileLink::Template { name }) => {
+                    format!("template {name}.extends = \"{security}\"")
+                }
+                _ => String::new(),
+            };
             profile.get_or_insert((security, extended));
             break;
         } else {

@@ -7,6 +7,23 @@ use codex_policy_model::{SandboxMode, SandboxPolicy};
 use serde::{Deserialize, Serialize};
 
 /// A named bundle of permissions for an agent's child processes.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxMode;
+/// use codex_profiles::SecurityProfile;
+///
+/// let profile: SecurityProfile = "workspace".parse()?;
+/// assert!(profile.allows_write() && !profile.allows_network());
+/// assert_eq!(profile.to_sandbox_policy().mode(), SandboxMode::WorkspaceWrite);
+/// assert_eq!(SecurityProfile::from_mode(SandboxMode::WorkspaceWrite, false), Some(profile));
+/// // `workspace` allows nothing `workspace-net` does not, but not the reverse.
+/// assert!(profile.is_within(SecurityProfile::WorkspaceNet));
+/// assert!(!SecurityProfile::WorkspaceNet.is_within(profile));
+/// assert_eq!(profile.to_string(), "workspace");
+/// # Ok::<(), codex_profiles::UnknownProfile>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
@@ -129,6 +146,21 @@ impl SecurityProfile {
 }
 
 /// The capabilities of a profile.
+///
+/// # Examples
+///
+/// ```
+/// use codex_profiles::{FileWrites, SecurityProfile};
+///
+/// let capabilities = SecurityProfile::WorkspaceNet.capabilities();
+/// assert!(capabilities.network && capabilities.write && !capabilities.full_write);
+/// assert_eq!(capabilities.file_writes, FileWrites::WorkspaceAndTemp);
+/// assert_eq!(
+///     serde_json::to_string(&capabilities)?,
+///     r#"{"network":true,"write":true,"full_write":false,"file_writes":"workspace-and-temp"}"#
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
@@ -144,6 +176,19 @@ pub struct Capabilities {
 }
 
 /// Where a profile lets child processes write.
+///
+/// # Examples
+///
+/// ```
+/// use codex_profiles::{FileWrites, SecurityProfile};
+///
+/// let writes = SecurityProfile::Workspace.capabilities().file_writes;
+/// assert_eq!(writes, FileWrites::WorkspaceAndTemp);
+/// assert_eq!(writes.to_string(), "workspace and temp dirs only");
+/// assert_eq!(SecurityProfile::Offline.capabilities().file_writes, FileWrites::None);
+/// assert_eq!(serde_json::to_string(&FileWrites::Anywhere)?, r#""anywhere""#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case")]
@@ -213,6 +258,27 @@ impl FromStr for SecurityProfile {
 
 /// Codex's command-line presets, each a profile and perhaps an approval
 /// policy.
+///
+/// # Examples
+///
+/// `--full-auto` chooses both a profile and an approval policy, which a
+/// [`ProfileResolver`](crate::ProfileResolver) records as the flag's choice:
+///
+/// ```
+/// use codex_policy_model::ApprovalPolicy;
+/// use codex_profiles::{Preset, ProfileChoice, ProfileResolver, SecurityProfile};
+///
+/// let preset = Preset::FullAuto;
+/// let resolved = ProfileResolver::new()
+///     .environment(|_| None)
+///     .choice(Some(ProfileChoice::Security(preset.profile())), preset.flag())
+///     .approval(preset.approval(), preset.flag())
+///     .resolve()?;
+/// assert_eq!(resolved.profile, SecurityProfile::Workspace);
+/// assert_eq!(resolved.approval.policy, ApprovalPolicy::OnFailure);
+/// assert_eq!(resolved.source.to_string(), "command line (--full-auto)");
+/// # Ok::<(), codex_profiles::ProfileError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Preset {

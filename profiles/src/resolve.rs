@@ -34,6 +34,28 @@ pub const HOME_ENV: &str = "HOME";
 pub const CONFIG_FILE_NAME: &str = "config.toml";
 
 /// Where a choice came from.
+///
+/// # Examples
+///
+/// ```
+/// use codex_profiles::{ProfileResolver, ProfileSource, SecurityProfile};
+///
+/// let dir = tempfile::tempdir()?;
+/// let config = dir.path().join("config.toml");
+/// std::fs::write(&config, "sandbox_mode = \"workspace-write\"\n")?;
+/// let resolved = ProfileResolver::new()
+///     .environment(|_| None)
+///     .config_file(Some(config.clone()))
+///     .resolve()?;
+/// assert_eq!(resolved.profile, SecurityProfile::Workspace);
+/// assert_eq!(
+///     resolved.source,
+///     ProfileSource::ConfigFile { path: config.clone(), keys: vec!["sandbox_mode".into()] }
+/// );
+/// assert_eq!(resolved.source.to_string(), format!("config file {} (sandbox_mode)", config.display()));
+/// assert_eq!(serde_json::to_string(&ProfileSource::Default)?, r#"{"kind":"default"}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 #[non_exhaustive]
@@ -107,6 +129,20 @@ impl fmt::Display for ProfileSource {
 
 /// A profile as named on a command line: a security profile, or a named
 /// profile (`[profiles.<name>]` of `config.toml`, or a built-in template).
+///
+/// # Examples
+///
+/// ```
+/// use codex_profiles::{ProfileChoice, SecurityProfile};
+///
+/// let choice: ProfileChoice = "workspace-net".parse()?;
+/// assert_eq!(choice, ProfileChoice::Security(SecurityProfile::WorkspaceNet));
+/// // Any other plausible name is a named profile, resolved later.
+/// assert_eq!("ci".parse::<ProfileChoice>()?, ProfileChoice::Named("ci".into()));
+/// assert!("no such profile!".parse::<ProfileChoice>().is_err());
+/// assert_eq!(choice.to_string(), "workspace-net");
+/// # Ok::<(), codex_profiles::UnknownProfile>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -147,6 +183,27 @@ impl fmt::Display for ProfileChoice {
 }
 
 /// A profile offered by a source that lost to a higher-precedence one.
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsString;
+/// use codex_profiles::{OverriddenChoice, ProfileResolver, ProfileSource, SecurityProfile};
+///
+/// let env = |key: &str| (key == "CODEX_SECURITY_PROFILE").then(|| OsString::from("workspace"));
+/// let resolved = ProfileResolver::new()
+///     .environment(env)
+///     .command_line(Some(SecurityProfile::Offline))
+///     .resolve()?;
+/// assert_eq!(resolved.profile, SecurityProfile::Offline);
+/// let [OverriddenChoice { profile, source, .. }] = resolved.overridden.as_slice() else {
+///     panic!("{:?}", resolved.overridden);
+/// };
+/// assert_eq!(*profile, SecurityProfile::Workspace);
+/// assert_eq!(source.to_string(), "environment (CODEX_SECURITY_PROFILE)");
+/// assert!(matches!(source, ProfileSource::Environment { .. }));
+/// # Ok::<(), codex_profiles::ProfileError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct OverriddenChoice {
@@ -157,6 +214,24 @@ pub struct OverriddenChoice {
 }
 
 /// The approval policy that applies and where it came from.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::ApprovalPolicy;
+/// use codex_profiles::{ProfileChoice, ProfileResolver};
+///
+/// // `--profile ci`: the built-in template sets the approval policy.
+/// let resolved = ProfileResolver::new()
+///     .environment(|_| None)
+///     .choice(Some("ci".parse::<ProfileChoice>()?), "--profile")
+///     .resolve()?;
+/// let approval = resolved.approval;
+/// assert_eq!(approval.policy, ApprovalPolicy::Never);
+/// assert_eq!(approval.key.as_deref(), Some("template ci.approval_policy"));
+/// assert_eq!(approval.to_string(), "command line (--profile ci), template ci.approval_policy");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ApprovalChoice {
@@ -179,6 +254,34 @@ impl fmt::Display for ApprovalChoice {
 }
 
 /// An elevation grant in force for the project, as the caller found it.
+///
+/// # Examples
+///
+/// An active grant from the [`ElevationStore`](crate::ElevationStore),
+/// handed to the resolver: it outranks the environment.
+///
+/// ```
+/// # use std::ffi::OsString;
+/// # use std::time::{Duration, SystemTime};
+/// use codex_profiles::{ActiveElevation, ElevationStore, GrantStatus, ProfileResolver, SecurityProfile};
+///
+/// # let codex_home = tempfile::tempdir()?;
+/// # let project = codex_home.path().join("project");
+/// let store = ElevationStore::open(codex_home.path())?;
+/// let now = SystemTime::now();
+/// store.grant(&project, SecurityProfile::Trusted, Duration::from_secs(900), "deploy fix", now)?;
+/// let GrantStatus::Active(grant) = store.lookup(&project, now)? else { panic!("no active grant") };
+/// let elevation = ActiveElevation::from(&grant);
+/// assert_eq!(elevation.expires_at, now + Duration::from_secs(900));
+///
+/// let resolved = ProfileResolver::new()
+///     .environment(|key| (key == "CODEX_SECURITY_PROFILE").then(|| OsString::from("offline")))
+///     .elevation(Some(elevation))
+///     .resolve()?;
+/// assert_eq!(resolved.profile, SecurityProfile::Trusted);
+/// assert!(resolved.source.to_string().starts_with("elevation granted for "));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ActiveElevation {
@@ -201,6 +304,24 @@ impl From<&crate::Grant> for ActiveElevation {
 }
 
 /// The outcome of resolution.
+///
+/// # Examples
+///
+/// With nothing configured, the safest profile applies:
+///
+/// ```
+/// use codex_policy_model::{ApprovalPolicy, SandboxPolicy};
+/// use codex_profiles::{ProfileResolver, ProfileSource, SecurityProfile};
+///
+/// let resolved = ProfileResolver::new().environment(|_| None).resolve()?;
+/// assert_eq!(resolved.profile, SecurityProfile::Offline);
+/// assert_eq!(resolved.source, ProfileSource::Default);
+/// assert_eq!(resolved.sandbox_policy, SandboxPolicy::read_only());
+/// assert_eq!(resolved.approval.policy, ApprovalPolicy::OnRequest);
+/// assert_eq!(resolved.permissions, "offline");
+/// assert!(resolved.config_file.is_none() && resolved.overridden.is_empty());
+/// # Ok::<(), codex_profiles::ProfileError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct ResolvedProfile {
@@ -228,6 +349,21 @@ pub struct ResolvedProfile {
 }
 
 /// Why no profile could be resolved.
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsString;
+/// use codex_profiles::{ProfileError, ProfileResolver};
+///
+/// // Profile names are exact: `Workspace` is not `workspace`.
+/// let env = |key: &str| (key == "CODEX_SECURITY_PROFILE").then(|| OsString::from("Workspace"));
+/// let err = ProfileResolver::new().environment(env).resolve().unwrap_err();
+/// assert!(matches!(err, ProfileError::InvalidEnvironment { variable: "CODEX_SECURITY_PROFILE", .. }));
+/// assert!(err.to_string().starts_with(
+///     r#"environment variable CODEX_SECURITY_PROFILE: unknown security profile "Workspace""#
+/// ));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProfileError {
@@ -1009,7 +1145,8 @@ fn reads_more(
         .find(|p| !asked_deny.contains(p))
         .map(|missing| {
             format!(
-                "[permissions.{asked}.filesystem] does not hide {missing}, which                  [permissions.{given}.filesystem] deny_read hides"
+                "[permissions.{asked}.filesystem] does not hide {missing}, which \
+                 [permissions.{given}.filesystem] deny_read hides"
             )
         })
 }
@@ -1091,6 +1228,16 @@ fn parse_profile_env(value: &std::ffi::OsStr) -> Result<SecurityProfile, Profile
 
 /// A time as RFC 3339 UTC to the second (`2026-11-27T21:30:00Z`), as
 /// notes and provenance show it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use codex_profiles::format_time;
+///
+/// let time = UNIX_EPOCH + Duration::from_millis(1_800_000_000_750);
+/// assert_eq!(format_time(time), "2027-01-15T08:00:00Z");
+/// ```
 pub fn format_time(time: std::time::SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -1101,6 +1248,28 @@ pub fn format_time(time: std::time::SystemTime) -> String {
 /// ([`ProfileError::RelativeHome`]). This is the one place that finds Codex's
 /// home: config.toml, the audit log and file discovery all use it. Pass
 /// `|k| std::env::var_os(k)` for the process environment.
+///
+/// # Examples
+///
+/// ```
+/// use std::ffi::OsString;
+/// use std::path::PathBuf;
+/// use codex_profiles::{ProfileError, codex_home};
+///
+/// let home = codex_home(|key| (key == "HOME").then(|| OsString::from("/home/alice")))?;
+/// assert_eq!(home, Some(PathBuf::from("/home/alice/.codex")));
+///
+/// let env = |key: &str| match key {
+///     "CODEX_HOME" => Some(OsString::from("/srv/codex")),
+///     "HOME" => Some(OsString::from("/home/alice")),
+///     _ => None,
+/// };
+/// assert_eq!(codex_home(env)?, Some(PathBuf::from("/srv/codex")));
+///
+/// let err = codex_home(|key| (key == "CODEX_HOME").then(|| OsString::from("codex"))).unwrap_err();
+/// assert!(matches!(err, ProfileError::RelativeHome { variable: "CODEX_HOME", .. }));
+/// # Ok::<(), ProfileError>(())
+/// ```
 ///
 /// # Errors
 ///

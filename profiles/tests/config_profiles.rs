@@ -82,6 +82,10 @@ fn extends_a_security_profile() {
     let resolved = resolve_in(home.path(), project.path(), named("net")).unwrap();
     assert_eq!(resolved.profile, SecurityProfile::NetReadOnly);
     assert_eq!(
+        resolved.named.as_ref().unwrap().profile_key,
+        "profiles.net.extends = \"net-read-only\""
+    );
+    assert_eq!(
         resolved.named.unwrap().chain.last(),
         Some(&ProfileLink::Security {
             profile: SecurityProfile::NetReadOnly
@@ -111,6 +115,12 @@ fn templates_resolve_without_configuration() {
         assert_eq!(
             (resolved.profile, resolved.approval.policy),
             (profile, approval)
+        );
+        // Provenance names the template, as its approval key does: there is
+        // no `[profiles.review]` table anywhere to look for.
+        assert_eq!(
+            resolved.named.unwrap().profile_key,
+            format!("template {name}.extends = \"{profile}\"")
         );
     }
     assert_eq!(TEMPLATES.len(), 3);

@@ -10,6 +10,31 @@ use codex_policy_model::WritableRoot;
 use landlock::{ABI, AccessFs, AccessNet, BitFlags, Scope};
 
 /// Why the ruleset could not be built.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_linux::{Compatibility, HostCapabilities, LandlockError, LinuxSandbox};
+/// use codex_sandbox_linux::LinuxSandboxError;
+///
+/// let host = HostCapabilities::assumed("6.12.0").with_landlock_abi(Some(6));
+/// let sandbox = LinuxSandbox::with_host(Compatibility::BestEffort, host);
+/// let project = tempfile::tempdir()?;
+/// let root = project.path().canonicalize()?;
+/// let policy = SandboxPolicy::WorkspaceWrite {
+///     writable_roots: Vec::new(),
+///     network_access: false,
+///     exclude_tmpdir_env_var: true,
+///     exclude_slash_tmp: true,
+/// };
+/// let plan = sandbox.plan(&policy, &root, None)?;
+/// project.close()?; // the only writable root is gone before the rules are built
+/// let err = sandbox.prepare(plan).unwrap_err();
+/// let LinuxSandboxError::Landlock(LandlockError::Open { path, .. }) = err else { panic!("{err}") };
+/// assert_eq!(path, root);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LandlockError {

@@ -34,6 +34,28 @@ use crate::seccomp_filter::{self, Sockets};
 use crate::socket_broker::{self, BrokerPolicy};
 
 /// What to do when the host cannot enforce everything a policy needs.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_linux::{Compatibility, HostCapabilities, LinuxSandbox, LinuxSandboxError};
+///
+/// // A host described as having none of the kernel's sandboxing features.
+/// let host = HostCapabilities::assumed("5.4.0");
+/// let project = tempfile::tempdir()?;
+/// let policy = SandboxPolicy::workspace_write(false);
+///
+/// let strict = LinuxSandbox::with_host(Compatibility::Strict, host.clone());
+/// let refused = strict.plan(&policy, project.path(), None);
+/// assert!(matches!(refused, Err(LinuxSandboxError::Unenforceable { .. })));
+///
+/// let best_effort = LinuxSandbox::with_host(Compatibility::BestEffort, host);
+/// let plan = best_effort.plan(&policy, project.path(), None)?;
+/// assert!(!plan.report.is_complete()); // its report says what is not enforced
+/// assert_eq!(Compatibility::default(), Compatibility::Strict);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compatibility {
@@ -45,6 +67,23 @@ pub enum Compatibility {
 }
 
 /// Why a command was not started in the sandbox.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{EgressPorts, SandboxPolicy};
+/// use codex_sandbox_linux::{LinuxSandbox, LinuxSandboxError};
+///
+/// let project = tempfile::tempdir()?;
+/// let sandbox = LinuxSandbox::new().filtered_network(EgressPorts { http: 3128, socks: 3128 });
+/// let err = sandbox
+///     .plan(&SandboxPolicy::read_only(), project.path(), None)
+///     .unwrap_err();
+/// assert!(matches!(err, LinuxSandboxError::InvalidEgressPorts { .. }));
+/// // 125: codex-policy itself could not start it (127 and 126 are the program's).
+/// assert_eq!(err.exit_status(), 125);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LinuxSandboxError {
@@ -276,6 +315,36 @@ impl LinuxSandboxError {
 }
 
 /// A step of a configured path that the command could re-point.
+///
+/// # Examples
+///
+/// A repository whose `core.hooksPath` passes through a symlink inside the
+/// workspace: the command could re-point the link before the user's next
+/// commit, so a strict sandbox refuses to start there.
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_linux::{LinuxSandbox, LinuxSandboxError, RepointableStep};
+///
+/// let dir = tempfile::tempdir()?;
+/// let repo = dir.path().canonicalize()?;
+/// std::fs::create_dir_all(repo.join(".git"))?;
+/// std::fs::write(repo.join(".git/config"), "[core]\n\thooksPath = shared/hooks\n")?;
+/// std::fs::create_dir_all(repo.join("tools/hooks"))?;
+/// std::os::unix::fs::symlink("tools", repo.join("shared"))?;
+///
+/// let sandbox = LinuxSandbox::new();
+/// let policy = SandboxPolicy::workspace_write(false);
+/// # if sandbox.plan(&policy, &repo, None).is_err() {
+/// #     return Ok(()); // a host that cannot enforce the policy at all
+/// # }
+/// let plan = sandbox.plan(&policy, &repo, None)?;
+/// let err = sandbox.prepare(plan).unwrap_err();
+/// let LinuxSandboxError::UnprotectableHooksPath { through, .. } = err else { panic!("{err}") };
+/// assert_eq!(through, RepointableStep::Symlink(repo.join("shared")));
+/// assert_eq!(through.to_string(), format!("the symlink {}", repo.join("shared").display()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RepointableStep {
@@ -366,6 +435,28 @@ impl Default for LinuxSandbox {
 
 /// The layers chosen for one policy on this host: what
 /// [`LinuxSandbox::plan`] decided, before anything is built.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::{Protection, ProtectionStatus, SandboxPolicy};
+/// use codex_sandbox_linux::{Compatibility, HostCapabilities, LinuxSandbox};
+///
+/// // Planning starts nothing: for a described host, it says what a policy would get there.
+/// let host = HostCapabilities::assumed("6.12.0")
+///     .with_landlock_abi(Some(6))
+///     .with_seccomp(true)
+///     .with_seccomp_user_notification(true)
+///     .with_namespaces(Some(true));
+/// let project = tempfile::tempdir()?;
+/// let sandbox = LinuxSandbox::with_host(Compatibility::Strict, host);
+/// let plan = sandbox.plan(&SandboxPolicy::read_only(), project.path(), None)?;
+/// assert!(plan.report.is_complete());
+/// let network = plan.report.status(Protection::NetworkSockets);
+/// assert!(matches!(network, Some(ProtectionStatus::Enforced { .. })));
+/// assert_eq!(plan.cwd(), project.path());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SandboxPlan {
     /// What will and will not be enforced.
@@ -1149,6 +1240,24 @@ struct Layers {
 /// changes nothing in the calling process.
 /// [`supervise`](Self::supervise) is the single-threaded fast path of a
 /// program that runs one command and waits for it.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_linux::LinuxSandbox;
+///
+/// let project = tempfile::tempdir()?;
+/// let sandbox = LinuxSandbox::best_effort();
+/// let plan = sandbox.plan(&SandboxPolicy::read_only(), project.path(), None)?;
+/// let prepared = sandbox.prepare(plan)?;
+/// assert!(prepared.network_disabled());
+/// assert_eq!(prepared.cwd(), project.path());
+/// // Each command started with `spawn` (from any thread) gets the same layers.
+/// let command = prepared.command("cargo".as_ref(), &["test".into()]);
+/// assert_eq!(command.get_program(), "cargo");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PreparedSandbox {
     report: EnforcementReport,
@@ -1655,6 +1764,24 @@ fn thread_count() -> io::Result<usize> {
 }
 
 /// A command started by [`PreparedSandbox::supervise`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_linux::LinuxSandbox;
+///
+/// let project = tempfile::tempdir()?;
+/// let sandbox = LinuxSandbox::best_effort();
+/// let plan = sandbox.plan(&SandboxPolicy::read_only(), project.path(), None)?;
+/// let prepared = sandbox.prepare(plan)?;
+/// // Called from a single-threaded process, which becomes the sandbox's supervisor.
+/// let mut command = prepared.command("sh".as_ref(), &["-c".into(), "exit 3".into()]);
+/// let mut supervised = prepared.supervise(&mut command)?;
+/// assert!(supervised.take_egress_listeners().is_none()); // no filtered network
+/// assert_eq!(supervised.wait()?.code(), Some(3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Supervised {
     running: Running,

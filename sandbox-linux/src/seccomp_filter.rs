@@ -9,7 +9,40 @@ use seccompiler::{
 };
 
 /// Why a filter could not be compiled (a bug in the rules, never input-dependent).
-pub type SeccompError = seccompiler::BackendError;
+///
+/// Opaque: its message says what the filter compiler refused, and the
+/// compiler's own error type stays an implementation detail, so a new
+/// version of it changes no signature here.
+///
+/// # Examples
+///
+/// No policy or host produces one; when [`LinuxSandbox::prepare`](crate::LinuxSandbox::prepare)
+/// meets one, it arrives wrapped, before any command starts, as an error
+/// that can cross threads and be boxed:
+///
+/// ```
+/// use codex_sandbox_linux::{LinuxSandboxError, SeccompError};
+///
+/// fn seccomp_cause(err: &LinuxSandboxError) -> Option<&SeccompError> {
+///     match err {
+///         LinuxSandboxError::Seccomp(cause) => Some(cause),
+///         _ => None,
+///     }
+/// }
+/// fn boxable<E: std::error::Error + Send + Sync + 'static>() {}
+/// boxable::<SeccompError>();
+/// let other = LinuxSandboxError::from(std::io::Error::other("no such thing"));
+/// assert!(seccomp_cause(&other).is_none());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SeccompError(seccompiler::BackendError);
+
+impl From<seccompiler::BackendError> for SeccompError {
+    fn from(err: seccompiler::BackendError) -> Self {
+        Self(err)
+    }
+}
 
 #[cfg(target_arch = "x86_64")]
 const ARCH: TargetArch = TargetArch::x86_64;
@@ -422,11 +455,16 @@ const NOTIFIED: [u32; 6] = [
 ];
 
 fn rule(conditions: Vec<SeccompCondition>) -> Result<SeccompRule, SeccompError> {
-    SeccompRule::new(conditions)
+    Ok(SeccompRule::new(conditions)?)
 }
 
 fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SeccompError> {
     // Every argument checked here is an int in the kernel ABI: compare 32 bits so
     // garbage in the upper half of the register cannot dodge the rule.
-    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value)
+    Ok(SeccompCondition::new(
+        arg,
+        SeccompCmpArgLen::Dword,
+        op,
+        value,
+    )?)
 }

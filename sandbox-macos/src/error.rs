@@ -6,6 +6,23 @@ use std::path::PathBuf;
 use codex_policy_model::WritableRootsError;
 
 /// What a path given to the builder stands for, so that an error names it.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{PathRole, SeatbeltError, SeatbeltProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// let err = SeatbeltProfile::builder(&SandboxPolicy::read_only(), project.path())
+///     .hidden_paths(["secrets/token".into()])
+///     .build()
+///     .unwrap_err();
+/// let SeatbeltError::RelativePath { role, .. } = &err else { panic!("{err}") };
+/// assert_eq!(*role, PathRole::Hidden);
+/// assert_eq!(err.to_string(), "hidden path secrets/token is not absolute");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PathRole {
@@ -47,6 +64,28 @@ impl fmt::Display for PathRole {
 }
 
 /// Why [`SeatbeltBuilder::build`](crate::SeatbeltBuilder::build) made no profile.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{SeatbeltError, SeatbeltNetwork, SeatbeltProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// // A builder setting may narrow the policy's network, never open it.
+/// let err = SeatbeltProfile::builder(&SandboxPolicy::workspace_write(false), project.path())
+///     .network(SeatbeltNetwork::Full)
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, SeatbeltError::NetworkWiderThanPolicy { asked: "full network" }));
+///
+/// // Full access has no profile: the caller runs the command unconfined, and says so.
+/// let err = SeatbeltProfile::builder(&SandboxPolicy::DangerFullAccess, project.path())
+///     .build()
+///     .unwrap_err();
+/// assert!(matches!(err, SeatbeltError::FullAccess));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SeatbeltError {

@@ -58,6 +58,26 @@ pub struct MacSandbox {
 }
 
 /// Why a command was not started.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{MacSandbox, MacSandboxError, PathRole, SeatbeltError};
+///
+/// let project = tempfile::tempdir()?;
+/// let err = MacSandbox::new()
+///     .hide_paths(["relative/.env".into()])
+///     .prepare(&SandboxPolicy::read_only(), project.path(), None)
+///     .unwrap_err();
+/// assert!(matches!(
+///     err,
+///     MacSandboxError::Profile(SeatbeltError::RelativePath { role: PathRole::Hidden, .. })
+/// ));
+/// // 125: codex-policy itself could not do it (127 and 126 are the program's).
+/// assert_eq!(err.exit_status(), 125);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MacSandboxError {
@@ -329,6 +349,25 @@ impl TrustBundle {
 /// after `sandbox-exec`'s own); the caller sets its directory, environment
 /// and streams; [`spawn`](Self::spawn) or [`supervise`](Self::supervise)
 /// starts it. Safe from any thread.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{MacSandbox, MacSandboxError};
+///
+/// let project = tempfile::tempdir()?;
+/// let prepared = MacSandbox::new().prepare(&SandboxPolicy::read_only(), project.path(), None)?;
+/// assert!(prepared.network_disabled());
+/// let command = prepared.command("cargo".as_ref(), &["test".into()]);
+/// let args: Vec<_> = command.get_args().collect();
+/// assert_eq!(args[args.len() - 3..], ["--", "cargo", "test"]);
+///
+/// // A command made elsewhere would run without the profile: refused.
+/// let err = prepared.spawn(&mut std::process::Command::new("cargo")).unwrap_err();
+/// assert!(matches!(err, MacSandboxError::NotWrapped));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PreparedMacSandbox {
     /// `None`: full access, commands run unconfined.
@@ -680,6 +719,25 @@ impl Drop for SignalForwarding {
 }
 
 /// A command started by [`PreparedMacSandbox::supervise`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{MacSandbox, MacSandboxError};
+///
+/// let project = tempfile::tempdir()?;
+/// let prepared = MacSandbox::new().prepare(&SandboxPolicy::read_only(), project.path(), None)?;
+/// let mut command = prepared.command("sh".as_ref(), &["-c".into(), "exit 3".into()]);
+/// match prepared.supervise(&mut command) {
+///     Ok(supervised) => assert_eq!(supervised.wait()?.code(), Some(3)),
+///     // Only macOS has sandbox-exec: elsewhere nothing starts, confined or not.
+///     Err(err) => assert!(
+///         cfg!(not(target_os = "macos")) && matches!(err, MacSandboxError::SandboxExecMissing)
+///     ),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct MacSupervised {
     child: Child,

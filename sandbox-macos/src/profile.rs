@@ -18,6 +18,23 @@ use crate::render::render;
 pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
 
 /// What the command's network may reach.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{SeatbeltNetwork, SeatbeltProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// // No network of its own: only the egress proxy's listeners on loopback.
+/// let network = SeatbeltNetwork::Proxy { http: 3128, socks: 1080 };
+/// let profile = SeatbeltProfile::builder(&SandboxPolicy::read_only(), project.path())
+///     .network(network)
+///     .build()?;
+/// assert!(profile.text().contains(r#"(remote tcp "localhost:3128")"#));
+/// assert!(profile.report().rules.contains(&format!("network: {}", network.describe())));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SeatbeltNetwork {
@@ -54,6 +71,24 @@ impl SeatbeltNetwork {
 /// They are a separate grant from the network: a unix socket leads to a
 /// local server (ssh-agent, Docker, a tmux server) that acts with the user's
 /// full rights, whatever the sandbox.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{SeatbeltProfile, UnixSockets};
+///
+/// let project = tempfile::tempdir()?;
+/// let agent = project.path().join("agent.sock");
+/// let profile = SeatbeltProfile::builder(&SandboxPolicy::read_only(), project.path())
+///     .unix_sockets(UnixSockets::Allow(vec![agent.clone()]))
+///     .build()?;
+/// // The socket's path travels as a parameter, never as profile text.
+/// let socket = ("UNIX_SOCKET_0".to_owned(), agent.into_os_string());
+/// assert!(profile.parameters().contains(&socket));
+/// assert_eq!(UnixSockets::default(), UnixSockets::None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UnixSockets {
@@ -74,6 +109,26 @@ pub enum UnixSockets {
 /// `sandbox-exec` as `-D NAME=VALUE`. A path with quotes, parentheses, `;`,
 /// newlines or bytes that are not UTF-8 therefore cannot change what the
 /// profile says.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::{SANDBOX_EXEC, SeatbeltProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// let profile = SeatbeltProfile::builder(&SandboxPolicy::read_only(), project.path()).build()?;
+/// assert!(profile.text().starts_with("(version 1)"));
+///
+/// let mut make = Command::new("make");
+/// make.arg("test").current_dir(project.path());
+/// let wrapped = profile.command(&make);
+/// assert_eq!(wrapped.get_program(), SANDBOX_EXEC);
+/// assert_eq!(wrapped.get_current_dir(), Some(project.path()));
+/// assert!(profile.report().is_complete());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeatbeltProfile {
     text: String,
@@ -271,6 +326,25 @@ impl SeatbeltProfile {
 }
 
 /// Collects what a profile needs and checks it in [`SeatbeltBuilder::build`].
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::SandboxPolicy;
+/// use codex_sandbox_macos::SeatbeltProfile;
+///
+/// let project = tempfile::tempdir()?;
+/// let audit_log = project.path().join("audit.jsonl");
+/// std::fs::write(&audit_log, "")?;
+/// let profile = SeatbeltProfile::builder(&SandboxPolicy::workspace_write(false), project.path())
+///     .tmpdir(None)
+///     .protected_paths([audit_log.clone()])
+///     .build()?;
+/// // Inside the writable workspace, the audit log stays read-only.
+/// let read_only = format!("read-only {}", audit_log.display());
+/// assert!(profile.report().rules.contains(&read_only));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until build() is called"]
 pub struct SeatbeltBuilder {

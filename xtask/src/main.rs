@@ -11,9 +11,14 @@
 //!   `docs/benchmarks.md`. `bench egress` runs only the egress proxy's section,
 //!   `bench limited` only the read-only network's (HTTPS inspected).
 //! - `schema [--check]`: regenerate (or check) `docs/schemas/*.schema.json`.
+//! - `check-examples`: every public entry point of the library crates has a
+//!   doc-test example (run by `ci` too).
+//! - `check-macos`: `cargo check` for macOS (run by `ci` where the target is
+//!   installed).
 
 mod bench;
 mod bench_limited;
+mod examples;
 mod schema;
 
 use std::io::{BufRead, BufReader, Write};
@@ -92,11 +97,12 @@ fn main() -> ExitCode {
         ["bench", "secrets"] => report(bench::section_only("secrets")),
         ["bench", "seatbelt"] => report(bench::section_only("seatbelt")),
         ["check-macos"] => report(check_macos()),
+        ["check-examples"] => report(examples::check_examples(&workspace_root())),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | bench [egress|limited|secrets|seatbelt] | schema [--check] | check-macos"
+                "usage: cargo xtask ci | bench [egress|limited|secrets|seatbelt] | schema [--check] | check-macos | check-examples"
             );
             ExitCode::from(2)
         }
@@ -122,16 +128,7 @@ const MACOS_TARGET: &str = "x86_64-apple-darwin";
 /// compiled at least. `ring` compiles C in its build script; a check links
 /// nothing, so a stand-in compiler writes empty objects (`xtask/stub-cc`).
 fn check_macos() -> Result<(), String> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .any(|l| l == MACOS_TARGET)
-        })
-        .unwrap_or(false);
-    if !installed {
+    if !macos_target_installed() {
         return Err(format!(
             "the {MACOS_TARGET} target is not installed: `rustup target add {MACOS_TARGET}`"
         ));
@@ -227,6 +224,8 @@ fn ci() -> Result<(), String> {
     }
     eprintln!("xtask: cargo xtask schema --check");
     schema::schema(true)?;
+    eprintln!("xtask: cargo xtask check-examples");
+    examples::check_examples(&workspace_root())?;
     if macos_target_installed() {
         check_macos()?;
     } else {

@@ -11,6 +11,22 @@ use crate::error::Error;
 use crate::native::{Compatibility, HostCapabilities, LinuxSandbox};
 
 /// The host's sandboxing features and every profile's verdict.
+///
+/// # Examples
+///
+/// What `codex-policy doctor` prints; probing starts no command.
+///
+/// ```
+/// use codex_policy::{HostReport, SecurityProfile};
+///
+/// let report = HostReport::probe()?;
+/// assert_eq!(report.profiles.len(), SecurityProfile::ALL.len());
+/// // `trusted` needs no protection: every host enforces it.
+/// let trusted = report.profiles.iter().find(|v| v.profile == SecurityProfile::Trusted);
+/// assert!(trusted.is_some_and(|v| v.fully_enforceable));
+/// assert!(report.to_string().starts_with("kernel:"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct HostReport {

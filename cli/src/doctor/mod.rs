@@ -24,6 +24,24 @@ mod macos;
 pub use macos::HostReport;
 
 /// One profile's verdict on this host.
+///
+/// # Examples
+///
+/// [`HostReport::probe`] gives one per profile:
+///
+/// ```
+/// use codex_policy::{HostReport, SecurityProfile};
+///
+/// let report = HostReport::probe()?;
+/// let verdict = report
+///     .profiles
+///     .iter()
+///     .find(|v| v.profile == SecurityProfile::Workspace)
+///     .ok_or("every profile has a verdict")?;
+/// // Fully enforceable exactly when no protection it needs is missing here.
+/// assert_eq!(verdict.fully_enforceable, verdict.protections.missing().next().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct ProfileVerdict {

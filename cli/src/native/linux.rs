@@ -6,9 +6,45 @@ pub use codex_sandbox_linux::{
 };
 
 /// The sandbox of the operating system this was built for.
+///
+/// # Examples
+///
+/// One command under a profile's policy, without a session (no exec
+/// policy, no audit log):
+///
+/// ```
+/// use std::process::Command;
+/// use codex_policy::{NativeSandbox, Sandbox, SecurityProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// let policy = SecurityProfile::Offline.to_sandbox_policy();
+/// let mut command = Command::new("sh");
+/// command.args(["-c", "echo hi > note"]);
+/// let mut started = NativeSandbox::best_effort().spawn(&policy, project.path(), &mut command)?;
+/// let status = started.child.wait()?;
+/// assert!(!status.success()); // `offline` writes nothing
+/// assert!(!project.path().join("note").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type NativeSandbox = codex_sandbox_linux::LinuxSandbox;
 
 /// Why the native sandbox refused or failed.
+///
+/// # Examples
+///
+/// ```
+/// use std::process::Command;
+/// use codex_policy::{NativeSandbox, Sandbox, SandboxError, SecurityProfile};
+///
+/// let project = tempfile::tempdir()?;
+/// let policy = SecurityProfile::Workspace.to_sandbox_policy();
+/// let err = NativeSandbox::best_effort()
+///     .spawn(&policy, project.path(), &mut Command::new("/no/such/program"))
+///     .unwrap_err();
+/// assert!(matches!(err, SandboxError::Exec { .. }));
+/// assert_eq!(err.exit_status(), 127); // the shell's "not found"
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type SandboxError = codex_sandbox_linux::LinuxSandboxError;
 
 pub(crate) use codex_sandbox_linux::{LinuxSandbox as Backend, PreparedSandbox as PreparedBackend};
