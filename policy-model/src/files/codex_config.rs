@@ -53,6 +53,71 @@ pub struct CodexConfig {
     pub shell_environment_policy: Option<ShellEnvironmentPolicyTable>,
 }
 
+/// A key `config.toml` leaves to Codex that is likely a typo of a policy key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NearMiss {
+    pub(crate) location: super::Location,
+    /// The key as written, as a dotted path (`profiles.dev.sandbx_mode`).
+    pub(crate) key: String,
+    /// The policy key it is close to.
+    pub(crate) meant: String,
+    /// The line, with a caret under the key.
+    pub(crate) snippet: Option<String>,
+}
+
+impl CodexConfig {
+    /// The keys of the top level and of each `[profiles.<name>]` table that
+    /// this crate does not know (they are Codex's, and ignored) but that are
+    /// within a typo of a key it does know: `sandbx_mode` would silently
+    /// leave the sandbox mode unset.
+    pub(crate) fn near_misses(source: &SourceFile) -> Vec<NearMiss> {
+        use serde::de::IgnoredAny;
+        type Keys = BTreeMap<Spanned<String>, IgnoredAny>;
+        #[derive(Deserialize)]
+        struct Profiles {
+            #[serde(default)]
+            profiles: BTreeMap<String, Keys>,
+        }
+        let near = |prefix: String, keys: Keys, meant: fn(&str) -> Option<String>| {
+            keys.into_keys()
+                .filter_map(move |key| {
+                    let meant = meant(key.get_ref())?;
+                    let location = source.locate(key.span().start);
+                    Some(NearMiss {
+                        snippet: super::diagnostic::source_snippet(
+                            source.text(),
+                            location.line,
+                            location.column,
+                        ),
+                        location,
+                        key: format!("{prefix}{}", key.get_ref()),
+                        meant,
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut found = Vec::new();
+        if let Ok(top) = toml::from_str::<Keys>(source.text()) {
+            found.extend(near(
+                String::new(),
+                top,
+                super::known_keys::near_miss::<Self>,
+            ));
+        }
+        if let Ok(Profiles { profiles }) = toml::from_str(source.text()) {
+            for (name, keys) in profiles {
+                found.extend(near(
+                    format!("profiles.{name}."),
+                    keys,
+                    super::known_keys::near_miss::<CodexProfileTable>,
+                ));
+            }
+        }
+        found.sort_by_key(|miss| (miss.location.line, miss.location.column));
+        found
+    }
+}
+
 /// `[projects."<absolute path>"]`: how far the user trusts one directory.
 /// Other keys belong to Codex and are left alone.
 ///

@@ -133,7 +133,17 @@ impl SourceFile {
         help: Option<String>,
     ) -> ConfigError {
         let location = self.locate(span.map_or(0, |s| s.start));
-        let message = message.into();
+        // The parser quotes the value it refused (`unknown variant `ghp_…``):
+        // a secret there is masked as in the snippet, wherever the text goes.
+        let message = without_secrets(message.into());
+        // Per segment: a dotted path is one word to the secret shapes.
+        let key = key.map(|key| {
+            key.split('.')
+                .map(|segment| without_secrets(segment.to_owned()))
+                .collect::<Vec<_>>()
+                .join(".")
+        });
+        let help = help.map(without_secrets);
         let kind = if message.starts_with("unknown field") {
             DiagnosticKind::UnknownKey
         } else if message.starts_with("duplicate") {
@@ -151,6 +161,23 @@ impl SourceFile {
             snippet,
         }))
     }
+}
+
+/// `text` with every secret-shaped word replaced by `…`.
+fn without_secrets(text: String) -> String {
+    let spans = crate::secret_shapes::secret_spans(&text);
+    if spans.is_empty() {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    for span in spans {
+        out.push_str(&text[kept..span.start]);
+        out.push('…');
+        kept = span.end;
+    }
+    out.push_str(&text[kept..]);
+    out
 }
 
 /// Opens `path` for reading as a regular file, never blocking on the open: the
@@ -251,7 +278,8 @@ const SNIPPET_WIDTH: usize = 100;
 /// A configuration line may hold a secret beside the typo being reported
 /// (`tokne = "ghp_…"`), and snippets go to terminals and CI logs: every
 /// quoted string the caret is not on is shown as `"…"`, and the one it is on
-/// too when it looks like a secret. Keys stay readable (a quoted string
+/// too when it looks like a secret, as is a bare word that looks like one
+/// (a token pasted as a key). Keys stay readable (a quoted string
 /// followed by `:` is a JSON key). A long line is cut to a window around
 /// the column.
 pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<String> {
@@ -318,6 +346,25 @@ fn mask_strings(chars: &[char], caret: usize) -> (Vec<char>, usize) {
             new_caret = Some(out.len());
         }
         let quote = chars[i];
+        let word_char = |c: &char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        // A bare word (a TOML key) that looks like a secret is masked too.
+        if word_char(&quote) {
+            let end = i + chars[i..].iter().take_while(|c| word_char(c)).count();
+            let word: String = chars[i..end].iter().collect();
+            if crate::secret_shapes::find_secret(&word).is_some() {
+                if (i..end).contains(&caret) && new_caret.is_none() {
+                    new_caret = Some(out.len());
+                }
+                out.push('…');
+            } else {
+                if (i..end).contains(&caret) && new_caret.is_none() {
+                    new_caret = Some(out.len() + (caret - i));
+                }
+                out.extend_from_slice(&chars[i..end]);
+            }
+            i = end;
+            continue;
+        }
         if quote != '"' && quote != '\'' {
             out.push(quote);
             i += 1;

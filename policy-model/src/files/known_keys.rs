@@ -55,14 +55,30 @@ pub(crate) fn suggestion<T: JsonSchema>(
     closest(given, &values)
 }
 
+/// For a key of a table that tolerates unknown keys (`config.toml` leaves
+/// Codex's own to Codex): the known key of `T`'s top level it is a likely
+/// typo of, if any.
+pub(crate) fn near_miss<T: JsonSchema>(given: &str) -> Option<String> {
+    let schema = schemars::schema_for!(T);
+    let keys = names_at(schema.as_value(), &[], Names::Keys);
+    if keys.iter().any(|key| key == given) {
+        return None;
+    }
+    closest_name(given, &keys).cloned()
+}
+
 /// The closest candidate within an edit distance of about a third of the
 /// given name's length, so that a hint is a likely typo, never a guess.
 fn closest(given: &str, candidates: &[String]) -> Option<String> {
+    closest_name(given, candidates).map(|best| format!("did you mean `{best}`?"))
+}
+
+fn closest_name<'a>(given: &str, candidates: &'a [String]) -> Option<&'a String> {
     let (distance, best) = candidates
         .iter()
         .map(|candidate| (strsim::levenshtein(given, candidate), candidate))
         .min()?;
-    (distance <= given.chars().count().max(3) / 3 + 1).then(|| format!("did you mean `{best}`?"))
+    (distance <= given.chars().count().max(3) / 3 + 1).then_some(best)
 }
 
 #[derive(Clone, Copy)]

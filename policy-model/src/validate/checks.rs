@@ -11,8 +11,8 @@ use super::LoadedConfig;
 use super::findings::*;
 use crate::domain::DomainPattern;
 use crate::files::{
-    CodexRc, Egress, EgressMode, EnvironmentName, HarnessPolicy, Located, Location, NetworkAccess,
-    NetworkRules, dotted,
+    CodexConfig, CodexRc, Egress, EgressMode, EnvironmentName, HarnessPolicy, Located, Location,
+    NetworkAccess, NetworkRules, dotted,
 };
 use crate::policy::SandboxMode;
 
@@ -288,6 +288,20 @@ pub(super) fn check_alignment(
 /// `config.toml`: blocks past their expiry date or close to it, and an
 /// `allowlisted_domains` the file's own sandbox choice leaves without effect.
 pub(super) fn check_config(config: &LoadedConfig, today: NaiveDate, out: &mut Vec<Finding>) {
+    for miss in CodexConfig::near_misses(&config.source) {
+        let mut finding = Finding::new(
+            IGNORED_NEAR_MISS,
+            Some(miss.location),
+            Some(miss.key.clone()),
+            format!(
+                "`{}` is not a key codex-policy knows, so it is left to Codex and decides \
+                 nothing here; did you mean `{}`?",
+                miss.key, miss.meant
+            ),
+        );
+        finding.snippet = miss.snippet;
+        out.push(finding);
+    }
     let blocks = config
         .workspace_allowlist
         .iter()

@@ -102,6 +102,8 @@ codes! {
         "renew the date if they are still needed, or remove them; until then nothing is allowed from them (the network stays filtered)";
     ALLOWLIST_EXPIRES_SOON = "CP0026", Warning, "allow entries expire within 7 days",
         "renew the date if they will still be needed; past it nothing is allowed from them";
+    IGNORED_NEAR_MISS = "CP0027", Warning, "an unknown key close to a policy key is ignored",
+        "correct its spelling; config.toml leaves keys it does not know to Codex, so a misspelt policy key changes nothing";
 }
 
 /// One problem found.
