@@ -273,6 +273,7 @@ impl SessionBuilder {
                 destination: &self.audit,
                 session_id: self.session_id.as_deref(),
                 fail_closed: true,
+                runs: false,
                 profile: None,
                 writable: None,
                 notices: self.notices.clone(),
@@ -456,6 +457,8 @@ impl SessionBuilder {
         http: SocketAddr,
         socks: SocketAddr,
     ) -> Result<StandaloneProxy, Error> {
+        // A listener off loopback is refused whatever the policy says.
+        codex_network_proxy::check_loopback(&[http, socks]).map_err(Error::EgressProxy)?;
         let composition = self.compose()?;
         let (core, _) = self.core_from(composition, false)?;
         let rules =
@@ -535,6 +538,23 @@ impl SessionBuilder {
                 return Err(ConfigurationError::Loosening { findings }.into());
             }
         }
+        // A misspelt policy key decides nothing: say so on every run, not
+        // only under `validate`, since the run goes ahead without it.
+        for finding in composition
+            .files
+            .findings
+            .iter()
+            .filter(|f| f.code == codex_policy_model::validate::IGNORED_NEAR_MISS.code)
+        {
+            let place = match (&finding.file, finding.line, finding.column) {
+                (Some(file), Some(line), Some(column)) => {
+                    format!("{}:{line}:{column}: ", file.display())
+                }
+                _ => String::new(),
+            };
+            self.notices
+                .emit(Notice::warning(format!("{place}{}", finding.message)));
+        }
         self.env
             .codex_home()
             .map_err(|e| Error::Configuration(e.into()))?;
@@ -543,6 +563,7 @@ impl SessionBuilder {
                 destination: &self.audit,
                 session_id: self.session_id.as_deref(),
                 fail_closed: runs && !monitor,
+                runs,
                 profile: Some(composition.resolved.profile.to_string()),
                 writable: runs.then_some(&writable),
                 notices: self.notices.clone(),

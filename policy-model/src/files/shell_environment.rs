@@ -54,10 +54,12 @@ pub struct ShellEnvironmentPolicyTable {
     /// `all` (default), `core` or `none`: what is inherited before filtering.
     #[schemars(with = "Option<EnvironmentInherit>")]
     pub inherit: Option<Spanned<EnvironmentInherit>>,
-    /// `true` keeps variables the default excludes would drop: names like
-    /// `*KEY*`, `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*CREDENTIAL*` (and the
-    /// shorter spellings of `EnvironmentPolicy::DEFAULT_EXCLUDES`), and values
-    /// holding a secret (default `false`).
+    /// `true` keeps variables the default excludes would drop (default
+    /// `false`): names that look like credentials, matched case-insensitively
+    /// (`*KEY*`, `*SECRET*`, `*TOKEN*`, `*PASSWORD*`, `*CREDENTIAL*` and
+    /// shorter spellings such as `*PASSWD*`, `*_PWD`, `*PASS`, `*AUTHORIZATION*`
+    /// or `*DSN*`; `codex-policy explain` prints the full list), and variables
+    /// whose value holds a secret.
     #[schemars(with = "Option<bool>")]
     pub ignore_default_excludes: Option<Spanned<bool>>,
     /// Case-insensitive globs on names (`*`, `?`) to drop.

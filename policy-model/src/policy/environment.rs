@@ -47,8 +47,8 @@ pub enum EnvironmentInherit {
     #[default]
     All,
     /// Only `HOME`, `LOGNAME`, `PATH`, `SHELL`, `USER`, `USERNAME`, `TMPDIR`,
-    /// `TEMP` and `TMP` (`EnvironmentPolicy::CORE_VARIABLES`): what a shell
-    /// needs to find programs, the user and a temporary directory.
+    /// `TEMP` and `TMP` (exact names, Codex's core set): what a shell needs
+    /// to find programs, the user and a temporary directory.
     Core,
     /// Nothing: only what `set` adds.
     None,

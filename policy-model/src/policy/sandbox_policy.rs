@@ -234,11 +234,17 @@ impl From<StrictSandboxPolicy> for SandboxPolicy {
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum SandboxMode {
-    /// See [`SandboxPolicy::ReadOnly`].
+    /// Commands may read the file system (hidden credential stores excepted)
+    /// and write nothing. No network
+    /// unless `network_access = true`, and then read-only: only `GET`,
+    /// `HEAD` and `OPTIONS` requests, through the egress proxy.
     ReadOnly,
-    /// See [`SandboxPolicy::WorkspaceWrite`].
+    /// Commands may read the file system (hidden credential stores excepted)
+    /// and write only in the working directory, `/tmp`, `$TMPDIR` and the configured `writable_roots`. No
+    /// network unless `network_access = true`.
     WorkspaceWrite,
-    /// See [`SandboxPolicy::DangerFullAccess`].
+    /// No sandbox: commands may read and write anything and use the network,
+    /// as the user running them could.
     DangerFullAccess,
 }
 
