@@ -96,3 +96,22 @@ fn nothing_close_means_no_hint() {
         assert_eq!(help, None, "{text}");
     }
 }
+
+#[test]
+fn a_json_error_points_at_its_key_as_a_toml_error_does() {
+    let line = "  \"environment_context\": {\"nmae\": \"dev\"}";
+    let text = format!("{{\n{line}\n}}");
+    let err = CodexRc::parse(source(".codexrc.json", &text)).unwrap_err();
+    let diagnostic = err.diagnostic().unwrap();
+    let column = line.find("\"nmae\"").unwrap() + 1;
+    assert_eq!(
+        (diagnostic.location.line, diagnostic.location.column),
+        (2, column)
+    );
+    // The caret spans the quoted key.
+    let snippet = diagnostic.snippet.as_deref().unwrap();
+    assert!(
+        snippet.contains(&format!("{}^^^^^^", " ".repeat(column - 1))),
+        "{snippet}"
+    );
+}

@@ -88,6 +88,7 @@ impl CodexConfig {
                             source.text(),
                             location.line,
                             location.column,
+                            false,
                         ),
                         location,
                         key: format!("{prefix}{}", key.get_ref()),

@@ -151,7 +151,12 @@ impl SourceFile {
         } else {
             DiagnosticKind::InvalidValue
         };
-        let snippet = source_snippet(&self.text, location.line, location.column);
+        // A value under a key named like a secret (`DB_PASSWORD`) is masked
+        // even at the caret, whatever it looks like.
+        let secret_key = key
+            .as_deref()
+            .is_some_and(|k| k.split('.').any(crate::validate::secrets::key_names_secret));
+        let snippet = source_snippet(&self.text, location.line, location.column, secret_key);
         ConfigError::Invalid(Box::new(Diagnostic {
             kind,
             location,
@@ -278,18 +283,24 @@ const SNIPPET_WIDTH: usize = 100;
 /// A configuration line may hold a secret beside the typo being reported
 /// (`tokne = "ghp_…"`), and snippets go to terminals and CI logs: every
 /// quoted string the caret is not on is shown as `"…"`, and the one it is on
-/// too when it looks like a secret, as is a bare word that looks like one
+/// too when it looks like a secret or `secret_at_caret` says its key names
+/// one, as is a bare word that looks like one
 /// (a token pasted as a key). Keys stay readable (a quoted string
 /// followed by `:` is a JSON key). A long line is cut to a window around
 /// the column.
-pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<String> {
+pub(crate) fn source_snippet(
+    text: &str,
+    line: usize,
+    column: usize,
+    secret_at_caret: bool,
+) -> Option<String> {
     use annotate_snippets::display_list::{DisplayList, FormatOptions};
     use annotate_snippets::snippet::{AnnotationType, Slice, Snippet, SourceAnnotation};
 
     let source = text.lines().nth(line.checked_sub(1)?)?;
     let chars: Vec<char> = source.chars().collect();
     let caret = column.saturating_sub(1).min(chars.len());
-    let (masked, caret) = mask_strings(&chars, caret);
+    let (masked, caret) = mask_strings(&chars, caret, secret_at_caret);
     let start = caret.saturating_sub(SNIPPET_WIDTH / 2);
     let end = (start + SNIPPET_WIDTH).min(masked.len());
     // Control characters (tabs included) as spaces: one column each, so
@@ -305,12 +316,19 @@ pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<S
     if at >= end - start {
         shown.push(' ');
     }
-    // The token under the caret: a key, a number, a word, or one character.
-    let width = masked[caret..end]
-        .iter()
-        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .count()
-        .max(1);
+    // The token under the caret: a quoted string, a key, a number, a word,
+    // or one character.
+    let width = match masked.get(caret) {
+        Some(&quote @ ('"' | '\'')) => masked[caret + 1..end]
+            .iter()
+            .position(|&c| c == quote)
+            .map_or(1, |close| close + 2),
+        _ => masked[caret..end]
+            .iter()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            .count()
+            .max(1),
+    };
     let shown_chars = shown.chars().count();
     let snippet = Snippet {
         title: None,
@@ -337,7 +355,7 @@ pub(crate) fn source_snippet(text: &str, line: usize, column: usize) -> Option<S
 
 /// `chars` with quoted strings masked as [`source_snippet`] says, and where
 /// the caret at `caret` lands in the result.
-fn mask_strings(chars: &[char], caret: usize) -> (Vec<char>, usize) {
+fn mask_strings(chars: &[char], caret: usize, secret_at_caret: bool) -> (Vec<char>, usize) {
     let mut out = Vec::with_capacity(chars.len());
     let mut new_caret = None;
     let mut i = 0;
@@ -386,7 +404,8 @@ fn mask_strings(chars: &[char], caret: usize) -> (Vec<char>, usize) {
             .find(|c| !c.is_whitespace())
             == Some(&':');
         let on_caret = (i..=close).contains(&caret);
-        let secret = crate::secret_shapes::find_secret(&inner).is_some();
+        let secret =
+            crate::secret_shapes::find_secret(&inner).is_some() || (on_caret && secret_at_caret);
         if inner.is_empty() || (is_key && !secret) || (on_caret && !secret) {
             if on_caret && new_caret.is_none() {
                 new_caret = Some(out.len() + (caret - i));
@@ -653,7 +672,7 @@ mod tests {
             line in 0usize..6,
             column in 0usize..160,
         ) {
-            let _ = super::source_snippet(&text, line, column);
+            let _ = super::source_snippet(&text, line, column, false);
         }
 
         /// On a printable line, the caret is always drawn.
@@ -663,7 +682,7 @@ mod tests {
             line in 1usize..4,
             column in 0usize..120,
         ) {
-            if let Some(snippet) = super::source_snippet(&text, line, column) {
+            if let Some(snippet) = super::source_snippet(&text, line, column, false) {
                 proptest::prop_assert!(snippet.contains('^'), "{}", snippet);
             }
         }
@@ -674,17 +693,20 @@ mod tests {
         let line =
             r#"{"tokne": "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB", "mode": "loud", "x": "y"}"#;
         // At the key: every value masked, keys kept.
-        let at_key = super::source_snippet(line, 1, 3).unwrap();
+        let at_key = super::source_snippet(line, 1, 3, false).unwrap();
         assert!(
             at_key.contains(r#"{"tokne": "…", "mode": "…", "x": "…"}"#),
             "{at_key}"
         );
         // At a value: that one shown, unless it is a secret.
-        let at_value = super::source_snippet(line, 1, line.find("loud").unwrap()).unwrap();
+        let at_value = super::source_snippet(line, 1, line.find("loud").unwrap(), false).unwrap();
         assert!(at_value.contains(r#""mode": "loud""#), "{at_value}");
-        let at_secret = super::source_snippet(line, 1, 12).unwrap();
+        let at_secret = super::source_snippet(line, 1, 12, false).unwrap();
         assert!(!at_secret.contains("ghp_"), "{at_secret}");
+        // At a value whose key names a secret: masked whatever it looks like.
+        let named = super::source_snippet(line, 1, line.find("loud").unwrap(), true).unwrap();
+        assert!(named.contains(r#""mode": "…""#), "{named}");
         // Past the end: no line, no snippet.
-        assert!(super::source_snippet(line, 2, 1).is_none());
+        assert!(super::source_snippet(line, 2, 1, false).is_none());
     }
 }

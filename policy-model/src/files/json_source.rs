@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 
 use super::diagnostic::key_path;
-use super::known_keys::{steps, suggestion};
+use super::known_keys::{Step, steps, suggestion};
 use super::{ConfigError, SourceFile};
 
 /// Byte offsets of the keys (and array elements) of a JSON document, by JSON
@@ -46,11 +46,31 @@ pub(crate) fn parse_json<T: DeserializeOwned + JsonSchema>(
     let mut deserializer = serde_json::Deserializer::from_str(source.text());
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let key = key_path(err.path());
-        let help = steps(err.path())
-            .and_then(|path| suggestion::<T>(&path, || serde_json::from_str(source.text()).ok()));
+        let path = steps(err.path());
+        let help = path
+            .as_ref()
+            .and_then(|path| suggestion::<T>(path, || serde_json::from_str(source.text()).ok()));
         let inner = err.into_inner();
-        let offset = offset_of(source.text(), inner.line(), inner.column());
+        // serde_json stops after the token it refused (the `:` after a key,
+        // the closing quote of a value): point at the start of the unknown
+        // key or of the refused value instead, as TOML errors do, when the
+        // document is well formed enough to locate it.
         let message = strip_position(&inner.to_string());
+        let located = match (inner.classify(), &path) {
+            (serde_json::error::Category::Data, Some(path)) => {
+                let unknown_key = message.starts_with("unknown field");
+                key_offset(source, path).map(|at| {
+                    if unknown_key {
+                        at
+                    } else {
+                        value_offset(source.text(), at)
+                    }
+                })
+            }
+            _ => None,
+        };
+        let offset =
+            located.unwrap_or_else(|| offset_of(source.text(), inner.line(), inner.column()));
         let error = source.error(Some(offset..offset), key, message, help);
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
@@ -80,6 +100,39 @@ fn strip_position(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
+}
+
+/// Where the key at `path` starts, if the text is valid JSON.
+fn key_offset(source: &SourceFile, path: &[Step]) -> Option<usize> {
+    serde_json::from_str::<serde::de::IgnoredAny>(source.text()).ok()?;
+    let pointer: String = path
+        .iter()
+        .map(|step| match step {
+            Step::Key(key) => format!("/{}", pointer_segment(key)),
+            Step::Index(index) => format!("/{index}"),
+        })
+        .collect();
+    let locator = locate(source).ok()?;
+    locator.contains(&pointer).then(|| locator.offset(&pointer))
+}
+
+/// Where the value of the member at `at` starts: past its key (`at` is the
+/// key's opening quote; an array element is its own value), the `:` and
+/// the blanks around it.
+fn value_offset(text: &str, at: usize) -> usize {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'"') {
+        return at;
+    }
+    let mut i = at + 1;
+    while i < bytes.len() && bytes[i] != b'"' {
+        i += if bytes[i] == b'\\' { 2 } else { 1 };
+    }
+    i += 1;
+    while i < bytes.len() && (bytes[i].is_ascii_whitespace() || bytes[i] == b':') {
+        i += 1;
+    }
+    if i < bytes.len() { i } else { at }
 }
 
 /// Byte offset of serde_json's 1-based line and column (a column counts bytes).

@@ -59,11 +59,11 @@ codes! {
     UNREADABLE = "CP0001", Error, "the file cannot be read (missing, too large, not UTF-8, not a regular file)",
         "check the path; configuration files are UTF-8 and at most 1 MiB";
     SYNTAX = "CP0002", Error, "not well-formed JSON or TOML",
-        "fix the syntax at the location shown (JSON allows no comments or trailing commas)";
+        "fix the syntax at the location shown";
     UNKNOWN_KEY = "CP0003", Error, "a key the format does not have",
-        "remove the key or correct its spelling (see the hint)";
+        "remove the key or correct its spelling (`codex-policy schema` prints the keys each file takes)";
     INVALID_VALUE = "CP0004", Error, "a value of the wrong type, out of range, or not allowed",
-        "use a value of the type and range the key takes (`codex-policy schema NAME` prints every key's)";
+        "use a value of the type and range the key takes (`codex-policy schema` prints them for each file)";
     DUPLICATE_KEY = "CP0005", Error, "a key written twice",
         "keep one of the entries";
     NOTHING = "CP0006", Error, "no configuration file to validate",
@@ -173,8 +173,9 @@ impl Finding {
                     d.key.clone(),
                     d.message.clone(),
                 );
-                if let Some(help) = &d.help {
-                    finding.fix = help.clone();
+                match &d.help {
+                    Some(help) => finding.fix = help.clone(),
+                    None => finding.fix = fix_for(code, &d.location.file),
                 }
                 finding.snippet = d.snippet.clone();
                 finding
@@ -190,6 +191,31 @@ impl Finding {
                 err.to_string(),
             ),
         }
+    }
+}
+
+/// The code's usual fix, made specific to `file`: which schema lists its
+/// keys, and what JSON does not allow.
+fn fix_for(code: FindingCode, file: &Path) -> String {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let schema = match name {
+        ".codexrc.json" => "`codex-policy schema codexrc`",
+        "harness.policy.json" => "`codex-policy schema harness-policy`",
+        "requirements.toml" => "`codex-policy schema requirements`",
+        "config.toml" => "`codex-policy schema config`",
+        _ => "`codex-policy schema config|requirements|codexrc|harness-policy`",
+    };
+    let json = name.ends_with(".json");
+    match code.code {
+        "CP0002" if json => format!("{} (JSON allows no comments or trailing commas)", code.fix),
+        "CP0003" => format!("remove the key or correct its spelling ({schema} prints the keys)"),
+        "CP0004" => {
+            format!("use a value of the type and range the key takes ({schema} prints them)")
+        }
+        _ => code.fix.to_owned(),
     }
 }
 
