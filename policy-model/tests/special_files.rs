@@ -108,6 +108,12 @@ fn validate_reports_special_files_as_findings_without_blocking() {
             assert_eq!((f.line, f.column), (Some(1), Some(1)));
             assert_eq!(f.file.as_deref(), Some(path.as_path()));
             assert!(f.message.contains(kind), "{}", f.message);
+            // The location names the file; the message does not repeat it.
+            assert!(
+                !f.message.contains(&*path.to_string_lossy()),
+                "{}",
+                f.message
+            );
         }
     }
 }

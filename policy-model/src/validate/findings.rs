@@ -188,7 +188,10 @@ impl Finding {
                     column: 1,
                 }),
                 None,
-                err.to_string(),
+                // The location names the file already.
+                err.to_string()
+                    .strip_prefix(&format!("{}: ", file.display()))
+                    .map_or_else(|| err.to_string(), str::to_owned),
             ),
         }
     }
