@@ -75,6 +75,16 @@ fn broken_or_missing_explicit_file_is_an_error_not_a_fallback() {
     .unwrap_err();
     assert!(matches!(err, RuntimeContextError::Config(_)));
 
+    // Set but empty names no file: refused, never read as unset (which
+    // would pick up the .codexrc.json of the directory instead).
+    std::fs::write(dir.path().join(".codexrc.json"), "{}").unwrap();
+    let err =
+        RuntimeContext::load_with(env(&[("CODEX_RUNTIME_CONFIG", "")]), dir.path()).unwrap_err();
+    assert!(
+        matches!(err, RuntimeContextError::EmptyRuntimeConfig),
+        "{err}"
+    );
+
     std::fs::write(dir.path().join(".codexrc.json"), "{ not json").unwrap();
     let err = RuntimeContext::load_with(env(&[]), dir.path()).unwrap_err();
     assert!(err.to_string().contains(".codexrc.json:1:"), "{err}");

@@ -405,7 +405,9 @@ fn mask_strings(chars: &[char], caret: usize, secret_at_caret: bool) -> (Vec<cha
             == Some(&':');
         let on_caret = (i..=close).contains(&caret);
         let secret =
-            crate::secret_shapes::find_secret(&inner).is_some() || (on_caret && secret_at_caret);
+            // `secret_at_caret` is about the refused value, never a key.
+            crate::secret_shapes::find_secret(&inner).is_some()
+                || (on_caret && secret_at_caret && !is_key);
         if inner.is_empty() || (is_key && !secret) || (on_caret && !secret) {
             if on_caret && new_caret.is_none() {
                 new_caret = Some(out.len() + (caret - i));

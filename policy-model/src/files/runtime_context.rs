@@ -115,6 +115,10 @@ pub enum RuntimeContextError {
     /// `CODEX_NETWORK_ACCESS` holds something else than enabled/restricted/disabled.
     #[error("environment variable CODEX_NETWORK_ACCESS: {0}")]
     NetworkVariable(UnknownNetworkAccess),
+    /// `CODEX_RUNTIME_CONFIG` is set but empty: it names no file, and reading
+    /// it as unset would silently pick another one.
+    #[error("environment variable CODEX_RUNTIME_CONFIG is set but empty; unset it or name a file")]
+    EmptyRuntimeConfig,
 }
 
 /// The network is not enabled for this runtime.
@@ -166,15 +170,17 @@ impl RuntimeContext {
     /// # Errors
     ///
     /// [`RuntimeContextError::Config`] when the file used (`CODEX_RUNTIME_CONFIG`, or an existing
-    /// `.codexrc.json` in `cwd`) cannot be read or parsed; [`RuntimeContextError::NetworkVariable`]
+    /// `.codexrc.json` in `cwd`) cannot be read or parsed; [`RuntimeContextError::EmptyRuntimeConfig`]
+    /// when `CODEX_RUNTIME_CONFIG` is set but empty; [`RuntimeContextError::NetworkVariable`]
     /// when there is none and `CODEX_NETWORK_ACCESS` is not `enabled`, `restricted` or `disabled`.
     pub fn load_with(
         env: impl Fn(&str) -> Option<OsString>,
         cwd: &Path,
     ) -> Result<Self, RuntimeContextError> {
-        let explicit = env("CODEX_RUNTIME_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from);
+        let explicit = match env("CODEX_RUNTIME_CONFIG") {
+            Some(value) if value.is_empty() => return Err(RuntimeContextError::EmptyRuntimeConfig),
+            value => value.map(PathBuf::from),
+        };
         let path = explicit.or_else(|| Some(cwd.join(".codexrc.json")).filter(|p| p.exists()));
         if let Some(path) = path {
             // An explicit path that does not exist is an error, not a fallback.

@@ -239,6 +239,7 @@ impl fmt::Display for Finding {
         if let Some(snippet) = &self.snippet {
             write!(f, "\n{snippet}")?;
         }
-        write!(f, "\n  fix: {}", self.fix)
+        // `help:`, as rustc and every other error of the command label a remedy.
+        write!(f, "\n  help: {}", self.fix)
     }
 }
