@@ -27,7 +27,8 @@ pub const MANAGED_REQUIREMENTS: &str = "/etc/codex/requirements.toml";
 /// `$CODEX_HOME` (default `~/.codex`); `requirements.toml` at
 /// [`MANAGED_REQUIREMENTS`]. A file at a conventional place is read only if
 /// it exists; a path named by `$CODEX_RUNTIME_CONFIG` or `$CODEX_POLICY_FILE`
-/// is always read, so a missing one is reported rather than skipped.
+/// is always read, so a missing one is reported rather than skipped (and a
+/// variable set but empty is refused, never read as unset).
 ///
 /// # Examples
 ///
@@ -98,14 +99,27 @@ impl RuntimeFiles {
     /// # Errors
     ///
     /// [`ProfileError`](codex_profiles::ProfileError) for a relative or empty
-    /// `CODEX_HOME` or `HOME`.
+    /// `CODEX_HOME` or `HOME`, or a `CODEX_RUNTIME_CONFIG` or
+    /// `CODEX_POLICY_FILE` that is set but empty.
     pub fn discover(
         &self,
         project_dir: &Path,
         env: &Environment,
     ) -> Result<ValidationInputs, ProfileError> {
         let existing = |path: PathBuf| path.exists().then_some(path);
-        let from_env = |var: &str| env.var(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+        // A variable set but empty names no file: refused as an empty
+        // CODEX_HOME is, never read as unset (which would fall back to the
+        // project's own file).
+        let from_env = |var: &'static str, file: &'static str| match env.var(var) {
+            Some(value) if value.is_empty() => Err(ProfileError::UnusableEnvironment {
+                variable: var,
+                problem: "empty",
+                fix: file,
+            }),
+            value => Ok(value.map(PathBuf::from)),
+        };
+        let runtime_env = from_env("CODEX_RUNTIME_CONFIG", "point it at a .codexrc.json")?;
+        let policy_env = from_env("CODEX_POLICY_FILE", "point it at a harness.policy.json")?;
         let config = match &self.config {
             Some(path) => Some(path.clone()),
             None => env
@@ -116,12 +130,12 @@ impl RuntimeFiles {
             runtime: self
                 .runtime
                 .clone()
-                .or_else(|| from_env("CODEX_RUNTIME_CONFIG"))
+                .or(runtime_env)
                 .or_else(|| existing(project_dir.join(".codexrc.json"))),
             policy: self
                 .policy
                 .clone()
-                .or_else(|| from_env("CODEX_POLICY_FILE"))
+                .or(policy_env)
                 .or_else(|| existing(project_dir.join("harness.policy.json"))),
             config,
             requirements: self
@@ -511,6 +525,67 @@ pub fn validate_files(
         validation.findings.extend(found);
     }
     Ok(validation)
+}
+
+impl crate::SessionBuilder {
+    /// What `codex-policy validate` reports: the runtime-control files of
+    /// the session (found for its directory as a run finds them), validated,
+    /// and those the sandboxed command could have written checked for keys
+    /// that would loosen the policy (`CP0024`), judged for the profile that
+    /// applies. The files' problems are findings; the environment's are
+    /// errors, as for every other command.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use codex_policy::{Environment, Error, RuntimeFiles, Session};
+    ///
+    /// let project = tempfile::tempdir()?;
+    /// let config = project.path().join("config.toml");
+    /// std::fs::write(&config, "approval_policy = \"sometimes\"\n")?;
+    /// let builder = |codex_home: &str| {
+    ///     Session::builder()
+    ///         .cwd(project.path())
+    ///         .runtime_files(RuntimeFiles::default().with_config(&config))
+    ///         .environment(Environment::from_vars([("CODEX_HOME", codex_home)]))
+    /// };
+    /// let home = project.path().to_str().ok_or("a UTF-8 path")?;
+    /// let (inputs, validation) = builder(home).validate()?;
+    /// assert_eq!(inputs.config, Some(config.clone()));
+    /// assert!(validation.fails(false)); // a finding, located in the file
+    ///
+    /// // An empty CODEX_HOME is no file's finding: refused.
+    /// assert!(matches!(builder("").validate(), Err(Error::Configuration(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Configuration`] for an unusable environment variable
+    /// (`CODEX_HOME`, `HOME`, `CODEX_SECURITY_PROFILE`, `CODEX_RUNTIME_CONFIG`,
+    /// `CODEX_POLICY_FILE`); [`Error::Io`] when the directory cannot be
+    /// resolved.
+    pub fn validate(&self) -> Result<(ValidationInputs, Validation), crate::Error> {
+        let cwd = self.absolute_cwd()?;
+        let env = self.environment_ref();
+        let inputs = self
+            .runtime_files_ref()
+            .discover(&cwd, env)
+            .map_err(|e| crate::Error::Configuration(e.into()))?;
+        let resolved = match self.resolve() {
+            Ok(resolved) => Some(resolved),
+            Err(crate::Error::Configuration(ConfigurationError::Profile(e)))
+                if e.variable().is_some() =>
+            {
+                return Err(crate::Error::Configuration(e.into()));
+            }
+            // A file that decides the profile reports its problem among
+            // the findings.
+            Err(_) => None,
+        };
+        let validation = validate_files(&inputs, resolved.as_ref(), &cwd, env)?;
+        Ok((inputs, validation))
+    }
 }
 
 /// Today's UTC date, against which allow entries' expiry dates are judged:

@@ -158,6 +158,16 @@ pub enum ConfigurationError {
         /// Every error, with file, line, column and key.
         findings: Vec<Finding>,
     },
+    /// `config.toml` has errors, so the audit log it names (`[audit] path`)
+    /// is not known; no other log is guessed.
+    #[error(
+        "config.toml has errors, so the audit log it names is not known\n{}",
+        lines(findings)
+    )]
+    AuditLogUnknown {
+        /// Every error, with file, line, column and key.
+        findings: Vec<Finding>,
+    },
     /// A policy file the sandboxed command could have written would loosen
     /// the policy (`CP0024`).
     #[error(

@@ -117,6 +117,9 @@
 //! `codex-policy` binary) are on by default; `default-features = false`
 //! leaves profiles, runtime files, the sandbox and the audit log.
 
+// Standard error may be a closed pipe: `eprintln!` would panic there.
+#![deny(clippy::print_stderr)]
+
 // Windows has no sandbox backend, and this crate's files, permissions and
 // processes are Unix ones: say so at build time rather than with a wall of
 // unrelated errors, and say where it does work.
@@ -168,7 +171,8 @@ pub use session::Checker;
 pub use session::{Session, SessionBuilder, SessionChild, SessionCommand};
 pub use template::add_profile_template;
 pub use trail::{
-    AuditDestination, audit_target, configured_audit_keep, default_audit_log, shell_words,
+    AuditDestination, ConfiguredAuditLog, audit_target, configured_audit_keep,
+    configured_audit_log, default_audit_log, shell_words,
 };
 
 pub use codex_audit as audit;

@@ -127,7 +127,10 @@ impl Default for Notices {
             // shown, not obeyed by the terminal.
             let text = notice.to_string();
             let shown: Vec<_> = text.lines().map(codex_audit::escape_for_terminal).collect();
-            eprintln!("codex-policy: {}", shown.join("\n"));
+            // Never a panic over a closed standard error: the notice is
+            // lost, the session's outcome is not.
+            let line = format!("codex-policy: {}\n", shown.join("\n"));
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
         }))
     }
 }

@@ -264,16 +264,19 @@ impl SessionBuilder {
     /// The audit trail alone (no composition): for events outside a run,
     /// written fail-closed.
     pub(crate) fn audit_trail(&self) -> Result<AuditTrail, Error> {
-        let validation = match &self.files.config {
-            Some(_) => self.compose()?.files,
-            None => codex_policy_model::validate::Validation::default(),
+        // The log config.toml names (`[audit] path`) whether the file was
+        // given or found in Codex's home, judged as for a run (a file the
+        // command could have written may not move the log).
+        let validation = match &self.audit {
+            AuditDestination::Off => codex_policy_model::validate::Validation::default(),
+            _ => self.compose()?.files,
         };
         AuditTrail::open(
             TrailOptions {
                 destination: &self.audit,
                 session_id: self.session_id.as_deref(),
                 fail_closed: true,
-                runs: false,
+                enforces: false,
                 profile: None,
                 writable: None,
                 notices: self.notices.clone(),
@@ -318,7 +321,7 @@ impl SessionBuilder {
     /// written when `deny_on_violation` holds; [`Error::Unenforceable`] when
     /// this host cannot enforce the policy and best effort is off.
     pub fn build(self) -> Result<Session, Error> {
-        let (core, policy) = self.core_from(self.compose()?, true)?;
+        let (core, policy) = self.core_from(self.compose()?, true, true)?;
         let tmpdir = core.tmpdir.clone();
         // The audit log and Codex's home stay out of the command's reach even
         // inside a writable root (read-only binds; their directories pinned).
@@ -460,7 +463,9 @@ impl SessionBuilder {
         // A listener off loopback is refused whatever the policy says.
         codex_network_proxy::check_loopback(&[http, socks]).map_err(Error::EgressProxy)?;
         let composition = self.compose()?;
-        let (core, _) = self.core_from(composition, false)?;
+        // The proxy enforces the network policy: with deny_on_violation, a
+        // log it cannot write refuses it, as it refuses a run.
+        let (core, _) = self.core_from(composition, false, true)?;
         let rules =
             crate::egress::standalone_rules(&core.composition.effective, core.egress.as_ref())?;
         let log_http = http_logging(&core.composition);
@@ -482,7 +487,7 @@ impl SessionBuilder {
         }
         let composition = self.compose()?;
         Ok(Checker {
-            core: Arc::new(self.core_from(composition, false)?.0),
+            core: Arc::new(self.core_from(composition, false, false)?.0),
         })
     }
 
@@ -498,10 +503,14 @@ impl SessionBuilder {
     /// The parts shared by sessions and checkers. `runs` says whether
     /// commands will run (the log is then written fail-closed under
     /// `deny_on_violation`, and guarded from links they could plant).
+    /// `runs`: commands start under it; `enforces`: it acts on its
+    /// decisions (a run, the proxy), so a log it cannot write refuses it
+    /// unless in monitor mode.
     fn core_from(
         &self,
         composition: Composition,
         runs: bool,
+        enforces: bool,
     ) -> Result<(Core, SandboxPolicy), Error> {
         let monitor = composition.monitor_mode();
         let tmpdir = self.env.var("TMPDIR");
@@ -562,8 +571,8 @@ impl SessionBuilder {
             TrailOptions {
                 destination: &self.audit,
                 session_id: self.session_id.as_deref(),
-                fail_closed: runs && !monitor,
-                runs,
+                fail_closed: enforces && !monitor,
+                enforces,
                 profile: Some(composition.resolved.profile.to_string()),
                 writable: runs.then_some(&writable),
                 notices: self.notices.clone(),

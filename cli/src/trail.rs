@@ -8,7 +8,7 @@ use codex_audit::{
     AuditDecision, AuditEvent, AuditSink, FsyncPolicy, Operation, SinkOptions, new_session_id,
 };
 use codex_policy_model::validate::Validation;
-use codex_policy_model::{CommandWritable, FsyncSetting};
+use codex_policy_model::{AuditTable, CommandWritable, FsyncSetting};
 
 use crate::environment::Environment;
 use crate::error::Error;
@@ -128,6 +128,149 @@ pub fn configured_audit_keep(
     )
 }
 
+/// The audit log as `run` and `check` write it, found without a session:
+/// what `codex-policy audit` reads back and appends to.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::PathBuf;
+/// use codex_policy::{Environment, configured_audit_log};
+///
+/// let codex_home = tempfile::tempdir()?;
+/// let env = Environment::from_vars([("CODEX_HOME", codex_home.path())]);
+/// // No config.toml: the default log, the log's default rotation.
+/// let log = configured_audit_log(None, None, &env)?;
+/// assert_eq!(log.path, Some(codex_home.path().join("audit/audit.jsonl")));
+/// assert_eq!(log.options.keep, codex_policy::audit::DEFAULT_KEEP);
+///
+/// // `[audit] path` and `keep` of config.toml decide, as for a run.
+/// let config = codex_home.path().join("config.toml");
+/// std::fs::write(&config, "[audit]\npath = \"/var/log/codex/audit.jsonl\"\nkeep = 3\n")?;
+/// let log = configured_audit_log(None, None, &env)?;
+/// assert_eq!(log.path, Some(PathBuf::from("/var/log/codex/audit.jsonl")));
+/// assert_eq!(log.options.keep, 3);
+///
+/// // A config.toml with errors cannot say where the log is: refused...
+/// std::fs::write(&config, "[audit]\npath = 3\n")?;
+/// assert!(configured_audit_log(None, None, &env).is_err());
+/// // ...unless the log is named: its rotation is then the default.
+/// let named = codex_home.path().join("review.jsonl");
+/// let log = configured_audit_log(Some(&named), None, &env)?;
+/// assert_eq!(log.path, Some(named));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConfiguredAuditLog {
+    /// The file named, else `[audit] path` of config.toml, else
+    /// `$CODEX_HOME/audit/audit.jsonl`; `None` when there is none of them.
+    pub path: Option<PathBuf>,
+    /// Rotation and syncing as `[audit]` sets them (`keep`: how many rotated
+    /// files the log keeps, and readers read).
+    pub options: SinkOptions,
+}
+
+/// The audit log `run` and `check` write to, as the same `config.toml`
+/// (`config`, else `$CODEX_HOME/config.toml`) and environment choose it,
+/// unless `file` names one; its rotation from `[audit]` either way.
+///
+/// # Errors
+///
+/// [`Error::Configuration`] for an unusable `CODEX_HOME` or `HOME`, or a
+/// `config.toml` with errors when it is needed to find the log (no `file`)
+/// or was given (`config`): it could name another log, so none is guessed.
+/// With `file` and no `config`, a found config.toml that does not load
+/// leaves the default rotation, as [`configured_audit_keep`] does.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy::{Environment, configured_audit_log};
+///
+/// let home = tempfile::tempdir()?;
+/// let config = home.path().join("team.toml");
+/// std::fs::write(&config, "[audit]\npath = \"/srv/audit/agent.jsonl\"\n")?;
+/// let env = Environment::from_vars([("CODEX_HOME", home.path())]);
+/// let log = configured_audit_log(None, Some(&config), &env)?;
+/// assert_eq!(log.path.as_deref(), Some(std::path::Path::new("/srv/audit/agent.jsonl")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn configured_audit_log(
+    file: Option<&Path>,
+    config: Option<&Path>,
+    env: &Environment,
+) -> Result<ConfiguredAuditLog, Error> {
+    if let (Some(file), None) = (file, config) {
+        let keep = configured_audit_keep(None, env).map_err(|e| Error::Configuration(e.into()))?;
+        return Ok(ConfiguredAuditLog {
+            path: Some(file.to_path_buf()),
+            options: SinkOptions::default().with_keep(keep),
+        });
+    }
+    let validation = config_alone(config, env)?;
+    let table = validation
+        .config
+        .and_then(|loaded| loaded.config.audit)
+        .unwrap_or_default();
+    let path = match file.map(Path::to_path_buf).or(table.path.clone()) {
+        Some(path) => Some(path),
+        None => default_audit_log(env).map_err(|e| Error::Configuration(e.into()))?,
+    };
+    Ok(ConfiguredAuditLog {
+        path,
+        options: table_options(&table),
+    })
+}
+
+/// `config.toml` (`config`, else `$CODEX_HOME/config.toml` if present)
+/// validated on its own; errors refuse.
+fn config_alone(config: Option<&Path>, env: &Environment) -> Result<Validation, Error> {
+    let files = match config {
+        Some(config) => crate::RuntimeFiles::default().with_config(config),
+        None => crate::RuntimeFiles::default(),
+    };
+    let found = files
+        .discover(Path::new("."), env)
+        .map_err(|e| Error::Configuration(e.into()))?;
+    let Some(config) = found.config else {
+        return Ok(Validation::default());
+    };
+    let only_config = codex_policy_model::validate::ValidationInputs {
+        config: Some(config),
+        ..Default::default()
+    };
+    let validation = codex_policy_model::validate::validate(&only_config, crate::compose::today());
+    let errors: Vec<_> = validation
+        .findings
+        .iter()
+        .filter(|f| f.severity == codex_policy_model::validate::Severity::Error)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        return Err(crate::error::ConfigurationError::AuditLogUnknown { findings: errors }.into());
+    }
+    Ok(validation)
+}
+
+/// The sink options `[audit]` sets (fsync, rotation).
+fn table_options(table: &AuditTable) -> SinkOptions {
+    let mut options = SinkOptions::default().with_fsync(match table.fsync {
+        Some(FsyncSetting::EachEvent) => FsyncPolicy::EachEvent,
+        Some(FsyncSetting::Interval) => FsyncPolicy::Interval(Duration::from_millis(
+            table.fsync_interval_ms.map_or(1000, |n| n.get()),
+        )),
+        _ => FsyncPolicy::Never,
+    });
+    if let Some(max) = table.max_bytes {
+        options.max_bytes = Some(max.get());
+    }
+    if let Some(keep) = table.keep {
+        options.keep = keep.get();
+    }
+    options
+}
+
 /// A command line as a shell would need it typed.
 ///
 /// # Examples
@@ -170,6 +313,9 @@ pub(crate) struct AuditTrail {
     profile: Option<String>,
     /// `deny_on_violation`: a log that cannot be written refuses the command.
     fail_closed: bool,
+    /// Whether the session enforces what it decides (a run, the proxy);
+    /// else it only answers (a check).
+    enforces: bool,
     notices: Notices,
 }
 
@@ -178,6 +324,9 @@ pub(crate) struct TrailOptions<'a> {
     pub(crate) destination: &'a AuditDestination,
     pub(crate) session_id: Option<&'a str>,
     pub(crate) fail_closed: bool,
+    /// Whether the session enforces what it decides (the warning of a log
+    /// that cannot be written says what goes on).
+    pub(crate) enforces: bool,
     pub(crate) profile: Option<String>,
     /// What the sandboxed command can write: a symlink it could have planted
     /// on the way to the log is refused, never followed.
@@ -198,6 +347,7 @@ impl AuditTrail {
             session,
             profile: options.profile,
             fail_closed: options.fail_closed,
+            enforces: options.enforces,
             notices: options.notices,
         };
         let explicit = match options.destination {
@@ -220,19 +370,7 @@ impl AuditTrail {
             trail.failed("no audit log location (set [audit] path, CODEX_HOME or HOME)".into())?;
             return Ok(trail);
         };
-        let mut sink_options = SinkOptions::default().with_fsync(match table.fsync {
-            Some(FsyncSetting::EachEvent) => FsyncPolicy::EachEvent,
-            Some(FsyncSetting::Interval) => FsyncPolicy::Interval(Duration::from_millis(
-                table.fsync_interval_ms.map_or(1000, |n| n.get()),
-            )),
-            _ => FsyncPolicy::Never,
-        });
-        if let Some(max) = table.max_bytes {
-            sink_options.max_bytes = Some(max.get());
-        }
-        if let Some(keep) = table.keep {
-            sink_options.keep = keep.get();
-        }
+        let mut sink_options = table_options(&table);
         if let Some(harness) = &files.harness {
             let o = &harness.value.observability;
             sink_options.sample_rate = o.sample_rate.get();
@@ -331,8 +469,15 @@ impl AuditTrail {
         if self.fail_closed {
             return Err(Error::AuditLog { reason: why });
         }
+        // Said as it is: a run or proxy in monitor mode goes on; a check,
+        // which enforces nothing, goes on unrecorded.
+        let continuing = if self.enforces {
+            "continuing (monitor mode)"
+        } else {
+            "continuing without recording, since nothing is enforced here"
+        };
         self.notices.emit(Notice::warning(format!(
-            "the audit log cannot be written ({why}); continuing (monitor mode)"
+            "the audit log cannot be written ({why}); {continuing}"
         )));
         self.sink = None;
         Ok(())

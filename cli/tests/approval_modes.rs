@@ -332,7 +332,12 @@ fn trusted_with_never_runs_what_would_ask_and_says_so() {
     let run = codex_policy(project.home.path(), &[], &args);
     println!("{}", run.stderr);
     assert_eq!(run.status, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("WARNING"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("codex-policy: warning: --dangerously-bypass-approvals-and-sandbox"),
+        "{}",
+        run.stderr
+    );
     let bypassed = project.events().iter().any(|e| {
         e["decision"] == "requires_approval"
             && e["reason"]

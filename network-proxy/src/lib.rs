@@ -83,6 +83,6 @@ pub use decision::{
 };
 pub use error::ProxyError;
 pub use limits::HardLimits;
-pub use proxy::{EgressProxy, EgressProxyBuilder, RunningProxy, proxy_environment};
+pub use proxy::{EgressProxy, EgressProxyBuilder, RunningProxy, check_loopback, proxy_environment};
 pub use resolver::{ResolveFuture, Resolver, SystemResolver};
 pub use roots::{UpstreamRoots, trust_environment};

@@ -347,11 +347,7 @@ impl RunningProxy {
         if self.state().is_none() {
             return Err(ProxyError::Stopped);
         }
-        for addr in [http, socks] {
-            if !addr.ip().is_loopback() {
-                return Err(ProxyError::NotLoopback { addr });
-            }
-        }
+        check_loopback(&[http, socks])?;
         let bind = |addr: SocketAddr| {
             StdListener::bind(addr).map_err(|source| ProxyError::Bind { addr, source })
         };
@@ -494,4 +490,28 @@ pub fn proxy_environment(http: SocketAddr, socks: SocketAddr) -> Vec<(&'static s
         ("NO_PROXY", String::new()),
         ("no_proxy", String::new()),
     ]
+}
+
+/// Whether the standalone proxy may listen at `addrs`: on loopback only
+/// (what [`RunningProxy::bind`] requires), checked before anything else is
+/// prepared.
+///
+/// ```
+/// use codex_network_proxy::{ProxyError, check_loopback};
+///
+/// assert!(check_loopback(&["127.0.0.1:3128".parse()?, "[::1]:1080".parse()?]).is_ok());
+/// let err = check_loopback(&["0.0.0.0:3128".parse()?]).unwrap_err();
+/// assert!(matches!(err, ProxyError::NotLoopback { .. }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+///
+/// [`ProxyError::NotLoopback`] for the first address that is not a loopback
+/// address.
+pub fn check_loopback(addrs: &[SocketAddr]) -> Result<(), ProxyError> {
+    match addrs.iter().find(|addr| !addr.ip().is_loopback()) {
+        Some(&addr) => Err(ProxyError::NotLoopback { addr }),
+        None => Ok(()),
+    }
 }

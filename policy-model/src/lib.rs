@@ -99,7 +99,7 @@ pub use policy::{
 };
 pub use sandbox::{
     EgressListeners, EgressPorts, EnforcementReport, Protection, ProtectionReport,
-    ProtectionStatus, Sandbox, SandboxedChild,
+    ProtectionStatus, Sandbox, SandboxedChild, exec_failure,
 };
 /// Secret detection, shared by validation and the audit log's redaction; also
 /// reachable as [`validate::secrets`].

@@ -8,6 +8,37 @@ use serde::Serialize;
 
 use crate::SandboxPolicy;
 
+/// How every backend words a program that could not be executed, for the
+/// person who typed the command: `command not found` (exit 127) and
+/// `command not executable` (126) as a shell says them, the system's words
+/// for anything else. The name is escaped: it comes from the command line
+/// and goes to a terminal.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Error, ErrorKind};
+/// use codex_policy_model::exec_failure;
+///
+/// let missing = Error::from(ErrorKind::NotFound);
+/// assert_eq!(exec_failure("cargo".as_ref(), &missing), "command not found: cargo");
+/// let denied = Error::from(ErrorKind::PermissionDenied);
+/// assert_eq!(
+///     exec_failure("./build\x1b[2J".as_ref(), &denied),
+///     "command not executable: ./build\\u{1b}[2J (permission denied)"
+/// );
+/// ```
+pub fn exec_failure(program: &std::ffi::OsStr, error: &std::io::Error) -> String {
+    let shown = program.to_string_lossy().escape_debug().to_string();
+    match error.kind() {
+        std::io::ErrorKind::NotFound => format!("command not found: {shown}"),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("command not executable: {shown} (permission denied)")
+        }
+        _ => format!("cannot execute {shown}: {error}"),
+    }
+}
+
 /// An OS mechanism that runs a child process under a [`SandboxPolicy`].
 ///
 /// Implementations restrict only the child: the calling process keeps every

@@ -468,6 +468,29 @@ pub enum ProfileError {
     },
 }
 
+impl ProfileError {
+    /// The environment variable at fault, when the error is one's (not a
+    /// file's): a caller that reports files' problems as findings still
+    /// refuses these.
+    ///
+    /// ```
+    /// use std::ffi::OsString;
+    /// use codex_profiles::ProfileResolver;
+    ///
+    /// let env = |key: &str| (key == "CODEX_HOME").then(|| OsString::new());
+    /// let err = ProfileResolver::new().environment(env).resolve().unwrap_err();
+    /// assert_eq!(err.variable(), Some("CODEX_HOME"));
+    /// ```
+    pub fn variable(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidEnvironment { variable, .. }
+            | Self::UnusableEnvironment { variable, .. }
+            | Self::RelativeHome { variable, .. } => Some(variable),
+            _ => None,
+        }
+    }
+}
+
 /// Collects the inputs of profile resolution, then resolves them.
 ///
 /// ```

@@ -128,7 +128,7 @@ pub enum LinuxSandboxError {
         source: io::Error,
     },
     /// The command could not be executed (not found, not executable).
-    #[error("{}: {source}", program.to_string_lossy().escape_debug())]
+    #[error("{}", codex_policy_model::exec_failure(program, source))]
     Exec {
         /// The program as given.
         program: OsString,
@@ -1530,7 +1530,12 @@ impl PreparedSandbox {
             Ok(Role::Command) => {
                 let source = command.exec();
                 let err = exec_error(command, source);
-                eprintln!("codex-policy: error: {err}");
+                // A closed standard error must turn 127/126 neither into a
+                // panic nor into death by SIGPIPE (exec restored its default).
+                // SAFETY: ignoring a signal in this process, about to exit.
+                unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+                let line = format!("codex-policy: error: {err}\n");
+                let _ = io::Write::write_all(&mut io::stderr(), line.as_bytes());
                 // SAFETY: leaving the forked command process.
                 unsafe { libc::_exit(i32::from(err.exit_status())) }
             }

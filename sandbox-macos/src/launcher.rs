@@ -94,7 +94,7 @@ pub enum MacSandboxError {
     NotWrapped,
     /// The program could not be found or is not executable (looked up as
     /// `sandbox-exec` will: in the command's `$PATH`).
-    #[error("cannot execute {}: {source}", program.display())]
+    #[error("{}", codex_policy_model::exec_failure(program.as_os_str(), source))]
     Exec {
         /// The program as given.
         program: PathBuf,

@@ -7,41 +7,58 @@ use codex_policy::audit::{
     escape_json_for_terminal, log_files_kept, read_log_kept,
 };
 
-use crate::{Failure, exit, print_out, to_json};
+use crate::{Cli, Failure, exit, failure, print_out, to_json};
 
-/// The log `audit tail|query|append` work on: `--file`, else the default.
-fn log_path(file: Option<&Path>) -> Result<PathBuf, Failure> {
-    match file {
-        Some(file) => Ok(file.to_path_buf()),
-        None => codex_policy::default_audit_log(&codex_policy::Environment::process())
-            .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?
-            .ok_or_else(|| Failure::new(exit::INVALID_INPUT, "no audit log location; pass --file")),
-    }
+/// The log `audit tail|query|append` work on, and its rotation.
+pub(crate) struct Log {
+    path: PathBuf,
+    options: SinkOptions,
+}
+
+/// `--file`, else the log `run` and `check` write to (`[audit] path` of
+/// config.toml, else `$CODEX_HOME/audit/audit.jsonl`), as the library finds it.
+pub(crate) fn log(cli: &Cli, file: Option<&Path>) -> Result<Log, Failure> {
+    let configured = codex_policy::configured_audit_log(
+        file,
+        cli.config.as_deref(),
+        &codex_policy::Environment::process(),
+    )
+    .map_err(|e| failure(e, exit::INVALID_INPUT))?;
+    let path = configured.path.ok_or_else(|| {
+        Failure::new(
+            exit::INVALID_INPUT,
+            "no audit log location (no [audit] path in config.toml, no CODEX_HOME or HOME); \
+             pass --file",
+        )
+    })?;
+    Ok(Log {
+        path,
+        options: configured.options,
+    })
 }
 
 /// `audit tail|query`.
 pub(crate) fn show(
-    file: Option<&Path>,
+    log: &Log,
     filter: &Filter,
     last: Option<usize>,
     json: bool,
-    keep: usize,
 ) -> Result<u8, Failure> {
-    let path = log_path(file)?;
+    let (path, keep) = (&log.path, log.options.keep);
     // Whatever the log holds, and the names of its files, may come from the
     // sandboxed command: printed with control characters made visible.
     let shown = |text: &str| escape_for_terminal(text).into_owned();
-    if log_files_kept(&path, keep).is_empty() {
+    if log_files_kept(path, keep).is_empty() {
         return Err(Failure::new(
             exit::INVALID_INPUT,
             format!("{}: no audit log here", shown(&path.to_string_lossy())),
         ));
     }
-    let log = read_log_kept(&path, keep)
+    let log = read_log_kept(path, keep)
         .map_err(|e| Failure::new(exit::INVALID_INPUT, shown(&e.to_string())))?;
     for bad in &log.bad_lines {
-        eprintln!(
-            "codex-policy: note: {}:{}: {} ({})",
+        crate::print_err(&format!(
+            "codex-policy: note: {}:{}: {} ({})\n",
             shown(&bad.file.to_string_lossy()),
             bad.line,
             if bad.torn {
@@ -50,7 +67,7 @@ pub(crate) fn show(
                 "not an audit event"
             },
             shown(&bad.error)
-        );
+        ));
     }
     let mut events: Vec<&AuditEvent> = log.events.iter().filter(|e| filter.matches(e)).collect();
     if let Some(n) = last {
@@ -91,10 +108,9 @@ pub(crate) fn show(
 }
 
 /// `audit append`: events from standard input, redacted, one write each.
-pub(crate) fn append(file: Option<&Path>) -> Result<u8, Failure> {
-    let path = log_path(file)?;
-    let mut sink = AuditSink::open(&path, SinkOptions::default())
-        .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+pub(crate) fn append(log: Log) -> Result<u8, Failure> {
+    let mut sink =
+        AuditSink::open(&log.path, log.options).map_err(|e| Failure::new(exit::CANNOT_START, e))?;
     append_events(std::io::stdin().lock(), "<stdin>", &mut sink).map_err(|e| {
         let status = if e.is_bad_input() {
             exit::INVALID_INPUT

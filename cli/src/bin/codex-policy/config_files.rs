@@ -34,16 +34,11 @@ pub(crate) fn run_validate(
             files: files.clone(),
         },
     );
-    let cwd = std::env::current_dir()
-        .map_err(|e| Failure::new(exit::INVALID_INPUT, format!("current directory: {e}")))?;
-    let env = codex_policy::Environment::process();
-    let inputs = crate::runtime_files(cli, files)
-        .discover(&cwd, &env)
-        .map_err(|e| Failure::new(exit::INVALID_INPUT, e))?;
-    // A profile that cannot be resolved is reported through its file already.
-    let resolved = builder.resolve().ok();
-    let validation = codex_policy::validate_files(&inputs, resolved.as_ref(), &cwd, &env)
-        .map_err(|e| Failure::new(exit::CANNOT_START, e))?;
+    // The files' problems are findings; the environment's (an empty
+    // CODEX_HOME, say) are refused as every command refuses them.
+    let (inputs, validation) = builder
+        .validate()
+        .map_err(|e| crate::failure(e, exit::INVALID_INPUT))?;
     print_out(&render(&inputs, &validation, cli.json)?)?;
     Ok(if validation.fails(strict) {
         exit::INVALID_INPUT

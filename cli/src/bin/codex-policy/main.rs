@@ -1,5 +1,10 @@
 //! The `codex-policy` command-line tool. See `docs/cli.md` for the contract.
 
+// Standard output and error may be closed pipes (`2>&1 | head -1`):
+// `println!`/`eprintln!` would panic (exit 101) instead of giving the
+// contract's status; every line goes through `print_out` or `print_err`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 mod audit;
 mod config_files;
 mod elevate;
@@ -105,7 +110,8 @@ enum Command {
         action: AuditAction,
     },
     /// Decide on a command line with the exec policy (the default policy
-    /// without --rules); prints Codex's {"decision", "matchedRules"} with --json.
+    /// without --rules); --json prints Codex's {"decision", "matchedRules"} and
+    /// "commands" (what was decided), "decision" left out when no rule matched.
     Check {
         /// A rules file (Starlark); may be repeated. Default: the built-in policy.
         #[arg(long = "rules", value_name = "FILE")]
@@ -291,7 +297,7 @@ struct AuditArgs {
 enum AuditAction {
     /// The last events.
     Tail {
-        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        /// The log (default: [audit] path of config.toml, else $CODEX_HOME/audit/audit.jsonl).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
         /// How many.
@@ -300,7 +306,7 @@ enum AuditAction {
     },
     /// Events matching filters, across rotated files.
     Query {
-        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        /// The log (default: [audit] path of config.toml, else $CODEX_HOME/audit/audit.jsonl).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
         /// allowed, denied or requires_approval.
@@ -326,7 +332,7 @@ enum AuditAction {
     /// operation, target, decision, source, and optionally reason and
     /// session_id), redacted, each in one write.
     Append {
-        /// The log (default: $CODEX_HOME/audit/audit.jsonl).
+        /// The log (default: [audit] path of config.toml, else $CODEX_HOME/audit/audit.jsonl).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
     },
@@ -419,12 +425,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
-            eprint!("codex-policy: {}", err.render());
+            print_err(&format!("codex-policy: {}", err.render()));
             return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(exit::USAGE));
         }
     };
     if let Some(message) = ignored_flag(&cli) {
-        eprintln!("codex-policy: error: {message}");
+        print_err(&format!("codex-policy: error: {message}\n"));
         return ExitCode::from(exit::USAGE);
     }
     match dispatch(&cli) {
@@ -437,49 +443,63 @@ fn main() -> ExitCode {
                 .lines()
                 .map(codex_policy::audit::escape_for_terminal)
                 .collect();
-            eprintln!("codex-policy: error: {}", message.join("\n"));
+            print_err(&format!("codex-policy: error: {}\n", message.join("\n")));
             ExitCode::from(failure.status)
         }
     }
 }
 
 /// A global flag the chosen command would not use: refused, never dropped
-/// in silence (a user who asks for JSON, or for a profile, must not get
-/// something else without a word).
+/// in silence (a user who asks for JSON, for a profile or for a config.toml
+/// must not get something else without a word).
 fn ignored_flag(cli: &Cli) -> Option<String> {
-    // Each command's name, whether it renders JSON, and whether it resolves
-    // a profile. Without JSON: a command's own output (run), lines for a
-    // shell (proxy), files (init), or JSON already (schema). Without a
-    // profile: the host's report covers every one; a schema, the audit log
-    // or a written file has none.
-    let (name, uses_json, uses_profile) = match cli.command.as_ref()? {
-        Command::Run(_) => ("run", false, true),
-        Command::Launch(_) => ("launch", false, true),
-        Command::Explain(_) => ("explain", true, true),
+    // Each command's name, whether it renders JSON, whether it resolves a
+    // profile, and whether it reads config.toml. Without JSON: a command's
+    // own output (run), lines for a shell (proxy), files (init), a message
+    // (elevate --to/--revoke), or JSON already (schema). Without a profile:
+    // the host's report covers every one; a schema, the audit log, a
+    // written file or an elevation (its profile is --to) has none. Without
+    // config.toml: a schema, the host's report, a pattern's files, an
+    // elevation's status.
+    let (name, uses_json, uses_profile, uses_config) = match cli.command.as_ref()? {
+        Command::Run(_) => ("run", false, true, true),
+        Command::Launch(_) => ("launch", false, true, true),
+        Command::Explain(_) => ("explain", true, true, true),
+        // The log is the one config.toml names ([audit] path, keep).
         Command::Audit { action } => match action {
-            AuditAction::Tail { .. } => ("audit tail", true, false),
-            AuditAction::Query { .. } => ("audit query", true, false),
-            AuditAction::Append { .. } => ("audit append", false, false),
+            AuditAction::Tail { .. } => ("audit tail", true, false, true),
+            AuditAction::Query { .. } => ("audit query", true, false, true),
+            AuditAction::Append { .. } => ("audit append", false, false, true),
         },
-        Command::Check { .. } => ("check", true, true),
-        Command::Doctor => ("doctor", true, false),
+        Command::Check { .. } => ("check", true, true, true),
+        Command::Doctor => ("doctor", true, false, false),
         Command::Debug {
             backend: DebugBackend::Landlock,
             ..
-        } => ("debug landlock", false, true),
+        } => ("debug landlock", false, true, true),
         Command::Debug {
             backend: DebugBackend::Seatbelt,
             ..
-        } => ("debug seatbelt", true, true),
-        Command::Validate { .. } => ("validate", true, true),
+        } => ("debug seatbelt", true, true, true),
+        Command::Validate { .. } => ("validate", true, true, true),
         Command::Init {
             pattern: Some(_), ..
-        } => ("init --pattern", false, false),
-        Command::Init { .. } => ("init --template", false, false),
-        Command::Elevate(_) => ("elevate", true, true),
-        Command::Proxy(_) => ("proxy", false, true),
-        Command::Schema { .. } => ("schema", false, false),
+        } => ("init --pattern", false, false, false),
+        Command::Init { .. } => ("init --template", false, false, true),
+        Command::Elevate(args) if args.status => ("elevate --status", true, false, false),
+        // Both record in the audit log config.toml names.
+        Command::Elevate(args) if args.revoke => ("elevate --revoke", false, false, true),
+        Command::Elevate(_) => ("elevate --to", false, false, true),
+        Command::Proxy(_) => ("proxy", false, true, true),
+        Command::Schema { .. } => ("schema", false, false, false),
     };
+    // `--show-profile` resolves the profile from config.toml and prints it
+    // (as JSON with --json), whatever the command does.
+    let (uses_json, uses_profile, uses_config) = (
+        uses_json || cli.show_profile,
+        uses_profile || cli.show_profile,
+        uses_config || cli.show_profile,
+    );
     let profile_flag = [
         (cli.profile.is_some(), "--profile"),
         (cli.sandbox.is_some(), "--sandbox"),
@@ -490,16 +510,23 @@ fn ignored_flag(cli: &Cli) -> Option<String> {
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag));
     let (flag, why) = if cli.json && !uses_json {
-        (
-            "--json",
-            (name == "schema").then_some(" (a schema is JSON already)"),
-        )
+        let why = match name {
+            "schema" => Some(" (a schema is JSON already)"),
+            "elevate --to" | "elevate --revoke" => Some(" (only `elevate --status` prints JSON)"),
+            _ => None,
+        };
+        ("--json", why)
+    } else if let Some(flag) = profile_flag.filter(|_| !uses_profile) {
+        let why = match name {
+            "doctor" => Some(" (it reports every profile)"),
+            "elevate --to" => Some(" (the profile granted is --to)"),
+            _ => None,
+        };
+        (flag, why)
+    } else if cli.config.is_some() && !uses_config {
+        ("--config", Some(" (it reads no config.toml)"))
     } else {
-        let flag = profile_flag.filter(|_| !uses_profile)?;
-        (
-            flag,
-            (name == "doctor").then_some(" (it reports every profile)"),
-        )
+        return None;
     };
     Some(format!(
         "{flag} has no effect on `{name}`{}; leave it out",
@@ -535,12 +562,12 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         ));
     }
     if cli.yolo {
-        eprintln!(
-            "codex-policy: WARNING: --dangerously-bypass-approvals-and-sandbox (--yolo): \
+        print_err(
+            "codex-policy: warning: --dangerously-bypass-approvals-and-sandbox (--yolo): \
              commands run with NO sandbox restrictions (writes anywhere, full network, \
              credential stores readable) and \
              are never asked about; only forbidden rules still refuse. Use it only on a \
-             disposable machine."
+             disposable machine.\n",
         );
     }
     // Commands that start a process report bad configuration as 125 (the contract).
@@ -623,11 +650,10 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         }) => exec_rules::check(cli, rules, command, audit, cli.json),
         Some(Command::Audit { action }) => match action {
             AuditAction::Tail { file, lines } => audit::show(
-                file.as_deref(),
+                &audit::log(cli, file.as_deref())?,
                 &Default::default(),
                 Some(*lines),
                 cli.json,
-                audit_keep(cli)?,
             ),
             AuditAction::Query {
                 file,
@@ -645,9 +671,9 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
                     .with_session(session.clone())
                     .with_since(*since)
                     .with_until(*until);
-                audit::show(file.as_deref(), &filter, None, cli.json, audit_keep(cli)?)
+                audit::show(&audit::log(cli, file.as_deref())?, &filter, None, cli.json)
             }
-            AuditAction::Append { file } => audit::append(file.as_deref()),
+            AuditAction::Append { file } => audit::append(audit::log(cli, file.as_deref())?),
         },
         Some(Command::Explain(inputs)) => {
             let composition = session_builder(cli, inputs)
@@ -657,15 +683,6 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
             Ok(0)
         }
     }
-}
-
-/// How many rotated files the log keeps (`[audit] keep` of config.toml).
-fn audit_keep(cli: &Cli) -> Result<usize, Failure> {
-    codex_policy::configured_audit_keep(
-        cli.config.as_deref(),
-        &codex_policy::Environment::process(),
-    )
-    .map_err(|e| Failure::new(exit::INVALID_INPUT, e))
 }
 
 /// The runtime-control files the flags name.
@@ -775,6 +792,14 @@ fn failure(err: Error, config_status: u8) -> Failure {
         _ => "",
     };
     Failure::new(status, format!("{err}{advice}"))
+}
+
+/// Writes `text` to standard error as it is (the caller ends its lines).
+/// A closed or failing standard error is ignored: the exit status still
+/// says what happened, where `eprintln!` would panic with 101.
+pub(crate) fn print_err(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
 
 fn print_out(text: &str) -> Result<(), Failure> {

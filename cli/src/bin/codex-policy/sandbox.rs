@@ -3,7 +3,7 @@
 
 use codex_policy::{AuditDestination, ExecRules};
 
-use crate::{Cli, Failure, RunArgs, exit, failure, print_out, to_json};
+use crate::{Cli, Failure, RunArgs, exit, failure, print_err, print_out, to_json};
 
 /// Which command is running the sandbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +56,14 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
     }
     if mode == Mode::Debug {
         let resolved = &session.composition().resolved;
-        eprintln!(
-            "codex-policy: profile {} ({})",
+        print_err(&format!(
+            "codex-policy: profile {} ({})\n",
             resolved.profile, resolved.source
-        );
+        ));
         let report = session.report();
-        eprint!("{report}");
+        print_err(&report.to_string());
         for rule in &report.rules {
-            eprintln!("  rule: {rule}");
+            print_err(&format!("  rule: {rule}\n"));
         }
         let composition = session.composition();
         for line in crate::explain::hidden_lines(&composition.hidden, session.sandbox_policy())
@@ -72,7 +72,7 @@ pub(crate) fn run(cli: &Cli, args: &RunArgs, mode: Mode) -> Result<u8, Failure> 
                 &composition.environment_policy,
             ))
         {
-            eprintln!("codex-policy: {line}");
+            print_err(&format!("codex-policy: {line}\n"));
         }
     }
     let status = session
@@ -169,10 +169,10 @@ pub(crate) fn seatbelt(cli: &Cli, args: &RunArgs) -> Result<u8, Failure> {
         .map_err(|e| failure(e, exit::CANNOT_START))?;
     show_seatbelt(cli.json, plan.as_ref(), false)?;
     if plan.is_some() {
-        eprintln!(
-            "codex-policy: dry run: sandbox-exec exists only on macOS; nothing was executed on {}",
+        print_err(&format!(
+            "codex-policy: dry run: sandbox-exec exists only on macOS; nothing was executed on {}\n",
             std::env::consts::OS
-        );
+        ));
     }
     Ok(0)
 }
@@ -185,10 +185,11 @@ fn show_seatbelt(
     executed: bool,
 ) -> Result<(), Failure> {
     let Some(plan) = plan else {
-        eprintln!(
-            "codex-policy: the profile has full access: no Seatbelt profile, the command {}              unconfined",
+        print_err(&format!(
+            "codex-policy: the profile has full access: no Seatbelt profile, the command {} \
+             unconfined\n",
             if executed { "runs" } else { "would run" }
-        );
+        ));
         return Ok(());
     };
     if json {
@@ -212,10 +213,10 @@ fn show_seatbelt(
                     .map_or_else(|_| format!("{a:?}"), |q| q.into_owned())
             })
             .collect();
-        eprintln!(
-            "codex-policy: sandbox-exec command line:\n{}",
+        print_err(&format!(
+            "codex-policy: sandbox-exec command line:\n{}\n",
             shown.join(" ")
-        );
+        ));
     }
     Ok(())
 }
@@ -223,7 +224,9 @@ fn show_seatbelt(
 /// Prints what this host can enforce; exit 0 if every profile is fully enforceable.
 #[cfg(any(target_os = "linux", target_os = "macos"))]
 pub(crate) fn doctor(json: bool) -> Result<u8, Failure> {
-    let report = codex_policy::HostReport::probe().map_err(|e| failure(e, exit::CANNOT_START))?;
+    // Codex's home from the environment decides what is hidden: a bad
+    // variable is invalid input (1), as for every command that reads it.
+    let report = codex_policy::HostReport::probe().map_err(|e| failure(e, exit::INVALID_INPUT))?;
     if json {
         print_out(&to_json(&report)?)?;
     } else {
