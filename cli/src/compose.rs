@@ -561,9 +561,9 @@ impl crate::SessionBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Configuration`] for an unusable environment variable
+    /// [`Error::Configuration`](crate::Error::Configuration) for an unusable environment variable
     /// (`CODEX_HOME`, `HOME`, `CODEX_SECURITY_PROFILE`, `CODEX_RUNTIME_CONFIG`,
-    /// `CODEX_POLICY_FILE`); [`Error::Io`] when the directory cannot be
+    /// `CODEX_POLICY_FILE`); [`Error::Io`](crate::Error::Io) when the directory cannot be
     /// resolved.
     pub fn validate(&self) -> Result<(ValidationInputs, Validation), crate::Error> {
         let cwd = self.absolute_cwd()?;
