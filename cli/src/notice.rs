@@ -125,7 +125,8 @@ impl Default for Notices {
         Self(Arc::new(|notice: &Notice| {
             // Messages quote file names and commands: control characters are
             // shown, not obeyed by the terminal.
-            let text = notice.to_string();
+            // A notice may quote a value that is a token: never shown.
+            let text = codex_policy_model::validate::secrets::mask_secrets(&notice.to_string());
             let shown: Vec<_> = text.lines().map(codex_audit::escape_for_terminal).collect();
             // Never a panic over a closed standard error: the notice is
             // lost, the session's outcome is not.

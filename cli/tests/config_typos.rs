@@ -76,3 +76,36 @@ fn a_secret_as_a_refused_value_is_masked_by_every_command() {
         assert!(shown.contains("unknown variant `…`"), "{args:?}: {shown}");
     }
 }
+
+#[test]
+fn a_secret_as_a_profile_name_is_masked_by_every_command() {
+    let home = home_with(&format!(
+        "profile = \"{TOKEN}\"\n[profiles.x_{TOKEN}]\nsandbox_mode = \"read-only\"\n"
+    ));
+    let project = tempfile::tempdir().unwrap();
+    let cwd = project.path().to_str().unwrap();
+    for args in [
+        &["validate"][..],
+        &["validate", "--json"],
+        &["--show-profile"],
+        &["--show-profile", "--json"],
+        &["explain"],
+        &["run", "--cwd", cwd, "--", "true"],
+        &["check", "--no-audit", "--", "ls"],
+    ] {
+        let out = codex_policy(home.path(), &[], args);
+        let shown = format!("{}{}", out.stdout, out.stderr);
+        assert!(!shown.contains(TOKEN), "{args:?}: {shown}");
+    }
+}
+
+#[test]
+fn codex_keys_that_name_where_a_secret_is_kept_are_not_secrets() {
+    let home = home_with(
+        "cli_auth_credentials_store = \"file\"\nmcp_oauth_credentials_store = \"auto\"\n\
+         [mcp_servers.github]\ncommand = \"gh-mcp\"\nbearer_token_env_var = \"GITHUB_TOKEN\"\n",
+    );
+    let validate = codex_policy(home.path(), &[], &["validate", "--strict"]);
+    assert_eq!(validate.status, 0, "{}", validate.stdout);
+    assert!(!validate.stdout.contains("CP0016"), "{}", validate.stdout);
+}

@@ -62,7 +62,7 @@ pub fn find_secret(text: &str) -> Option<SecretKind> {
         return Some(SecretKind::PrivateKey);
     }
     text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-        .find_map(word_secret)
+        .find_map(word_holds_secret)
 }
 
 /// Byte ranges of every known secret shape in `text` (whole words, and PEM
@@ -97,7 +97,7 @@ pub fn secret_spans(text: &str) -> Vec<std::ops::Range<usize>> {
                 let overlaps = spans
                     .iter()
                     .any(|s: &std::ops::Range<usize>| s.start <= start && start < s.end);
-                if !overlaps && word_secret(&text[start..i]).is_some() {
+                if !overlaps && word_holds_secret(&text[start..i]).is_some() {
                     spans.push(start..i);
                 }
                 word_start = None;
@@ -107,6 +107,21 @@ pub fn secret_spans(text: &str) -> Vec<std::ops::Range<usize>> {
     }
     spans.sort_by_key(|s| s.start);
     spans
+}
+
+/// Longest prefix glued to a token that is still looked through: a glued
+/// prefix is short, and the bound keeps a long word linear to check.
+const MAX_GLUED_PREFIX: usize = 64;
+
+/// A word that is a secret, or ends in one after a short prefix and a
+/// separator: `x_ghp_…` hides a token as well as `ghp_…` does.
+fn word_holds_secret(word: &str) -> Option<SecretKind> {
+    word_secret(word).or_else(|| {
+        word.char_indices()
+            .take_while(|(i, _)| *i < MAX_GLUED_PREFIX)
+            .filter(|(_, c)| matches!(c, '_' | '-' | '.'))
+            .find_map(|(i, _)| word_secret(&word[i + 1..]))
+    })
 }
 
 fn word_secret(word: &str) -> Option<SecretKind> {
@@ -158,4 +173,41 @@ fn is_jwt(word: &str) -> bool {
         (count > 2 || p.starts_with("eyJ")) && p.len() >= 8 && token_chars(p)
     });
     well_formed && count >= 3
+}
+
+/// `text` with every secret-shaped word replaced by `…`: for messages that
+/// quote what a file or a command line said.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::validate::secrets::mask_secrets;
+///
+/// let said = "profile \"ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\" is no profile";
+/// assert_eq!(mask_secrets(said), "profile \"…\" is no profile");
+/// assert_eq!(mask_secrets("profile \"worksapce\""), "profile \"worksapce\"");
+/// ```
+pub fn mask_secrets(text: &str) -> String {
+    let spans = secret_spans(text);
+    if spans.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut kept = 0;
+    for span in spans {
+        out.push_str(&text[kept..span.start]);
+        out.push('…');
+        kept = span.end;
+    }
+    out.push_str(&text[kept..]);
+    out
+}
+
+/// A dotted key path masked segment by segment: to the secret shapes a
+/// dotted path is one word.
+pub(crate) fn mask_secrets_in_key(key: &str) -> String {
+    key.split('.')
+        .map(mask_secrets)
+        .collect::<Vec<_>>()
+        .join(".")
 }

@@ -68,3 +68,20 @@ fn an_ordinary_refused_value_stays_readable() {
         "{err}"
     );
 }
+
+#[test]
+fn a_token_with_a_prefix_glued_on_is_masked_too() {
+    let glued = format!("x_{TOKEN}");
+    let err = CodexConfig::parse(&source(
+        "config.toml",
+        &format!("[sandbox]\nmode = \"{glued}\"\n"),
+    ))
+    .unwrap_err();
+    assert_hidden(err, TOKEN);
+    assert!(codex_policy_model::validate::secrets::find_secret(&glued).is_some());
+    // A long prefix is a word of its own, not a glued one.
+    assert!(
+        codex_policy_model::validate::secrets::find_secret(&format!("{}_{TOKEN}", "a".repeat(80)))
+            .is_none()
+    );
+}

@@ -61,3 +61,28 @@ fn codex_keys_and_far_names_are_left_alone() {
         .collect();
     assert!(near.is_empty(), "{near:#?}");
 }
+
+#[test]
+fn nested_tables_that_leave_keys_alone_are_checked_too() {
+    let text = "[permissions.workspace.filesytem]\ndeny_read = [\"/etc/hostname\"]\n\
+                [projects.\"/x\"]\ntrust_levl = \"trusted\"\n\
+                sandbox_network = true\n";
+    let found: Vec<_> = findings(text)
+        .into_iter()
+        .filter(|f| f.code == IGNORED_NEAR_MISS.code)
+        .map(|f| (f.key.clone().unwrap(), f.message))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert_eq!(found[0].0, "permissions.workspace.filesytem");
+    assert!(
+        found[0].1.contains("did you mean `filesystem`?"),
+        "{}",
+        found[0].1
+    );
+    assert_eq!(found[1].0, "projects.\"/x\".trust_levl");
+    assert!(
+        found[1].1.contains("did you mean `trust_level`?"),
+        "{}",
+        found[1].1
+    );
+}

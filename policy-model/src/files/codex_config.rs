@@ -66,17 +66,23 @@ pub(crate) struct NearMiss {
 }
 
 impl CodexConfig {
-    /// The keys of the top level and of each `[profiles.<name>]` table that
+    /// The keys of the top level and of each `[profiles.<name>]`,
+    /// `[permissions.<name>]` and `[projects."<path>"]` table that
     /// this crate does not know (they are Codex's, and ignored) but that are
     /// within a typo of a key it does know: `sandbx_mode` would silently
     /// leave the sandbox mode unset.
     pub(crate) fn near_misses(source: &SourceFile) -> Vec<NearMiss> {
         use serde::de::IgnoredAny;
         type Keys = BTreeMap<Spanned<String>, IgnoredAny>;
+        /// The tables below the top level that also leave unknown keys alone.
         #[derive(Deserialize)]
-        struct Profiles {
+        struct Nested {
             #[serde(default)]
             profiles: BTreeMap<String, Keys>,
+            #[serde(default)]
+            permissions: BTreeMap<String, Keys>,
+            #[serde(default)]
+            projects: BTreeMap<String, Keys>,
         }
         let near = |prefix: String, keys: Keys, meant: fn(&str) -> Option<String>| {
             keys.into_keys()
@@ -105,12 +111,26 @@ impl CodexConfig {
                 super::known_keys::near_miss::<Self>,
             ));
         }
-        if let Ok(Profiles { profiles }) = toml::from_str(source.text()) {
-            for (name, keys) in profiles {
+        if let Ok(nested) = toml::from_str::<Nested>(source.text()) {
+            for (name, keys) in nested.profiles {
                 found.extend(near(
                     format!("profiles.{name}."),
                     keys,
                     super::known_keys::near_miss::<CodexProfileTable>,
+                ));
+            }
+            for (name, keys) in nested.permissions {
+                found.extend(near(
+                    format!("permissions.{name}."),
+                    keys,
+                    super::known_keys::near_miss::<PermissionsProfile>,
+                ));
+            }
+            for (path, keys) in nested.projects {
+                found.extend(near(
+                    format!("projects.{path:?}."),
+                    keys,
+                    super::known_keys::near_miss::<ProjectTable>,
                 ));
             }
         }

@@ -10,6 +10,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::regular_file::OpenError;
+use crate::secret_shapes::{mask_secrets, mask_secrets_in_key};
 
 /// Largest configuration file we read. Real files are a few KiB; the cap keeps a
 /// hostile or mistaken path (a log file, `/dev/zero`) from exhausting memory.
@@ -135,15 +136,9 @@ impl SourceFile {
         let location = self.locate(span.map_or(0, |s| s.start));
         // The parser quotes the value it refused (`unknown variant `ghp_…``):
         // a secret there is masked as in the snippet, wherever the text goes.
-        let message = without_secrets(message.into());
-        // Per segment: a dotted path is one word to the secret shapes.
-        let key = key.map(|key| {
-            key.split('.')
-                .map(|segment| without_secrets(segment.to_owned()))
-                .collect::<Vec<_>>()
-                .join(".")
-        });
-        let help = help.map(without_secrets);
+        let message = mask_secrets(&message.into());
+        let key = key.as_deref().map(mask_secrets_in_key);
+        let help = help.as_deref().map(mask_secrets);
         let kind = if message.starts_with("unknown field") {
             DiagnosticKind::UnknownKey
         } else if message.starts_with("duplicate") {
@@ -166,23 +161,6 @@ impl SourceFile {
             snippet,
         }))
     }
-}
-
-/// `text` with every secret-shaped word replaced by `…`.
-fn without_secrets(text: String) -> String {
-    let spans = crate::secret_shapes::secret_spans(&text);
-    if spans.is_empty() {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut kept = 0;
-    for span in spans {
-        out.push_str(&text[kept..span.start]);
-        out.push('…');
-        kept = span.end;
-    }
-    out.push_str(&text[kept..]);
-    out
 }
 
 /// Opens `path` for reading as a regular file, never blocking on the open: the

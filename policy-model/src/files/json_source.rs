@@ -58,12 +58,14 @@ pub(crate) fn parse_json<T: DeserializeOwned + JsonSchema>(
         let message = strip_position(&inner.to_string());
         let located = match (inner.classify(), &path) {
             (serde_json::error::Category::Data, Some(path)) => {
-                let unknown_key = message.starts_with("unknown field");
+                // An array element's offset is its value already.
+                let at_member_value = matches!(path.last(), Some(Step::Key(_)))
+                    && !message.starts_with("unknown field");
                 key_offset(source, path).map(|at| {
-                    if unknown_key {
-                        at
-                    } else {
+                    if at_member_value {
                         value_offset(source.text(), at)
+                    } else {
+                        at
                     }
                 })
             }

@@ -67,8 +67,8 @@ pub(crate) fn near_miss<T: JsonSchema>(given: &str) -> Option<String> {
     closest_name(given, &keys).cloned()
 }
 
-/// The closest candidate within an edit distance of about a third of the
-/// given name's length, so that a hint is a likely typo, never a guess.
+/// The closest candidate within a small edit distance, so that a hint is a
+/// likely typo, never a guess.
 fn closest(given: &str, candidates: &[String]) -> Option<String> {
     closest_name(given, candidates).map(|best| format!("did you mean `{best}`?"))
 }
@@ -78,7 +78,9 @@ fn closest_name<'a>(given: &str, candidates: &'a [String]) -> Option<&'a String>
         .iter()
         .map(|candidate| (strsim::levenshtein(given, candidate), candidate))
         .min()?;
-    (distance <= given.chars().count().max(3) / 3 + 1).then_some(best)
+    // About one edit per four characters, at most three: typos, not guesses
+    // (`sandbox_network` is not `sandbox_mode`).
+    (distance <= (given.chars().count() / 4 + 1).min(3)).then_some(best)
 }
 
 #[derive(Clone, Copy)]

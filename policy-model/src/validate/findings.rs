@@ -81,7 +81,7 @@ codes! {
     GLOBAL_WILDCARD_IN_PRODUCTION = "CP0015", Error, "the global `*` in production",
         "list explicit domains in production";
     LITERAL_SECRET = "CP0016", Error, "a literal secret in a configuration file (value not shown)",
-        "remove it, rotate it, and reference it under credentials.secrets (e.g. arn:aws:secretsmanager:…)";
+        "remove it, rotate it, and reference it instead: a secret store or an environment variable the harness reads (in .codexrc.json, under credentials.secrets, e.g. arn:aws:secretsmanager:…)";
     WILDCARD_IN_DENYLIST = "CP0017", Error, "`*` in a deny list",
         "a deny list names what to block; to block everything, disable the network";
     MONITOR_MODE_IN_SANDBOX = "CP0018", Warning, "deny_on_violation: false in the sandbox environment",
@@ -143,14 +143,18 @@ impl Finding {
             Some(l) => (Some(l.file), Some(l.line), Some(l.column)),
             None => (None, None, None),
         };
+        // A finding quotes keys and values of a file that may hold a secret
+        // where the finding is (a token as a profile name): never shown.
         Self {
             code: code.code,
             severity: code.severity,
             file,
             line,
             column,
-            key,
-            message,
+            key: key
+                .as_deref()
+                .map(crate::secret_shapes::mask_secrets_in_key),
+            message: crate::secret_shapes::mask_secrets(&message),
             fix: code.fix.to_owned(),
             snippet: None,
         }

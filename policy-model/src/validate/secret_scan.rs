@@ -61,36 +61,42 @@ pub(super) fn scan_json_secrets(path: &Path, out: &mut Vec<Finding>) {
 }
 
 pub(super) fn scan_toml_secrets(path: &Path, out: &mut Vec<Finding>) {
+    use toml::de::{DeTable, DeValue};
     let Ok(source) = SourceFile::read(path) else {
         return;
     };
-    let Ok(table) = toml::from_str::<toml::Table>(source.text()) else {
+    // Spanned, so that each finding points at its own value, not at the
+    // first place the same text appears.
+    let Ok(table) = DeTable::parse(source.text()) else {
         return;
     };
-    let mut stack: Vec<(String, String, &toml::Value)> = table
+    let mut stack: Vec<(String, String, &toml::Spanned<DeValue<'_>>)> = table
+        .get_ref()
         .iter()
-        .map(|(k, v)| (k.clone(), k.clone(), v))
+        .map(|(k, v)| (k.get_ref().to_string(), k.get_ref().to_string(), v))
         .collect();
     while let Some((path_key, key_name, value)) = stack.pop() {
-        match value {
-            toml::Value::String(text) => {
+        match value.get_ref() {
+            DeValue::String(text) => {
                 if let Some(kind) = secrets::classify(&key_name, text) {
-                    let offset = source.text().find(text.as_str()).unwrap_or(0);
                     out.push(secret_finding(
                         kind,
-                        source.locate(offset),
+                        source.locate(value.span().start),
                         path_key,
                         text.len(),
                     ));
                 }
             }
-            toml::Value::Table(t) => {
-                stack.extend(
-                    t.iter()
-                        .map(|(k, v)| (format!("{path_key}.{k}"), k.clone(), v)),
-                );
+            DeValue::Table(t) => {
+                stack.extend(t.iter().map(|(k, v)| {
+                    (
+                        format!("{path_key}.{}", k.get_ref()),
+                        k.get_ref().to_string(),
+                        v,
+                    )
+                }));
             }
-            toml::Value::Array(items) => {
+            DeValue::Array(items) => {
                 stack.extend(
                     items
                         .iter()

@@ -2,24 +2,32 @@
 //! refuse them: the token, key and JWT shapes the crate knows, and any value under a
 //! key named like a password or token that is not a reference to a secret.
 
-pub use crate::secret_shapes::{SecretKind, find_secret, secret_spans};
+pub use crate::secret_shapes::{SecretKind, find_secret, mask_secrets, secret_spans};
 
-/// Whether a key names something secret (`password`, `api_key`, `token`, …).
+/// Whether a key names something secret (`password`, `api_key`, `token`, …),
+/// not where one is kept: `bearer_token_env_var` holds a variable's name,
+/// `cli_auth_credentials_store` a storage kind, `token_file` a path.
 pub fn key_names_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "private_key",
-        "access_key",
-        "credential",
+    let names_a_place = [
+        "_env_var", "_env", "_store", "_file", "_path", "_command", "_cmd", "_helper",
     ]
     .iter()
-    .any(|word| key.contains(word))
+    .any(|suffix| key.ends_with(suffix));
+    !names_a_place
+        && [
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "api_key",
+            "apikey",
+            "private_key",
+            "access_key",
+            "credential",
+        ]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 /// Whether a value is a reference to a secret rather than one (`arn:…`,

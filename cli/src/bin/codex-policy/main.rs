@@ -798,6 +798,9 @@ fn failure(err: Error, config_status: u8) -> Failure {
 /// A closed or failing standard error is ignored: the exit status still
 /// says what happened, where `eprintln!` would panic with 101.
 pub(crate) fn print_err(text: &str) {
+    // Whatever an error quotes (a profile name, a key, a command line) may
+    // be a token pasted in the wrong place: never shown on a terminal.
+    let text = codex_policy::model::validate::secrets::mask_secrets(text);
     let mut err = std::io::stderr().lock();
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
 }
