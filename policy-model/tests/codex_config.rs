@@ -347,3 +347,26 @@ fn audit_table_is_typed_and_its_errors_are_located() {
         assert_eq!(d.key.as_deref(), Some(key), "{text}: {err}");
     }
 }
+
+#[test]
+fn the_audit_log_path_must_be_absolute() {
+    use std::path::Path;
+    for relative in ["logs/audit.jsonl", "~/audit.jsonl", "./a.jsonl"] {
+        let text = format!("[audit]\npath = {relative:?}\n");
+        let source =
+            codex_policy_model::SourceFile::from_bytes(Path::new("config.toml"), text.into_bytes())
+                .unwrap();
+        let err = codex_policy_model::CodexConfig::parse(&source).unwrap_err();
+        let diagnostic = err.diagnostic().unwrap();
+        assert_eq!(diagnostic.key.as_deref(), Some("audit.path"), "{err}");
+        assert_eq!(
+            (diagnostic.location.line, diagnostic.location.column),
+            (2, 8),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("must be an absolute path"),
+            "{err}"
+        );
+    }
+}

@@ -53,6 +53,20 @@ pub struct CodexConfig {
     pub shell_environment_policy: Option<ShellEnvironmentPolicyTable>,
 }
 
+/// `[audit] path`, refused unless absolute.
+fn absolute_path<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let path = Option::<PathBuf>::deserialize(deserializer)?;
+    match path {
+        Some(path) if !path.is_absolute() => Err(serde::de::Error::custom(format!(
+            "the audit log must be an absolute path (got {:?}; `~` is not expanded)",
+            path
+        ))),
+        path => Ok(path),
+    }
+}
+
 /// A key `config.toml` leaves to Codex that is likely a typo of a policy key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct NearMiss {
@@ -221,7 +235,10 @@ pub enum TrustLevel {
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuditTable {
-    /// The log file (default `$CODEX_HOME/audit/audit.jsonl`).
+    /// The log file (default `$CODEX_HOME/audit/audit.jsonl`): an absolute
+    /// path. A relative one would follow the working directory into the
+    /// project, where the command could write it; `~` is not expanded.
+    #[serde(default, deserialize_with = "absolute_path")]
     pub path: Option<PathBuf>,
     /// `never` (default), `each-event`, or `interval`.
     pub fsync: Option<FsyncSetting>,
