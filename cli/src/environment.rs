@@ -26,6 +26,9 @@ type Lookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 ///
 /// let env = Environment::from_vars([("CODEX_HOME", "relative/codex")]);
 /// assert!(env.codex_home().is_err());
+/// // Set but empty is not unset.
+/// let env = Environment::from_vars([("HOME", "")]);
+/// assert!(env.codex_home().is_err());
 ///
 /// // A session reads its variables from it.
 /// let home = tempfile::tempdir()?;
@@ -77,7 +80,7 @@ impl Environment {
     /// # Errors
     ///
     /// [`ProfileError`](codex_profiles::ProfileError) for a relative or empty
-    /// `CODEX_HOME`, or a relative `HOME`.
+    /// `CODEX_HOME`, or a relative or empty `HOME` when `CODEX_HOME` is unset.
     pub fn codex_home(&self) -> Result<Option<std::path::PathBuf>, codex_profiles::ProfileError> {
         codex_profiles::codex_home(|key| self.var(key))
     }

@@ -9,6 +9,7 @@
 mod common;
 
 use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
 use common::{codex_policy, codex_policy_bin};
@@ -502,6 +503,56 @@ fn empty_or_relative_variables_are_refused_with_the_documented_status() {
             125,
             "CODEX_POLICY_FILE is set but empty",
         ),
+        // With CODEX_HOME unset, HOME decides where ~/.codex is: set but
+        // empty is refused, never read as unset (which would find no
+        // config.toml and no audit log, and carry on).
+        (
+            ("HOME", ""),
+            &["--show-profile"],
+            1,
+            "HOME is set but empty",
+        ),
+        (
+            ("HOME", ""),
+            &["check", "--", "true"],
+            1,
+            "HOME is set but empty",
+        ),
+        (("HOME", ""), &["explain"], 1, "HOME is set but empty"),
+        (("HOME", ""), &["validate"], 1, "HOME is set but empty"),
+        (("HOME", ""), &["doctor"], 1, "HOME is set but empty"),
+        (
+            ("HOME", ""),
+            &["run", "--", "true"],
+            125,
+            "HOME is set but empty",
+        ),
+        (
+            ("HOME", ""),
+            &["launch", "--", "true"],
+            125,
+            "HOME is set but empty",
+        ),
+        // Every command that starts something says 125, as run does.
+        (
+            ("HOME", ""),
+            &["debug", "landlock", "--", "true"],
+            125,
+            "HOME is set but empty",
+        ),
+        (
+            ("HOME", ""),
+            &["debug", "seatbelt", "--", "true"],
+            125,
+            "HOME is set but empty",
+        ),
+        (("HOME", ""), &["proxy"], 125, "HOME is set but empty"),
+        (
+            ("CODEX_HOME", ""),
+            &["proxy"],
+            125,
+            "CODEX_HOME is set but empty",
+        ),
     ] {
         let run = codex_policy(dir, &[env], args);
         assert_eq!(run.status, status, "{env:?} {args:?}: {}", run.stderr);
@@ -744,6 +795,12 @@ fn a_command_that_cannot_be_found_or_executed_is_said_plainly() {
             127,
             "codex-policy: error: command not found: no-such-command-anywhere\n".to_owned(),
         ),
+        // An empty name is shown, not left blank.
+        (
+            "",
+            127,
+            "codex-policy: error: command not found: ''\n".to_owned(),
+        ),
         (
             not_executable.to_str().unwrap(),
             126,
@@ -762,6 +819,32 @@ fn a_command_that_cannot_be_found_or_executed_is_said_plainly() {
             run.stderr
         );
     }
+
+    // A script that is there, whose `#!` interpreter is not: the kernel
+    // says "not found", but the command was found. Still 127, as a shell.
+    let project = tempfile::tempdir().unwrap();
+    let script = project.path().join("badinterp");
+    std::fs::write(&script, "#!/nonexistent/interp\necho ran\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let output = Command::new(codex_policy_bin())
+        .env_clear()
+        .env("HOME", dir)
+        .current_dir(project.path())
+        .args(["run", "--best-effort", "--", "./badinterp"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(127), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "codex-policy: error: cannot execute ./badinterp: its interpreter (the #! line) \
+             was not found\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("command not found"), "{stderr}");
+    assert!(output.stdout.is_empty());
 }
 
 #[test]

@@ -12,7 +12,13 @@ use crate::SandboxPolicy;
 /// person who typed the command: `command not found` (exit 127) and
 /// `command not executable` (126) as a shell says them, the system's words
 /// for anything else. The name is escaped: it comes from the command line
-/// and goes to a terminal.
+/// and goes to a terminal; an empty one shows as `''`.
+///
+/// A path (a name with a `/`) that is there yet "not found" is a file whose
+/// interpreter is missing (a script's `#!` line, or a binary's dynamic
+/// loader): that is said, rather than a `command not found` the file's
+/// presence contradicts. A relative path is looked at from this process's
+/// working directory.
 ///
 /// # Examples
 ///
@@ -22,21 +28,64 @@ use crate::SandboxPolicy;
 ///
 /// let missing = Error::from(ErrorKind::NotFound);
 /// assert_eq!(exec_failure("cargo".as_ref(), &missing), "command not found: cargo");
+/// assert_eq!(exec_failure("".as_ref(), &missing), "command not found: ''");
 /// let denied = Error::from(ErrorKind::PermissionDenied);
 /// assert_eq!(
 ///     exec_failure("./build\x1b[2J".as_ref(), &denied),
 ///     "command not executable: ./build\\u{1b}[2J (permission denied)"
 /// );
+///
+/// // A script that is there, whose `#!` interpreter is not.
+/// let dir = tempfile::tempdir()?;
+/// let script = dir.path().join("badinterp");
+/// std::fs::write(&script, "#!/nonexistent/interp\n")?;
+/// assert_eq!(
+///     exec_failure(script.as_os_str(), &missing),
+///     format!("cannot execute {}: its interpreter (the #! line) was not found", script.display())
+/// );
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn exec_failure(program: &std::ffi::OsStr, error: &std::io::Error) -> String {
-    let shown = program.to_string_lossy().escape_debug().to_string();
+    let shown = if program.is_empty() {
+        "''".to_owned()
+    } else {
+        program.to_string_lossy().escape_debug().to_string()
+    };
     match error.kind() {
-        std::io::ErrorKind::NotFound => format!("command not found: {shown}"),
+        std::io::ErrorKind::NotFound => match missing_interpreter(program) {
+            Some(interpreter) => {
+                format!("cannot execute {shown}: its interpreter ({interpreter}) was not found")
+            }
+            None => format!("command not found: {shown}"),
+        },
         std::io::ErrorKind::PermissionDenied => {
             format!("command not executable: {shown} (permission denied)")
         }
         _ => format!("cannot execute {shown}: {error}"),
     }
+}
+
+/// For a path that `exec` did not find although it is there: which
+/// interpreter it names, in words (`the #! line`, or an ELF binary's
+/// dynamic loader). `None` for a bare name (looked up in `$PATH`) or a path
+/// that is not there.
+fn missing_interpreter(program: &std::ffi::OsStr) -> Option<&'static str> {
+    use std::io::Read;
+
+    if !program.as_encoded_bytes().contains(&b'/') || !Path::new(program).is_file() {
+        return None;
+    }
+    let mut magic = [0u8; 4];
+    let read = std::fs::File::open(program)
+        .and_then(|mut file| file.read(&mut magic))
+        .unwrap_or(0);
+    Some(if magic[..read] == *b"\x7fELF" {
+        "the binary's dynamic loader"
+    } else {
+        // A script (or one this process may not read: the kernel's
+        // "not found" for a file that is there is its interpreter's).
+        "the #! line"
+    })
 }
 
 /// An OS mechanism that runs a child process under a [`SandboxPolicy`].

@@ -283,7 +283,7 @@ pub(crate) fn resolve(
                             names.last().map_or("", |n| n)
                         )),
                         format!("extends names {current:?}, which is no profile"),
-                        Some(known_help(config)),
+                        Some(known_help(&current, config)),
                     )
                     .into(),
                 None => unknown(&current, config),
@@ -348,8 +348,9 @@ fn link_name(link: &ProfileLink) -> Option<String> {
     }
 }
 
-/// Every name `--profile` accepts, for error messages.
-fn known_help(config: Option<(&SourceFile, &CodexConfig)>) -> String {
+/// Every name `--profile` accepts: the security profiles, the templates,
+/// then `config.toml`'s other `[profiles.<name>]` tables.
+fn known_names(config: Option<(&SourceFile, &CodexConfig)>) -> Vec<String> {
     let mut names: Vec<String> = SecurityProfile::ALL.iter().map(|p| p.to_string()).collect();
     names.extend(TEMPLATES.iter().map(|t| t.name.to_owned()));
     if let Some((_, config)) = config {
@@ -361,12 +362,36 @@ fn known_help(config: Option<(&SourceFile, &CodexConfig)>) -> String {
                 .cloned(),
         );
     }
-    format!("profiles: {}", names.join(", "))
+    names
+}
+
+/// Every name `--profile` accepts, for the error refusing `given`: a "did
+/// you mean" first when one of them is a likely typo of it.
+fn known_help(given: &str, config: Option<(&SourceFile, &CodexConfig)>) -> String {
+    let names = known_names(config);
+    let list = format!("profiles: {}", names.join(", "));
+    match closest_name(given, &names) {
+        Some(best) => format!("did you mean `{best}`? {list}"),
+        None => list,
+    }
+}
+
+/// The name of `names` that `given` is a likely typo of: the closest (the
+/// first of equals), and only within an edit distance of
+/// `min(3, len / 4 + 1)` characters, so that a hint is never a guess.
+pub(crate) fn closest_name<'a, S: AsRef<str>>(given: &str, names: &'a [S]) -> Option<&'a str> {
+    let limit = (given.chars().count() / 4 + 1).min(3);
+    names
+        .iter()
+        .map(|name| (strsim::levenshtein(given, name.as_ref()), name.as_ref()))
+        .filter(|(distance, _)| (1..=limit).contains(distance))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
 }
 
 fn unknown(name: &str, config: Option<(&SourceFile, &CodexConfig)>) -> ProfileError {
     ProfileError::UnknownName {
         name: name.to_owned(),
-        known: known_help(config),
+        known: known_help(name, config),
     }
 }

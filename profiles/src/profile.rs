@@ -218,20 +218,38 @@ impl fmt::Display for SecurityProfile {
     }
 }
 
-/// A name that is not one of the five profiles.
+/// A name that is not one of the five profiles. Its message lists them,
+/// after a "did you mean" when one is a likely typo of the name.
 ///
 /// ```
 /// use codex_profiles::SecurityProfile;
 ///
 /// let err = "Workspace".parse::<SecurityProfile>().unwrap_err();
 /// assert_eq!(err.name(), "Workspace");
+/// assert_eq!(
+///     err.to_string(),
+///     "unknown security profile \"Workspace\"; did you mean `workspace`? valid profiles: \
+///      offline, net-read-only, workspace, workspace-net, trusted"
+/// );
+/// // Nothing close: no guess.
+/// let err = "bogus".parse::<SecurityProfile>().unwrap_err();
+/// assert!(!err.to_string().contains("did you mean"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown security profile {0:?}; valid profiles: offline, net-read-only, workspace, \
-     workspace-net, trusted"
-)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownProfile(String);
+
+impl fmt::Display for UnknownProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown security profile {:?}; ", self.0)?;
+        let names = SecurityProfile::ALL.map(SecurityProfile::as_str);
+        if let Some(best) = crate::named::closest_name(&self.0, &names) {
+            write!(f, "did you mean `{best}`? ")?;
+        }
+        write!(f, "valid profiles: {}", names.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownProfile {}
 
 impl UnknownProfile {
     pub(crate) fn new(name: &str) -> Self {

@@ -421,7 +421,8 @@ pub enum ProfileError {
     UnknownName {
         /// The name.
         name: String,
-        /// The names that exist.
+        /// The names that exist (`profiles: offline, …`), after a `did you
+        /// mean` hint when one of them is a likely typo of `name`.
         known: String,
     },
     /// A `.codex-profile` that is a symbolic link.
@@ -608,7 +609,8 @@ impl ProfileResolver {
     /// # Errors
     ///
     /// Without an explicit file: [`ProfileError::UnusableEnvironment`] when
-    /// `CODEX_HOME` is set but empty; [`ProfileError::RelativeHome`] when
+    /// `CODEX_HOME`, or `HOME` when it decides, is set but empty;
+    /// [`ProfileError::RelativeHome`] when
     /// `CODEX_HOME`, or `HOME` when it decides, is a relative path.
     pub fn config_location(&self) -> Result<Option<(PathBuf, bool)>, ProfileError> {
         if let Some(path) = &self.explicit_config {
@@ -1266,9 +1268,9 @@ pub fn format_time(time: std::time::SystemTime) -> String {
 }
 
 /// Codex's home directory: `$CODEX_HOME`, else `$HOME/.codex`; `None` when
-/// neither is set. An empty `CODEX_HOME` is an error, not a fallback; a
-/// relative `CODEX_HOME`, or a relative `HOME` when it decides, is an error
-/// ([`ProfileError::RelativeHome`]). This is the one place that finds Codex's
+/// neither is set. An empty `CODEX_HOME`, or an empty `HOME` when it
+/// decides, is an error, not a fallback; so is a relative `CODEX_HOME`, or a
+/// relative `HOME` when it decides ([`ProfileError::RelativeHome`]). This is the one place that finds Codex's
 /// home: config.toml, the audit log and file discovery all use it. Pass
 /// `|k| std::env::var_os(k)` for the process environment.
 ///
@@ -1291,14 +1293,26 @@ pub fn format_time(time: std::time::SystemTime) -> String {
 ///
 /// let err = codex_home(|key| (key == "CODEX_HOME").then(|| OsString::from("codex"))).unwrap_err();
 /// assert!(matches!(err, ProfileError::RelativeHome { variable: "CODEX_HOME", .. }));
+///
+/// // Set but empty is not unset.
+/// let err = codex_home(|key| (key == "HOME").then(OsString::new)).unwrap_err();
+/// assert!(matches!(err, ProfileError::UnusableEnvironment { variable: "HOME", .. }));
+/// assert!(err.to_string().starts_with("environment variable HOME is set but empty"));
+/// // An empty HOME does not matter when CODEX_HOME decides.
+/// let env = |key: &str| match key {
+///     "CODEX_HOME" => Some(OsString::from("/srv/codex")),
+///     _ => Some(OsString::new()),
+/// };
+/// assert_eq!(codex_home(env)?, Some(PathBuf::from("/srv/codex")));
 /// # Ok::<(), ProfileError>(())
 /// ```
 ///
 /// # Errors
 ///
-/// [`ProfileError::UnusableEnvironment`] when `CODEX_HOME` is set but empty;
-/// [`ProfileError::RelativeHome`] when `CODEX_HOME`, or `HOME` when
-/// `CODEX_HOME` is unset, is a relative path.
+/// [`ProfileError::UnusableEnvironment`] when `CODEX_HOME`, or `HOME` when
+/// `CODEX_HOME` is unset, is set but empty; [`ProfileError::RelativeHome`]
+/// when `CODEX_HOME`, or `HOME` when `CODEX_HOME` is unset, is a relative
+/// path.
 pub fn codex_home(
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Result<Option<PathBuf>, ProfileError> {
@@ -1328,7 +1342,13 @@ fn codex_home_from(
         }
         return Ok(Some(PathBuf::from(codex_home)));
     }
-    match home.filter(|home| !home.is_empty()) {
+    match home {
+        // Set but empty is not unset: `~/.codex` is unknown, not absent.
+        Some(home) if home.is_empty() => Err(ProfileError::UnusableEnvironment {
+            variable: HOME_ENV,
+            problem: "empty",
+            fix: "point it at your home directory (or set CODEX_HOME)",
+        }),
         Some(home) if !Path::new(home).is_absolute() => Err(ProfileError::RelativeHome {
             variable: HOME_ENV,
             value: PathBuf::from(home),

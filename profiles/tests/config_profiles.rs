@@ -319,3 +319,69 @@ fn profile_choice_parses_names() {
         assert!(bad.parse::<ProfileChoice>().is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn a_name_close_to_a_known_one_gets_a_did_you_mean() {
+    let home = codex_home("[profiles.nightly]\nextends = \"ci\"\n[profiles.devel]\n");
+    let project = tempfile::tempdir().unwrap();
+    let hint = |name: &str| {
+        let err = resolve_in(home.path(), project.path(), named(name)).unwrap_err();
+        assert!(matches!(err, ProfileError::UnknownName { .. }), "{err}");
+        let text = err.to_string();
+        println!("{text}");
+        // The list stays, after the hint.
+        assert!(text.contains("profiles: offline, "), "{text}");
+        text.split_once("did you mean `")
+            .map(|(_, rest)| rest.split_once('`').unwrap().0.to_owned())
+    };
+    // A security profile, a template, a table of config.toml.
+    assert_eq!(hint("worksapce").as_deref(), Some("workspace"));
+    assert_eq!(hint("Offline").as_deref(), Some("offline"));
+    assert_eq!(hint("reveiw").as_deref(), Some("review"));
+    assert_eq!(hint("nightyl").as_deref(), Some("nightly"));
+    assert_eq!(hint("devl").as_deref(), Some("devel"));
+    // Only when close: at most min(3, len / 4 + 1) edits.
+    assert_eq!(hint("dev"), None); // 2 edits from `devel`, 1 allowed
+    assert_eq!(hint("nope"), None);
+    assert_eq!(hint("workspace-ntwrk"), None); // 4 edits, never more than 3
+    assert_eq!(hint("wrkspce-nt").as_deref(), Some("workspace-net")); // 3 edits
+
+    // config.toml's `profile = "…"`, located, with the hint as its help.
+    let home = codex_home("profile = \"worksapce\"\n");
+    let err = resolve_in(home.path(), project.path(), ProfileResolver::new()).unwrap_err();
+    let text = err.to_string();
+    println!("{text}");
+    assert!(text.contains("config.toml:1:11"), "{text}");
+    assert!(text.contains("did you mean `workspace`?"), "{text}");
+
+    // An `extends` naming nothing.
+    let home = codex_home("[profiles.a]\nextends = \"worksapce\"\n");
+    let text = resolve_in(home.path(), project.path(), named("a"))
+        .unwrap_err()
+        .to_string();
+    println!("{text}");
+    assert!(text.contains("did you mean `workspace`?"), "{text}");
+
+    // A `.codex-profile`.
+    let home = codex_home("");
+    std::fs::write(project.path().join(".codex-profile"), "oflfine\n").unwrap();
+    let text = resolve_in(home.path(), project.path(), ProfileResolver::new())
+        .unwrap_err()
+        .to_string();
+    println!("{text}");
+    assert!(text.contains("did you mean `offline`?"), "{text}");
+    std::fs::remove_file(project.path().join(".codex-profile")).unwrap();
+
+    // CODEX_SECURITY_PROFILE, which takes security profiles only.
+    let env = common::env(&[
+        ("HOME", home.path()),
+        ("CODEX_SECURITY_PROFILE", std::path::Path::new("worksapce")),
+    ]);
+    let text = ProfileResolver::new()
+        .environment(env)
+        .resolve()
+        .unwrap_err()
+        .to_string();
+    println!("{text}");
+    assert!(text.contains("did you mean `workspace`?"), "{text}");
+}

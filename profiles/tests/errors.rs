@@ -29,7 +29,16 @@ fn an_unknown_profile_name_keeps_the_name() {
     assert_eq!(err.name(), "Workspace");
     assert_eq!(
         err.to_string(),
-        format!("unknown security profile \"Workspace\"; valid profiles: {VALID}")
+        format!(
+            "unknown security profile \"Workspace\"; did you mean `workspace`? valid \
+             profiles: {VALID}"
+        )
+    );
+    // Nothing close: the list alone.
+    let err = "bogus".parse::<SecurityProfile>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("unknown security profile \"bogus\"; valid profiles: {VALID}")
     );
 }
 
@@ -39,7 +48,8 @@ fn environment_errors_name_the_variable() {
     assert_eq!(
         err.to_string(),
         format!(
-            "environment variable CODEX_SECURITY_PROFILE: unknown security profile \"Workspace\"; valid profiles: {VALID}"
+            "environment variable CODEX_SECURITY_PROFILE: unknown security profile \"Workspace\"; \
+             did you mean `workspace`? valid profiles: {VALID}"
         )
     );
     let ProfileError::InvalidEnvironment { variable, source } = &err else {
@@ -96,6 +106,37 @@ fn environment_errors_name_the_variable() {
         err.to_string(),
         "environment variable CODEX_HOME is the relative path \"rel/codex\"; Codex's home would depend on the directory a command starts in; set it to an absolute path"
     );
+
+    // HOME decides when CODEX_HOME is unset: set but empty is not unset.
+    let err = resolve(vec![("HOME", OsString::new())]);
+    assert!(
+        matches!(
+            err,
+            ProfileError::UnusableEnvironment {
+                variable: "HOME",
+                problem: "empty",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.variable(), Some("HOME"));
+    assert_eq!(
+        err.to_string(),
+        "environment variable HOME is set but empty; unset it or point it at your home directory \
+         (or set CODEX_HOME)"
+    );
+    // When CODEX_HOME decides, HOME is not needed for Codex's home.
+    let codex_home = tempfile::tempdir().unwrap();
+    let resolved = ProfileResolver::new()
+        .environment(|key| match key {
+            "CODEX_HOME" => Some(codex_home.path().into()),
+            "HOME" => Some(OsString::new()),
+            _ => None,
+        })
+        .resolve()
+        .unwrap();
+    assert_eq!(resolved.profile, SecurityProfile::Offline);
 }
 
 /// Configuration files reject the combination before resolution sees it;
@@ -123,6 +164,7 @@ fn no_error_gives_command_line_advice() {
         resolve(vec![("CODEX_HOME", OsString::new())]),
         resolve(vec![("CODEX_HOME", "rel".into())]),
         resolve(vec![("HOME", "rel".into())]),
+        resolve(vec![("HOME", OsString::new())]),
     ];
     for err in errors {
         assert!(!err.to_string().contains("--"), "{err}");
