@@ -82,6 +82,9 @@ fn debug_landlock_lists_the_rules_applied() {
     ] {
         assert!(err.contains(&needle), "{needle:?} not in:\n{err}");
     }
+    // The rights by name, not as a Rust debug dump.
+    assert!(err.contains(": handled write-file, "), "{err}");
+    assert!(!err.contains("BitFlags"), "{err}");
 }
 
 /// The read-only network's upstream roots come from `SSL_CERT_FILE` when it

@@ -147,6 +147,18 @@ fn abi_of(version: i32) -> ABI {
 /// The write rights of an ABI with device ioctls (ABI 5: refused on every
 /// device but the terminal and the harmless ones), minus unix-socket
 /// resolution (the socket broker decides connects).
+/// `WriteFile` as `write-file`.
+fn kebab(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 pub(crate) fn write_access(abi: i32) -> BitFlags<AccessFs> {
     AccessFs::from_write(abi_of(abi)) & !AccessFs::ResolveUnix
 }
@@ -157,9 +169,15 @@ impl LandlockTemplate {
     /// `landlock_restrict_self` on a ruleset made from it.
     pub(crate) fn build(request: &LandlockRequest<'_>) -> Result<Self, LandlockError> {
         let handled = write_access(request.abi);
+        // The rights by name, for people: `write-file, remove-dir, …`.
+        let rights: Vec<String> = handled
+            .iter()
+            .map(|right| kebab(&format!("{right:?}")))
+            .collect();
         let mut description = vec![format!(
-            "landlock ABI {}: handled {:?}",
-            request.abi, handled
+            "landlock ABI {}: handled {}",
+            request.abi,
+            rights.join(", ")
         )];
         let mut attr = RulesetAttr {
             handled_access_fs: handled.bits(),
