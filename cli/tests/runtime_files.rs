@@ -52,6 +52,7 @@ fn init_writes_each_pattern_clean_and_never_overwrites() {
         let (status, _, err) = run_in(dir.path(), &["init", "--pattern", pattern]);
         assert_eq!(status, 1);
         assert!(err.contains("--force"), "{err}");
+        assert!(err.contains(" already exist; nothing was written"), "{err}");
         assert_eq!(
             std::fs::read_to_string(dir.path().join("harness.policy.json")).unwrap(),
             "{}"

@@ -176,8 +176,13 @@ pub(crate) fn run_init(pattern: RuntimePattern, dir: &Path, force: bool) -> Resu
             return Err(Failure::new(
                 exit::INVALID_INPUT,
                 format!(
-                    "{} already exist(s); nothing was written (use --force to replace)",
-                    present.join(", ")
+                    "{} already {}; nothing was written (use --force to replace)",
+                    present.join(", "),
+                    if present.len() == 1 {
+                        "exists"
+                    } else {
+                        "exist"
+                    }
                 ),
             ));
         }
