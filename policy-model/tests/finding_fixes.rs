@@ -42,14 +42,10 @@ fn an_unknown_key_far_from_any_names_its_files_schema() {
         "{}",
         f.fix
     );
-    // A file under another name: every schema is named.
+    // A file under another name: its role (here config.toml) names the schema.
     let f = only_finding("team.toml", "[sandbox]\nmode = \"yolo\"\n");
     assert_eq!(f.code, "CP0004");
-    assert!(
-        f.fix.contains("config|requirements|codexrc|harness-policy"),
-        "{}",
-        f.fix
-    );
+    assert!(f.fix.contains("`codex-policy schema config`"), "{}", f.fix);
 }
 
 #[test]

@@ -162,6 +162,12 @@ impl Finding {
 
     /// The finding of a configuration error found in `file`, coded by its kind.
     pub fn from_error(err: &ConfigError, file: &Path) -> Self {
+        Self::from_error_in(err, file, None)
+    }
+
+    /// [`Finding::from_error`] for a file whose role is known: its fix names
+    /// that file's schema (`config`, `codexrc`, …) whatever the file is called.
+    pub(crate) fn from_error_in(err: &ConfigError, file: &Path, schema: Option<&str>) -> Self {
         let code = match err.kind() {
             DiagnosticKind::Unreadable => UNREADABLE,
             DiagnosticKind::Syntax => SYNTAX,
@@ -179,7 +185,7 @@ impl Finding {
                 );
                 match &d.help {
                     Some(help) => finding.fix = help.clone(),
-                    None => finding.fix = fix_for(code, &d.location.file),
+                    None => finding.fix = fix_for(code, &d.location.file, schema),
                 }
                 finding.snippet = d.snippet.clone();
                 finding
@@ -202,20 +208,25 @@ impl Finding {
 }
 
 /// The code's usual fix, made specific to `file`: which schema lists its
-/// keys, and what JSON does not allow.
-fn fix_for(code: FindingCode, file: &Path) -> String {
+/// keys (by its role when known, else by its name), and what JSON does not
+/// allow.
+fn fix_for(code: FindingCode, file: &Path, schema: Option<&str>) -> String {
     let name = file
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    let schema = match name {
-        ".codexrc.json" => "`codex-policy schema codexrc`",
-        "harness.policy.json" => "`codex-policy schema harness-policy`",
-        "requirements.toml" => "`codex-policy schema requirements`",
-        "config.toml" => "`codex-policy schema config`",
-        _ => "`codex-policy schema config|requirements|codexrc|harness-policy`",
-    };
-    let json = name.ends_with(".json");
+    let schema = schema.or(match name {
+        ".codexrc.json" => Some("codexrc"),
+        "harness.policy.json" => Some("harness-policy"),
+        "requirements.toml" => Some("requirements"),
+        "config.toml" => Some("config"),
+        _ => None,
+    });
+    let json = matches!(schema, Some("codexrc" | "harness-policy")) || name.ends_with(".json");
+    let schema = format!(
+        "`codex-policy schema {}`",
+        schema.unwrap_or("config|requirements|codexrc|harness-policy")
+    );
     match code.code {
         "CP0002" if json => format!("{} (JSON allows no comments or trailing commas)", code.fix),
         "CP0003" => format!("remove the key or correct its spelling ({schema} prints the keys)"),

@@ -188,14 +188,18 @@ pub fn validate(inputs: &ValidationInputs, today: NaiveDate) -> Validation {
         scan_json_secrets(path, &mut v.findings);
         match CodexRc::load(path) {
             Ok(rc) => v.codexrc = Some(rc),
-            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+            Err(e) => v
+                .findings
+                .push(Finding::from_error_in(&e, path, Some("codexrc"))),
         }
     }
     if let Some(path) = &inputs.policy {
         scan_json_secrets(path, &mut v.findings);
         match HarnessPolicy::load(path) {
             Ok(policy) => v.harness = Some(policy),
-            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+            Err(e) => v
+                .findings
+                .push(Finding::from_error_in(&e, path, Some("harness-policy"))),
         }
     }
     if let Some(path) = &inputs.config {
@@ -221,7 +225,9 @@ pub fn validate(inputs: &ValidationInputs, today: NaiveDate) -> Validation {
         });
         match loaded {
             Ok(config) => v.config = Some(config),
-            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+            Err(e) => v
+                .findings
+                .push(Finding::from_error_in(&e, path, Some("config"))),
         }
     }
     if let Some(path) = &inputs.requirements {
@@ -230,7 +236,9 @@ pub fn validate(inputs: &ValidationInputs, today: NaiveDate) -> Validation {
             .and_then(|(source, requirements)| Ok((requirements.network_rules(&source)?, source)));
         match loaded {
             Ok((rules, source)) => v.requirements = Some((source, rules)),
-            Err(e) => v.findings.push(Finding::from_error(&e, path)),
+            Err(e) => v
+                .findings
+                .push(Finding::from_error_in(&e, path, Some("requirements"))),
         }
     }
     let environment = v
