@@ -110,22 +110,46 @@ pub fn configured_audit_keep(
     config: Option<&Path>,
     env: &Environment,
 ) -> Result<usize, codex_profiles::ProfileError> {
+    Ok(validate_config_alone(config, env)?
+        .config
+        .and_then(|loaded| loaded.config.audit)
+        .and_then(|audit| audit.keep)
+        .map_or(codex_audit::DEFAULT_KEEP, |k| k.get()))
+}
+
+/// `config.toml` (`config`, else `$CODEX_HOME/config.toml` if present)
+/// validated on its own, findings and all.
+fn validate_config_alone(
+    config: Option<&Path>,
+    env: &Environment,
+) -> Result<Validation, codex_profiles::ProfileError> {
     let files = match config {
         Some(config) => crate::RuntimeFiles::default().with_config(config),
         None => crate::RuntimeFiles::default(),
     };
-    let found = files.discover(Path::new("."), env)?;
+    let Some(config) = files.discover(Path::new("."), env)?.config else {
+        return Ok(Validation::default());
+    };
     let only_config = codex_policy_model::validate::ValidationInputs {
-        config: found.config,
+        config: Some(config),
         ..Default::default()
     };
-    Ok(
-        codex_policy_model::validate::validate(&only_config, crate::compose::today())
-            .config
-            .and_then(|loaded| loaded.config.audit)
-            .and_then(|audit| audit.keep)
-            .map_or(codex_audit::DEFAULT_KEEP, |k| k.get()),
-    )
+    Ok(codex_policy_model::validate::validate(
+        &only_config,
+        crate::compose::today(),
+    ))
+}
+
+/// The log file: the one named, else `[audit] path`, else the default.
+fn log_path(
+    named: Option<PathBuf>,
+    table: &AuditTable,
+    env: &Environment,
+) -> Result<Option<PathBuf>, codex_profiles::ProfileError> {
+    match named.or_else(|| table.path.clone()) {
+        Some(path) => Ok(Some(path)),
+        None => default_audit_log(env),
+    }
 }
 
 /// The audit log as `run` and `check` write it, found without a session:
@@ -213,34 +237,18 @@ pub fn configured_audit_log(
         .config
         .and_then(|loaded| loaded.config.audit)
         .unwrap_or_default();
-    let path = match file.map(Path::to_path_buf).or(table.path.clone()) {
-        Some(path) => Some(path),
-        None => default_audit_log(env).map_err(|e| Error::Configuration(e.into()))?,
-    };
+    let path = log_path(file.map(Path::to_path_buf), &table, env)
+        .map_err(|e| Error::Configuration(e.into()))?;
     Ok(ConfiguredAuditLog {
         path,
         options: table_options(&table),
     })
 }
 
-/// `config.toml` (`config`, else `$CODEX_HOME/config.toml` if present)
-/// validated on its own; errors refuse.
+/// [`validate_config_alone`], its errors refusing: they could name another log.
 fn config_alone(config: Option<&Path>, env: &Environment) -> Result<Validation, Error> {
-    let files = match config {
-        Some(config) => crate::RuntimeFiles::default().with_config(config),
-        None => crate::RuntimeFiles::default(),
-    };
-    let found = files
-        .discover(Path::new("."), env)
-        .map_err(|e| Error::Configuration(e.into()))?;
-    let Some(config) = found.config else {
-        return Ok(Validation::default());
-    };
-    let only_config = codex_policy_model::validate::ValidationInputs {
-        config: Some(config),
-        ..Default::default()
-    };
-    let validation = codex_policy_model::validate::validate(&only_config, crate::compose::today());
+    let validation =
+        validate_config_alone(config, env).map_err(|e| Error::Configuration(e.into()))?;
     let errors: Vec<_> = validation
         .findings
         .iter()
@@ -360,12 +368,10 @@ impl AuditTrail {
             .as_ref()
             .and_then(|c| c.config.audit.clone())
             .unwrap_or_default();
-        let path = match explicit.clone().or(table.path.clone()) {
-            Some(path) => Some(path),
-            None => default_audit_log(options.env).map_err(|e| Error::AuditLog {
+        let path =
+            log_path(explicit.clone(), &table, options.env).map_err(|e| Error::AuditLog {
                 reason: e.to_string(),
-            })?,
-        };
+            })?;
         let Some(path) = path else {
             trail.failed("no audit log location (set [audit] path, CODEX_HOME or HOME)".into())?;
             return Ok(trail);
