@@ -78,7 +78,7 @@ pub use files::{
     ProfileFilesystemTable, ProfileNetworkTable, ProjectTable, ReadOnlyTable, ReadRuleEntry,
     Requirements, RuntimeContext, RuntimeContextError, RuntimePattern, SampleRate, SandboxTable,
     SecretRef, SecretRefError, SocketEntry, SocketRule, SourceFile, Telemetry, TrustLevel,
-    UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, open_regular,
+    UnknownNetworkAccess, UnknownRuntimePattern, WorkspaceWriteTable, closest_name, open_regular,
 };
 /// Expiring allow entries: the dates as written and where, judged against a
 /// *today* the caller passes in.

@@ -370,23 +370,10 @@ fn known_names(config: Option<(&SourceFile, &CodexConfig)>) -> Vec<String> {
 fn known_help(given: &str, config: Option<(&SourceFile, &CodexConfig)>) -> String {
     let names = known_names(config);
     let list = format!("profiles: {}", names.join(", "));
-    match closest_name(given, &names) {
+    match codex_policy_model::closest_name(given, &names) {
         Some(best) => format!("did you mean `{best}`? {list}"),
         None => list,
     }
-}
-
-/// The name of `names` that `given` is a likely typo of: the closest (the
-/// first of equals), and only within an edit distance of
-/// `min(3, len / 4 + 1)` characters, so that a hint is never a guess.
-pub(crate) fn closest_name<'a, S: AsRef<str>>(given: &str, names: &'a [S]) -> Option<&'a str> {
-    let limit = (given.chars().count() / 4 + 1).min(3);
-    names
-        .iter()
-        .map(|name| (strsim::levenshtein(given, name.as_ref()), name.as_ref()))
-        .filter(|(distance, _)| (1..=limit).contains(distance))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
 }
 
 fn unknown(name: &str, config: Option<(&SourceFile, &CodexConfig)>) -> ProfileError {

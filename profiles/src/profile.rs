@@ -242,7 +242,7 @@ impl fmt::Display for UnknownProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "unknown security profile {:?}; ", self.0)?;
         let names = SecurityProfile::ALL.map(SecurityProfile::as_str);
-        if let Some(best) = crate::named::closest_name(&self.0, &names) {
+        if let Some(best) = codex_policy_model::closest_name(&self.0, &names) {
             write!(f, "did you mean `{best}`? ")?;
         }
         write!(f, "valid profiles: {}", names.join(", "))

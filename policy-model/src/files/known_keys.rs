@@ -64,7 +64,7 @@ pub(crate) fn near_miss<T: JsonSchema>(given: &str) -> Option<String> {
     if keys.iter().any(|key| key == given) {
         return None;
     }
-    closest_name(given, &keys).cloned()
+    closest_name(given, &keys).map(str::to_owned)
 }
 
 /// The closest candidate within a small edit distance, so that a hint is a
@@ -73,14 +73,34 @@ fn closest(given: &str, candidates: &[String]) -> Option<String> {
     closest_name(given, candidates).map(|best| format!("did you mean `{best}`?"))
 }
 
-fn closest_name<'a>(given: &str, candidates: &'a [String]) -> Option<&'a String> {
-    let (distance, best) = candidates
+/// The name of `candidates` that `given` is likely a typo of: within about
+/// one edit per four characters, at most three (typos, not guesses:
+/// `sandbox_network` is not `sandbox_mode`), the first of the closest. An
+/// exact match is no typo.
+///
+/// # Examples
+///
+/// ```
+/// use codex_policy_model::closest_name;
+///
+/// let profiles = ["offline", "workspace", "workspace-net"];
+/// assert_eq!(closest_name("worksapce", &profiles), Some("workspace"));
+/// assert_eq!(closest_name("banana", &profiles), None);
+/// assert_eq!(closest_name("offline", &profiles), None);
+/// ```
+pub fn closest_name<'a, S: AsRef<str>>(given: &str, candidates: &'a [S]) -> Option<&'a str> {
+    let limit = (given.chars().count() / 4 + 1).min(3);
+    candidates
         .iter()
-        .map(|candidate| (strsim::levenshtein(given, candidate), candidate))
-        .min()?;
-    // About one edit per four characters, at most three: typos, not guesses
-    // (`sandbox_network` is not `sandbox_mode`).
-    (distance <= (given.chars().count() / 4 + 1).min(3)).then_some(best)
+        .map(|candidate| {
+            (
+                strsim::levenshtein(given, candidate.as_ref()),
+                candidate.as_ref(),
+            )
+        })
+        .filter(|(distance, _)| (1..=limit).contains(distance))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
 }
 
 #[derive(Clone, Copy)]

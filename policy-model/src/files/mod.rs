@@ -31,6 +31,7 @@ mod expiry;
 mod filesystem_rules;
 mod json_source;
 mod known_keys;
+pub use known_keys::closest_name;
 mod network_rules;
 mod patterns;
 mod runtime_context;
