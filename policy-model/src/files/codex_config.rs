@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::known_keys::{closest_name, top_level_keys};
 use super::network_rules::PermissionsProfile;
 use super::shell_environment::ShellEnvironmentPolicyTable;
 use super::toml_source::parse_toml;
@@ -98,10 +99,11 @@ impl CodexConfig {
             #[serde(default)]
             projects: BTreeMap<String, Keys>,
         }
-        let near = |prefix: String, keys: Keys, meant: fn(&str) -> Option<String>| {
+        // `known`: each table type's keys, generated once per call.
+        let near = |prefix: String, keys: Keys, known: &[String]| {
             keys.into_keys()
-                .filter_map(move |key| {
-                    let meant = meant(key.get_ref())?;
+                .filter_map(|key| {
+                    let meant = closest_name(key.get_ref(), known)?.to_owned();
                     let location = source.locate(key.span().start);
                     Some(NearMiss {
                         snippet: super::diagnostic::source_snippet(
@@ -119,33 +121,35 @@ impl CodexConfig {
         };
         let mut found = Vec::new();
         if let Ok(top) = toml::from_str::<Keys>(source.text()) {
-            found.extend(near(
-                String::new(),
-                top,
-                super::known_keys::near_miss::<Self>,
-            ));
+            found.extend(near(String::new(), top, &top_level_keys::<Self>()));
         }
         if let Ok(nested) = toml::from_str::<Nested>(source.text()) {
-            for (name, keys) in nested.profiles {
-                found.extend(near(
-                    format!("profiles.{name}."),
-                    keys,
-                    super::known_keys::near_miss::<CodexProfileTable>,
-                ));
-            }
-            for (name, keys) in nested.permissions {
-                found.extend(near(
-                    format!("permissions.{name}."),
-                    keys,
-                    super::known_keys::near_miss::<PermissionsProfile>,
-                ));
-            }
-            for (path, keys) in nested.projects {
-                found.extend(near(
-                    format!("projects.{path:?}."),
-                    keys,
-                    super::known_keys::near_miss::<ProjectTable>,
-                ));
+            let tables = [
+                (
+                    "profiles",
+                    nested.profiles,
+                    top_level_keys::<CodexProfileTable> as fn() -> Vec<String>,
+                ),
+                (
+                    "permissions",
+                    nested.permissions,
+                    top_level_keys::<PermissionsProfile>,
+                ),
+                ("projects", nested.projects, top_level_keys::<ProjectTable>),
+            ];
+            for (table, entries, keys_of) in tables {
+                if entries.is_empty() {
+                    continue;
+                }
+                let known = keys_of();
+                for (name, keys) in entries {
+                    let name = if table == "projects" {
+                        format!("{name:?}")
+                    } else {
+                        name
+                    };
+                    found.extend(near(format!("{table}.{name}."), keys, &known));
+                }
             }
         }
         found.sort_by_key(|miss| (miss.location.line, miss.location.column));

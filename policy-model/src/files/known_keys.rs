@@ -55,16 +55,12 @@ pub(crate) fn suggestion<T: JsonSchema>(
     closest(given, &values)
 }
 
-/// For a key of a table that tolerates unknown keys (`config.toml` leaves
-/// Codex's own to Codex): the known key of `T`'s top level it is a likely
-/// typo of, if any.
-pub(crate) fn near_miss<T: JsonSchema>(given: &str) -> Option<String> {
+/// The keys of `T`'s top level: for the tables that tolerate unknown keys
+/// (`config.toml` leaves Codex's own to Codex), what a key there is
+/// compared with ([`closest_name`] finds a likely typo among them).
+pub(crate) fn top_level_keys<T: JsonSchema>() -> Vec<String> {
     let schema = schemars::schema_for!(T);
-    let keys = names_at(schema.as_value(), &[], Names::Keys);
-    if keys.iter().any(|key| key == given) {
-        return None;
-    }
-    closest_name(given, &keys).map(str::to_owned)
+    names_at(schema.as_value(), &[], Names::Keys)
 }
 
 /// The closest candidate within a small edit distance, so that a hint is a
@@ -75,8 +71,8 @@ fn closest(given: &str, candidates: &[String]) -> Option<String> {
 
 /// The name of `candidates` that `given` is likely a typo of: within about
 /// one edit per four characters, at most three (typos, not guesses:
-/// `sandbox_network` is not `sandbox_mode`), the first of the closest. An
-/// exact match is no typo.
+/// `sandbox_network` is not `sandbox_mode`), the first of the closest. A
+/// name that is one of the candidates is no typo: `None`.
 ///
 /// # Examples
 ///
@@ -86,9 +82,15 @@ fn closest(given: &str, candidates: &[String]) -> Option<String> {
 /// let profiles = ["offline", "workspace", "workspace-net"];
 /// assert_eq!(closest_name("worksapce", &profiles), Some("workspace"));
 /// assert_eq!(closest_name("banana", &profiles), None);
-/// assert_eq!(closest_name("offline", &profiles), None);
+/// assert_eq!(closest_name("workspace", &profiles), None); // a known name is no typo
 /// ```
 pub fn closest_name<'a, S: AsRef<str>>(given: &str, candidates: &'a [S]) -> Option<&'a str> {
+    if candidates
+        .iter()
+        .any(|candidate| candidate.as_ref() == given)
+    {
+        return None;
+    }
     let limit = (given.chars().count() / 4 + 1).min(3);
     candidates
         .iter()
