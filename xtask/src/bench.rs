@@ -212,6 +212,10 @@ pub(crate) fn section_only(name: &str) -> Result<(), String> {
     std::fs::create_dir_all(&codex_home).map_err(|e| e.to_string())?;
     let report = match name {
         "limited" => crate::bench_limited::limited_section(&bin, &root, &codex_home)?,
+        "validate" => {
+            let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "500".into());
+            validate_section(&bin, &root, &runs)?
+        }
         "secrets" => {
             let runs = std::env::var("BENCH_RUNS").unwrap_or_else(|_| "500".into());
             let workspace = target.join("bench/workspace");
@@ -1098,14 +1102,42 @@ fn hyperfine(
         .collect())
 }
 
-/// `validate` of a realistic production pair plus managed requirements.
+/// The config.toml `validate` is measured with.
+const BENCH_CONFIG: &str = r#"model = "o4"
+approval_policy = "on-request"
+notify = ["notify-send"]
+hide_agent_reasoning = true
+
+[tui]
+
+[profiles.review]
+model = "o3"
+approval_policy = "untrusted"
+
+[permissions.workspace.network.domains]
+"**.internal.example" = "deny"
+
+[projects."/srv/repo"]
+trust_level = "untrusted"
+"#;
+
+/// `validate` of a realistic production pair, managed requirements and a
+/// config.toml with Codex's keys and a permission profile (whose tables
+/// are also checked for misspelt policy keys).
 fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, String> {
     let target = crate::target_dir()?;
     let case = root.join("policy-model/tests/corpus/valid-production-with-requirements");
     let arg = |name: &str| case.join(name).display().to_string();
+    // Codex's own keys and tables (left alone, each checked against the
+    // policy keys for a likely typo) beside tightening-only policy keys: a
+    // file in the workspace may only tighten.
+    let config = target.join("bench/config.toml");
+    std::fs::create_dir_all(target.join("bench")).map_err(|e| e.to_string())?;
+    std::fs::write(&config, BENCH_CONFIG).map_err(|e| format!("{}: {e}", config.display()))?;
     let validate = format!(
-        "{} validate --runtime {} --policy {} --requirements {}",
+        "{} --config {} validate --runtime {} --policy {} --requirements {}",
         bin.display(),
+        config.display(),
         arg(".codexrc.json"),
         arg("harness.policy.json"),
         arg("requirements.toml")
@@ -1115,7 +1147,7 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
         &[
             ("true (bare)", "true".into()),
             (
-                "codex-policy validate (production pair + requirements)",
+                "codex-policy validate (production pair + requirements + config.toml)",
                 validate,
             ),
         ],
@@ -1129,7 +1161,7 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
     let _ = writeln!(out, "## `codex-policy validate`\n");
     let _ = writeln!(
         out,
-        "Made by `cargo xtask bench` (hyperfine -N, {runs} runs, one session) on {}: the production pair and managed requirements of `policy-model/tests/corpus/valid-production-with-requirements`.\n",
+        "Made by `cargo xtask bench` (or `cargo xtask bench validate`; hyperfine -N, {runs} runs, one session) on {}: the production pair and managed requirements of `policy-model/tests/corpus/valid-production-with-requirements`, and a config.toml with Codex's own keys, a profile, a permission profile and a project (`BENCH_CONFIG` in `xtask/src/bench.rs`).\n",
         host_line()
     );
     let _ = writeln!(out, "| command | mean ± σ (ms) |\n|---|---|");

@@ -9,7 +9,8 @@
 //! - `bench`: sandbox start-up against bare `true` and bubblewrap (hyperfine),
 //!   `validate` against bare `true`, and the criterion benchmarks, written into
 //!   `docs/benchmarks.md`. `bench egress` runs only the egress proxy's section,
-//!   `bench limited` only the read-only network's (HTTPS inspected).
+//!   `bench limited` only the read-only network's (HTTPS inspected),
+//!   `bench validate` only `validate`'s.
 //! - `schema [--check]`: regenerate (or check) `docs/schemas/*.schema.json`.
 //! - `check-examples`: every public entry point of the library crates has a
 //!   doc-test example (run by `ci` too).
@@ -96,13 +97,14 @@ fn main() -> ExitCode {
         ["bench", "limited"] => report(bench::section_only("limited")),
         ["bench", "secrets"] => report(bench::section_only("secrets")),
         ["bench", "seatbelt"] => report(bench::section_only("seatbelt")),
+        ["bench", "validate"] => report(bench::section_only("validate")),
         ["check-macos"] => report(check_macos()),
         ["check-examples"] => report(examples::check_examples(&workspace_root())),
         ["schema"] => report(schema::schema(false)),
         ["schema", "--check"] => report(schema::schema(true)),
         _ => {
             eprintln!(
-                "usage: cargo xtask ci | bench [egress|limited|secrets|seatbelt] | schema [--check] | check-macos | check-examples"
+                "usage: cargo xtask ci | bench [egress|limited|secrets|seatbelt|validate] | schema [--check] | check-macos | check-examples"
             );
             ExitCode::from(2)
         }
