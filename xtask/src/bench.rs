@@ -1134,10 +1134,8 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
     let config = target.join("bench/config.toml");
     std::fs::create_dir_all(target.join("bench")).map_err(|e| e.to_string())?;
     std::fs::write(&config, BENCH_CONFIG).map_err(|e| format!("{}: {e}", config.display()))?;
-    let validate = format!(
-        "{} --config {} validate --runtime {} --policy {} --requirements {}",
-        bin.display(),
-        config.display(),
+    let files = format!(
+        "validate --runtime {} --policy {} --requirements {}",
         arg(".codexrc.json"),
         arg("harness.policy.json"),
         arg("requirements.toml")
@@ -1147,15 +1145,19 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
         &[
             ("true (bare)", "true".into()),
             (
+                "codex-policy validate (production pair + requirements)",
+                format!("{} {files}", bin.display()),
+            ),
+            (
                 "codex-policy validate (production pair + requirements + config.toml)",
-                validate,
+                format!("{} --config {} {files}", bin.display(), config.display()),
             ),
         ],
         runs,
         &json,
         &[],
     )?;
-    let (bare, validate) = (results[0], results[1]);
+    let (bare, without_config, validate) = (results[0], results[1], results[2]);
     let above = validate.0 - bare.0;
     let mut out = String::new();
     let _ = writeln!(out, "## `codex-policy validate`\n");
@@ -1166,6 +1168,11 @@ fn validate_section(bin: &Path, root: &Path, runs: &str) -> Result<String, Strin
     );
     let _ = writeln!(out, "| command | mean ± σ (ms) |\n|---|---|");
     let _ = writeln!(out, "| true (bare) | {:.2} ± {:.2} |", bare.0, bare.1);
+    let _ = writeln!(
+        out,
+        "| codex-policy validate, without config.toml | {:.2} ± {:.2} |",
+        without_config.0, without_config.1
+    );
     let _ = writeln!(
         out,
         "| codex-policy validate | {:.2} ± {:.2} |",
